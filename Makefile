@@ -1,0 +1,60 @@
+# leadflow: `make run` starts the whole system locally, `make test` runs the test suite.
+# Both set everything up on a fresh machine: project virtualenv, pinned dependencies,
+# the Kafka broker jars (Maven Central), an embedded PostgreSQL.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-unit bench lint lock clean stack-up stack-down stack-status openapi
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing pinned dependencies into $(VENV) ..."
+	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	@$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/leadflow run
+
+test: $(STAMP)
+	$(BIN)/leadflow stack fetch-kafka
+	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -ra tests/unit $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/leadflow stack fetch-kafka
+	$(BIN)/python -m tests.bench.run $(BENCH_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check shared services tests
+	$(BIN)/ruff format --check shared services tests
+	$(BIN)/mypy
+
+openapi: $(STAMP)
+	$(BIN)/leadflow openapi --write
+
+stack-up: $(STAMP)
+	$(BIN)/leadflow stack up
+stack-down: $(STAMP)
+	$(BIN)/leadflow stack down
+stack-status: $(STAMP)
+	$(BIN)/leadflow stack status
+
+# Re-resolve the pinned set from pyproject.toml's direct pins.
+lock:
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
+	.lockvenv/bin/pip install --quiet ".[dev]"
+	{ echo "# Full pinned dependency set (direct pins in pyproject.toml). Regenerate with: make lock"; \
+	  .lockvenv/bin/pip freeze --exclude-editable | grep -v '^leadflow'; } > requirements.lock
+	rm -rf .lockvenv
+
+clean:
+	-$(BIN)/leadflow stack down
+	rm -rf $(VENV) .leadflow

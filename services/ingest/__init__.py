@@ -1,0 +1,1 @@
+"""Ingest: web-form webhooks, trade-show files and activities -> Kafka."""

@@ -1,0 +1,104 @@
+"""``POST /v1/leads/{lead_id}/activities``: touches, replies, opens, bounces... -> leads.activity.v1."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+
+from services.ingest import metrics
+from services.ingest.activities.schemas import ActivityIn
+from services.ingest.context import IngestContext, get_context
+from services.ingest.idempotency.service import publish_once, stable_id
+from services.ingest.leads.endpoints import ERRORS
+from services.ingest.sources.auth import Authenticated, authenticate_signed
+from shared.events.envelope import make_event
+from shared.events.models import ActivityReceived, SourceRef
+from shared.events.registry import LEAD_ACTIVITY
+from shared.http import ApiError, field_errors_from_pydantic
+
+router = APIRouter(prefix="/v1", tags=["activities"])
+
+
+class ActivityAccepted(BaseModel):
+    status: str = "accepted"
+    activity_id: str
+    event_id: str
+
+
+def _parse(body: bytes) -> ActivityIn:
+    try:
+        return ActivityIn.model_validate_json(body)
+    except ValidationError as exc:
+        errors = field_errors_from_pydantic(exc.errors(include_url=False))
+        raise ApiError(422, "validation_error", "invalid activity: " + ", ".join(e["field"] for e in errors), errors=errors) from None
+
+
+@router.post(
+    "/leads/{lead_id}/activities",
+    status_code=202,
+    response_model=ActivityAccepted,
+    responses=ERRORS,  # type: ignore[arg-type]
+    summary="Report an activity on a lead (signed sources only)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ActivityIn.model_json_schema(ref_template="#/components/schemas/{model}")}},
+        }
+    },
+)
+async def post_activity(
+    lead_id: uuid.UUID,
+    auth: Authenticated = Depends(authenticate_signed),
+    ctx: IngestContext = Depends(get_context),
+) -> JSONResponse:
+    activity = _parse(auth.body)
+    now = ctx.clock()
+    source = auth.source
+
+    async def publish(key: str | None) -> tuple[int, dict[str, Any]]:
+        activity_id = stable_id(source.id, key, "activity") if key else uuid.uuid4()
+        event_id = str(stable_id(source.id, key, "activity-event")) if key else str(uuid.uuid4())
+        data = ActivityReceived(
+            activity_id=activity_id,
+            lead_id=lead_id,
+            kind=activity.kind,
+            touch_channel=activity.touch_channel,
+            bounce_type=activity.bounce_type,
+            rep_id=activity.rep_id,
+            occurred_at=activity.occurred_at or now,
+            received_at=now,
+            source=SourceRef(id=source.id, kind=source.kind),
+            url=activity.url,
+            metadata=activity.metadata,
+        )
+        event = make_event(
+            id=event_id,
+            type=LEAD_ACTIVITY.type,
+            source=f"/leadflow/ingest/sources/{source.id}",
+            subject=str(lead_id),
+            data=data,
+            time=now,
+        )
+        await ctx.producer.publish(ctx.settings.topic(LEAD_ACTIVITY.topic), str(lead_id).encode(), event)
+        return 202, {"status": "accepted", "activity_id": str(activity_id), "event_id": event_id}
+
+    outcome = await publish_once(
+        ctx.sessions,
+        source_id=source.id,
+        key=auth.idempotency_key,
+        request_hash=auth.request_hash,
+        webhook_timestamp=auth.signed.timestamp if auth.signed else None,
+        now=now,
+        ttl=ctx.ttl,
+        retry_after=ctx.settings.ingest_retry_after_seconds,
+        publish=publish,
+    )
+    if not outcome.replayed:
+        metrics.ACTIVITIES.labels(activity.kind.value).inc()
+    return JSONResponse(
+        outcome.body, status_code=outcome.status, headers={"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    )

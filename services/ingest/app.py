@@ -1,0 +1,101 @@
+"""The ingest FastAPI app: ``uvicorn services.ingest.app:create_app --factory``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from services.ingest import metrics
+from services.ingest.activities.endpoints import router as activities_router
+from services.ingest.context import IngestContext, utc_now
+from services.ingest.idempotency.repository import IdempotencyRepository
+from services.ingest.leads.endpoints import router as leads_router
+from services.ingest.settings import IngestSettings
+from services.ingest.sources.config import load_sources
+from services.ingest.trade_shows.endpoints import router as trade_shows_router
+from shared import db
+from shared.http import BodySizeLimitMiddleware, ReadinessCheck, install_error_handlers, install_health_routes
+from shared.kafka.producer import EventProducer
+from shared.logging import configure_logging, get_logger
+from shared.metrics import HttpMetricsMiddleware
+
+log = get_logger(__name__)
+PURGE_EVERY_SECONDS = 600
+
+
+async def _purge_expired_keys(ctx: IngestContext) -> None:
+    while True:
+        await asyncio.sleep(PURGE_EVERY_SECONDS)
+        try:
+            async with ctx.sessions.begin() as session:
+                purged = await IdempotencyRepository(session).purge_expired(ctx.clock())
+            if purged:
+                log.info("ingest.idempotency_keys_purged", count=purged)
+        except Exception as exc:  # retried at the next tick
+            log.warning("ingest.idempotency_purge_failed", error=repr(exc))
+
+
+def create_app(settings: IngestSettings | None = None) -> FastAPI:
+    settings = settings or IngestSettings()
+    configure_logging(settings.log_level, settings.log_format)
+    # Fail at start-up, with a clear message, on a bad sources file or missing secrets.
+    sources = load_sources(
+        settings.ingest_sources_file,
+        dev=settings.is_dev,
+        dev_secret=settings.dev_webhook_secret.get_secret_value(),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = db.create_engine(settings.require_database_url())
+        producer = EventProducer(
+            settings.kafka_bootstrap_servers,
+            client_id="leadflow-ingest",
+            publish_timeout=settings.ingest_publish_timeout_seconds,
+        )
+        await producer.start(required=False)
+        ctx = IngestContext(
+            settings=settings,
+            sources=sources,
+            producer=producer,
+            engine=engine,
+            sessions=db.sessionmaker(engine),
+            clock=getattr(app.state, "clock", utc_now),
+        )
+        app.state.ingest = ctx
+        purger = asyncio.create_task(_purge_expired_keys(ctx))
+        log.info("ingest.started", sources=sorted(sources), kafka=settings.kafka_bootstrap_servers)
+        try:
+            yield
+        finally:
+            purger.cancel()
+            await producer.stop()
+            await engine.dispose()
+            log.info("ingest.stopped")
+
+    app = FastAPI(
+        title="leadflow ingest",
+        version="1",
+        summary="Web-form webhooks, trade-show badge scans and sales activities, published to Kafka.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(leads_router)
+    app.include_router(activities_router)
+    app.include_router(trade_shows_router)
+
+    def checks() -> dict[str, ReadinessCheck]:
+        ctx: IngestContext = app.state.ingest
+        return {"kafka": ctx.producer.is_ready, "postgres": lambda: db.ping(ctx.engine)}
+
+    install_health_routes(app, checks)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        default_limit=settings.ingest_max_body_bytes,
+        limits={"/v1/trade-shows": settings.ingest_import_max_bytes},
+    )
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics.HTTP)
+    return app

@@ -1,0 +1,112 @@
+"""Publish-once: a retried request returns the first response and publishes nothing new.
+
+Steps: claim the key (committed, so a concurrent twin sees it), publish and wait for
+acks=all, store the response (committed). If Kafka fails the claim is released and the
+client gets 503, so its retry starts over. If the process dies between publish and
+store, the claim's lock expires and the retry publishes again with the *same* event ids,
+which consumers dedupe on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.ingest.idempotency.repository import Claimed, Done, IdempotencyRepository, InFlight, Mismatch
+from shared.http import ApiError
+from shared.kafka.producer import KafkaUnavailable
+
+ID_NAMESPACE = uuid.UUID("6f1b0d8e-4c1a-5b7e-9a57-2d4c6b1f0e11")
+LOCK_FOR = timedelta(seconds=30)
+
+
+def stable_id(*parts: str) -> uuid.UUID:
+    """A deterministic id: the same request always maps to the same lead and event id."""
+    return uuid.uuid5(ID_NAMESPACE, "\x1f".join(parts))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    body: dict[str, Any]
+    replayed: bool
+
+
+class Replayed(ApiError):
+    def __init__(self) -> None:
+        super().__init__(401, "replayed", "this signed request was already accepted; a retry must be signed anew")
+
+
+async def publish_once(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    source_id: str,
+    key: str | None,
+    request_hash: bytes,
+    webhook_timestamp: int | None,
+    now: datetime,
+    ttl: timedelta,
+    retry_after: int,
+    publish: Callable[[str | None], Awaitable[tuple[int, dict[str, Any]]]],
+) -> Outcome:
+    """Run ``publish(key)`` at most once in effect per (source, key)."""
+    if key is None:
+        status, body = await _publish_or_503(publish, None, retry_after)
+        return Outcome(status, body, replayed=False)
+
+    async with sessions.begin() as session:
+        claim = await IdempotencyRepository(session).claim(
+            source_id, key, request_hash, now=now, lock_for=LOCK_FOR, ttl=ttl
+        )
+    match claim:
+        case Done(status=status, body=body, webhook_timestamp=ts):
+            if webhook_timestamp is not None and ts == webhook_timestamp:
+                raise Replayed()
+            return Outcome(status, body, replayed=True)
+        case Mismatch():
+            raise ApiError(
+                422,
+                "idempotency_key_reused",
+                "this idempotency key was used with a different request body",
+                errors=[{"field": "Idempotency-Key", "message": "already used for another body", "type": "conflict"}],
+            )
+        case InFlight():
+            raise ApiError(
+                409,
+                "request_in_progress",
+                "a request with this idempotency key is being processed; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        case Claimed():
+            pass
+
+    try:
+        status, body = await _publish_or_503(publish, key, retry_after)
+    except BaseException:
+        async with sessions.begin() as session:
+            await IdempotencyRepository(session).release(source_id, key)
+        raise
+    async with sessions.begin() as session:
+        await IdempotencyRepository(session).complete(
+            source_id, key, status=status, body=body, webhook_timestamp=webhook_timestamp
+        )
+    return Outcome(status, body, replayed=False)
+
+
+async def _publish_or_503(
+    publish: Callable[[str | None], Awaitable[tuple[int, dict[str, Any]]]], key: str | None, retry_after: int
+) -> tuple[int, dict[str, Any]]:
+    try:
+        return await publish(key)
+    except KafkaUnavailable:
+        raise ApiError(
+            503,
+            "kafka_unavailable",
+            "the lead could not be stored durably right now; nothing was accepted, retry later",
+            headers={"Retry-After": str(retry_after)},
+        ) from None

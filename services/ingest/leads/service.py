@@ -1,0 +1,141 @@
+"""Turning one accepted submission into a ``leads.received.v1`` event, published once."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from services.ingest import metrics
+from services.ingest.context import IngestContext
+from services.ingest.idempotency.service import Outcome, publish_once, stable_id
+from services.ingest.leads.schemas import LeadInvalid, form_to_fields, validate_lead
+from services.ingest.sources.auth import Authenticated
+from shared.events.envelope import make_event
+from shared.events.models import LeadData, LeadReceived, SourceRef
+from shared.events.registry import LEAD_RECEIVED
+from shared.domain.contact import match_key
+from shared.http import ApiError
+from shared.kafka.producer import Message
+
+CHANNEL_BY_KIND = {"signed": "web", "public": "web", "list": "purchased_list"}
+
+
+def parse_body(auth: Authenticated, content_type: str) -> dict[str, Any]:
+    """JSON object or urlencoded form -> lead fields (honeypot checked for public sources)."""
+    media = content_type.split(";")[0].strip().lower()
+    honeypot = auth.source.config.honeypot_field
+    if media == "application/json":
+        try:
+            fields = json.loads(auth.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise LeadInvalid([{"field": "body", "message": f"body is not valid JSON: {exc}", "type": "json_invalid"}]) from None
+        if not isinstance(fields, dict):
+            raise LeadInvalid([{"field": "body", "message": "body must be a JSON object", "type": "json_type"}])
+    elif media == "application/x-www-form-urlencoded":
+        fields = form_to_fields(auth.body)
+    else:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "send application/json or application/x-www-form-urlencoded",
+            errors=[{"field": "Content-Type", "message": f"{media or '(none)'} is not accepted", "type": "media_type"}],
+        )
+    if honeypot is not None and honeypot in fields:
+        if fields.pop(honeypot) not in (None, ""):
+            raise LeadInvalid([{"field": honeypot, "message": "this field must be left empty", "type": "honeypot"}])
+    return fields
+
+
+def received_event(
+    *,
+    lead: LeadData,
+    source: SourceRef,
+    channel: str,
+    lead_id: uuid.UUID,
+    event_id: str,
+    received_at: Any,
+    trade_show: Any = None,
+) -> Message:
+    key = match_key(lead.email, lead.phone, str(lead_id))
+    data = LeadReceived(
+        lead_id=lead_id,
+        match_key=str(key),
+        source=source,
+        channel=channel,  # type: ignore[arg-type]
+        purchased_list=channel == "purchased_list",
+        received_at=received_at,
+        lead=lead,
+        trade_show=trade_show,
+    )
+    event = make_event(
+        id=event_id,
+        type=LEAD_RECEIVED.type,
+        source=f"/leadflow/ingest/sources/{source.id}",
+        subject=str(lead_id),
+        data=data,
+        time=received_at,
+    )
+    return (LEAD_RECEIVED.topic, str(key).encode(), event, ())
+
+
+async def submit_lead(ctx: IngestContext, auth: Authenticated, content_type: str) -> Outcome:
+    source = auth.source
+    channel = CHANNEL_BY_KIND[source.kind]
+    metrics.LEADS_RECEIVED.labels(source.kind, channel).inc()
+    try:
+        lead = validate_lead(parse_body(auth, content_type))
+    except LeadInvalid as exc:
+        reason = "honeypot" if any(e.get("type") == "honeypot" for e in exc.errors) else "validation"
+        metrics.LEADS_REJECTED.labels(source.kind, reason).inc()
+        names = ", ".join(e["field"] for e in exc.errors)
+        raise ApiError(422, "validation_error", f"invalid lead: {names}", errors=exc.errors) from None
+    except ApiError:
+        metrics.LEADS_REJECTED.labels(source.kind, "validation").inc()
+        raise
+    now = ctx.clock()
+
+    async def publish(key: str | None) -> tuple[int, dict[str, Any]]:
+        lead_id = stable_id(source.id, key, "lead") if key else uuid.uuid4()
+        event_id = str(stable_id(source.id, key, "event")) if key else str(uuid.uuid4())
+        message = received_event(
+            lead=lead,
+            source=SourceRef(id=source.id, kind=source.kind),
+            channel=channel,
+            lead_id=lead_id,
+            event_id=event_id,
+            received_at=now,
+        )
+        await ctx.producer.publish_many([(ctx.settings.topic(message[0]), *message[1:])])
+        return 202, {
+            "status": "accepted",
+            "lead_id": str(lead_id),
+            "event_id": event_id,
+            "received_at": now.isoformat(),
+            "purchased_list": channel == "purchased_list",
+        }
+
+    try:
+        outcome = await publish_once(
+            ctx.sessions,
+            source_id=source.id,
+            key=auth.idempotency_key,
+            request_hash=auth.request_hash,
+            webhook_timestamp=auth.signed.timestamp if auth.signed else None,
+            now=now,
+            ttl=ctx.ttl,
+            retry_after=ctx.settings.ingest_retry_after_seconds,
+            publish=publish,
+        )
+    except ApiError as exc:
+        metrics.LEADS_REJECTED.labels(source.kind, _reason(exc.code)).inc()
+        raise
+    if outcome.replayed:
+        metrics.IDEMPOTENT_REPLAYS.labels(source.kind).inc()
+    else:
+        metrics.LEADS_ACCEPTED.labels(source.kind, channel).inc()
+    return outcome
+
+
+def _reason(code: str) -> str:
+    return {"kafka_unavailable": "kafka_unavailable", "replayed": "replayed"}.get(code, "idempotency")

@@ -1,0 +1,78 @@
+"""Event types and the topics that carry them. Names are versioned; a breaking change is a new v."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from shared.events.models import ActivityReceived, LeadReceived
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+
+
+@dataclass(frozen=True)
+class EventType:
+    type: str
+    topic: str
+    model: type[BaseModel]
+    key: str  # what the Kafka key is, for the docs
+
+    @property
+    def schema_path(self) -> Path:
+        return SCHEMA_DIR / f"{self.type}.schema.json"
+
+    def load_schema(self) -> dict[str, Any]:
+        return json.loads(self.schema_path.read_text())  # type: ignore[no-any-return]
+
+
+LEAD_RECEIVED = EventType(
+    "io.leadflow.lead.received.v1",
+    "leads.received.v1",
+    LeadReceived,
+    "match key (email:<canonical address>, else phone:<E.164>, else lead:<lead id>)",
+)
+LEAD_ACTIVITY = EventType("io.leadflow.lead.activity.v1", "leads.activity.v1", ActivityReceived, "lead id")
+
+EVENT_TYPES: dict[str, EventType] = {t.type: t for t in (LEAD_RECEIVED, LEAD_ACTIVITY)}
+
+
+def event_type_for_topic(topic: str) -> EventType:
+    for t in EVENT_TYPES.values():
+        if t.topic == topic:
+            return t
+    raise KeyError(topic)
+
+
+def envelope_schema(event_type: EventType) -> dict[str, Any]:
+    """A JSON Schema (2020-12) for the whole CloudEvent of one type."""
+    data_schema = event_type.model.model_json_schema(ref_template="#/$defs/{model}")
+    defs = data_schema.pop("$defs", {})
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"urn:leadflow:schema:{event_type.type}",
+        "title": event_type.type,
+        "description": f"CloudEvents 1.0 envelope on topic {event_type.topic}, Kafka key: {event_type.key}.",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["specversion", "id", "source", "type", "time", "data"],
+        "properties": {
+            "specversion": {"const": "1.0"},
+            "id": {"type": "string", "minLength": 1, "maxLength": 128},
+            "source": {"type": "string", "minLength": 1},
+            "type": {"const": event_type.type},
+            "time": {"type": "string", "format": "date-time"},
+            "subject": {"type": "string"},
+            "datacontenttype": {"const": "application/json"},
+            "dataschema": {"type": "string"},
+            "data": data_schema,
+        },
+        "$defs": defs,
+    }
+
+
+def render_schemas() -> dict[Path, str]:
+    return {t.schema_path: json.dumps(envelope_schema(t), indent=2, sort_keys=True) + "\n" for t in EVENT_TYPES.values()}

@@ -1,0 +1,1 @@
+"""The local stack: embedded PostgreSQL, a single-node KRaft Kafka, the services."""

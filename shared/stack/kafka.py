@@ -1,0 +1,218 @@
+"""A single-node Apache Kafka in KRaft mode (broker + controller), run with the machine's java.
+
+The broker jars come from Maven Central through ``deploy/kafka/pom.xml`` (version pinned there).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.stack.common import REPO_ROOT, pid_alive, port_open, wait_for_port
+
+POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
+LIBS_DIR = REPO_ROOT / "deploy" / "kafka" / "target" / "kafka-libs"
+
+
+def kafka_version() -> str:
+    import re
+
+    match = re.search(r"<kafka.version>([^<]+)</kafka.version>", POM.read_text())
+    assert match, "deploy/kafka/pom.xml must pin <kafka.version>"
+    return match.group(1)
+
+
+def fetch_jars(libs_dir: Path = LIBS_DIR) -> Path:
+    """Download the pinned broker and its dependencies with Maven (once; cached after)."""
+    stamp = libs_dir / f".complete-{kafka_version()}"
+    if stamp.exists():
+        return libs_dir
+    if shutil.which("mvn") is None:
+        raise RuntimeError("Maven (mvn) is needed to fetch the Kafka broker jars")
+    shutil.rmtree(libs_dir, ignore_errors=True)
+    libs_dir.mkdir(parents=True)
+    result = subprocess.run(
+        ["mvn", "-B", "-q", "-f", str(POM), "dependency:copy-dependencies", f"-Dkafka.libs.dir={libs_dir}"],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"fetching Kafka jars failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    stamp.touch()
+    return libs_dir
+
+
+LOG4J2 = """\
+status = warn
+appender.file.type = RollingFile
+appender.file.name = file
+appender.file.fileName = {log}
+appender.file.filePattern = {log}.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 20MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 3
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+logger.state.name = state.change.logger
+logger.state.level = WARN
+"""
+
+
+@dataclass
+class KafkaBroker:
+    root: Path
+    port: int = 9092
+    controller_port: int = 9093
+    host: str = "127.0.0.1"
+    heap: str = "512m"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "kafka.pid"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "kafka.log"
+
+    def _write_config(self) -> Path:
+        props = self.root / "server.properties"
+        props.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@{self.host}:{self.controller_port}",
+                    f"listeners=PLAINTEXT://{self.host}:{self.port},CONTROLLER://{self.host}:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://{self.host}:{self.port}",
+                    "controller.listener.names=CONTROLLER",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    f"log.dirs={self.data_dir}",
+                    "num.partitions=1",
+                    "auto.create.topics.enable=false",
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=10",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "transaction.state.log.num.partitions=5",
+                    "group.initial.rebalance.delay.ms=0",
+                    "log.retention.hours=168",
+                    "",
+                ]
+            )
+        )
+        (self.root / "log4j2.properties").write_text(LOG4J2.format(log=self.log_file))
+        return props
+
+    def _java(self, libs: Path, *args: str) -> list[str]:
+        java = shutil.which("java") or "java"
+        return [
+            java,
+            f"-Xmx{self.heap}",
+            f"-Xms{min(256, int(self.heap.rstrip('m')))}m",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.root / 'log4j2.properties'}",
+            "-cp",
+            f"{libs}/*",
+            *args,
+        ]
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if pid_alive(pid) else None
+
+    def running(self) -> bool:
+        return self.pid() is not None
+
+    def start(self, timeout: float = 90) -> None:
+        libs = fetch_jars()
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self.running():
+            wait_for_port(self.host, self.port, timeout, what="Kafka")
+            return
+        if port_open(self.host, self.port):
+            raise RuntimeError(f"port {self.port} is taken by another process; set LEADFLOW_KAFKA_PORT")
+        props = self._write_config()
+        if not (self.data_dir / "meta.properties").exists():
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+            subprocess.run(
+                self._java(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)),
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+        with open(self.root / "kafka.out", "ab") as out:
+            proc = subprocess.Popen(
+                self._java(libs, "kafka.Kafka", str(props)),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(str(proc.pid))
+        try:
+            wait_for_port(self.host, self.port, timeout, what="Kafka", alive=lambda: proc.poll() is None)
+        except (RuntimeError, TimeoutError) as exc:
+            tail = self.log_file.read_text()[-3000:] if self.log_file.exists() else ""
+            raise RuntimeError(f"{exc}\n--- kafka.log ---\n{tail}") from exc
+
+    def stop(self, timeout: float = 30) -> None:
+        pid = self.pid()
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and pid_alive(pid):
+            _reap(pid)
+            time.sleep(0.2)
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            time.sleep(0.5)
+        _reap(pid)
+        self.pid_file.unlink(missing_ok=True)
+
+    def kill(self) -> None:
+        """kill -9: what a crash looks like."""
+        pid = self.pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            while pid_alive(pid):
+                _reap(pid)
+                time.sleep(0.05)
+            _reap(pid)
+        self.pid_file.unlink(missing_ok=True)
+
+    def destroy(self) -> None:
+        self.kill()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
