@@ -1,0 +1,235 @@
+"""POST /v1/leads against the real ingest process, Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import jsonschema
+import pytest
+
+from shared.events.registry import LEAD_RECEIVED
+from shared.settings import DEV_WEBHOOK_SECRET
+from tests.kafka_helpers import TopicReader, value
+from tests.signing import signed_request, stale, unique_email
+
+TOPIC = LEAD_RECEIVED.topic
+SCHEMA = jsonschema.Draft202012Validator(LEAD_RECEIVED.load_schema(), format_checker=jsonschema.FormatChecker())
+
+
+@pytest.fixture
+async def client(ingest):
+    async with httpx.AsyncClient(base_url=ingest.url, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture
+async def topic(stack):
+    async with TopicReader(stack.bootstrap, TOPIC) as reader:
+        yield reader
+
+
+async def test_signed_lead_is_published_as_a_valid_cloudevent_keyed_by_match_key(client, topic):
+    email = unique_email("Ada.Lovelace")
+    body, headers = signed_request(
+        {
+            "email": email.replace("ada.lovelace", "Ada.Lovelace"),
+            "phone": "(415) 555-0132",
+            "country": "us",
+            "first_name": "Ada",
+            "company": "Analytical Engines",
+            "website": "https://www.analytical.example/about",
+            "company_size": 250,
+            "utm_source": "google",
+            "custom": {"plan": "enterprise", "seats": 40},
+        }
+    )
+    response = await client.post("/v1/leads", content=body, headers=headers)
+    assert response.status_code == 202, response.text
+    accepted = response.json()
+    records = await topic.read(until=lambda rs: any(value(r)["id"] == accepted["event_id"] for r in rs))
+    (record,) = [r for r in records if value(r)["id"] == accepted["event_id"]]
+    event = value(record)
+    SCHEMA.validate(event)
+    assert event["type"] == "io.leadflow.lead.received.v1"
+    assert event["subject"] == accepted["lead_id"]
+    data = event["data"]
+    assert data["lead"]["email"] == email.lower()
+    assert data["lead"]["phone"] == "+14155550132"
+    assert data["lead"]["country"] == "US"
+    assert data["lead"]["company_size"] == "201-500"
+    assert data["lead"]["company_domain"] == "analytical.example"
+    assert data["channel"] == "web" and data["purchased_list"] is False
+    assert record.key.decode() == f"email:{email.lower()}" == data["match_key"]
+
+
+async def test_rejected_signatures_get_401_and_publish_nothing(client, topic):
+    payload = {"email": unique_email()}
+    raw = json.dumps(payload).encode()
+    cases = {
+        "unsigned": (raw, {"content-type": "application/json", "x-leadflow-source": "website"}),
+        "wrong secret": signed_request(payload, secret="whsec_" + "A" * 43 + "="),
+        "stale": signed_request(payload, at=stale()),
+    }
+    body, headers = signed_request(payload)
+    cases["tampered body"] = (body.replace(b"example", b"exampie"), headers)
+    for name, (body, headers) in cases.items():
+        response = await client.post("/v1/leads", content=body, headers=headers)
+        assert response.status_code == 401, (name, response.text)
+        assert response.json()["code"].startswith("signature_"), name
+    # a replay: the exact request that was already accepted, sent again
+    body, headers = signed_request({"email": unique_email()})
+    first = await client.post("/v1/leads", content=body, headers=headers)
+    assert first.status_code == 202
+    await topic.mark()
+    replay = await client.post("/v1/leads", content=body, headers=headers)
+    assert replay.status_code == 401 and replay.json()["code"] == "replayed"
+    assert await topic.new_count() == 0
+
+
+async def test_nothing_published_for_any_rejection(client, topic):
+    await topic.mark()
+    body, headers = signed_request({"email": unique_email()}, secret="whsec_" + "B" * 43 + "=")
+    assert (await client.post("/v1/leads", content=body, headers=headers)).status_code == 401
+    assert (await client.post("/v1/leads", content=b"{}", headers={"x-leadflow-source": "nope"})).status_code == 401
+    body, headers = signed_request({"email": "not-an-email"})
+    assert (await client.post("/v1/leads", content=body, headers=headers)).status_code == 422
+    await asyncio.sleep(0.5)
+    assert await topic.new_count() == 0
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"email": "ada@@example.com"}, "email"),
+        ({"email": "ada@example"}, "email"),
+        ({"phone": "12"}, "phone"),
+        ({"phone": "+1 415 555"}, "phone"),
+        ({"email": "ada@example.com", "favourite_colour": "teal"}, "favourite_colour"),
+        ({"first_name": "Ada"}, "email"),
+        ({"email": "ada@example.com", "timezone": "Mars/Olympus"}, "timezone"),
+        ({"email": "ada@example.com", "country": "XX"}, "country"),
+    ],
+)
+async def test_invalid_lead_gets_422_naming_the_field(client, payload, field):
+    body, headers = signed_request(payload)
+    response = await client.post("/v1/leads", content=body, headers=headers)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert field in [e["field"] for e in problem["errors"]], problem
+
+
+async def test_oversized_body_gets_413_without_being_read(client, ingest):
+    big = json.dumps({"email": "ada@example.com", "message": "x" * 70_000}).encode()
+    body, headers = signed_request(big)
+    response = await client.post("/v1/leads", content=body, headers=headers)
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+
+    # chunked, no Content-Length, and the body never ends: the answer must still come
+    host, port = ingest.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"POST /v1/leads HTTP/1.1\r\nHost: x\r\nX-Leadflow-Source: website\r\n"
+        b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    try:
+        for _ in range(80):
+            writer.write(b"400\r\n" + b"x" * 1024 + b"\r\n")
+            await writer.drain()
+    except (ConnectionResetError, BrokenPipeError):
+        pass
+    status_line = await asyncio.wait_for(reader.readline(), 10)
+    writer.close()
+    assert status_line.startswith(b"HTTP/1.1 413"), status_line
+
+
+async def test_retry_with_same_key_returns_first_response_and_one_event(client, topic):
+    payload = {"email": unique_email("retry")}
+    body, headers = signed_request(payload, msg_id="msg_retry_" + payload["email"])
+    first = await client.post("/v1/leads", content=body, headers=headers)
+    assert first.status_code == 202
+    # a sender's retry: same webhook-id and body, signed anew (new timestamp)
+    await asyncio.sleep(1.1)
+    body2, headers2 = signed_request(payload, msg_id=headers["webhook-id"])
+    assert headers2["webhook-timestamp"] != headers["webhook-timestamp"]
+    second = await client.post("/v1/leads", content=body2, headers=headers2)
+    assert second.status_code == 202
+    assert second.json() == first.json()
+    assert second.headers["idempotent-replayed"] == "true"
+    # same key, different body: refused
+    body3, headers3 = signed_request({"email": unique_email("other")}, msg_id=headers["webhook-id"])
+    third = await client.post("/v1/leads", content=body3, headers=headers3)
+    assert third.status_code == 422 and third.json()["code"] == "idempotency_key_reused"
+    records = await topic.read(timeout=3)
+    assert [value(r)["id"] for r in records].count(first.json()["event_id"]) == 1
+    assert sum(1 for r in records if value(r)["data"]["lead"]["email"] == payload["email"]) == 1
+
+
+async def test_concurrent_duplicates_publish_once(client, topic):
+    payload = {"email": unique_email("twin")}
+    msg_id = "msg_twin_" + payload["email"]
+    requests = [signed_request(payload, msg_id=msg_id) for _ in range(8)]
+    responses = await asyncio.gather(*(client.post("/v1/leads", content=b, headers=h) for b, h in requests))
+    statuses = sorted(r.status_code for r in responses)
+    assert set(statuses) <= {202, 401, 409}, statuses
+    assert 202 in statuses
+    records = await topic.read(timeout=3)
+    assert sum(1 for r in records if value(r)["data"]["lead"]["email"] == payload["email"]) == 1
+
+
+async def test_idempotency_key_header_for_public_form(client, topic):
+    form = {"email": unique_email("form"), "first_name": "Grace", "marketing_consent": "on", "custom[plan]": "pro", "fax_number": ""}
+    headers = {"origin": "http://localhost:8000", "idempotency-key": "form-" + form["email"]}
+    first = await client.post("/v1/leads?source=web-form", data=form, headers=headers)
+    assert first.status_code == 202, first.text
+    again = await client.post("/v1/leads?source=web-form", data=form, headers=headers)
+    assert again.status_code == 202 and again.json() == first.json()
+    records = await topic.read(until=lambda rs: any(value(r)["id"] == first.json()["event_id"] for r in rs))
+    data = next(value(r)["data"] for r in records if value(r)["id"] == first.json()["event_id"])
+    assert data["lead"]["marketing_consent"] is True
+    assert data["lead"]["custom"] == {"plan": "pro"}
+    assert data["source"] == {"id": "web-form", "kind": "public"}
+
+
+async def test_public_form_checks_origin_and_honeypot(client):
+    form = {"email": unique_email("bot")}
+    response = await client.post("/v1/leads?source=web-form", data=form, headers={"origin": "https://evil.example"})
+    assert response.status_code == 403 and response.json()["code"] == "origin_not_allowed"
+    response = await client.post(
+        "/v1/leads?source=web-form", data={**form, "fax_number": "555"}, headers={"origin": "http://localhost:8000"}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "fax_number"
+
+
+async def test_purchased_list_names_are_flagged(client, topic):
+    body, headers = signed_request({"email": unique_email("bought")}, source="purchased-lists")
+    response = await client.post("/v1/leads", content=body, headers=headers)
+    assert response.status_code == 202 and response.json()["purchased_list"] is True
+    records = await topic.read(until=lambda rs: any(value(r)["id"] == response.json()["event_id"] for r in rs))
+    data = next(value(r)["data"] for r in records if value(r)["id"] == response.json()["event_id"])
+    assert data["purchased_list"] is True and data["channel"] == "purchased_list"
+
+
+async def test_unknown_media_type_and_missing_source(client):
+    body, headers = signed_request(b"email=ada@example.com")
+    headers["content-type"] = "text/plain"
+    response = await client.post("/v1/leads", content=body, headers=headers)
+    assert response.status_code == 415
+    response = await client.post("/v1/leads", json={"email": "ada@example.com"})
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "X-Leadflow-Source"
+
+
+async def test_metrics_count_accepted_and_rejected(client):
+    text = (await client.get("/metrics")).text
+    assert 'leadflow_ingest_leads_accepted_total{channel="web",source_kind="signed"}' in text
+    assert 'leadflow_ingest_leads_rejected_total{reason="unauthorized",source_kind="signed"}' in text
+    assert 'leadflow_ingest_http_request_duration_seconds_bucket{le="0.005",method="POST",route="/v1/leads"}' in text
+    assert "leadflow_kafka_publish_duration_seconds_bucket" in text
+
+
+def test_dev_secret_is_the_readme_default():
+    assert DEV_WEBHOOK_SECRET.startswith("whsec_")

@@ -1,0 +1,202 @@
+"""docker-compose.yml and deploy/Dockerfile agree with the code: no network, no Docker.
+
+Every variable a leadflow container is given must be one the code reads (a settings field,
+or a source's ``secrets_env``); a misspelt or invented one would otherwise be ignored
+silently (settings use ``extra="ignore"``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic_settings import BaseSettings
+
+from services.ingest.settings import IngestSettings
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO / "docker-compose.yml"
+DOCKERFILE = REPO / "deploy" / "Dockerfile"
+SOURCES_FILE = REPO / "deploy" / "config" / "sources.yaml"
+
+# The settings class each leadflow-image service reads. `migrate` runs the `leadflow` CLI,
+# which reads the common settings (a subset of IngestSettings). router and nurture add theirs.
+SETTINGS_BY_SERVICE: dict[str, type[BaseSettings]] = {
+    "ingest": IngestSettings,
+    "migrate": IngestSettings,
+}
+
+
+def _compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert isinstance(data, dict) and isinstance(data.get("services"), dict), (
+        "no services in docker-compose.yml"
+    )
+    return data
+
+
+def _services() -> dict[str, dict[str, Any]]:
+    return _compose()["services"]
+
+
+def _is_leadflow_image(service: dict[str, Any]) -> bool:
+    build = service.get("build")
+    if isinstance(build, dict) and str(build.get("dockerfile", "")).endswith("deploy/Dockerfile"):
+        return True
+    return str(service.get("image", "")).split(":")[0] == "leadflow"
+
+
+def _leadflow_services() -> dict[str, dict[str, Any]]:
+    return {name: svc for name, svc in _services().items() if _is_leadflow_image(svc)}
+
+
+def _environment(service: dict[str, Any]) -> dict[str, Any]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):  # ["NAME=value", "NAME"]
+        return {
+            item.split("=", 1)[0]: (item.split("=", 1)[1] if "=" in item else None) for item in env
+        }
+    return dict(env)
+
+
+def _settings_env_names(cls: type[BaseSettings]) -> set[str]:
+    prefix = cls.model_config.get("env_prefix", "")
+    assert prefix == "LEADFLOW_", f"{cls.__name__} env_prefix is {prefix!r}, expected 'LEADFLOW_'"
+    return {f"{prefix}{name}".upper() for name in cls.model_fields}
+
+
+def _sources_secret_envs() -> set[str]:
+    data = yaml.safe_load(SOURCES_FILE.read_text())
+    return {s["secrets_env"] for s in data["sources"] if s.get("secrets_env")}
+
+
+def unknown_variables(
+    env_names: set[str], cls: type[BaseSettings], secret_envs: set[str]
+) -> list[str]:
+    return sorted(env_names - _settings_env_names(cls) - secret_envs)
+
+
+def test_leadflow_image_services_are_known() -> None:
+    services = _leadflow_services()
+    assert {"ingest", "migrate"} <= set(services), (
+        f"leadflow-image services found: {sorted(services)}"
+    )
+    for name in services:
+        assert name in SETTINGS_BY_SERVICE, (
+            f"service {name!r} runs the leadflow image but this test does not know its "
+            "settings class; add it to SETTINGS_BY_SERVICE"
+        )
+
+
+def test_every_variable_is_read_by_the_code() -> None:
+    secret_envs = _sources_secret_envs()
+    problems = []
+    for name, svc in _leadflow_services().items():
+        cls = SETTINGS_BY_SERVICE.get(name, IngestSettings)
+        for var in unknown_variables(set(_environment(svc)), cls, secret_envs):
+            problems.append(
+                f"service {name!r} sets {var}, which is neither a {cls.__name__} field "
+                f"(LEADFLOW_<FIELD>) nor a secrets_env in {SOURCES_FILE.relative_to(REPO)}"
+            )
+    listing = "\n".join(problems)
+    assert not problems, f"unknown environment variables in docker-compose.yml:\n{listing}"
+
+
+def test_the_check_catches_a_made_up_variable() -> None:
+    env = set(_environment(_services()["ingest"])) | {"LEADFLOW_INGEST_MADE_UP"}
+    assert unknown_variables(env, IngestSettings, _sources_secret_envs()) == [
+        "LEADFLOW_INGEST_MADE_UP"
+    ]
+
+
+def test_ingest_gets_every_source_secret_and_no_literal_secrets() -> None:
+    env = _environment(_services()["ingest"])
+    missing = sorted(_sources_secret_envs() - set(env))
+    assert not missing, f"ingest is not given {missing}; outside dev it cannot start without them"
+    for var in [*_sources_secret_envs(), "LEADFLOW_ADMIN_TOKEN"]:
+        value = env.get(var)
+        assert value is None or re.fullmatch(r"\$\{[A-Z0-9_]+(:?[-?][^}]*)?\}", str(value)), (
+            f"{var} holds a literal value in docker-compose.yml; "
+            "pass it through from the environment"
+        )
+
+
+def test_runtime_settings_point_at_the_compose_services() -> None:
+    for name, svc in _leadflow_services().items():
+        env = _environment(svc)
+        assert str(env.get("LEADFLOW_DATABASE_URL", "")).startswith("postgresql+asyncpg://"), name
+        assert "@postgres:" in str(env["LEADFLOW_DATABASE_URL"]), name
+        assert str(env.get("LEADFLOW_KAFKA_BOOTSTRAP_SERVERS", "")).startswith("kafka:"), name
+
+
+def test_healthchecks() -> None:
+    services = _services()
+    for name in ("kafka", "postgres", "ingest"):
+        test = (services[name].get("healthcheck") or {}).get("test")
+        assert test, f"service {name!r} has no healthcheck"
+    assert "kafka-broker-api-versions.sh" in str(services["kafka"]["healthcheck"]["test"])
+    assert "pg_isready" in str(services["postgres"]["healthcheck"]["test"])
+    assert "/readyz" in str(services["ingest"]["healthcheck"]["test"])
+
+
+def test_depends_on_waits_for_health_or_completion() -> None:
+    services = _services()
+    edges: dict[tuple[str, str], str] = {}
+    for name, svc in services.items():
+        deps = svc.get("depends_on") or {}
+        assert isinstance(deps, dict), (
+            f"service {name!r}: depends_on must name a condition for each dependency"
+        )
+        for dep, spec in deps.items():
+            condition = (spec or {}).get("condition")
+            assert condition in ("service_healthy", "service_completed_successfully"), (
+                f"service {name!r} depends on {dep!r} with condition {condition!r}"
+            )
+            if condition == "service_healthy":
+                assert services[dep].get("healthcheck"), (
+                    f"{name!r} waits for {dep!r} to be healthy but it has no healthcheck"
+                )
+            edges[(name, dep)] = condition
+    assert edges.get(("migrate", "kafka")) == "service_healthy"
+    assert edges.get(("migrate", "postgres")) == "service_healthy"
+    assert edges.get(("ingest", "migrate")) == "service_completed_successfully"
+
+
+def test_migrate_runs_migrations_then_topics() -> None:
+    command = " ".join(_services()["migrate"]["command"])
+    assert re.search(r"leadflow migrate\b.*&&.*leadflow create-topics", command), command
+
+
+def _dockerfile_cmd() -> list[str]:
+    cmds = [line for line in DOCKERFILE.read_text().splitlines() if line.startswith("CMD ")]
+    assert len(cmds) == 1, f"expected one CMD in {DOCKERFILE}, found {len(cmds)}"
+    cmd = json.loads(cmds[0].removeprefix("CMD "))  # exec form
+    assert isinstance(cmd, list)
+    return cmd
+
+
+def test_dockerfile_cmd_app_is_importable() -> None:
+    cmd = _dockerfile_cmd()
+    assert cmd[0] == "uvicorn" and "--factory" in cmd, cmd
+    assert cmd[cmd.index("--host") + 1] == "0.0.0.0" and cmd[cmd.index("--port") + 1] == "8000", cmd
+    app_path = next(arg for arg in cmd[1:] if ":" in arg and not arg.startswith("-"))
+    module_name, attr = app_path.split(":")
+    assert app_path == "services.ingest.app:create_app"
+    module = importlib.import_module(module_name)
+    assert callable(getattr(module, attr, None)), f"{app_path} is not a callable in {module_name}"
+    assert "command" not in _services()["ingest"], "ingest should run the image's default CMD"
+
+
+def test_dockerfile_installs_from_the_lock_and_runs_unprivileged() -> None:
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^FROM python:3\.11-slim\b", text, re.M)
+    assert "pip install -r requirements.lock" in text
+    assert "pip install --no-deps ." in text
+    for src in ("shared/", "services/", "deploy/config/"):
+        assert re.search(rf"^COPY {re.escape(src)} ", text, re.M), f"Dockerfile does not copy {src}"
+    users = re.findall(r"^USER (\S+)", text, re.M)
+    assert users and users[-1] not in ("root", "0"), "the image must run as a non-root user"
