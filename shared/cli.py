@@ -88,7 +88,10 @@ def run() -> None:
     env = stack.env()
     logs = stack.root / "logs"
     logs.mkdir(exist_ok=True)
-    procs = [ServiceProcess(spec, env, log=logs / f"{spec.name}.log") for spec in SERVICES]
+    procs = [
+        ServiceProcess(spec, env, port=int(env.get(f"LEADFLOW_{spec.name.upper()}_PORT", spec.port)), log=logs / f"{spec.name}.log")
+        for spec in SERVICES
+    ]
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -121,6 +124,8 @@ def run() -> None:
                     stopping = True
             time.sleep(0.5)
     finally:
+        # Ctrl-C reaches the whole process group; ignore repeats while shutting down cleanly.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         with console.status("stopping services, Kafka and PostgreSQL"):
             for proc in reversed(procs):
                 proc.stop()

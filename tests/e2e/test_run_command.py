@@ -1,0 +1,55 @@
+"""`make run` is `leadflow run`: the whole system up from nothing, then Ctrl-C stops it all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+
+from shared.stack.common import free_port, port_open
+from tests.signing import signed_request, unique_email
+
+
+def test_leadflow_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
+    ports = {name: free_port() for name in ("PG", "KAFKA", "KAFKA_CONTROLLER", "INGEST")}
+    env = {
+        **os.environ,
+        "LEADFLOW_STATE_DIR": str(tmp_path / "state"),
+        "LEADFLOW_PG_PORT": str(ports["PG"]),
+        "LEADFLOW_KAFKA_PORT": str(ports["KAFKA"]),
+        "LEADFLOW_KAFKA_CONTROLLER_PORT": str(ports["KAFKA_CONTROLLER"]),
+        "LEADFLOW_INGEST_PORT": str(ports["INGEST"]),
+        "COLUMNS": "200",
+    }
+    out = open(tmp_path / "run.out", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shared.cli", "run"], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{ports['INGEST']}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, (tmp_path / "run.out").read_text()
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        else:
+            raise AssertionError("leadflow run did not become ready:\n" + (tmp_path / "run.out").read_text())
+        body, headers = signed_request({"email": unique_email("run")})
+        assert httpx.post(f"{url}/v1/leads", content=body, headers=headers, timeout=30).status_code == 202
+        printed = (tmp_path / "run.out").read_text()
+        assert url in printed and f"127.0.0.1:{ports['KAFKA']}" in printed and str(ports["PG"]) in printed
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        code = proc.wait(90)
+    assert code == 0, (tmp_path / "run.out").read_text()
+    for name in ("PG", "KAFKA", "INGEST"):
+        assert not port_open("127.0.0.1", ports[name]), f"{name} still listening after Ctrl-C"
+    assert "stopped" in (tmp_path / "run.out").read_text()
