@@ -177,8 +177,9 @@ SIZE_BANDS: tuple[tuple[int, int | None, str], ...] = (
     (1001, 5000, "1001-5000"),
     (5001, None, "5001+"),
 )
-_SIZE_RANGE_RE = re.compile(r"^\s*(\d[\d,]*)\s*(?:-|–|to)\s*(\d[\d,]*)\s*$")
-_SIZE_PLUS_RE = re.compile(r"^\s*(\d[\d,]*)\s*\+\s*$")
+_SIZE_NUMBER_RE = re.compile(r"^[0-9][0-9,]*$")
+_SIZE_RANGE_RE = re.compile(r"^\s*([0-9][0-9,]*)\s*(?:-|–|to)\s*([0-9][0-9,]*)\s*$")
+_SIZE_PLUS_RE = re.compile(r"^\s*([0-9][0-9,]*)\s*\+\s*$")
 
 
 def band_for_employees(employees: int) -> str:
@@ -192,10 +193,12 @@ def band_for_employees(employees: int) -> str:
 
 def normalize_company_size(raw: str | int) -> str:
     """Employees as a number (``250``), range (``201-500``, ``201 to 500``) or ``5000+`` -> band label."""
+    if isinstance(raw, bool):
+        raise InvalidContact("company_size", "company size must be a number of employees, not true/false")
     if isinstance(raw, int):
         return band_for_employees(raw)
     text = raw.strip()
-    if text.replace(",", "").isdigit():
+    if _SIZE_NUMBER_RE.match(text):
         return band_for_employees(int(text.replace(",", "")))
     m = _SIZE_RANGE_RE.match(text)
     if m:

@@ -86,6 +86,13 @@ class LeadIn(BaseModel):
     def _blank_is_missing(cls, v: Any) -> Any:
         return None if isinstance(v, str) and not v.strip() else v
 
+    @field_validator("company_size", mode="before")
+    @classmethod
+    def _size_not_bool(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError("must be a number of employees or a range like 51-200, not true/false")
+        return v
+
     @field_validator("country")
     @classmethod
     def _country(cls, v: str | None) -> str | None:
@@ -211,6 +218,8 @@ def form_to_fields(body: bytes, *, ignore: frozenset[str] = frozenset()) -> dict
         if key in ignore:
             continue
         if key.startswith("custom[") and key.endswith("]"):
+            if key[7:-1] in custom:
+                raise LeadInvalid([{"field": key, "message": f"field {key!r} given more than once", "type": "duplicate"}])
             custom[key[7:-1]] = value
             continue
         if key in fields:
