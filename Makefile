@@ -21,7 +21,7 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/leadflow run
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(BIN)/leadflow stack fetch-kafka
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 

@@ -17,8 +17,12 @@ from rich.table import Table
 
 from shared.settings import DEV_ADMIN_TOKEN, DEV_WEBHOOK_SECRET
 
-app = typer.Typer(help="leadflow: route every lead to the right rep within the hour.", no_args_is_help=True)
-stack_app = typer.Typer(help="The local stack: embedded PostgreSQL and a KRaft Kafka broker.", no_args_is_help=True)
+app = typer.Typer(
+    help="leadflow: route every lead to the right rep within the hour.", no_args_is_help=True
+)
+stack_app = typer.Typer(
+    help="The local stack: embedded PostgreSQL and a KRaft Kafka broker.", no_args_is_help=True
+)
 app.add_typer(stack_app, name="stack")
 console = Console(stderr=True)
 
@@ -89,7 +93,12 @@ def run() -> None:
     logs = stack.root / "logs"
     logs.mkdir(exist_ok=True)
     procs = [
-        ServiceProcess(spec, env, port=int(env.get(f"LEADFLOW_{spec.name.upper()}_PORT", spec.port)), log=logs / f"{spec.name}.log")
+        ServiceProcess(
+            spec,
+            env,
+            port=int(env.get(f"LEADFLOW_{spec.name.upper()}_PORT", spec.port)),
+            log=logs / f"{spec.name}.log",
+        )
         for spec in SERVICES
     ]
     stopping = False
@@ -109,18 +118,24 @@ def run() -> None:
         table.add_column("what")
         table.add_column("where")
         for proc in procs:
-            table.add_row(proc.spec.name, f"{proc.url}  (docs {proc.url}/docs, metrics {proc.url}/metrics)")
+            table.add_row(
+                proc.spec.name, f"{proc.url}  (docs {proc.url}/docs, metrics {proc.url}/metrics)"
+            )
         table.add_row("kafka", stack.bootstrap)
         table.add_row("postgres", stack.database_url)
         table.add_row("logs", str(logs))
         console.print(table)
-        console.print(f"dev webhook secret (source 'website'): {env.get('LEADFLOW_DEV_WEBHOOK_SECRET', DEV_WEBHOOK_SECRET)}")
+        console.print(
+            f"dev webhook secret (source 'website'): {env.get('LEADFLOW_DEV_WEBHOOK_SECRET', DEV_WEBHOOK_SECRET)}"
+        )
         console.print(f"dev admin token: {env.get('LEADFLOW_DEV_ADMIN_TOKEN', DEV_ADMIN_TOKEN)}")
         console.print("try: leadflow send-lead --email ada@example.com")
         while not stopping:
             for proc in procs:
                 if proc.proc is not None and proc.proc.poll() is not None:
-                    console.print(f"[red]{proc.spec.name} exited ({proc.proc.returncode}); see {proc.log}[/red]")
+                    console.print(
+                        f"[red]{proc.spec.name} exited ({proc.proc.returncode}); see {proc.log}[/red]"
+                    )
                     stopping = True
             time.sleep(0.5)
     finally:
@@ -148,7 +163,9 @@ def migrate() -> None:
 
 @app.command("create-topics")
 def create_topics(
-    bootstrap: Annotated[str, typer.Option(envvar="LEADFLOW_KAFKA_BOOTSTRAP_SERVERS")] = "127.0.0.1:9092",
+    bootstrap: Annotated[
+        str, typer.Option(envvar="LEADFLOW_KAFKA_BOOTSTRAP_SERVERS")
+    ] = "127.0.0.1:9092",
     prefix: Annotated[str, typer.Option(envvar="LEADFLOW_TOPIC_PREFIX")] = "",
     replication_factor: int = 1,
 ) -> None:
@@ -162,7 +179,9 @@ def create_topics(
 
 
 @app.command()
-def openapi(write: bool = typer.Option(False, help="write the checked-in OpenAPI documents")) -> None:
+def openapi(
+    write: bool = typer.Option(False, help="write the checked-in OpenAPI documents"),
+) -> None:
     """Print (or write) each service's OpenAPI document."""
     from shared.contracts import render_openapi
 
@@ -218,9 +237,18 @@ def send_lead(
     """Send one lead, signed like a real webhook sender, and print the answer."""
     import httpx
 
-    fields = {"email": email, "phone": phone, "first_name": first_name, "last_name": last_name, "company": company, "country": country}
+    fields = {
+        "email": email,
+        "phone": phone,
+        "first_name": first_name,
+        "last_name": last_name,
+        "company": company,
+        "country": country,
+    }
     body = json.dumps({k: v for k, v in fields.items() if v is not None}).encode()
-    response = httpx.post(f"{url}/v1/leads", content=body, headers=_signed_headers(secret, body, source), timeout=30)
+    response = httpx.post(
+        f"{url}/v1/leads", content=body, headers=_signed_headers(secret, body, source), timeout=30
+    )
     console.print(f"{response.status_code}")
     sys.stdout.write(response.text + "\n")
     raise typer.Exit(0 if response.is_success else 1)
@@ -228,12 +256,16 @@ def send_lead(
 
 @app.command("import-trade-show")
 def import_trade_show(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="badge-scan CSV")],
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="badge-scan CSV")
+    ],
     show: Annotated[str, typer.Option(help="show slug, e.g. saastr-2026")],
     name: Annotated[str, typer.Option(help="show name")],
     end_date: Annotated[str, typer.Option(help="last day of the show, YYYY-MM-DD")],
     timezone: Annotated[str, typer.Option(help="the show's IANA time zone")],
-    mapping: Annotated[str | None, typer.Option(help='JSON: CSV header -> lead field, e.g. {"E-Mail":"email"}')] = None,
+    mapping: Annotated[
+        str | None, typer.Option(help='JSON: CSV header -> lead field, e.g. {"E-Mail":"email"}')
+    ] = None,
     url: Annotated[str, typer.Option()] = INGEST_URL,
     token: Annotated[str, typer.Option(envvar="LEADFLOW_ADMIN_TOKEN")] = DEV_ADMIN_TOKEN,
     show_rejected: Annotated[int, typer.Option(help="how many rejected rows to list")] = 20,
@@ -247,7 +279,13 @@ def import_trade_show(
     data = {"name": name, "end_date": end_date, "timezone": timezone}
     if mapping:
         data["mapping"] = mapping
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=console) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
         task = progress.add_task(f"uploading {file.name}", total=len(raw))
 
         class Tracked:
@@ -283,7 +321,9 @@ def import_trade_show(
         reasons = "; ".join(f"{e['field']}: {e['message']}" for e in row["errors"])
         console.print(f"  row {row['row']}: {reasons}")
     if len(rejected) > show_rejected:
-        console.print(f"  ... {len(rejected) - show_rejected} more: GET {url}/v1/imports/{result['import_id']}?status=rejected")
+        console.print(
+            f"  ... {len(rejected) - show_rejected} more: GET {url}/v1/imports/{result['import_id']}?status=rejected"
+        )
 
 
 if __name__ == "__main__":

@@ -12,5 +12,12 @@ def render_openapi() -> dict[Path, str]:
     from services.ingest.app import create_app
     from services.ingest.settings import IngestSettings
 
-    ingest = create_app(IngestSettings(env="dev", database_url="postgresql+asyncpg://unused/unused"))
-    return {REPO_ROOT / "services" / "ingest" / "openapi.json": json.dumps(ingest.openapi(), indent=2, sort_keys=True) + "\n"}
+    ingest = create_app(
+        IngestSettings(env="dev", database_url="postgresql+asyncpg://unused/unused")
+    )
+    return {
+        REPO_ROOT / "services" / "ingest" / "openapi.json": json.dumps(
+            ingest.openapi(), indent=2, sort_keys=True
+        )
+        + "\n"
+    }

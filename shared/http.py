@@ -45,13 +45,21 @@ def problem(
     errors: Sequence[dict[str, Any]] = (),
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {"type": f"urn:leadflow:error:{code}", "title": code.replace("_", " "), "status": status, "code": code, "detail": detail}
+    body: dict[str, Any] = {
+        "type": f"urn:leadflow:error:{code}",
+        "title": code.replace("_", " "),
+        "status": status,
+        "code": code,
+        "detail": detail,
+    }
     if errors:
         body["errors"] = list(errors)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def field_errors_from_pydantic(errors: Sequence[Any], *, strip: tuple[str, ...] = ("body",)) -> list[dict[str, Any]]:
+def field_errors_from_pydantic(
+    errors: Sequence[Any], *, strip: tuple[str, ...] = ("body",)
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for err in errors:
         loc = [str(p) for p in err.get("loc", ()) if str(p) not in strip]
@@ -77,8 +85,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "http_error")
-        return problem(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
+            exc.status_code, "http_error"
+        )
+        return problem(
+            exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)
+        )
 
 
 class _BodyTooLarge(Exception):
@@ -92,7 +104,9 @@ class BodySizeLimitMiddleware:
     chunked body is counted as it streams and cut off at the limit. ``limits`` maps a
     path prefix to its own limit (e.g. bulk imports)."""
 
-    def __init__(self, app: ASGIApp, default_limit: int, limits: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, default_limit: int, limits: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.default_limit = default_limit
         self.limits = sorted((limits or {}).items(), key=lambda kv: -len(kv[0]))
@@ -162,7 +176,10 @@ def install_health_routes(app: FastAPI, checks: Callable[[], dict[str, Readiness
     async def readyz() -> Response:
         results = {name: await check() for name, check in checks().items()}
         ok = all(results.values())
-        body = {"status": "ready" if ok else "not_ready", "checks": {k: "ok" if v else "down" for k, v in results.items()}}
+        body = {
+            "status": "ready" if ok else "not_ready",
+            "checks": {k: "ok" if v else "down" for k, v in results.items()},
+        }
         return JSONResponse(body, status_code=200 if ok else 503)
 
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)

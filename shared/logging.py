@@ -28,7 +28,9 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         cache_logger_on_first_use=True,
     )
     # Libraries log through stdlib logging; keep them quiet unless something is wrong.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
+    )
     for noisy in ("aiokafka", "kafka"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
 

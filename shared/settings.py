@@ -13,7 +13,9 @@ from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Dev defaults, printed in the README. They are placeholders everywhere else.
-DEV_WEBHOOK_SECRET = "whsec_bGVhZGZsb3ctZGV2LXdlYmhvb2stc2VjcmV0LTAwMDE="  # "leadflow-dev-webhook-secret-0001"
+DEV_WEBHOOK_SECRET = (
+    "whsec_bGVhZGZsb3ctZGV2LXdlYmhvb2stc2VjcmV0LTAwMDE="  # "leadflow-dev-webhook-secret-0001"
+)
 DEV_ADMIN_TOKEN = "leadflow-dev-admin-token"
 
 PLACEHOLDER_SECRETS = frozenset(
@@ -82,5 +84,7 @@ class CommonSettings(BaseSettings):
 
     def require_database_url(self) -> str:
         if not self.database_url:
-            raise RuntimeError("LEADFLOW_DATABASE_URL is not set (run `leadflow stack up` for a local one)")
+            raise RuntimeError(
+                "LEADFLOW_DATABASE_URL is not set (run `leadflow stack up` for a local one)"
+            )
         return self.database_url

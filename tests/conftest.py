@@ -47,7 +47,9 @@ def stack(tmp_root: Path) -> Iterator[Stack]:
     stack.postgres.destroy()
 
 
-def start_ingest(stack: Stack, log_dir: Path, *, name: str = "ingest", **env: str) -> ServiceProcess:
+def start_ingest(
+    stack: Stack, log_dir: Path, *, name: str = "ingest", **env: str
+) -> ServiceProcess:
     proc = ServiceProcess(
         INGEST,
         stack.env(LEADFLOW_ENV="test", LEADFLOW_LOG_LEVEL="WARNING", **env),

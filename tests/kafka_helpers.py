@@ -22,7 +22,9 @@ class TopicReader:
         self._start: dict[TopicPartition, int] = {}
 
     async def __aenter__(self) -> TopicReader:
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None)
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None
+        )
         await self._consumer.start()
         cluster = await self._consumer._client.fetch_all_metadata()
         partitions = cluster.partitions_for_topic(self.topic)
@@ -83,7 +85,9 @@ def value(record: ConsumerRecord) -> dict[str, Any]:
     return json.loads(record.value)  # type: ignore[no-any-return]
 
 
-async def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
+async def wait_for(
+    predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1
+) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = predicate()

@@ -17,7 +17,12 @@ from services.ingest.settings import IngestSettings
 from services.ingest.sources.config import load_sources
 from services.ingest.trade_shows.endpoints import router as trade_shows_router
 from shared import db
-from shared.http import BodySizeLimitMiddleware, ReadinessCheck, install_error_handlers, install_health_routes
+from shared.http import (
+    BodySizeLimitMiddleware,
+    ReadinessCheck,
+    install_error_handlers,
+    install_health_routes,
+)
 from shared.kafka.producer import EventProducer
 from shared.logging import configure_logging, get_logger
 from shared.metrics import HttpMetricsMiddleware

@@ -178,7 +178,7 @@ SIZE_BANDS: tuple[tuple[int, int | None, str], ...] = (
     (5001, None, "5001+"),
 )
 _SIZE_NUMBER_RE = re.compile(r"^[0-9][0-9,]*$")
-_SIZE_RANGE_RE = re.compile(r"^\s*([0-9][0-9,]*)\s*(?:-|–|to)\s*([0-9][0-9,]*)\s*$")
+_SIZE_RANGE_RE = re.compile(r"^\s*([0-9][0-9,]*)\s*(?:-|\u2013|to)\s*([0-9][0-9,]*)\s*$")
 _SIZE_PLUS_RE = re.compile(r"^\s*([0-9][0-9,]*)\s*\+\s*$")
 
 
@@ -194,7 +194,9 @@ def band_for_employees(employees: int) -> str:
 def normalize_company_size(raw: str | int) -> str:
     """Employees as a number (``250``), range (``201-500``, ``201 to 500``) or ``5000+`` -> band label."""
     if isinstance(raw, bool):
-        raise InvalidContact("company_size", "company size must be a number of employees, not true/false")
+        raise InvalidContact(
+            "company_size", "company size must be a number of employees, not true/false"
+        )
     if isinstance(raw, int):
         return band_for_employees(raw)
     text = raw.strip()
@@ -211,4 +213,6 @@ def normalize_company_size(raw: str | int) -> str:
     m = _SIZE_PLUS_RE.match(text)
     if m:
         return band_for_employees(int(m.group(1).replace(",", "")) + 1)
-    raise InvalidContact("company_size", f"{text!r} is not a number of employees or a range like 51-200")
+    raise InvalidContact(
+        "company_size", f"{text!r} is not a number of employees or a range like 51-200"
+    )

@@ -8,7 +8,6 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -45,7 +44,9 @@ class CloudEvent(BaseModel):
         try:
             return model.model_validate(self.data)
         except ValidationError as exc:
-            raise InvalidEvent(f"{self.type} data invalid: {exc.errors(include_url=False)[:3]}") from exc
+            raise InvalidEvent(
+                f"{self.type} data invalid: {exc.errors(include_url=False)[:3]}"
+            ) from exc
 
 
 def make_event(

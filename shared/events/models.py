@@ -37,10 +37,14 @@ class LeadData(_Data):
     first_name: str | None = None
     last_name: str | None = None
     company: str | None = None
-    company_domain: str | None = Field(None, description="from the website, else a non-free-mail email domain")
+    company_domain: str | None = Field(
+        None, description="from the website, else a non-free-mail email domain"
+    )
     website: str | None = None
     job_title: str | None = None
-    company_size: str | None = Field(None, description="employee band: 1-10, 11-50, 51-200, 201-500, 501-1000, 1001-5000, 5001+")
+    company_size: str | None = Field(
+        None, description="employee band: 1-10, 11-50, 51-200, 201-500, 501-1000, 1001-5000, 5001+"
+    )
     industry: str | None = None
     country: str | None = Field(None, description="ISO 3166-1 alpha-2")
     region: str | None = None
@@ -71,7 +75,9 @@ class LeadReceived(_Data):
     match_key: str = Field(description="email:<canonical address> | phone:<E.164> | lead:<lead id>")
     source: SourceRef
     channel: Literal["web", "trade_show", "purchased_list"]
-    purchased_list: bool = Field(description="a purchased-list name: nurture only, never routed to sales")
+    purchased_list: bool = Field(
+        description="a purchased-list name: nurture only, never routed to sales"
+    )
     received_at: datetime
     lead: LeadData
     trade_show: TradeShowRef | None = None

@@ -35,7 +35,9 @@ LEAD_RECEIVED = EventType(
     LeadReceived,
     "match key (email:<canonical address>, else phone:<E.164>, else lead:<lead id>)",
 )
-LEAD_ACTIVITY = EventType("io.leadflow.lead.activity.v1", "leads.activity.v1", ActivityReceived, "lead id")
+LEAD_ACTIVITY = EventType(
+    "io.leadflow.lead.activity.v1", "leads.activity.v1", ActivityReceived, "lead id"
+)
 
 EVENT_TYPES: dict[str, EventType] = {t.type: t for t in (LEAD_RECEIVED, LEAD_ACTIVITY)}
 
@@ -75,4 +77,7 @@ def envelope_schema(event_type: EventType) -> dict[str, Any]:
 
 
 def render_schemas() -> dict[Path, str]:
-    return {t.schema_path: json.dumps(envelope_schema(t), indent=2, sort_keys=True) + "\n" for t in EVENT_TYPES.values()}
+    return {
+        t.schema_path: json.dumps(envelope_schema(t), indent=2, sort_keys=True) + "\n"
+        for t in EVENT_TYPES.values()
+    }

@@ -39,14 +39,22 @@ MESSAGES = Counter(
     "Messages handled by a consumer, by outcome (ok, dlq)",
     ["group", "topic", "outcome"],
 )
-RETRIES = Counter("leadflow_consumer_retries_total", "Handler attempts that failed and were retried", ["group", "topic"])
+RETRIES = Counter(
+    "leadflow_consumer_retries_total",
+    "Handler attempts that failed and were retried",
+    ["group", "topic"],
+)
 HANDLE_SECONDS = Histogram(
     "leadflow_consumer_handle_duration_seconds",
     "Time to handle one message, retries included",
     ["group", "topic"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
-LAG = Gauge("leadflow_consumer_lag", "Messages behind the partition's high watermark", ["group", "topic", "partition"])
+LAG = Gauge(
+    "leadflow_consumer_lag",
+    "Messages behind the partition's high watermark",
+    ["group", "topic", "partition"],
+)
 
 
 class InvalidMessage(Exception):
@@ -88,7 +96,9 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._loop._commit_revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        log.info("consumer.partitions_assigned", group=self._loop.config.group_id, count=len(assigned))
+        log.info(
+            "consumer.partitions_assigned", group=self._loop.config.group_id, count=len(assigned)
+        )
 
 
 class ConsumerLoop:
@@ -213,7 +223,8 @@ class ConsumerLoop:
 
     async def _dead_letter(self, record: ConsumerRecord, exc: BaseException, attempts: int) -> None:
         cfg = self.config
-        headers = list(record.headers or ()) + [
+        headers = [
+            *(record.headers or ()),
             ("dlq.error.type", type(exc).__name__.encode()),
             ("dlq.error.message", str(exc)[:2000].encode()),
             ("dlq.error.trace", "".join(traceback.format_exception(exc))[-4000:].encode()),
@@ -242,4 +253,6 @@ class ConsumerLoop:
             if high is None:
                 continue
             position = await consumer.position(tp)
-            LAG.labels(self.config.group_id, tp.topic, str(tp.partition)).set(max(high - position, 0))
+            LAG.labels(self.config.group_id, tp.topic, str(tp.partition)).set(
+                max(high - position, 0)
+            )

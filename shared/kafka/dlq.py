@@ -35,7 +35,9 @@ class DlqLimit:
             self._dead_in_window -= self._recent.popleft()
         self._consecutive = self._consecutive + 1 if dead else 0
         if self._consecutive > self.max_consecutive:
-            raise DlqLimitExceeded(f"{self._consecutive} dead letters in a row (limit {self.max_consecutive})")
+            raise DlqLimitExceeded(
+                f"{self._consecutive} dead letters in a row (limit {self.max_consecutive})"
+            )
         seen = len(self._recent)
         if seen >= self.min_messages and self._dead_in_window / seen > self.max_ratio:
             raise DlqLimitExceeded(

@@ -144,6 +144,7 @@ class EventProducer:
         producer = await self._ensure_started()
         started = time.perf_counter()
         topic_label = messages[0][0]
+
         async def send_all() -> list[RecordMetadata]:
             futures = [
                 await producer.send(topic, value=event.to_bytes(), key=key, headers=list(headers))
@@ -157,7 +158,9 @@ class EventProducer:
             results = await asyncio.wait_for(send_all(), timeout)
         except (KafkaError, OSError, TimeoutError) as exc:
             PUBLISH_SECONDS.labels(topic_label, "error").observe(time.perf_counter() - started)
-            log.warning("kafka.publish_failed", topic=topic_label, count=len(messages), error=repr(exc))
+            log.warning(
+                "kafka.publish_failed", topic=topic_label, count=len(messages), error=repr(exc)
+            )
             raise KafkaUnavailable(f"Kafka did not acknowledge: {exc!r}") from exc
         PUBLISH_SECONDS.labels(topic_label, "ok").observe(time.perf_counter() - started)
         return results

@@ -33,13 +33,19 @@ def all_topics(prefix: str = "") -> dict[str, int]:
     return topics
 
 
-async def ensure_topics(bootstrap: str, topics: dict[str, int], replication_factor: int = 1) -> list[str]:
+async def ensure_topics(
+    bootstrap: str, topics: dict[str, int], replication_factor: int = 1
+) -> list[str]:
     """Create missing topics; returns the names created. Existing topics are left as they are."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(name, n, replication_factor) for name, n in topics.items() if name not in existing]
+        missing = [
+            NewTopic(name, n, replication_factor)
+            for name, n in topics.items()
+            if name not in existing
+        ]
         if missing:
             try:
                 await admin.create_topics(missing)

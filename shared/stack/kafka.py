@@ -39,12 +39,22 @@ def fetch_jars(libs_dir: Path = LIBS_DIR) -> Path:
     shutil.rmtree(libs_dir, ignore_errors=True)
     libs_dir.mkdir(parents=True)
     result = subprocess.run(
-        ["mvn", "-B", "-q", "-f", str(POM), "dependency:copy-dependencies", f"-Dkafka.libs.dir={libs_dir}"],
+        [
+            "mvn",
+            "-B",
+            "-q",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            f"-Dkafka.libs.dir={libs_dir}",
+        ],
         capture_output=True,
         text=True,
     )
     if result.returncode != 0:
-        raise RuntimeError(f"fetching Kafka jars failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        raise RuntimeError(
+            f"fetching Kafka jars failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
     stamp.touch()
     return libs_dir
 
@@ -155,12 +165,16 @@ class KafkaBroker:
             wait_for_port(self.host, self.port, timeout, what="Kafka")
             return
         if port_open(self.host, self.port):
-            raise RuntimeError(f"port {self.port} is taken by another process; set LEADFLOW_KAFKA_PORT")
+            raise RuntimeError(
+                f"port {self.port} is taken by another process; set LEADFLOW_KAFKA_PORT"
+            )
         props = self._write_config()
         if not (self.data_dir / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
             subprocess.run(
-                self._java(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)),
+                self._java(
+                    libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)
+                ),
                 check=True,
                 capture_output=True,
                 text=True,
@@ -175,7 +189,9 @@ class KafkaBroker:
             )
         self.pid_file.write_text(str(proc.pid))
         try:
-            wait_for_port(self.host, self.port, timeout, what="Kafka", alive=lambda: proc.poll() is None)
+            wait_for_port(
+                self.host, self.port, timeout, what="Kafka", alive=lambda: proc.poll() is None
+            )
         except (RuntimeError, TimeoutError) as exc:
             tail = self.log_file.read_text()[-3000:] if self.log_file.exists() else ""
             raise RuntimeError(f"{exc}\n--- kafka.log ---\n{tail}") from exc

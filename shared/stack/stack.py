@@ -29,7 +29,13 @@ class ServiceSpec:
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("ingest", "services.ingest.app:create_app", 8000, REPO_ROOT / "services" / "ingest" / "migrations", "ingest"),
+    ServiceSpec(
+        "ingest",
+        "services.ingest.app:create_app",
+        8000,
+        REPO_ROOT / "services" / "ingest" / "migrations",
+        "ingest",
+    ),
 )
 
 
@@ -42,8 +48,12 @@ class Stack:
     durable: bool = True
 
     def __post_init__(self) -> None:
-        self.postgres = EmbeddedPostgres(self.root / "postgres", port=self.pg_port, durable=self.durable)
-        self.kafka = KafkaBroker(self.root / "kafka", port=self.kafka_port, controller_port=self.kafka_controller_port)
+        self.postgres = EmbeddedPostgres(
+            self.root / "postgres", port=self.pg_port, durable=self.durable
+        )
+        self.kafka = KafkaBroker(
+            self.root / "kafka", port=self.kafka_port, controller_port=self.kafka_controller_port
+        )
 
     @property
     def database_url(self) -> str:
@@ -72,7 +82,9 @@ class Stack:
         say("running migrations")
         self.migrate()
         say("creating topics")
-        asyncio.run(ensure_topics(self.bootstrap, all_topics(os.environ.get("LEADFLOW_TOPIC_PREFIX", ""))))
+        asyncio.run(
+            ensure_topics(self.bootstrap, all_topics(os.environ.get("LEADFLOW_TOPIC_PREFIX", "")))
+        )
         (self.root / "stack.json").write_text(
             json.dumps({"database_url": self.database_url, "kafka": self.bootstrap}, indent=2)
         )
@@ -95,13 +107,16 @@ class Stack:
         }
 
 
-
-
-
 class ServiceProcess:
     """One service as a uvicorn subprocess."""
 
-    def __init__(self, spec: ServiceSpec, env: dict[str, str], port: int | None = None, log: Path | None = None) -> None:
+    def __init__(
+        self,
+        spec: ServiceSpec,
+        env: dict[str, str],
+        port: int | None = None,
+        log: Path | None = None,
+    ) -> None:
         self.spec = spec
         self.env = env
         self.port = port or spec.port
@@ -114,13 +129,30 @@ class ServiceProcess:
 
     def start(self, timeout: float = 60) -> None:
         cmd = [
-            sys.executable, "-m", "uvicorn", self.spec.app, "--factory",
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--no-access-log", "--timeout-graceful-shutdown", "10",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            self.spec.app,
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "10",
         ]
-        out = open(self.log, "ab") if self.log else None  # noqa: SIM115 - owned by the child
-        self.proc = subprocess.Popen(cmd, env=self.env, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT if out else None)
-        wait_for_port("127.0.0.1", self.port, timeout, what=self.spec.name, alive=lambda: self.proc is not None and self.proc.poll() is None)
+        out = open(self.log, "ab") if self.log else None
+        self.proc = subprocess.Popen(
+            cmd, env=self.env, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT if out else None
+        )
+        wait_for_port(
+            "127.0.0.1",
+            self.port,
+            timeout,
+            what=self.spec.name,
+            alive=lambda: self.proc is not None and self.proc.poll() is None,
+        )
 
     def stop(self, timeout: float = 15) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -25,9 +25,13 @@ def test_leadflow_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
         "LEADFLOW_INGEST_PORT": str(ports["INGEST"]),
         "COLUMNS": "200",
     }
-    out = open(tmp_path / "run.out", "wb")  # noqa: SIM115
+    out = open(tmp_path / "run.out", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "run"], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        [sys.executable, "-m", "shared.cli", "run"],
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{ports['INGEST']}"
     try:
@@ -41,11 +45,20 @@ def test_leadflow_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
                 pass
             time.sleep(0.5)
         else:
-            raise AssertionError("leadflow run did not become ready:\n" + (tmp_path / "run.out").read_text())
+            raise AssertionError(
+                "leadflow run did not become ready:\n" + (tmp_path / "run.out").read_text()
+            )
         body, headers = signed_request({"email": unique_email("run")})
-        assert httpx.post(f"{url}/v1/leads", content=body, headers=headers, timeout=30).status_code == 202
+        assert (
+            httpx.post(f"{url}/v1/leads", content=body, headers=headers, timeout=30).status_code
+            == 202
+        )
         printed = (tmp_path / "run.out").read_text()
-        assert url in printed and f"127.0.0.1:{ports['KAFKA']}" in printed and str(ports["PG"]) in printed
+        assert (
+            url in printed
+            and f"127.0.0.1:{ports['KAFKA']}" in printed
+            and str(ports["PG"]) in printed
+        )
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         code = proc.wait(90)

@@ -43,7 +43,9 @@ async def send(producer: EventProducer, topic: str, n: int) -> str:
 
 
 async def committed_total(bootstrap: str, topic: str, group: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         total = 0
@@ -56,7 +58,13 @@ async def committed_total(bootstrap: str, topic: str, group: str) -> int:
 
 def loop_for(stack, topic, group, handler, producer, **cfg) -> ConsumerLoop:
     return ConsumerLoop(
-        ConsumerConfig(topics=[topic], group_id=group, bootstrap_servers=stack.bootstrap, backoff_initial=0.05, **cfg),
+        ConsumerConfig(
+            topics=[topic],
+            group_id=group,
+            bootstrap_servers=stack.bootstrap,
+            backoff_initial=0.05,
+            **cfg,
+        ),
         handler,
         producer,
     )

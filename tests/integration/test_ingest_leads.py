@@ -15,7 +15,9 @@ from tests.kafka_helpers import TopicReader, value
 from tests.signing import signed_request, stale, unique_email
 
 TOPIC = LEAD_RECEIVED.topic
-SCHEMA = jsonschema.Draft202012Validator(LEAD_RECEIVED.load_schema(), format_checker=jsonschema.FormatChecker())
+SCHEMA = jsonschema.Draft202012Validator(
+    LEAD_RECEIVED.load_schema(), format_checker=jsonschema.FormatChecker()
+)
 
 
 @pytest.fixture
@@ -48,7 +50,9 @@ async def test_signed_lead_is_published_as_a_valid_cloudevent_keyed_by_match_key
     response = await client.post("/v1/leads", content=body, headers=headers)
     assert response.status_code == 202, response.text
     accepted = response.json()
-    records = await topic.read(until=lambda rs: any(value(r)["id"] == accepted["event_id"] for r in rs))
+    records = await topic.read(
+        until=lambda rs: any(value(r)["id"] == accepted["event_id"] for r in rs)
+    )
     (record,) = [r for r in records if value(r)["id"] == accepted["event_id"]]
     event = value(record)
     SCHEMA.validate(event)
@@ -92,7 +96,9 @@ async def test_nothing_published_for_any_rejection(client, topic):
     await topic.mark()
     body, headers = signed_request({"email": unique_email()}, secret="whsec_" + "B" * 43 + "=")
     assert (await client.post("/v1/leads", content=body, headers=headers)).status_code == 401
-    assert (await client.post("/v1/leads", content=b"{}", headers={"x-leadflow-source": "nope"})).status_code == 401
+    assert (
+        await client.post("/v1/leads", content=b"{}", headers={"x-leadflow-source": "nope"})
+    ).status_code == 401
     body, headers = signed_request({"email": "not-an-email"})
     assert (await client.post("/v1/leads", content=body, headers=headers)).status_code == 422
     await asyncio.sleep(0.5)
@@ -172,7 +178,9 @@ async def test_concurrent_duplicates_publish_once(client, topic):
     payload = {"email": unique_email("twin")}
     msg_id = "msg_twin_" + payload["email"]
     requests = [signed_request(payload, msg_id=msg_id) for _ in range(8)]
-    responses = await asyncio.gather(*(client.post("/v1/leads", content=b, headers=h) for b, h in requests))
+    responses = await asyncio.gather(
+        *(client.post("/v1/leads", content=b, headers=h) for b, h in requests)
+    )
     statuses = sorted(r.status_code for r in responses)
     assert set(statuses) <= {202, 401, 409}, statuses
     assert 202 in statuses
@@ -181,13 +189,21 @@ async def test_concurrent_duplicates_publish_once(client, topic):
 
 
 async def test_idempotency_key_header_for_public_form(client, topic):
-    form = {"email": unique_email("form"), "first_name": "Grace", "marketing_consent": "on", "custom[plan]": "pro", "fax_number": ""}
+    form = {
+        "email": unique_email("form"),
+        "first_name": "Grace",
+        "marketing_consent": "on",
+        "custom[plan]": "pro",
+        "fax_number": "",
+    }
     headers = {"origin": "http://localhost:8000", "idempotency-key": "form-" + form["email"]}
     first = await client.post("/v1/leads?source=web-form", data=form, headers=headers)
     assert first.status_code == 202, first.text
     again = await client.post("/v1/leads?source=web-form", data=form, headers=headers)
     assert again.status_code == 202 and again.json() == first.json()
-    records = await topic.read(until=lambda rs: any(value(r)["id"] == first.json()["event_id"] for r in rs))
+    records = await topic.read(
+        until=lambda rs: any(value(r)["id"] == first.json()["event_id"] for r in rs)
+    )
     data = next(value(r)["data"] for r in records if value(r)["id"] == first.json()["event_id"])
     assert data["lead"]["marketing_consent"] is True
     assert data["lead"]["custom"] == {"plan": "pro"}
@@ -196,10 +212,14 @@ async def test_idempotency_key_header_for_public_form(client, topic):
 
 async def test_public_form_checks_origin_and_honeypot(client):
     form = {"email": unique_email("bot")}
-    response = await client.post("/v1/leads?source=web-form", data=form, headers={"origin": "https://evil.example"})
+    response = await client.post(
+        "/v1/leads?source=web-form", data=form, headers={"origin": "https://evil.example"}
+    )
     assert response.status_code == 403 and response.json()["code"] == "origin_not_allowed"
     response = await client.post(
-        "/v1/leads?source=web-form", data={**form, "fax_number": "555"}, headers={"origin": "http://localhost:8000"}
+        "/v1/leads?source=web-form",
+        data={**form, "fax_number": "555"},
+        headers={"origin": "http://localhost:8000"},
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "fax_number"
@@ -209,7 +229,9 @@ async def test_purchased_list_names_are_flagged(client, topic):
     body, headers = signed_request({"email": unique_email("bought")}, source="purchased-lists")
     response = await client.post("/v1/leads", content=body, headers=headers)
     assert response.status_code == 202 and response.json()["purchased_list"] is True
-    records = await topic.read(until=lambda rs: any(value(r)["id"] == response.json()["event_id"] for r in rs))
+    records = await topic.read(
+        until=lambda rs: any(value(r)["id"] == response.json()["event_id"] for r in rs)
+    )
     data = next(value(r)["data"] for r in records if value(r)["id"] == response.json()["event_id"])
     assert data["purchased_list"] is True and data["channel"] == "purchased_list"
 
@@ -220,14 +242,21 @@ async def test_unknown_media_type_and_missing_source(client):
     response = await client.post("/v1/leads", content=body, headers=headers)
     assert response.status_code == 415
     response = await client.post("/v1/leads", json={"email": "ada@example.com"})
-    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "X-Leadflow-Source"
+    assert (
+        response.status_code == 400 and response.json()["errors"][0]["field"] == "X-Leadflow-Source"
+    )
 
 
 async def test_metrics_count_accepted_and_rejected(client):
     text = (await client.get("/metrics")).text
     assert 'leadflow_ingest_leads_accepted_total{channel="web",source_kind="signed"}' in text
-    assert 'leadflow_ingest_leads_rejected_total{reason="unauthorized",source_kind="signed"}' in text
-    assert 'leadflow_ingest_http_request_duration_seconds_bucket{le="0.005",method="POST",route="/v1/leads"}' in text
+    assert (
+        'leadflow_ingest_leads_rejected_total{reason="unauthorized",source_kind="signed"}' in text
+    )
+    assert (
+        'leadflow_ingest_http_request_duration_seconds_bucket{le="0.005",method="POST",route="/v1/leads"}'
+        in text
+    )
     assert "leadflow_kafka_publish_duration_seconds_bucket" in text
 
 

@@ -20,7 +20,19 @@ def badge_file(rows: int, tag: str) -> tuple[bytes, dict[int, str]]:
     """A scanner export; returns the file and the expected reason field of each bad row."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["Badge ID", "First Name", "Last Name", "Email Address", "Company Name", "Job Title", "Phone Number", "Country", "Notes"])
+    writer.writerow(
+        [
+            "Badge ID",
+            "First Name",
+            "Last Name",
+            "Email Address",
+            "Company Name",
+            "Job Title",
+            "Phone Number",
+            "Country",
+            "Notes",
+        ]
+    )
     bad: dict[int, str] = {}
     for n in range(1, rows + 1):
         email = f"{tag}.{n}@example.com"
@@ -31,7 +43,9 @@ def badge_file(rows: int, tag: str) -> tuple[bytes, dict[int, str]]:
             email, bad[n] = "", "email"  # neither email nor phone
         elif n % 89 == 0:
             email, phone, bad[n] = "", "12345", "phone"
-        writer.writerow([f"B{n}", "Ada", f"Row{n}", email, "Acme, Inc.", "CTO", phone, "DE", "met at booth"])
+        writer.writerow(
+            [f"B{n}", "Ada", f"Row{n}", email, "Acme, Inc.", "CTO", phone, "DE", "met at booth"]
+        )
     return out.getvalue().encode(), bad
 
 
@@ -47,7 +61,10 @@ async def test_ten_thousand_rows_with_bad_rows(client, stack):
     form = {"name": "SaaStr Europa", "end_date": "2026-06-12", "timezone": "Europe/Berlin"}
     async with TopicReader(stack.bootstrap, "leads.received.v1") as topic:
         response = await client.post(
-            f"/v1/trade-shows/{tag}/imports", data=form, files={"file": ("scans.csv", raw, "text/csv")}, headers=ADMIN
+            f"/v1/trade-shows/{tag}/imports",
+            data=form,
+            files={"file": ("scans.csv", raw, "text/csv")},
+            headers=ADMIN,
         )
         assert response.status_code == 201, response.text[:500]
         result = response.json()
@@ -62,8 +79,14 @@ async def test_ten_thousand_rows_with_bad_rows(client, stack):
 
         import_id = result["import_id"]
         records = await topic.read(
-            until=lambda rs: sum(1 for r in rs if value(r)["data"].get("trade_show", {}).get("import_id") == import_id)
-            >= result["accepted"],
+            until=lambda rs: (
+                sum(
+                    1
+                    for r in rs
+                    if value(r)["data"].get("trade_show", {}).get("import_id") == import_id
+                )
+                >= result["accepted"]
+            ),
             timeout=60,
         )
         rows_on_topic = collections.Counter(
@@ -74,21 +97,33 @@ async def test_ten_thousand_rows_with_bad_rows(client, stack):
         good = set(range(1, 10_001)) - set(bad)
         assert set(rows_on_topic) == good
         assert max(rows_on_topic.values()) == 1
-        sample = next(value(r)["data"] for r in records if (value(r)["data"].get("trade_show") or {}).get("import_id") == import_id)
+        sample = next(
+            value(r)["data"]
+            for r in records
+            if (value(r)["data"].get("trade_show") or {}).get("import_id") == import_id
+        )
         assert sample["channel"] == "trade_show"
-        assert sample["trade_show"]["timezone"] == "Europe/Berlin" and sample["trade_show"]["end_date"] == "2026-06-12"
+        assert (
+            sample["trade_show"]["timezone"] == "Europe/Berlin"
+            and sample["trade_show"]["end_date"] == "2026-06-12"
+        )
         assert sample["lead"]["company"] == "Acme, Inc." and sample["lead"]["country"] == "DE"
 
         # the same file again: the first import, nothing new published
         await topic.mark()
         again = await client.post(
-            f"/v1/trade-shows/{tag}/imports", data=form, files={"file": ("scans.csv", raw, "text/csv")}, headers=ADMIN
+            f"/v1/trade-shows/{tag}/imports",
+            data=form,
+            files={"file": ("scans.csv", raw, "text/csv")},
+            headers=ADMIN,
         )
         assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
         assert again.json()["import_id"] == import_id
         assert await topic.new_count() == 0
 
-    stored = await client.get(f"/v1/imports/{import_id}", params={"status": "rejected"}, headers=ADMIN)
+    stored = await client.get(
+        f"/v1/imports/{import_id}", params={"status": "rejected"}, headers=ADMIN
+    )
     assert stored.status_code == 200
     assert {r["row"] for r in stored.json()["rows"]} == set(bad)
 
@@ -96,15 +131,23 @@ async def test_ten_thousand_rows_with_bad_rows(client, stack):
 async def test_import_needs_admin_token_and_a_usable_file(client):
     form = {"name": "Show", "end_date": "2026-06-12", "timezone": "Europe/Berlin"}
     files = {"file": ("s.csv", b"Email\nada@example.com\n", "text/csv")}
-    assert (await client.post("/v1/trade-shows/s1/imports", data=form, files=files)).status_code == 401
+    assert (
+        await client.post("/v1/trade-shows/s1/imports", data=form, files=files)
+    ).status_code == 401
     no_contact = {"file": ("s.csv", b"Name,Company\nAda,Acme\n", "text/csv")}
-    response = await client.post("/v1/trade-shows/s1/imports", data=form, files=no_contact, headers=ADMIN)
+    response = await client.post(
+        "/v1/trade-shows/s1/imports", data=form, files=no_contact, headers=ADMIN
+    )
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "file"
     bad_tz = {**form, "timezone": "Europe/Atlantis"}
-    response = await client.post("/v1/trade-shows/s1/imports", data=bad_tz, files=files, headers=ADMIN)
+    response = await client.post(
+        "/v1/trade-shows/s1/imports", data=bad_tz, files=files, headers=ADMIN
+    )
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "timezone"
     mapped = {**form, "mapping": '{"Mail":"email"}'}
     files = {"file": ("s.csv", f"Mail\n{uuid.uuid4().hex}@example.com\n".encode(), "text/csv")}
-    response = await client.post("/v1/trade-shows/s2/imports", data=mapped, files=files, headers=ADMIN)
+    response = await client.post(
+        "/v1/trade-shows/s2/imports", data=mapped, files=files, headers=ADMIN
+    )
     assert response.status_code == 201 and response.json()["accepted"] == 1
     assert (await client.get(f"/v1/imports/{uuid.uuid4()}", headers=ADMIN)).status_code == 404

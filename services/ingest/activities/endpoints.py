@@ -34,7 +34,12 @@ def _parse(body: bytes) -> ActivityIn:
         return ActivityIn.model_validate_json(body)
     except ValidationError as exc:
         errors = field_errors_from_pydantic(exc.errors(include_url=False))
-        raise ApiError(422, "validation_error", "invalid activity: " + ", ".join(e["field"] for e in errors), errors=errors) from None
+        raise ApiError(
+            422,
+            "validation_error",
+            "invalid activity: " + ", ".join(e["field"] for e in errors),
+            errors=errors,
+        ) from None
 
 
 @router.post(
@@ -46,7 +51,13 @@ def _parse(body: bytes) -> ActivityIn:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": ActivityIn.model_json_schema(ref_template="#/components/schemas/{model}")}},
+            "content": {
+                "application/json": {
+                    "schema": ActivityIn.model_json_schema(
+                        ref_template="#/components/schemas/{model}"
+                    )
+                }
+            },
         }
     },
 )
@@ -83,7 +94,9 @@ async def post_activity(
             data=data,
             time=now,
         )
-        await ctx.producer.publish(ctx.settings.topic(LEAD_ACTIVITY.topic), str(lead_id).encode(), event)
+        await ctx.producer.publish(
+            ctx.settings.topic(LEAD_ACTIVITY.topic), str(lead_id).encode(), event
+        )
         return 202, {"status": "accepted", "activity_id": str(activity_id), "event_id": event_id}
 
     outcome = await publish_once(
@@ -100,5 +113,7 @@ async def post_activity(
     if not outcome.replayed:
         metrics.ACTIVITIES.labels(activity.kind.value).inc()
     return JSONResponse(
-        outcome.body, status_code=outcome.status, headers={"Idempotent-Replayed": "true"} if outcome.replayed else {}
+        outcome.body,
+        status_code=outcome.status,
+        headers={"Idempotent-Replayed": "true"} if outcome.replayed else {},
     )

@@ -15,7 +15,12 @@ class ActivityIn(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"kind": "touch", "touch_channel": "call", "rep_id": "rep-ana", "occurred_at": "2026-11-23T14:05:00Z"},
+                {
+                    "kind": "touch",
+                    "touch_channel": "call",
+                    "rep_id": "rep-ana",
+                    "occurred_at": "2026-11-23T14:05:00Z",
+                },
                 {"kind": "bounce", "bounce_type": "hard"},
             ]
         },
@@ -25,7 +30,9 @@ class ActivityIn(BaseModel):
     touch_channel: Literal["call", "email", "meeting"] | None = None
     bounce_type: Literal["hard", "soft"] | None = None
     rep_id: str | None = Field(None, max_length=64)
-    occurred_at: datetime | None = Field(None, description="when it happened (default: when received); with a time zone")
+    occurred_at: datetime | None = Field(
+        None, description="when it happened (default: when received); with a time zone"
+    )
     url: str | None = Field(None, max_length=2000)
     metadata: dict[str, CustomValue] = Field(default_factory=dict, max_length=50)
 

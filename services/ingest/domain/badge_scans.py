@@ -10,24 +10,64 @@ from dataclasses import dataclass
 
 # Normalized header (lower-case, alphanumerics only) -> lead field.
 HEADER_ALIASES: dict[str, str] = {
-    **dict.fromkeys(["email", "emailaddress", "email1", "workemail", "businessemail", "emailid", "mail"], "email"),
-    **dict.fromkeys(["phone", "phonenumber", "telephone", "tel", "workphone", "businessphone", "mobile", "mobilephone", "cellphone", "cell", "directphone"], "phone"),
+    **dict.fromkeys(
+        ["email", "emailaddress", "email1", "workemail", "businessemail", "emailid", "mail"],
+        "email",
+    ),
+    **dict.fromkeys(
+        [
+            "phone",
+            "phonenumber",
+            "telephone",
+            "tel",
+            "workphone",
+            "businessphone",
+            "mobile",
+            "mobilephone",
+            "cellphone",
+            "cell",
+            "directphone",
+        ],
+        "phone",
+    ),
     **dict.fromkeys(["firstname", "first", "givenname", "fname", "forename"], "first_name"),
     **dict.fromkeys(["lastname", "last", "surname", "familyname", "lname"], "last_name"),
-    **dict.fromkeys(["company", "companyname", "organization", "organisation", "org", "account", "accountname", "employer"], "company"),
-    **dict.fromkeys(["website", "companywebsite", "url", "web", "domain", "companydomain"], "website"),
+    **dict.fromkeys(
+        [
+            "company",
+            "companyname",
+            "organization",
+            "organisation",
+            "org",
+            "account",
+            "accountname",
+            "employer",
+        ],
+        "company",
+    ),
+    **dict.fromkeys(
+        ["website", "companywebsite", "url", "web", "domain", "companydomain"], "website"
+    ),
     **dict.fromkeys(["jobtitle", "title", "position", "role", "designation"], "job_title"),
-    **dict.fromkeys(["companysize", "employees", "numberofemployees", "employeecount", "size"], "company_size"),
+    **dict.fromkeys(
+        ["companysize", "employees", "numberofemployees", "employeecount", "size"], "company_size"
+    ),
     **dict.fromkeys(["industry", "sector", "vertical"], "industry"),
     **dict.fromkeys(["country", "countrycode", "countryregion"], "country"),
     **dict.fromkeys(["state", "region", "province", "stateprovince", "county"], "region"),
     **dict.fromkeys(["city", "town", "locality"], "city"),
     **dict.fromkeys(["timezone", "tz", "timezonename"], "timezone"),
-    **dict.fromkeys(["notes", "note", "comments", "comment", "message", "qualifiers", "remarks"], "message"),
-    **dict.fromkeys(["consent", "marketingconsent", "optin", "gdprconsent", "emailoptin"], "marketing_consent"),
+    **dict.fromkeys(
+        ["notes", "note", "comments", "comment", "message", "qualifiers", "remarks"], "message"
+    ),
+    **dict.fromkeys(
+        ["consent", "marketingconsent", "optin", "gdprconsent", "emailoptin"], "marketing_consent"
+    ),
 }
 # Columns scanners add that carry nothing for a lead.
-IGNORED_HEADERS = frozenset({"badgeid", "scanid", "scantime", "scandate", "scannedby", "leadid", "registrationid", "id"})
+IGNORED_HEADERS = frozenset(
+    {"badgeid", "scanid", "scantime", "scandate", "scannedby", "leadid", "registrationid", "id"}
+)
 
 
 class FileInvalid(ValueError):
@@ -46,7 +86,11 @@ class ColumnPlan:
     ignored: list[str]
 
 
-def plan_columns(headers: list[str], overrides: Mapping[str, str] | None = None, known_fields: frozenset[str] = frozenset()) -> ColumnPlan:
+def plan_columns(
+    headers: list[str],
+    overrides: Mapping[str, str] | None = None,
+    known_fields: frozenset[str] = frozenset(),
+) -> ColumnPlan:
     """Map headers by alias; ``overrides`` (CSV header -> field, or "" to drop) win."""
     overrides = dict(overrides or {})
     for header, field in overrides.items():
@@ -114,5 +158,3 @@ def read_rows(text: str) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]
 
 def to_fields(row: Mapping[str, str], plan: ColumnPlan) -> dict[str, str]:
     return {field: row.get(header, "") for header, field in plan.mapping.items()}
-
-

@@ -68,7 +68,9 @@ def verify(
     try:
         ts = int(timestamp)
     except ValueError:
-        raise SignatureError(SignatureFailure.malformed, "webhook-timestamp must be integer seconds") from None
+        raise SignatureError(
+            SignatureFailure.malformed, "webhook-timestamp must be integer seconds"
+        ) from None
     if abs(now - ts) > tolerance_seconds:
         raise SignatureError(
             SignatureFailure.stale,
@@ -90,4 +92,6 @@ def verify(
         expected = hmac.new(secret_bytes(secret), signed, hashlib.sha256).digest()
         if any(hmac.compare_digest(expected, c) for c in candidates):
             return SignedMessage(msg_id=msg_id, timestamp=ts, signature=signature)
-    raise SignatureError(SignatureFailure.mismatch, "no signature matches an active secret for this source")
+    raise SignatureError(
+        SignatureFailure.mismatch, "no signature matches an active secret for this source"
+    )

@@ -62,7 +62,10 @@ class IdempotencyRepository:
             "expires_at": now + ttl,
         }
         created = await self.session.scalar(
-            insert(IdempotencyKey).values(**values).on_conflict_do_nothing().returning(IdempotencyKey.source_id)
+            insert(IdempotencyKey)
+            .values(**values)
+            .on_conflict_do_nothing()
+            .returning(IdempotencyKey.source_id)
         )
         if created is not None:
             return Claimed()
@@ -95,21 +98,36 @@ class IdempotencyRepository:
         )
 
     async def complete(
-        self, source_id: str, key: str, *, status: int, body: dict[str, Any], webhook_timestamp: int | None
+        self,
+        source_id: str,
+        key: str,
+        *,
+        status: int,
+        body: dict[str, Any],
+        webhook_timestamp: int | None,
     ) -> None:
         await self.session.execute(
             update(IdempotencyKey)
             .where(IdempotencyKey.source_id == source_id, IdempotencyKey.key == key)
-            .values(state="done", response_status=status, response_body=body, webhook_timestamp=webhook_timestamp)
+            .values(
+                state="done",
+                response_status=status,
+                response_body=body,
+                webhook_timestamp=webhook_timestamp,
+            )
         )
 
     async def release(self, source_id: str, key: str) -> None:
         await self.session.execute(
             delete(IdempotencyKey).where(
-                IdempotencyKey.source_id == source_id, IdempotencyKey.key == key, IdempotencyKey.state == "pending"
+                IdempotencyKey.source_id == source_id,
+                IdempotencyKey.key == key,
+                IdempotencyKey.state == "pending",
             )
         )
 
     async def purge_expired(self, now: datetime) -> int:
-        result = await self.session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now))
+        result = await self.session.execute(
+            delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now)
+        )
         return int(getattr(result, "rowcount", 0) or 0)

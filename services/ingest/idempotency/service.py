@@ -17,7 +17,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.ingest.idempotency.repository import Claimed, Done, IdempotencyRepository, InFlight, Mismatch
+from services.ingest.idempotency.repository import (
+    Claimed,
+    Done,
+    IdempotencyRepository,
+    InFlight,
+    Mismatch,
+)
 from shared.http import ApiError
 from shared.kafka.producer import KafkaUnavailable
 
@@ -39,7 +45,9 @@ class Outcome:
 
 class Replayed(ApiError):
     def __init__(self) -> None:
-        super().__init__(401, "replayed", "this signed request was already accepted; a retry must be signed anew")
+        super().__init__(
+            401, "replayed", "this signed request was already accepted; a retry must be signed anew"
+        )
 
 
 async def publish_once(
@@ -73,7 +81,13 @@ async def publish_once(
                 422,
                 "idempotency_key_reused",
                 "this idempotency key was used with a different request body",
-                errors=[{"field": "Idempotency-Key", "message": "already used for another body", "type": "conflict"}],
+                errors=[
+                    {
+                        "field": "Idempotency-Key",
+                        "message": "already used for another body",
+                        "type": "conflict",
+                    }
+                ],
             )
         case InFlight():
             raise ApiError(
@@ -99,7 +113,9 @@ async def publish_once(
 
 
 async def _publish_or_503(
-    publish: Callable[[str | None], Awaitable[tuple[int, dict[str, Any]]]], key: str | None, retry_after: int
+    publish: Callable[[str | None], Awaitable[tuple[int, dict[str, Any]]]],
+    key: str | None,
+    retry_after: int,
 ) -> tuple[int, dict[str, Any]]:
     try:
         return await publish(key)

@@ -32,7 +32,10 @@ class Problem(BaseModel):
 _lead_schema = LeadIn.model_json_schema(ref_template="#/components/schemas/{model}")
 ERRORS = {
     400: {"model": Problem, "description": "No source named"},
-    401: {"model": Problem, "description": "Unknown source; missing, wrong, stale or replayed signature"},
+    401: {
+        "model": Problem,
+        "description": "Unknown source; missing, wrong, stale or replayed signature",
+    },
     403: {"model": Problem, "description": "Origin not allowed for this public source"},
     409: {"model": Problem, "description": "A request with this idempotency key is in flight"},
     413: {"model": Problem, "description": "Body over 64 KiB"},

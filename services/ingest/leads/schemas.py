@@ -58,7 +58,9 @@ class LeadIn(BaseModel):
     # country precedes phone: it is the default region for numbers without a country code
     country: str | None = Field(None, description="ISO 3166-1 alpha-2, e.g. US, DE")
     email: str | None = Field(None, max_length=320)
-    phone: str | None = Field(None, max_length=40, description="any common format; +country code or the lead's country")
+    phone: str | None = Field(
+        None, max_length=40, description="any common format; +country code or the lead's country"
+    )
     first_name: str | None = Str200
     last_name: str | None = Str200
     company: str | None = Str200
@@ -68,7 +70,9 @@ class LeadIn(BaseModel):
     industry: str | None = Str200
     region: str | None = Str200
     city: str | None = Str200
-    timezone: str | None = Field(None, max_length=64, description="IANA time zone, e.g. America/New_York")
+    timezone: str | None = Field(
+        None, max_length=64, description="IANA time zone, e.g. America/New_York"
+    )
     marketing_consent: bool | None = None
     message: str | None = Field(None, max_length=5000)
     utm_source: str | None = Str200
@@ -79,7 +83,9 @@ class LeadIn(BaseModel):
     campaign: str | None = Str200
     form_id: str | None = Field(None, max_length=100)
     page_url: str | None = Field(None, max_length=2000)
-    custom: dict[str, CustomValue] = Field(default_factory=dict, description=f"at most {MAX_CUSTOM_KEYS} keys")
+    custom: dict[str, CustomValue] = Field(
+        default_factory=dict, description=f"at most {MAX_CUSTOM_KEYS} keys"
+    )
 
     @field_validator("*", mode="before")
     @classmethod
@@ -202,7 +208,15 @@ def validate_lead(fields: dict[str, Any]) -> LeadData:
     except ValidationError as exc:
         raise LeadInvalid(field_errors_from_pydantic(exc.errors(include_url=False))) from None
     if lead.email is None and lead.phone is None:
-        raise LeadInvalid([{"field": "email", "message": "at least one of email or phone is required", "type": "missing"}])
+        raise LeadInvalid(
+            [
+                {
+                    "field": "email",
+                    "message": "at least one of email or phone is required",
+                    "type": "missing",
+                }
+            ]
+        )
     return lead.to_lead_data()
 
 
@@ -211,7 +225,9 @@ def form_to_fields(body: bytes, *, ignore: frozenset[str] = frozenset()) -> dict
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except UnicodeDecodeError:
-        raise LeadInvalid([{"field": "body", "message": "form body is not UTF-8", "type": "encoding"}]) from None
+        raise LeadInvalid(
+            [{"field": "body", "message": "form body is not UTF-8", "type": "encoding"}]
+        ) from None
     fields: dict[str, Any] = {}
     custom: dict[str, Any] = {}
     for key, value in pairs:
@@ -219,11 +235,27 @@ def form_to_fields(body: bytes, *, ignore: frozenset[str] = frozenset()) -> dict
             continue
         if key.startswith("custom[") and key.endswith("]"):
             if key[7:-1] in custom:
-                raise LeadInvalid([{"field": key, "message": f"field {key!r} given more than once", "type": "duplicate"}])
+                raise LeadInvalid(
+                    [
+                        {
+                            "field": key,
+                            "message": f"field {key!r} given more than once",
+                            "type": "duplicate",
+                        }
+                    ]
+                )
             custom[key[7:-1]] = value
             continue
         if key in fields:
-            raise LeadInvalid([{"field": key, "message": f"field {key!r} given more than once", "type": "duplicate"}])
+            raise LeadInvalid(
+                [
+                    {
+                        "field": key,
+                        "message": f"field {key!r} given more than once",
+                        "type": "duplicate",
+                    }
+                ]
+            )
         fields[key] = value
     if custom:
         fields["custom"] = custom

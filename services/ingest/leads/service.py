@@ -11,10 +11,10 @@ from services.ingest.context import IngestContext
 from services.ingest.idempotency.service import Outcome, publish_once, stable_id
 from services.ingest.leads.schemas import LeadInvalid, form_to_fields, validate_lead
 from services.ingest.sources.auth import Authenticated
+from shared.domain.contact import match_key
 from shared.events.envelope import make_event
 from shared.events.models import LeadData, LeadReceived, SourceRef
 from shared.events.registry import LEAD_RECEIVED
-from shared.domain.contact import match_key
 from shared.http import ApiError
 from shared.kafka.producer import Message
 
@@ -29,9 +29,19 @@ def parse_body(auth: Authenticated, content_type: str) -> dict[str, Any]:
         try:
             fields = json.loads(auth.body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise LeadInvalid([{"field": "body", "message": f"body is not valid JSON: {exc}", "type": "json_invalid"}]) from None
+            raise LeadInvalid(
+                [
+                    {
+                        "field": "body",
+                        "message": f"body is not valid JSON: {exc}",
+                        "type": "json_invalid",
+                    }
+                ]
+            ) from None
         if not isinstance(fields, dict):
-            raise LeadInvalid([{"field": "body", "message": "body must be a JSON object", "type": "json_type"}])
+            raise LeadInvalid(
+                [{"field": "body", "message": "body must be a JSON object", "type": "json_type"}]
+            )
     elif media == "application/x-www-form-urlencoded":
         fields = form_to_fields(auth.body)
     else:
@@ -39,11 +49,25 @@ def parse_body(auth: Authenticated, content_type: str) -> dict[str, Any]:
             415,
             "unsupported_media_type",
             "send application/json or application/x-www-form-urlencoded",
-            errors=[{"field": "Content-Type", "message": f"{media or '(none)'} is not accepted", "type": "media_type"}],
+            errors=[
+                {
+                    "field": "Content-Type",
+                    "message": f"{media or '(none)'} is not accepted",
+                    "type": "media_type",
+                }
+            ],
         )
     if honeypot is not None and honeypot in fields:
         if fields.pop(honeypot) not in (None, ""):
-            raise LeadInvalid([{"field": honeypot, "message": "this field must be left empty", "type": "honeypot"}])
+            raise LeadInvalid(
+                [
+                    {
+                        "field": honeypot,
+                        "message": "this field must be left empty",
+                        "type": "honeypot",
+                    }
+                ]
+            )
     return fields
 
 
@@ -86,10 +110,14 @@ async def submit_lead(ctx: IngestContext, auth: Authenticated, content_type: str
     try:
         lead = validate_lead(parse_body(auth, content_type))
     except LeadInvalid as exc:
-        reason = "honeypot" if any(e.get("type") == "honeypot" for e in exc.errors) else "validation"
+        reason = (
+            "honeypot" if any(e.get("type") == "honeypot" for e in exc.errors) else "validation"
+        )
         metrics.LEADS_REJECTED.labels(source.kind, reason).inc()
         names = ", ".join(e["field"] for e in exc.errors)
-        raise ApiError(422, "validation_error", f"invalid lead: {names}", errors=exc.errors) from None
+        raise ApiError(
+            422, "validation_error", f"invalid lead: {names}", errors=exc.errors
+        ) from None
     except ApiError:
         metrics.LEADS_REJECTED.labels(source.kind, "validation").inc()
         raise
@@ -138,4 +166,6 @@ async def submit_lead(ctx: IngestContext, auth: Authenticated, content_type: str
 
 
 def _reason(code: str) -> str:
-    return {"kafka_unavailable": "kafka_unavailable", "replayed": "replayed"}.get(code, "idempotency")
+    return {"kafka_unavailable": "kafka_unavailable", "replayed": "replayed"}.get(
+        code, "idempotency"
+    )

@@ -40,7 +40,9 @@ def _client_address(request: Request, ctx: IngestContext) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _reject(source: Source | None, status: int, code: str, detail: str, reason: str, **kw: object) -> ApiError:
+def _reject(
+    source: Source | None, status: int, code: str, detail: str, reason: str, **kw: object
+) -> ApiError:
     metrics.LEADS_REJECTED.labels(source.kind if source else "unknown", reason).inc()
     return ApiError(status, code, detail, **kw)  # type: ignore[arg-type]
 
@@ -58,11 +60,15 @@ def _resolve_source(request: Request, ctx: IngestContext) -> Source:
         )
     source = ctx.sources.get(source_id)
     if source is None:
-        raise _reject(None, 401, "unknown_source", f"source {source_id!r} is not configured", "unknown_source")
+        raise _reject(
+            None, 401, "unknown_source", f"source {source_id!r} is not configured", "unknown_source"
+        )
     return source
 
 
-def _verify_signature(request: Request, ctx: IngestContext, source: Source, body: bytes) -> SignedMessage:
+def _verify_signature(
+    request: Request, ctx: IngestContext, source: Source, body: bytes
+) -> SignedMessage:
     try:
         return verify(
             secrets=source.secrets,
@@ -80,7 +86,9 @@ def _verify_signature(request: Request, ctx: IngestContext, source: Source, body
             f"signature_{exc.reason.value}",
             exc.message,
             "unauthorized",
-            headers={"WWW-Authenticate": 'Signature realm="leadflow", headers="webhook-id webhook-timestamp webhook-signature"'},
+            headers={
+                "WWW-Authenticate": 'Signature realm="leadflow", headers="webhook-id webhook-timestamp webhook-signature"'
+            },
         ) from None
 
 
@@ -88,7 +96,11 @@ def _check_public(request: Request, ctx: IngestContext, source: Source, client: 
     origin = (request.headers.get("origin") or "").rstrip("/").lower()
     if origin not in source.config.allowed_origins:
         raise _reject(
-            source, 403, "origin_not_allowed", f"origin {origin or '(none)'!r} may not post to source {source.id!r}", "origin"
+            source,
+            403,
+            "origin_not_allowed",
+            f"origin {origin or '(none)'!r} may not post to source {source.id!r}",
+            "origin",
         )
     wait = ctx.limiter_for(source).acquire(client, ctx.clock().timestamp())
     if wait > 0:
@@ -102,7 +114,9 @@ def _check_public(request: Request, ctx: IngestContext, source: Source, client: 
         )
 
 
-async def authenticate(request: Request, ctx: IngestContext = Depends(get_context)) -> Authenticated:
+async def authenticate(
+    request: Request, ctx: IngestContext = Depends(get_context)
+) -> Authenticated:
     """Any configured source: signed and list sources by signature, public ones by origin and rate."""
     source = _resolve_source(request, ctx)
     client = _client_address(request, ctx)
@@ -112,14 +126,28 @@ async def authenticate(request: Request, ctx: IngestContext = Depends(get_contex
     signed = _verify_signature(request, ctx, source, body) if source.is_signed else None
     key = signed.msg_id if signed else request.headers.get("idempotency-key")
     if key is not None and not (1 <= len(key) <= 256):
-        raise _reject(source, 422, "invalid_idempotency_key", "Idempotency-Key must be 1-256 characters", "validation")
-    return Authenticated(source=source, body=body, signed=signed, idempotency_key=key, client=client)
+        raise _reject(
+            source,
+            422,
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1-256 characters",
+            "validation",
+        )
+    return Authenticated(
+        source=source, body=body, signed=signed, idempotency_key=key, client=client
+    )
 
 
 async def authenticate_signed(auth: Authenticated = Depends(authenticate)) -> Authenticated:
     """Only server-to-server (signed) sources: sales tools and the email system."""
     if auth.source.kind != "signed":
-        raise _reject(auth.source, 403, "source_not_allowed", "activities must come from a signed source", "unauthorized")
+        raise _reject(
+            auth.source,
+            403,
+            "source_not_allowed",
+            "activities must come from a signed source",
+            "unauthorized",
+        )
     return auth
 
 
@@ -128,4 +156,9 @@ async def require_admin(request: Request, ctx: IngestContext = Depends(get_conte
     scheme, _, token = header.partition(" ")
     expected = ctx.settings.effective_admin_token()
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
-        raise ApiError(401, "unauthorized", "a valid admin bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401,
+            "unauthorized",
+            "a valid admin bearer token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )

@@ -116,15 +116,21 @@ def load_sources(
             raw = env.get(cfg.secrets_env, "").replace(",", " ").split()
             if not raw:
                 if not dev:
-                    raise SourceConfigError(f"source {cfg.id!r}: environment variable {cfg.secrets_env} is not set")
+                    raise SourceConfigError(
+                        f"source {cfg.id!r}: environment variable {cfg.secrets_env} is not set"
+                    )
                 raw = [dev_secret]
             for secret in raw:
                 if not dev and is_placeholder(secret):
-                    raise SourceConfigError(f"source {cfg.id!r}: {cfg.secrets_env} holds a placeholder secret")
+                    raise SourceConfigError(
+                        f"source {cfg.id!r}: {cfg.secrets_env} holds a placeholder secret"
+                    )
                 try:
                     parse_secret(secret)
                 except SourceConfigError as exc:
-                    raise SourceConfigError(f"source {cfg.id!r} ({cfg.secrets_env}): {exc}") from exc
+                    raise SourceConfigError(
+                        f"source {cfg.id!r} ({cfg.secrets_env}): {exc}"
+                    ) from exc
             secrets = tuple(raw)
         elif cfg.kind == "public" and not cfg.allowed_origins:
             raise SourceConfigError(f"public source {cfg.id!r} needs allowed_origins")

@@ -27,13 +27,15 @@ router = APIRouter(prefix="/v1", tags=["trade shows"], dependencies=[Depends(req
     summary="Import a badge-scan CSV: every row validated and published like a web lead",
     description=(
         "multipart/form-data with `file` (CSV), `name`, `end_date` (YYYY-MM-DD), `timezone` (IANA) and "
-        "optionally `mapping`, a JSON object from CSV header to lead field (\"\" drops a column). Common "
+        'optionally `mapping`, a JSON object from CSV header to lead field ("" drops a column). Common '
         "scanner headers are recognized. 201 with per-row results; uploading the same file again returns "
         "the first import (200, `Idempotent-Replayed: true`) and publishes nothing."
     ),
 )
 async def create_import(
-    show: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="show slug, e.g. saastr-2026")],
+    show: Annotated[
+        str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="show slug, e.g. saastr-2026")
+    ],
     file: Annotated[UploadFile, File(description="badge-scan CSV")],
     name: Annotated[str, Form(min_length=1, max_length=200)],
     end_date: Annotated[date, Form(description="last day of the show")],
@@ -42,20 +44,48 @@ async def create_import(
     ctx: IngestContext = Depends(get_context),
 ) -> JSONResponse:
     if timezone not in zoneinfo.available_timezones():
-        raise ApiError(422, "validation_error", "invalid timezone", errors=[{"field": "timezone", "message": "must be an IANA time zone", "type": "value_error"}])
+        raise ApiError(
+            422,
+            "validation_error",
+            "invalid timezone",
+            errors=[
+                {"field": "timezone", "message": "must be an IANA time zone", "type": "value_error"}
+            ],
+        )
     overrides: dict[str, str] | None = None
     if mapping:
         try:
             overrides = json.loads(mapping)
         except json.JSONDecodeError:
             overrides = None
-        if not isinstance(overrides, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in overrides.items()):
-            raise ApiError(422, "validation_error", "invalid mapping", errors=[{"field": "mapping", "message": "must be a JSON object of strings", "type": "value_error"}])
+        if not isinstance(overrides, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in overrides.items()
+        ):
+            raise ApiError(
+                422,
+                "validation_error",
+                "invalid mapping",
+                errors=[
+                    {
+                        "field": "mapping",
+                        "message": "must be a JSON object of strings",
+                        "type": "value_error",
+                    }
+                ],
+            )
     raw = await file.read()
     result, replayed = await import_file(
-        ctx, ShowInfo(show_id=show, name=name, end_date=end_date, timezone=timezone), raw, file.filename, overrides
+        ctx,
+        ShowInfo(show_id=show, name=name, end_date=end_date, timezone=timezone),
+        raw,
+        file.filename,
+        overrides,
     )
-    return JSONResponse(result, status_code=200 if replayed else 201, headers={"Idempotent-Replayed": "true"} if replayed else {})
+    return JSONResponse(
+        result,
+        status_code=200 if replayed else 201,
+        headers={"Idempotent-Replayed": "true"} if replayed else {},
+    )
 
 
 @router.get("/imports/{import_id}", summary="An import's summary and per-row results")

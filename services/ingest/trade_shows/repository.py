@@ -19,7 +19,9 @@ class ImportRepository:
         return await self.session.get(TradeShowImport, import_id)
 
     async def rows(self, import_id: uuid.UUID, status: str | None = None) -> list[ImportRow]:
-        query = select(ImportRow).where(ImportRow.import_id == import_id).order_by(ImportRow.row_number)
+        query = (
+            select(ImportRow).where(ImportRow.import_id == import_id).order_by(ImportRow.row_number)
+        )
         if status:
             query = query.where(ImportRow.status == status)
         return list((await self.session.scalars(query)).all())

@@ -77,7 +77,15 @@ async def import_file(
     """Returns (the import with its rows, whether it was an earlier identical import)."""
     digest = hashlib.sha256(raw).hexdigest()
     fingerprint = json.dumps(
-        [show.show_id, show.name, show.end_date.isoformat(), show.timezone, digest, overrides or {}], sort_keys=True
+        [
+            show.show_id,
+            show.name,
+            show.end_date.isoformat(),
+            show.timezone,
+            digest,
+            overrides or {},
+        ],
+        sort_keys=True,
     )
     import_id = stable_id("trade-show-import", fingerprint)
     async with ctx.sessions() as session:
@@ -92,9 +100,16 @@ async def import_file(
         plan = badge_scans.plan_columns(headers, overrides, LEAD_FIELDS)
         rows = list(rows_iter)
     except badge_scans.FileInvalid as exc:
-        raise ApiError(422, "invalid_file", str(exc), errors=[{"field": "file", "message": str(exc), "type": "file"}]) from None
+        raise ApiError(
+            422,
+            "invalid_file",
+            str(exc),
+            errors=[{"field": "file", "message": str(exc), "type": "file"}],
+        ) from None
     if len(rows) > ctx.settings.ingest_import_max_rows:
-        raise ApiError(413, "too_many_rows", f"at most {ctx.settings.ingest_import_max_rows} rows per import")
+        raise ApiError(
+            413, "too_many_rows", f"at most {ctx.settings.ingest_import_max_rows} rows per import"
+        )
 
     now = ctx.clock()
     messages: list[Message] = []
@@ -104,7 +119,15 @@ async def import_file(
             lead = validate_lead(badge_scans.to_fields(row, plan))
         except LeadInvalid as exc:
             row_records.append(
-                {"import_id": import_id, "row_number": number, "status": "rejected", "lead_id": None, "event_id": None, "errors": exc.errors, "note": None}
+                {
+                    "import_id": import_id,
+                    "row_number": number,
+                    "status": "rejected",
+                    "lead_id": None,
+                    "event_id": None,
+                    "errors": exc.errors,
+                    "note": None,
+                }
             )
             continue
         lead_id = stable_id(str(import_id), str(number), "lead")
@@ -127,7 +150,15 @@ async def import_file(
         )
         messages.append((ctx.settings.topic(topic), key, event, headers))
         row_records.append(
-            {"import_id": import_id, "row_number": number, "status": "accepted", "lead_id": lead_id, "event_id": event_id, "errors": None, "note": None}
+            {
+                "import_id": import_id,
+                "row_number": number,
+                "status": "accepted",
+                "lead_id": lead_id,
+                "event_id": event_id,
+                "errors": None,
+                "note": None,
+            }
         )
 
     try:
@@ -166,7 +197,12 @@ async def import_file(
     if len(row_records) - accepted:
         metrics.LEADS_REJECTED.labels("trade_show", "validation").inc(len(row_records) - accepted)
     results = [
-        {"row": r["row_number"], "status": r["status"], **({"lead_id": str(r["lead_id"])} if r["lead_id"] else {}), **({"errors": r["errors"]} if r["errors"] else {})}
+        {
+            "row": r["row_number"],
+            "status": r["status"],
+            **({"lead_id": str(r["lead_id"])} if r["lead_id"] else {}),
+            **({"errors": r["errors"]} if r["errors"] else {}),
+        }
         for r in row_records
     ]
     return {**import_summary(record), "rows": results}, False

@@ -63,7 +63,10 @@ def upgrade() -> None:
         sa.Column("errors", postgresql.JSONB(), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["import_id"], [f"{S}.trade_show_import.id"], name="fk_import_row_import_id_trade_show_import", ondelete="CASCADE"
+            ["import_id"],
+            [f"{S}.trade_show_import.id"],
+            name="fk_import_row_import_id_trade_show_import",
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("import_id", "row_number", name="pk_import_row"),
         schema=S,
