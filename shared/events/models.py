@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -110,3 +110,75 @@ class ActivityReceived(_Data):
     source: SourceRef
     url: str | None = Field(None, description="for click and page_visit")
     metadata: dict[str, CustomValue] = {}
+
+
+class ScoreItemData(_Data):
+    criterion: str
+    label: str
+    kind: str = Field(description="fit | engagement | decay")
+    band: str | None = None
+    points: int
+    detail: str
+
+
+class ScoreData(_Data):
+    total: int
+    fit: int
+    engagement: int
+    temperature: Literal["hot", "warm", "cold"]
+    stage: Literal["none", "mql", "sql"]
+    breakdown: list[ScoreItemData]
+    rules_version: str
+
+
+class SlaWindow(_Data):
+    started_at: datetime
+    warn_at: datetime
+    due_at: datetime
+
+
+class LeadAssigned(_Data):
+    """``io.leadflow.lead.assigned.v1`` on ``leads.assigned.v1``, keyed by ``lead_id``.
+
+    One per routing decision. ``outcome``: ``assigned`` (owned by ``rep_id``), ``queued``
+    (for sales, waiting in ``queue`` for an eligible rep) or ``nurture`` (not given to sales:
+    a purchased-list name, or below the MQL threshold)."""
+
+    lead_id: UUID = Field(
+        description="the canonical lead (submissions of one person merge into it)"
+    )
+    submission_id: UUID | None = Field(
+        None, description="the leads.received.v1 lead_id that caused this, if any"
+    )
+    outcome: Literal["assigned", "queued", "nurture"]
+    kind: Literal["initial", "sticky", "reassigned", "dequeued", "rescored"]
+    rep_id: str | None = None
+    team_id: str | None = None
+    queue: str | None = None
+    rule: str | None = Field(None, description="the routing rule that chose the team")
+    reason: str = Field(description="one sentence: why this outcome")
+    explanation: dict[str, Any] = Field(
+        description="rule, every candidate considered and why skipped, pick, tie-break"
+    )
+    score: ScoreData
+    purchased_list: bool
+    sla: SlaWindow | None = None
+    lead: LeadData
+    received_at: datetime = Field(description="first intake of this lead")
+    decided_at: datetime
+
+
+class LeadSla(_Data):
+    """``io.leadflow.lead.sla.v1`` on ``leads.sla.v1``, keyed by ``lead_id``."""
+
+    lead_id: UUID
+    kind: Literal["warning", "breach", "reassignment", "escalation", "first_touch"]
+    team_id: str
+    rep_id: str | None = Field(None, description="the owner when it happened")
+    new_rep_id: str | None = Field(None, description="for reassignment")
+    manager: str | None = Field(None, description="for escalation: who is notified")
+    started_at: datetime
+    due_at: datetime
+    at: datetime
+    business_minutes_elapsed: float | None = None
+    detail: str

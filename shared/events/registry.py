@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.events.models import ActivityReceived, LeadReceived
+from shared.events.models import ActivityReceived, LeadAssigned, LeadReceived, LeadSla
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -39,7 +39,14 @@ LEAD_ACTIVITY = EventType(
     "io.leadflow.lead.activity.v1", "leads.activity.v1", ActivityReceived, "lead id"
 )
 
-EVENT_TYPES: dict[str, EventType] = {t.type: t for t in (LEAD_RECEIVED, LEAD_ACTIVITY)}
+LEAD_ASSIGNED = EventType(
+    "io.leadflow.lead.assigned.v1", "leads.assigned.v1", LeadAssigned, "lead id"
+)
+LEAD_SLA = EventType("io.leadflow.lead.sla.v1", "leads.sla.v1", LeadSla, "lead id")
+
+EVENT_TYPES: dict[str, EventType] = {
+    t.type: t for t in (LEAD_RECEIVED, LEAD_ACTIVITY, LEAD_ASSIGNED, LEAD_SLA)
+}
 
 
 def event_type_for_topic(topic: str) -> EventType:

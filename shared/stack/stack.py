@@ -36,6 +36,13 @@ SERVICES: tuple[ServiceSpec, ...] = (
         REPO_ROOT / "services" / "ingest" / "migrations",
         "ingest",
     ),
+    ServiceSpec(
+        "router",
+        "services.router.app:create_app",
+        8001,
+        REPO_ROOT / "services" / "router" / "migrations",
+        "router",
+    ),
 )
 
 

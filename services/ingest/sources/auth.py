@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
@@ -12,7 +11,7 @@ from services.ingest import metrics
 from services.ingest.context import IngestContext, get_context
 from services.ingest.domain.signatures import SignatureError, SignedMessage, verify
 from services.ingest.sources.config import Source
-from shared.http import ApiError
+from shared.http import ApiError, require_bearer
 
 SOURCE_HEADER = "X-Leadflow-Source"
 
@@ -152,13 +151,4 @@ async def authenticate_signed(auth: Authenticated = Depends(authenticate)) -> Au
 
 
 async def require_admin(request: Request, ctx: IngestContext = Depends(get_context)) -> None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    expected = ctx.settings.effective_admin_token()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
-        raise ApiError(
-            401,
-            "unauthorized",
-            "a valid admin bearer token is required",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    require_bearer(request, ctx.settings.effective_admin_token())

@@ -1,0 +1,1 @@
+"""Router: dedupe, score and assign every lead; the SLA clock to first touch."""

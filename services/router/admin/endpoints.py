@@ -1,0 +1,272 @@
+"""Token-protected admin API: reps, teams, routing rules; one lead whole."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import ValidationError
+from sqlalchemy import delete
+
+from services.router.admin.schemas import RepConfig, RepPatch, RulesIn, TeamConfig
+from services.router.context import RouterContext
+from services.router.models import Lead, Rep, RoutingRule, Team
+from services.router.repository import RouterRepository
+from services.router.routing_config import rep_row, team_row
+from shared.http import ApiError, field_errors_from_pydantic, require_bearer
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+
+def get_context(request: Request) -> RouterContext:
+    return request.app.state.router  # type: ignore[no-any-return]
+
+
+async def admin(request: Request, ctx: RouterContext = Depends(get_context)) -> None:
+    require_bearer(request, ctx.settings.effective_admin_token())
+
+
+def _rep_out(rep: Rep) -> dict[str, Any]:
+    return {
+        "id": rep.id, "name": rep.name, "email": rep.email, "team": rep.team_id, "timezone": rep.timezone,
+        "working_hours": rep.working_hours, "out_of_office": rep.out_of_office, "weight": rep.weight,
+        "capacity": rep.capacity, "active": rep.active, "open_leads": rep.open_leads,
+    }  # fmt: skip
+
+
+def _team_out(team: Team) -> dict[str, Any]:
+    return team_row(
+        TeamConfig.model_validate(
+            {
+                **{
+                    k: getattr(team, k)
+                    for k in (
+                        "id",
+                        "name",
+                        "timezone",
+                        "business_hours",
+                        "sla_minutes",
+                        "warning_minutes",
+                        "escalation",
+                        "manager",
+                    )
+                }
+            }
+        )
+    )
+
+
+@router.get("/teams", dependencies=[Depends(admin)])
+async def list_teams(ctx: RouterContext = Depends(get_context)) -> list[dict[str, Any]]:
+    async with ctx.sessions() as session:
+        return [_team_out(t) for t in await RouterRepository(session).teams()]
+
+
+@router.put("/teams/{team_id}", dependencies=[Depends(admin)])
+async def put_team(
+    team_id: str, body: TeamConfig, ctx: RouterContext = Depends(get_context)
+) -> dict[str, Any]:
+    if body.id != team_id:
+        raise ApiError(
+            422,
+            "validation_error",
+            "id in body and path differ",
+            errors=[{"field": "id", "message": "must equal the path", "type": "value_error"}],
+        )
+    async with ctx.sessions.begin() as session:
+        await session.merge(Team(**team_row(body)))
+    return team_row(body)
+
+
+@router.get("/reps", dependencies=[Depends(admin)])
+async def list_reps(ctx: RouterContext = Depends(get_context)) -> list[dict[str, Any]]:
+    async with ctx.sessions() as session:
+        return [_rep_out(r) for r in await RouterRepository(session).reps()]
+
+
+@router.put("/reps/{rep_id}", dependencies=[Depends(admin)])
+async def put_rep(
+    rep_id: str, body: RepConfig, ctx: RouterContext = Depends(get_context)
+) -> dict[str, Any]:
+    if body.id != rep_id:
+        raise ApiError(
+            422,
+            "validation_error",
+            "id in body and path differ",
+            errors=[{"field": "id", "message": "must equal the path", "type": "value_error"}],
+        )
+    async with ctx.sessions.begin() as session:
+        repo = RouterRepository(session)
+        if await repo.team(body.team) is None:
+            raise ApiError(
+                422,
+                "validation_error",
+                f"unknown team {body.team!r}",
+                errors=[{"field": "team", "message": "unknown team", "type": "value_error"}],
+            )
+        existing = await repo.rep(rep_id)
+        row = rep_row(body, datetime.now(UTC))
+        if existing is not None:  # keep live counters
+            row["open_leads"], row["current_weight"] = existing.open_leads, existing.current_weight
+        rep = await session.merge(Rep(**row))
+        return _rep_out(rep)
+
+
+@router.patch("/reps/{rep_id}", dependencies=[Depends(admin)])
+async def patch_rep(
+    rep_id: str, body: RepPatch, ctx: RouterContext = Depends(get_context)
+) -> dict[str, Any]:
+    async with ctx.sessions.begin() as session:
+        repo = RouterRepository(session)
+        rep = await repo.rep(rep_id)
+        if rep is None:
+            raise ApiError(404, "not_found", f"no rep {rep_id}")
+        current = RepConfig.model_validate(
+            {
+                "id": rep.id, "name": rep.name, "team": rep.team_id, "email": rep.email, "timezone": rep.timezone,
+                "working_hours": rep.working_hours, "weight": rep.weight, "capacity": rep.capacity,
+                "active": rep.active, "out_of_office": rep.out_of_office,
+            }
+        )  # fmt: skip
+        changes = body.model_dump(exclude_unset=True)
+        try:
+            updated = RepConfig.model_validate({**current.model_dump(), **changes})
+        except ValidationError as exc:
+            errors = field_errors_from_pydantic(exc.errors(include_url=False))
+            raise ApiError(422, "validation_error", "invalid rep", errors=errors) from None
+        if await repo.team(updated.team) is None:
+            raise ApiError(
+                422,
+                "validation_error",
+                f"unknown team {updated.team!r}",
+                errors=[{"field": "team", "message": "unknown team", "type": "value_error"}],
+            )
+        row = rep_row(updated, datetime.now(UTC))
+        row["open_leads"], row["current_weight"] = rep.open_leads, rep.current_weight
+        for key, value in row.items():
+            setattr(rep, key, value)
+        return _rep_out(rep)
+
+
+@router.get("/rules", dependencies=[Depends(admin)])
+async def list_rules(ctx: RouterContext = Depends(get_context)) -> list[dict[str, Any]]:
+    async with ctx.sessions() as session:
+        return [
+            {"name": r.name, "team": r.team_id, "when": r.conditions}
+            for r in await RouterRepository(session).rules()
+        ]
+
+
+@router.put("/rules", dependencies=[Depends(admin)])
+async def put_rules(
+    body: RulesIn, ctx: RouterContext = Depends(get_context)
+) -> list[dict[str, Any]]:
+    async with ctx.sessions.begin() as session:
+        repo = RouterRepository(session)
+        teams = {t.id for t in await repo.teams()}
+        for i, rule in enumerate(body.rules):
+            if rule.team not in teams:
+                raise ApiError(
+                    422,
+                    "validation_error",
+                    f"rule {rule.name}: unknown team",
+                    errors=[
+                        {
+                            "field": f"rules.{i}.team",
+                            "message": "unknown team",
+                            "type": "value_error",
+                        }
+                    ],
+                )
+        await session.execute(delete(RoutingRule))
+        for position, rule in enumerate(body.rules):
+            session.add(
+                RoutingRule(
+                    position=position,
+                    name=rule.name,
+                    team_id=rule.team,
+                    conditions=rule.when.model_dump(exclude_none=True),
+                )
+            )
+    return [
+        {"name": r.name, "team": r.team, "when": r.when.model_dump(exclude_none=True)}
+        for r in body.rules
+    ]
+
+
+@router.get(
+    "/leads/{lead_id}",
+    dependencies=[Depends(admin)],
+    summary="One lead whole: owner, score, merges, decisions, SLA",
+)
+async def get_lead(lead_id: uuid.UUID, ctx: RouterContext = Depends(get_context)) -> dict[str, Any]:
+    async with ctx.sessions() as session:
+        repo = RouterRepository(session)
+        lead = await session.get(Lead, lead_id)
+        if lead is None:
+            canonical = await repo.lead_for_submission(lead_id)
+            lead = await session.get(Lead, canonical) if canonical else None
+        if lead is None:
+            raise ApiError(404, "not_found", f"no lead {lead_id}")
+        clock = await repo.clock(lead.id)
+        return {
+            "id": str(lead.id),
+            "status": lead.status,
+            "purchased_list": lead.is_name,
+            "owner": {"rep_id": lead.owner_rep_id, "team_id": lead.team_id, "queue": lead.queue},
+            "profile": lead.profile,
+            "score": lead.score_breakdown,
+            "received_at": lead.received_at.isoformat(),
+            "first_touch_at": lead.first_touch_at.isoformat() if lead.first_touch_at else None,
+            "submissions": [
+                {
+                    "submission_id": str(s.submission_id),
+                    "source": s.source_id,
+                    "channel": s.channel,
+                    "matched_by": s.matched_by,
+                    "detail": s.detail,
+                    "filled": s.filled,
+                    "conflicts": s.conflicts,
+                    "received_at": s.received_at.isoformat(),
+                }
+                for s in await repo.submissions(lead.id)
+            ],
+            "decisions": [
+                {
+                    "outcome": a.outcome,
+                    "kind": a.kind,
+                    "rep_id": a.rep_id,
+                    "team_id": a.team_id,
+                    "queue": a.queue,
+                    "rule": a.rule,
+                    "reason": a.reason,
+                    "explanation": a.explanation,
+                    "decided_at": a.decided_at.isoformat(),
+                    "ended_at": a.ended_at.isoformat() if a.ended_at else None,
+                }
+                for a in await repo.assignments(lead.id)
+            ],
+            "activities": [
+                {
+                    "kind": a.kind,
+                    "touch_channel": a.touch_channel,
+                    "rep_id": a.rep_id,
+                    "occurred_at": a.occurred_at.isoformat(),
+                }
+                for a in await repo.activities(lead.id)
+            ],
+            "sla": None
+            if clock is None
+            else {
+                "state": clock.state,
+                "team_id": clock.team_id,
+                "rep_id": clock.rep_id,
+                "started_at": clock.started_at.isoformat(),
+                "warn_at": clock.warn_at.isoformat(),
+                "due_at": clock.due_at.isoformat(),
+                "stopped_at": clock.stopped_at.isoformat() if clock.stopped_at else None,
+                "escalations": clock.escalations,
+            },
+        }

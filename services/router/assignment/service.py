@@ -1,0 +1,223 @@
+"""Deciding who owns a lead, and persisting the decision with its explanation and events.
+
+Runs inside the caller's transaction. Round-robin weights and open-lead counts change
+under row locks on the teams, so two router instances decide as one would."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from services.router import metrics
+from services.router.context import RouterContext
+from services.router.convert import lead_profile, to_rep, to_rule, to_team
+from services.router.domain.assignment import Decision, choose_rep, route
+from services.router.domain.business_hours import add_business_minutes
+from services.router.events import emit_assigned
+from services.router.models import Assignment, Lead, SlaClock
+from services.router.repository import RouterRepository
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+Kind = Literal["initial", "sticky", "reassigned", "dequeued", "rescored"]
+
+
+def _not_for_sales(lead: Lead, ctx: RouterContext) -> str | None:
+    if lead.is_name:
+        return "purchased-list name: nurture only, never routed to sales"
+    if lead.stage == "none":
+        mql = ctx.scoring.rules.thresholds.mql
+        return f"score {lead.score} is below the MQL threshold {mql}: stays with nurture"
+    return None
+
+
+async def decide(
+    ctx: RouterContext,
+    repo: RouterRepository,
+    lead: Lead,
+    *,
+    kind: Kind,
+    cause_event_id: str,
+    submission_id: uuid.UUID | None,
+    now: datetime,
+    started_at: datetime,
+    emit_if_still_queued: bool = True,
+) -> Assignment | None:
+    """Route one (locked) lead and record the decision. ``started_at``: when its SLA clock starts."""
+    nurture_reason = _not_for_sales(lead, ctx)
+    if nurture_reason is not None:
+        return await _record(
+            ctx, repo, lead, outcome="nurture", kind=kind, rep_id=None, team_id=None, queue=None, rule=None,
+            reason=nurture_reason, explanation={"not_for_sales": nurture_reason}, cause_event_id=cause_event_id,
+            submission_id=submission_id, now=now, started_at=started_at,
+        )  # fmt: skip
+
+    if lead.owner_rep_id is not None and lead.status == "assigned":
+        owner = await repo.rep(lead.owner_rep_id)
+        if owner is not None and owner.active:
+            reason = f"known lead returns to its current owner {owner.id} (sticky routing)"
+            return await _record(
+                ctx, repo, lead, outcome="assigned", kind="sticky", rep_id=owner.id, team_id=owner.team_id, queue=None,
+                rule=None, reason=reason, explanation={"sticky": {"rep": owner.id, "active": True}},
+                cause_event_id=cause_event_id, submission_id=submission_id, now=now, started_at=started_at,
+            )  # fmt: skip
+
+    teams = await repo.teams()
+    await repo.lock_teams([t.id for t in teams])
+    reps = await repo.reps()
+    decision: Decision = route(
+        lead_profile(lead),
+        [to_rule(r) for r in await repo.rules()],
+        {t.id: to_team(t) for t in teams},
+        [to_rep(r) for r in reps],
+        ctx.follow_the_sun,
+        now,
+        fallback_queue=ctx.fallback_queue,
+    )
+    if decision.outcome == "queued" and lead.status == "queued" and not emit_if_still_queued:
+        return None
+    await repo.set_rep_weights(decision.weights)
+    return await _record(
+        ctx, repo, lead, outcome=decision.outcome, kind=kind, rep_id=decision.rep_id, team_id=decision.team_id,
+        queue=ctx.fallback_queue if decision.outcome == "queued" else None, rule=decision.rule, reason=decision.reason,
+        explanation=decision.explanation, cause_event_id=cause_event_id, submission_id=submission_id, now=now,
+        started_at=started_at,
+    )  # fmt: skip
+
+
+async def reassign(
+    ctx: RouterContext,
+    repo: RouterRepository,
+    lead: Lead,
+    clock: SlaClock,
+    *,
+    cause: str,
+    now: datetime,
+) -> Assignment | None:
+    """SLA escalation: the next eligible rep of the same team, never the current owner."""
+    team_row = await repo.team(clock.team_id)
+    if team_row is None:
+        return None
+    await repo.lock_teams([team_row.id])
+    reps = await repo.reps([team_row.id])
+    exclude = frozenset({clock.rep_id}) if clock.rep_id else frozenset()
+    pick = choose_rep(to_team(team_row), [to_rep(r) for r in reps], now, exclude=exclude)
+    if pick.rep_id is None:
+        return None
+    await repo.set_rep_weights(pick.weights)
+    reason = f"SLA breached by {clock.rep_id}: reassigned to {pick.rep_id} in team {team_row.id}"
+    explanation = {
+        "escalation": "reassign",
+        "previous_rep": clock.rep_id,
+        "team": team_row.id,
+        "candidates": [c.__dict__ for c in pick.candidates],
+        "pick": pick.rep_id,
+        "tie_break": pick.tie_break,
+    }
+    return await _record(
+        ctx, repo, lead, outcome="assigned", kind="reassigned", rep_id=pick.rep_id, team_id=team_row.id, queue=None,
+        rule=None, reason=reason, explanation=explanation, cause_event_id=cause, submission_id=None, now=now,
+        started_at=now,
+    )  # fmt: skip
+
+
+async def _record(
+    ctx: RouterContext,
+    repo: RouterRepository,
+    lead: Lead,
+    *,
+    outcome: str,
+    kind: Kind,
+    rep_id: str | None,
+    team_id: str | None,
+    queue: str | None,
+    rule: str | None,
+    reason: str,
+    explanation: dict[str, Any],
+    cause_event_id: str,
+    submission_id: uuid.UUID | None,
+    now: datetime,
+    started_at: datetime,
+) -> Assignment:
+    previous_owner = lead.owner_rep_id if lead.status == "assigned" else None
+    if previous_owner is not None and previous_owner != rep_id:
+        await repo.add_open_lead(previous_owner, -1)
+    if rep_id is not None and previous_owner != rep_id:
+        await repo.add_open_lead(rep_id, +1)
+    await repo.end_current_assignment(lead.id, now)
+    assignment = Assignment(
+        id=uuid.uuid4(),
+        lead_id=lead.id,
+        outcome=outcome,
+        kind=kind,
+        rep_id=rep_id,
+        team_id=team_id,
+        queue=queue,
+        rule=rule,
+        reason=reason,
+        explanation=explanation,
+        score=lead.score_breakdown,
+        cause_event_id=cause_event_id,
+        decided_at=now,
+        ended_at=None,
+    )
+    repo.add_assignment(assignment)
+    lead.status = outcome
+    lead.owner_rep_id = rep_id
+    lead.team_id = team_id
+    lead.queue = queue
+    lead.updated_at = now
+
+    clock = None
+    if outcome == "assigned" and rep_id is not None and team_id is not None:
+        clock = await _start_clock(repo, lead, team_id, rep_id, started_at, kind)
+        if kind in ("initial", "dequeued", "rescored"):
+            metrics.INTAKE_TO_ASSIGNMENT.observe(max((now - lead.received_at).total_seconds(), 0.0))
+    metrics.LEADS_ROUTED.labels("name" if lead.is_name else outcome, team_id or "none").inc()
+    metrics.SCORES.observe(lead.score)
+    emit_assigned(repo.session, lead, assignment, clock, submission_id=submission_id, now=now)
+    log.info(
+        "router.lead_routed",
+        lead_id=str(lead.id),
+        outcome=outcome,
+        kind=kind,
+        rep_id=rep_id,
+        team_id=team_id,
+    )
+    return assignment
+
+
+async def _start_clock(
+    repo: RouterRepository, lead: Lead, team_id: str, rep_id: str, started_at: datetime, kind: Kind
+) -> SlaClock | None:
+    existing = await repo.clock(lead.id, lock=True)
+    if (
+        kind == "sticky"
+        and existing is not None
+        and existing.state in ("running", "warned", "breached")
+    ):
+        return existing  # the clock of this owner already runs
+    if lead.first_touch_at is not None and kind == "reassigned":
+        return None
+    team = await repo.team(team_id)
+    assert team is not None
+    hours = to_team(team).hours
+    warn_at = add_business_minutes(started_at, team.warning_minutes, hours)
+    due_at = add_business_minutes(started_at, team.sla_minutes, hours)
+    values = {
+        "lead_id": lead.id,
+        "team_id": team_id,
+        "rep_id": rep_id,
+        "channel": lead.channel,
+        "state": "running",
+        "started_at": started_at,
+        "warn_at": warn_at,
+        "due_at": due_at,
+        "next_fire_at": warn_at,
+        "stopped_at": None,
+        "escalations": existing.escalations + (1 if kind == "reassigned" else 0) if existing else 0,
+    }
+    await repo.upsert_clock(values)
+    return await repo.clock(lead.id)

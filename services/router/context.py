@@ -1,0 +1,41 @@
+"""Per-process state of the router, created in the app's lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.router.domain.matching import MatchThresholds
+from services.router.domain.scoring import ScoringRulesSource
+from services.router.settings import RouterSettings
+from shared.kafka.producer import EventProducer
+from shared.outbox import OutboxRelay
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class RouterContext:
+    settings: RouterSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    producer: EventProducer
+    relay: OutboxRelay
+    scoring: ScoringRulesSource
+    fallback_queue: str
+    follow_the_sun: tuple[str, ...]
+    clock: Clock = utc_now
+
+    @property
+    def match_thresholds(self) -> MatchThresholds:
+        return MatchThresholds(
+            name=self.settings.router_match_name_threshold,
+            company=self.settings.router_match_company_threshold,
+        )

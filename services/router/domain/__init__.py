@@ -1,0 +1,1 @@
+"""Pure router logic: matching, scoring, assignment, business-hours arithmetic. No I/O."""

@@ -1,0 +1,648 @@
+"""Lead scoring: fit from criteria, engagement from activities, a breakdown for every point.
+
+The rules live in a YAML file (``deploy/config/scoring.yaml``) so sales ops can change
+them without code. A criterion awards points from one band when all its conditions
+hold on the lead:
+
+- most important: 10 to 15 points, very important: 5 to 9, valid: 1 to 4;
+- negative (disqualifiers): -1 or less.
+
+Engagement is the sum over activities of ``engagement_points[kind]``, halved for every
+``half_life_days`` of age, rounded per kind and capped at ``engagement_cap``. Activity
+kinds not listed in ``engagement_points`` (a rep's ``touch``, a bounce) earn nothing and
+do not count as the lead being active.
+
+Inactivity: when the lead's most recent engaging activity is more than
+``inactivity_days`` old, ``inactivity_penalty`` (zero or negative) is added. A lead with
+no engaging activity at all gets no penalty: without an intake time we cannot tell a
+new lead from a forgotten one, and its fit alone decides. (So a first engagement that is
+already older than ``inactivity_days`` brings the penalty with it.)
+
+``score`` is pure: the same lead, activities, rules and ``now`` give the same ``Score``,
+and the breakdown items (all whole points) add up exactly to the total.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
+
+from services.router.domain.model import ActivityPoint, LeadProfile
+
+Band = Literal["most_important", "very_important", "valid", "negative"]
+Operator = Literal["equals", "in", "contains_any", "ends_with_any", "present"]
+Temperature = Literal["hot", "warm", "cold"]
+Stage = Literal["none", "mql", "sql"]
+ItemKind = Literal["fit", "engagement", "decay"]
+
+# Inclusive point limits per band; None means unbounded.
+BAND_LIMITS: Mapping[str, tuple[int | None, int | None]] = {
+    "most_important": (10, 15),
+    "very_important": (5, 9),
+    "valid": (1, 4),
+    "negative": (None, -1),
+}
+OPERATORS: tuple[Operator, ...] = get_args(Operator)
+
+# Fields a condition may test: the lead's attributes plus two derived names.
+_DERIVED_FIELDS = ("email_domain", "title")
+CONDITION_FIELDS: frozenset[str] = frozenset(
+    {f.name for f in fields(LeadProfile)} | set(_DERIVED_FIELDS)
+)
+# Personal data: a breakdown names these fields but never quotes their values.
+_REDACTED_FIELDS = frozenset({"email", "phone", "first_name", "last_name"})
+# contains_any tokens this short match whole words only: "vp" in "VP Sales" but not "MVP",
+# "intern" in "Sales Intern" but not "International"; longer ones match anywhere.
+_WHOLE_WORD_MAX_LEN = 6
+
+
+def band_error(band: str, points: int) -> str | None:
+    """Why ``points`` does not fit ``band``, or None when it does."""
+    if band not in BAND_LIMITS:
+        return f"unknown band {band!r} (use one of {', '.join(BAND_LIMITS)})"
+    low, high = BAND_LIMITS[band]
+    if band == "negative" and high is not None and points > high:
+        return f"points {points} outside band negative (must be {high} or less)"
+    if (low is not None and points < low) or (high is not None and points > high):
+        return f"points {points} outside band {band} ({low}-{high})"
+    return None
+
+
+def _field_value(lead: LeadProfile, name: str) -> str | None:
+    """A condition field's value as stripped text, or None when blank or missing."""
+    if name == "email_domain":
+        email = (lead.email or "").strip()
+        domain = email.rpartition("@")[2] if "@" in email else ""
+        return domain.strip().lower() or None
+    raw: object = getattr(lead, "job_title" if name == "title" else name)
+    if raw is None:
+        return None
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    text = str(raw).strip()
+    return text or None
+
+
+@lru_cache(maxsize=1024)
+def _token_pattern(token: str) -> re.Pattern[str]:
+    escaped = re.escape(token)
+    if len(token) <= _WHOLE_WORD_MAX_LEN:
+        return re.compile(rf"(?<![^\W_]){escaped}(?![^\W_])")
+    return re.compile(escaped)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One predicate on one lead field; text comparisons ignore case.
+
+    ``op`` and ``value``:
+    - ``equals``: a string, the whole (stripped) field value;
+    - ``in``: a tuple of strings, the whole field value is one of them;
+    - ``contains_any``: a tuple of substrings; tokens of up to 6 characters match whole
+      words only, so "vp" matches "VP Sales" and "cto" does not match "Director";
+    - ``ends_with_any``: a tuple of suffixes (".edu", ".ac.uk");
+    - ``present``: a bool, the field is (True) or is not (False) filled in.
+    A missing field matches nothing but ``present: false``.
+    """
+
+    field: str
+    op: Operator
+    value: str | tuple[str, ...] | bool
+
+    def __post_init__(self) -> None:
+        if self.field not in CONDITION_FIELDS:
+            raise ValueError(f"unknown field {self.field!r}")
+        if self.op not in OPERATORS:
+            raise ValueError(f"unknown operator {self.op!r}")
+        if self.op == "present":
+            ok = isinstance(self.value, bool)
+        elif self.op == "equals":
+            ok = isinstance(self.value, str)
+        else:
+            ok = isinstance(self.value, tuple) and all(isinstance(v, str) for v in self.value)
+        if not ok:
+            raise ValueError(f"field {self.field!r}: bad value {self.value!r} for {self.op}")
+
+    def matches(self, lead: LeadProfile) -> bool:
+        return self.explain(lead) is not None
+
+    def explain(self, lead: LeadProfile) -> str | None:
+        """Why the condition holds on ``lead`` (for the breakdown), or None if it does not."""
+        actual = _field_value(lead, self.field)
+        name = "job_title" if self.field == "title" else self.field
+        shown = name if name in _REDACTED_FIELDS or actual is None else f"{name} {actual!r}"
+        if self.op == "present":
+            present = actual is not None
+            if present != self.value:
+                return None
+            return f"{name} is present" if present else f"{name} is missing"
+        if actual is None:
+            return None
+        folded = actual.casefold()
+        if self.op == "equals":
+            assert isinstance(self.value, str)
+            return f"{shown} equals {self.value!r}" if folded == self.value.casefold() else None
+        assert isinstance(self.value, tuple)
+        for option in self.value:
+            token = option.strip().casefold()
+            if not token:
+                continue
+            if self.op == "in" and folded == token:
+                return f"{shown} is {option!r}"
+            if self.op == "contains_any" and _token_pattern(token).search(folded):
+                return f"{shown} contains {option!r}"
+            if self.op == "ends_with_any" and folded.endswith(token):
+                return f"{shown} ends with {option!r}"
+        return None
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """Points from one band, awarded when all conditions hold."""
+
+    id: str
+    label: str
+    band: Band
+    points: int
+    conditions: tuple[Condition, ...]
+    kind: Literal["fit"] = "fit"
+
+    def __post_init__(self) -> None:
+        problem = band_error(self.band, self.points)
+        if problem:
+            raise ValueError(f"criterion {self.id!r}: {problem}")
+        if not self.conditions:
+            raise ValueError(f"criterion {self.id!r}: needs at least one condition")
+
+
+def thresholds_error(warm: int, hot: int, mql: int, sql: int) -> str | None:
+    if warm >= hot:
+        return f"thresholds: warm ({warm}) must be below hot ({hot})"
+    if mql >= sql:
+        return f"thresholds: mql ({mql}) must be below sql ({sql})"
+    return None
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Score totals from which a lead is warm / hot, and an MQL / SQL."""
+
+    warm: int
+    hot: int
+    mql: int
+    sql: int
+
+    def __post_init__(self) -> None:
+        problem = thresholds_error(self.warm, self.hot, self.mql, self.sql)
+        if problem:
+            raise ValueError(problem)
+
+    def temperature(self, total: int) -> Temperature:
+        if total >= self.hot:
+            return "hot"
+        return "warm" if total >= self.warm else "cold"
+
+    def stage(self, total: int) -> Stage:
+        if total >= self.sql:
+            return "sql"
+        return "mql" if total >= self.mql else "none"
+
+
+@dataclass(frozen=True)
+class ScoringRules:
+    criteria: tuple[Criterion, ...]
+    engagement_points: Mapping[str, int]  # activity kind -> points when fresh
+    engagement_cap: int
+    half_life_days: float
+    inactivity_days: int
+    inactivity_penalty: int  # zero or negative
+    thresholds: Thresholds
+    version: str  # hash of the rules file, stored with every score
+
+
+@dataclass(frozen=True)
+class ScoreItem:
+    """One contribution to a score. ``points`` is whole; ``detail`` says why."""
+
+    criterion: str
+    label: str
+    kind: ItemKind
+    band: str | None
+    points: int
+    detail: str
+
+
+@dataclass(frozen=True)
+class Score:
+    total: int
+    fit: int
+    engagement: int
+    temperature: Temperature
+    stage: Stage
+    breakdown: tuple[ScoreItem, ...]
+    rules_version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "fit": self.fit,
+            "engagement": self.engagement,
+            "temperature": self.temperature,
+            "stage": self.stage,
+            "breakdown": [
+                {
+                    "criterion": i.criterion,
+                    "label": i.label,
+                    "kind": i.kind,
+                    "band": i.band,
+                    "points": i.points,
+                    "detail": i.detail,
+                }
+                for i in self.breakdown
+            ],
+            "rules_version": self.rules_version,
+        }
+
+
+def _round_half_up(x: float) -> int:
+    return math.floor(x + 0.5)
+
+
+def _aware(t: datetime) -> datetime:
+    """Naive datetimes are taken as UTC, so callers cannot mix the two by accident."""
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
+
+
+def score(
+    lead: LeadProfile, activities: Sequence[ActivityPoint], rules: ScoringRules, now: datetime
+) -> Score:
+    """Score one lead at ``now``. Activities after ``now`` count as happening now."""
+    items: list[ScoreItem] = []
+
+    for criterion in rules.criteria:
+        reasons: list[str] = []
+        for condition in criterion.conditions:
+            reason = condition.explain(lead)
+            if reason is None:
+                break
+            reasons.append(reason)
+        else:
+            items.append(
+                ScoreItem(
+                    criterion=criterion.id,
+                    label=criterion.label,
+                    kind="fit",
+                    band=criterion.band,
+                    points=criterion.points,
+                    detail="; ".join(reasons),
+                )
+            )
+    fit = sum(i.points for i in items)
+
+    now = _aware(now)
+    per_kind: dict[str, tuple[int, float]] = {}  # kind -> (count, decayed points)
+    last_engaged: datetime | None = None
+    for activity in activities:
+        base = rules.engagement_points.get(activity.kind)
+        if base is None:
+            continue
+        at = _aware(activity.at)
+        last_engaged = at if last_engaged is None or at > last_engaged else last_engaged
+        age_days = max(0.0, (now - at).total_seconds() / 86400)
+        count, decayed = per_kind.get(activity.kind, (0, 0.0))
+        per_kind[activity.kind] = (
+            count + 1,
+            decayed + base * 0.5 ** (age_days / rules.half_life_days),
+        )
+
+    engagement_items: list[ScoreItem] = []
+    for kind, base in rules.engagement_points.items():  # config order, for a stable breakdown
+        if kind not in per_kind:
+            continue
+        count, decayed = per_kind[kind]
+        points = _round_half_up(decayed)
+        if points == 0:
+            continue
+        engagement_items.append(
+            ScoreItem(
+                criterion=f"engagement.{kind}",
+                label=f"{kind} activity",
+                kind="engagement",
+                band=None,
+                points=points,
+                detail=(
+                    f"{count} x {kind} at {base} pts: {count * base} before decay, "
+                    f"{decayed:.1f} after (half-life {rules.half_life_days:g} days)"
+                ),
+            )
+        )
+    uncapped = sum(i.points for i in engagement_items)
+    if uncapped > rules.engagement_cap:
+        engagement_items.append(
+            ScoreItem(
+                criterion="engagement_cap",
+                label="engagement cap",
+                kind="engagement",
+                band=None,
+                points=rules.engagement_cap - uncapped,
+                detail=f"engagement {uncapped} capped at {rules.engagement_cap}",
+            )
+        )
+    items.extend(engagement_items)
+    engagement = sum(i.points for i in engagement_items)
+
+    if last_engaged is not None and rules.inactivity_penalty != 0:
+        idle_days = (now - last_engaged).total_seconds() / 86400
+        if idle_days > rules.inactivity_days:
+            items.append(
+                ScoreItem(
+                    criterion="inactivity",
+                    label="inactivity",
+                    kind="decay",
+                    band=None,
+                    points=rules.inactivity_penalty,
+                    detail=(
+                        f"last engagement {idle_days:.0f} days ago "
+                        f"(more than {rules.inactivity_days})"
+                    ),
+                )
+            )
+
+    total = sum(i.points for i in items)
+    return Score(
+        total=total,
+        fit=fit,
+        engagement=engagement,
+        temperature=rules.thresholds.temperature(total),
+        stage=rules.thresholds.stage(total),
+        breakdown=tuple(items),
+        rules_version=rules.version,
+    )
+
+
+# --- The rules file ---------------------------------------------------------------------
+
+
+class ScoringConfigError(ValueError):
+    """The scoring rules file is missing or invalid; the message names what and where."""
+
+
+class _ConditionModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    field: StrictStr
+    equals: StrictStr | None = None
+    in_: list[StrictStr] | None = Field(None, alias="in", min_length=1)
+    contains_any: list[StrictStr] | None = Field(None, min_length=1)
+    ends_with_any: list[StrictStr] | None = Field(None, min_length=1)
+    present: StrictBool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_known_operator(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError(
+                "a condition must be a mapping like {field: title, contains_any: [vp]}"
+            )
+        name = data.get("field")
+        if name is None:
+            raise ValueError("a condition needs a field")
+        if name not in CONDITION_FIELDS:
+            known = ", ".join(sorted(CONDITION_FIELDS))
+            raise ValueError(f"unknown field {name!r} (known: {known})")
+        ops = [k for k in data if k != "field"]
+        unknown = [k for k in ops if k not in OPERATORS]
+        if unknown:
+            raise ValueError(
+                f"field {name!r}: unknown operator {unknown[0]!r} (use one of {', '.join(OPERATORS)})"
+            )
+        if len(ops) != 1:
+            found = ", ".join(ops) if ops else "none"
+            raise ValueError(f"field {name!r}: needs exactly one operator, found {found}")
+        return data
+
+    def to_condition(self) -> Condition:
+        for op in OPERATORS:
+            raw = getattr(self, "in_" if op == "in" else op)
+            if raw is not None:
+                value = tuple(raw) if isinstance(raw, list) else raw
+                return Condition(field=self.field, op=op, value=value)
+        raise AssertionError("unreachable: validated to hold one operator")
+
+
+class _CriterionModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    label: str = ""
+    band: Band
+    points: StrictInt
+    conditions: list[_ConditionModel] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _points_in_band(self) -> _CriterionModel:
+        problem = band_error(self.band, self.points)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+class _ThresholdsModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    warm: StrictInt
+    hot: StrictInt
+    mql: StrictInt
+    sql: StrictInt
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _ThresholdsModel:
+        problem = thresholds_error(self.warm, self.hot, self.mql, self.sql)
+        if problem:
+            raise ValueError(problem.removeprefix("thresholds: "))
+        return self
+
+
+class _EngagementModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    points: dict[StrictStr, Annotated[int, Field(strict=True, ge=0)]]
+    cap: StrictInt = Field(ge=0)
+    half_life_days: float = Field(gt=0)
+
+
+class _InactivityModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    after_days: StrictInt = Field(gt=0)
+    penalty: StrictInt = Field(le=0)
+
+
+class _RulesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    thresholds: _ThresholdsModel
+    engagement: _EngagementModel
+    inactivity: _InactivityModel
+    criteria: list[_CriterionModel]
+
+
+def _describe(exc: ValidationError, raw: Any) -> str:
+    """Pydantic errors as short lines naming the criterion id and field."""
+    lines: list[str] = []
+    raw_criteria = raw.get("criteria") if isinstance(raw, dict) else None
+    for err in exc.errors():
+        loc = list(err["loc"])
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown setting"
+        if isinstance(err.get("input"), bool) and err["type"] == "string_type":
+            msg += " (YAML reads yes/no/on/off/NO as booleans: quote the value)"
+        where: list[str] = []
+        if len(loc) >= 2 and loc[0] == "criteria" and isinstance(loc[1], int):
+            index = loc[1]
+            entry = raw_criteria[index] if isinstance(raw_criteria, list) else None
+            cid = entry.get("id") if isinstance(entry, dict) else None
+            where.append(f"criterion {cid!r}" if cid else f"criterion #{index + 1}")
+            loc = loc[2:]
+            if len(loc) >= 2 and loc[0] == "conditions" and isinstance(loc[1], int):
+                cond = entry.get("conditions") if isinstance(entry, dict) else None
+                cond_raw = cond[loc[1]] if isinstance(cond, list) and len(cond) > loc[1] else None
+                name = cond_raw.get("field") if isinstance(cond_raw, dict) else None
+                where.append(f"condition #{loc[1] + 1}" + (f" ({name})" if name else ""))
+                loc = loc[2:]
+        path = ".".join(str(p) for p in loc)
+        if path:
+            where.append(path)
+        lines.append(": ".join([*where, msg]))
+    return "; ".join(lines)
+
+
+def parse_scoring_rules(text: bytes, origin: str = "<scoring rules>") -> ScoringRules:
+    """Parse and check the rules file's content; ``origin`` names it in errors."""
+    version = hashlib.sha256(text).hexdigest()[:12]
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScoringConfigError(f"{origin}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ScoringConfigError(
+            f"{origin}: expected a mapping with thresholds, engagement, inactivity and criteria"
+        )
+    try:
+        parsed = _RulesFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ScoringConfigError(f"{origin}: {_describe(exc, raw)}") from exc
+    seen: set[str] = set()
+    for c in parsed.criteria:
+        if c.id in seen:
+            raise ScoringConfigError(f"{origin}: criterion {c.id!r} is defined twice")
+        seen.add(c.id)
+    t = parsed.thresholds
+    return ScoringRules(
+        criteria=tuple(
+            Criterion(
+                id=c.id,
+                label=c.label or c.id,
+                band=c.band,
+                points=c.points,
+                conditions=tuple(cond.to_condition() for cond in c.conditions),
+            )
+            for c in parsed.criteria
+        ),
+        engagement_points=dict(parsed.engagement.points),
+        engagement_cap=parsed.engagement.cap,
+        half_life_days=parsed.engagement.half_life_days,
+        inactivity_days=parsed.inactivity.after_days,
+        inactivity_penalty=parsed.inactivity.penalty,
+        thresholds=Thresholds(warm=t.warm, hot=t.hot, mql=t.mql, sql=t.sql),
+        version=version,
+    )
+
+
+def load_scoring_rules(path: Path) -> ScoringRules:
+    """Load and check the rules file; any problem is a ``ScoringConfigError``."""
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise ScoringConfigError(
+            f"scoring rules {path}: cannot read: {exc.strerror or exc}"
+        ) from exc
+    return parse_scoring_rules(text, origin=str(path))
+
+
+class ScoringRulesSource:
+    """The current rules from one file, reloadable without a restart.
+
+    The constructor loads the file and raises ``ScoringConfigError`` if it is bad: a
+    service must not start without valid rules. ``reload_if_changed`` re-reads the file
+    and compares its content hash (the file is small, and mtime ticks are too coarse
+    to catch a quick rewrite): it returns True when new rules are now in force, False
+    when nothing changed (or it went back to the rules in force). When the file changed into something invalid (or vanished) it
+    keeps the previous rules, records the error in ``last_error`` and raises
+    ``ScoringConfigError`` once for that content; later calls on the same bad content
+    return False, so a polling service logs the problem once per edit.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        text = self._read()
+        self._rules = parse_scoring_rules(text, origin=str(path))
+        self._loaded_digest = self._seen_digest = hashlib.sha256(text).digest()
+        self.last_error: ScoringConfigError | None = None
+
+    @property
+    def rules(self) -> ScoringRules:
+        return self._rules
+
+    def _read(self) -> bytes:
+        try:
+            return self.path.read_bytes()
+        except OSError as exc:
+            raise ScoringConfigError(
+                f"scoring rules {self.path}: cannot read: {exc.strerror or exc}"
+            ) from exc
+
+    def reload_if_changed(self) -> bool:
+        try:
+            text = self._read()
+        except ScoringConfigError as exc:
+            digest = b"unreadable"
+            if digest == self._seen_digest:
+                return False
+            self._seen_digest = digest
+            self.last_error = exc
+            raise
+        digest = hashlib.sha256(text).digest()
+        if digest == self._seen_digest:
+            return False
+        self._seen_digest = digest
+        if digest == self._loaded_digest:  # back to the rules in force after a bad edit
+            self.last_error = None
+            return False
+        try:
+            rules = parse_scoring_rules(text, origin=str(self.path))
+        except ScoringConfigError as exc:
+            self.last_error = exc
+            raise
+        self._rules, self._loaded_digest, self.last_error = rules, digest, None
+        return True

@@ -1,0 +1,103 @@
+"""The events the router causes, written to its outbox in the deciding transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.router.models import Assignment, Lead, Outbox, SlaClock
+from shared.events.envelope import make_event
+from shared.events.models import LeadAssigned, LeadData, LeadSla, ScoreData, SlaWindow
+from shared.events.registry import LEAD_ASSIGNED, LEAD_SLA
+from shared.outbox import enqueue
+
+NAMESPACE = uuid.UUID("0c7f6f5e-8f0e-5d0b-9a3c-7a1f2e4d5b60")
+SOURCE = "/leadflow/router"
+
+
+def event_id(*parts: str) -> str:
+    """Deterministic: the same cause always yields the same event id."""
+    return str(uuid.uuid5(NAMESPACE, "\x1f".join(parts)))
+
+
+def score_data(breakdown: dict[str, Any]) -> ScoreData:
+    return ScoreData.model_validate(breakdown)
+
+
+def emit_assigned(
+    session: AsyncSession,
+    lead: Lead,
+    assignment: Assignment,
+    clock: SlaClock | None,
+    *,
+    submission_id: uuid.UUID | None,
+    now: datetime,
+) -> None:
+    data = LeadAssigned(
+        lead_id=lead.id,
+        submission_id=submission_id,
+        outcome=assignment.outcome,  # type: ignore[arg-type]
+        kind=assignment.kind,  # type: ignore[arg-type]
+        rep_id=assignment.rep_id,
+        team_id=assignment.team_id,
+        queue=assignment.queue,
+        rule=assignment.rule,
+        reason=assignment.reason,
+        explanation=assignment.explanation,
+        score=score_data(assignment.score),
+        purchased_list=lead.is_name,
+        sla=SlaWindow(started_at=clock.started_at, warn_at=clock.warn_at, due_at=clock.due_at)
+        if clock
+        else None,
+        lead=LeadData.model_validate(lead.profile),
+        received_at=lead.received_at,
+        decided_at=assignment.decided_at,
+    )
+    event = make_event(
+        id=event_id(assignment.cause_event_id, "assigned", str(assignment.id)),
+        type=LEAD_ASSIGNED.type,
+        source=SOURCE,
+        subject=str(lead.id),
+        data=data,
+        time=now,
+    )
+    enqueue(session, Outbox, LEAD_ASSIGNED.topic, str(lead.id), event, now)
+
+
+def emit_sla(
+    session: AsyncSession,
+    clock: SlaClock,
+    kind: str,
+    *,
+    cause: str,
+    now: datetime,
+    detail: str,
+    new_rep_id: str | None = None,
+    manager: str | None = None,
+    business_minutes: float | None = None,
+) -> None:
+    data = LeadSla(
+        lead_id=clock.lead_id,
+        kind=kind,  # type: ignore[arg-type]
+        team_id=clock.team_id,
+        rep_id=clock.rep_id,
+        new_rep_id=new_rep_id,
+        manager=manager,
+        started_at=clock.started_at,
+        due_at=clock.due_at,
+        at=now,
+        business_minutes_elapsed=business_minutes,
+        detail=detail,
+    )
+    event = make_event(
+        id=event_id(cause, "sla", kind, str(clock.lead_id)),
+        type=LEAD_SLA.type,
+        source=SOURCE,
+        subject=str(clock.lead_id),
+        data=data,
+        time=now,
+    )
+    enqueue(session, Outbox, LEAD_SLA.topic, str(clock.lead_id), event, now)

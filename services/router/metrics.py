@@ -1,0 +1,56 @@
+"""Router's metric catalogue. Labels are bounded (outcome, team, channel, match rule): never ids."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from shared.metrics import HttpMetrics
+
+HTTP = HttpMetrics("router")
+
+LEADS_ROUTED = Counter(
+    "leadflow_router_leads_routed_total",
+    "Routing decisions by outcome (assigned, queued, nurture, name) and team",
+    ["outcome", "team"],
+)
+MERGES = Counter(
+    "leadflow_router_dedupe_merges_total",
+    "Submissions merged into a known lead, by match rule",
+    ["match_rule"],
+)
+SCORES = Histogram(
+    "leadflow_router_lead_score",
+    "Lead score at each routing decision",
+    buckets=(-20, 0, 10, 20, 25, 30, 40, 50, 55, 60, 70, 80, 100, 150),
+)
+INTAKE_TO_ASSIGNMENT = Histogram(
+    "leadflow_router_intake_to_assignment_seconds",
+    "From intake (ingest acknowledged) to the assignment decision",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600),
+)
+TIME_TO_FIRST_TOUCH = Histogram(
+    "leadflow_router_time_to_first_touch_seconds",
+    "From intake to the first touch by a rep",
+    ["team", "source"],
+    buckets=(60, 300, 600, 900, 1800, 2700, 3600, 7200, 14400, 28800, 86400, 259200),
+)
+SLA_EVENTS = Counter(
+    "leadflow_router_sla_events_total",
+    "SLA warnings, breaches, reassignments and escalations",
+    ["kind", "team"],
+)
+AWAITING_FIRST_TOUCH = Gauge(
+    "leadflow_router_leads_awaiting_first_touch", "Assigned leads whose SLA clock runs"
+)
+OLDEST_AWAITING_SECONDS = Gauge(
+    "leadflow_router_oldest_awaiting_first_touch_seconds",
+    "Age of the oldest lead still awaiting its first touch",
+)
+SLA_TIMER_LATENESS = Histogram(
+    "leadflow_router_sla_timer_lateness_seconds",
+    "How late an SLA timer fired after it was due",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
+DLQ_MESSAGES = Gauge(
+    "leadflow_dlq_messages", "Messages in a dead-letter topic (high watermark sum)", ["topic"]
+)

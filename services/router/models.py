@@ -1,0 +1,189 @@
+"""The ``router`` schema: leads and their identities, submissions (merge history), reps,
+teams, rules, assignments with explanations, activities, SLA clocks, processed event
+ids and the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import make_base
+from shared.outbox import OutboxMixin, ProcessedEventMixin
+
+SCHEMA = "router"
+Base = make_base(SCHEMA)
+
+
+class Lead(Base):
+    __tablename__ = "lead"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    # assigned | queued | nurture | converted
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    # only ever arrived from purchased lists: a name, not a lead
+    is_name: Mapped[bool] = mapped_column(Boolean)
+    profile: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    company_key: Mapped[str | None] = mapped_column(String(300), index=True)
+    source_id: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    score: Mapped[int] = mapped_column(Integer)
+    temperature: Mapped[str] = mapped_column(String(8))
+    stage: Mapped[str] = mapped_column(String(8))
+    score_breakdown: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    owner_rep_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    team_id: Mapped[str | None] = mapped_column(String(64))
+    queue: Mapped[str | None] = mapped_column(String(64))
+    first_touch_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_activity_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LeadIdentity(Base):
+    """Unique keys of a person (canonical email, E.164 phone): one lead per identity."""
+
+    __tablename__ = "lead_identity"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(320), primary_key=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("router.lead.id"), index=True
+    )
+
+
+class LeadSubmission(Base):
+    """Each received submission and how it was matched: the merge history."""
+
+    __tablename__ = "lead_submission"
+
+    submission_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("router.lead.id"), index=True
+    )
+    event_id: Mapped[str] = mapped_column(String(128))
+    source_id: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(32))
+    matched_by: Mapped[str] = mapped_column(String(16))  # new | email | phone | name_company
+    detail: Mapped[str] = mapped_column(Text)
+    filled: Mapped[list[str]] = mapped_column(JSONB)
+    conflicts: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Team(Base):
+    __tablename__ = "team"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    business_hours: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sla_minutes: Mapped[int] = mapped_column(Integer)
+    warning_minutes: Mapped[int] = mapped_column(Integer)
+    escalation: Mapped[str] = mapped_column(String(16))
+    manager: Mapped[str | None] = mapped_column(String(64))
+
+
+class Rep(Base):
+    __tablename__ = "rep"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(64), ForeignKey("router.team.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    timezone: Mapped[str] = mapped_column(String(64))
+    working_hours: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    out_of_office: Mapped[list[dict[str, str]]] = mapped_column(JSONB)
+    weight: Mapped[int] = mapped_column(Integer)
+    capacity: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean)
+    open_leads: Mapped[int] = mapped_column(Integer)
+    current_weight: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RoutingRule(Base):
+    __tablename__ = "routing_rule"
+
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    team_id: Mapped[str] = mapped_column(String(64), ForeignKey("router.team.id"))
+    conditions: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class Assignment(Base):
+    """Every routing decision with its explanation; ``ended_at`` set when superseded."""
+
+    __tablename__ = "assignment"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("router.lead.id"), index=True
+    )
+    outcome: Mapped[str] = mapped_column(String(16))  # assigned | queued | nurture
+    kind: Mapped[str] = mapped_column(
+        String(16)
+    )  # initial | sticky | reassigned | dequeued | rescored
+    rep_id: Mapped[str | None] = mapped_column(String(64))
+    team_id: Mapped[str | None] = mapped_column(String(64))
+    queue: Mapped[str | None] = mapped_column(String(64))
+    rule: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    explanation: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    score: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    cause_event_id: Mapped[str] = mapped_column(String(128))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Activity(Base):
+    __tablename__ = "activity"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("router.lead.id"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    touch_channel: Mapped[str | None] = mapped_column(String(16))
+    rep_id: Mapped[str | None] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SlaClock(Base):
+    """The first-touch clock of a lead: a durable timer (``next_fire_at``)."""
+
+    __tablename__ = "sla_clock"
+
+    lead_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("router.lead.id"), primary_key=True
+    )
+    team_id: Mapped[str] = mapped_column(String(64))
+    rep_id: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(32))
+    # running -> warned -> breached -> (reassigned: running again) | escalated; stopped on first touch
+    state: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    warn_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_fire_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    escalations: Mapped[int] = mapped_column(Integer)
+
+
+class ProcessedEvent(ProcessedEventMixin, Base):
+    __tablename__ = "processed_event"
+
+
+class Outbox(OutboxMixin, Base):
+    """Events written in the same transaction as the change that causes them; relayed to Kafka."""
+
+    __tablename__ = "outbox"

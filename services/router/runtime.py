@@ -1,0 +1,224 @@
+"""Everything the router runs besides HTTP: the consumer loop, the outbox relay, the SLA
+scheduler, the queue drain, scoring reloads and the DLQ gauge."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer
+
+from services.router import metrics
+from services.router.assignment.service import decide
+from services.router.context import Clock, RouterContext, utc_now
+from services.router.domain.scoring import ScoringRulesSource
+from services.router.handlers import make_handler
+from services.router.models import Outbox
+from services.router.repository import RouterRepository
+from services.router.routing_config import load_routing_config, rep_row, team_row
+from services.router.settings import RouterSettings
+from services.router.sla.service import run_scheduler
+from shared import db
+from shared.events.registry import LEAD_ACTIVITY, LEAD_RECEIVED
+from shared.kafka.consumer import ConsumerConfig, ConsumerLoop
+from shared.kafka.producer import EventProducer
+from shared.kafka.topics import dlq_topic
+from shared.logging import get_logger
+from shared.outbox import OutboxRelay
+
+log = get_logger(__name__)
+
+
+def _exit_process(
+    exc: BaseException,
+) -> None:  # crash-only: offsets are uncommitted, restart resumes
+    log.error("router.fatal", error=repr(exc))
+    os._exit(70)
+
+
+class RouterRuntime:
+    def __init__(
+        self,
+        settings: RouterSettings,
+        *,
+        clock: Clock = utc_now,
+        on_fatal: Callable[[BaseException], None] = _exit_process,
+        consume: bool = True,
+        schedule: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.on_fatal = on_fatal
+        self.consume = consume
+        self.schedule = schedule
+        self.ctx: RouterContext | None = None
+        self.loop: ConsumerLoop | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+
+    async def start(self) -> RouterContext:
+        s = self.settings
+        scoring = ScoringRulesSource(s.router_scoring_file)  # fails loudly on a bad file
+        routing = load_routing_config(s.router_routing_file)
+        engine = db.create_engine(s.require_database_url())
+        sessions = db.sessionmaker(engine)
+        async with sessions.begin() as session:
+            now = self.clock()
+            await RouterRepository(session).seed(
+                [team_row(t) for t in routing.teams],
+                [rep_row(r, now) for r in routing.reps],
+                [
+                    {
+                        "position": i,
+                        "name": r.name,
+                        "team_id": r.team,
+                        "conditions": r.when.model_dump(exclude_none=True),
+                    }
+                    for i, r in enumerate(routing.rules)
+                ],
+            )
+        producer = EventProducer(s.kafka_bootstrap_servers, client_id="leadflow-router")
+        await producer.start(required=False)
+        relay = OutboxRelay(
+            sessions, Outbox, producer, schema="router", topic_prefix=s.topic_prefix
+        )
+        ctx = self.ctx = RouterContext(
+            settings=s,
+            engine=engine,
+            sessions=sessions,
+            producer=producer,
+            relay=relay,
+            scoring=scoring,
+            fallback_queue=routing.fallback_queue,
+            follow_the_sun=tuple(routing.follow_the_sun),
+            clock=self.clock,
+        )
+        self._spawn("outbox", relay.run())
+        if self.consume:
+            self.loop = ConsumerLoop(
+                ConsumerConfig(
+                    topics=[s.topic(LEAD_RECEIVED.topic), s.topic(LEAD_ACTIVITY.topic)],
+                    group_id=s.router_consumer_group,
+                    bootstrap_servers=s.kafka_bootstrap_servers,
+                    client_id="leadflow-router",
+                ),
+                make_handler(ctx),
+                producer,
+            )
+            self._spawn("consumer", self.loop.run(), fatal=True)
+        if self.schedule:
+            self._spawn("sla", run_scheduler(ctx, self._stopping))
+            self._spawn("queue", self._drain_queue_forever(ctx))
+        self._spawn("scoring", self._reload_scoring_forever(ctx))
+        self._spawn("dlq", self._watch_dlq_forever(ctx))
+        log.info("router.started", group=s.router_consumer_group)
+        return ctx
+
+    def _spawn(self, name: str, coro: object, fatal: bool = False) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro, name=f"router-{name}")  # type: ignore[arg-type]
+
+        def done(t: asyncio.Task[None]) -> None:
+            if t.cancelled() or self._stopping.is_set():
+                return
+            exc = t.exception()
+            if exc is not None:
+                log.error("router.task_failed", task=name, error=repr(exc))
+                if fatal:
+                    self.on_fatal(exc)
+
+        task.add_done_callback(done)
+        self._tasks.append(task)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self.loop is not None:
+            self.loop.stop()
+        if self.ctx is not None:
+            self.ctx.relay.stop()
+        for task in self._tasks:
+            if task.get_name() not in ("router-consumer", "router-outbox"):
+                task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 15)
+        if self.ctx is not None:
+            await self.ctx.producer.stop()
+            await self.ctx.engine.dispose()
+
+    async def _drain_queue_forever(self, ctx: RouterContext) -> None:
+        while not self._stopping.is_set():
+            try:
+                await drain_queue(ctx)
+            except Exception as exc:
+                log.warning("router.queue_drain_failed", error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stopping.wait(), ctx.settings.router_queue_drain_seconds
+                )
+
+    async def _reload_scoring_forever(self, ctx: RouterContext) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stopping.wait(), ctx.settings.router_scoring_reload_seconds
+                )
+            try:
+                if ctx.scoring.reload_if_changed():
+                    log.info("router.scoring_reloaded", version=ctx.scoring.rules.version)
+            except Exception as exc:  # keep the previous rules
+                log.error("router.scoring_reload_failed", error=str(exc))
+
+    async def _watch_dlq_forever(self, ctx: RouterContext) -> None:
+        topics = [dlq_topic(ctx.settings.topic(t.topic)) for t in (LEAD_RECEIVED, LEAD_ACTIVITY)]
+        while not self._stopping.is_set():
+            try:
+                consumer = AIOKafkaConsumer(
+                    bootstrap_servers=ctx.settings.kafka_bootstrap_servers, group_id=None
+                )
+                await consumer.start()
+                try:
+                    cluster = await consumer._client.fetch_all_metadata()
+                    for topic in topics:
+                        from aiokafka import TopicPartition
+
+                        tps = [
+                            TopicPartition(topic, p)
+                            for p in cluster.partitions_for_topic(topic) or ()
+                        ]
+                        if tps:
+                            ends = await consumer.end_offsets(tps)
+                            starts = await consumer.beginning_offsets(tps)
+                            metrics.DLQ_MESSAGES.labels(topic).set(
+                                sum(ends[tp] - starts[tp] for tp in tps)
+                            )
+                finally:
+                    await consumer.stop()
+            except Exception as exc:
+                log.warning("router.dlq_watch_failed", error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), 30)
+
+
+async def drain_queue(ctx: RouterContext, limit: int = 100) -> int:
+    """Queued leads (hot and SQL first) get a rep as soon as one is eligible."""
+    async with ctx.sessions() as session:
+        waiting = await RouterRepository(session).queued_leads(limit)
+    assigned = 0
+    for lead_id in waiting:
+        async with ctx.sessions.begin() as session:
+            repo = RouterRepository(session)
+            lead = await repo.lock_lead(lead_id)
+            if lead is None or lead.status != "queued":
+                continue
+            now = ctx.clock()
+            result = await decide(
+                ctx, repo, lead, kind="dequeued", cause_event_id=f"dequeue:{lead_id}:{now.isoformat()}",
+                submission_id=None, now=now, started_at=now, emit_if_still_queued=False,
+            )  # fmt: skip
+            if result is not None and result.outcome == "assigned":
+                assigned += 1
+    if assigned:
+        ctx.relay.notify()
+    return assigned

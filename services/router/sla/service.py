@@ -1,0 +1,139 @@
+"""The SLA clock to first touch: durable timers in ``router.sla_clock``.
+
+A scheduler claims due clocks with FOR UPDATE SKIP LOCKED (so two router instances never
+fire the same step), moves each one step (running -> warned -> breached -> reassigned or
+escalated) and writes the events to the outbox, all in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from services.router import metrics
+from services.router.assignment.service import reassign
+from services.router.context import RouterContext
+from services.router.convert import hours, to_team
+from services.router.domain.business_hours import business_minutes_between
+from services.router.events import emit_sla
+from services.router.models import Lead, SlaClock
+from services.router.repository import RouterRepository
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+OPEN_STATES = ("running", "warned", "breached", "escalated")
+
+
+def _cause(clock: SlaClock, step: str) -> str:
+    return f"{clock.lead_id}:{clock.started_at.isoformat()}:{step}"
+
+
+async def fire_due(ctx: RouterContext, limit: int = 200) -> int:
+    """Advance every due clock one step; returns how many fired."""
+    now = ctx.clock()
+    async with ctx.sessions.begin() as session:
+        repo = RouterRepository(session)
+        clocks = await repo.claim_due_clocks(now, limit)
+        for clock in clocks:
+            assert clock.next_fire_at is not None
+            metrics.SLA_TIMER_LATENESS.observe(max((now - clock.next_fire_at).total_seconds(), 0.0))
+            await _step(ctx, repo, clock, now)
+    if clocks:
+        ctx.relay.notify()
+    return len(clocks)
+
+
+async def _step(ctx: RouterContext, repo: RouterRepository, clock: SlaClock, now: datetime) -> None:
+    team = await repo.team(clock.team_id)
+    elapsed = business_minutes_between(clock.started_at, now, to_team(team).hours) if team else None
+    if clock.state == "running":
+        clock.state = "warned"
+        clock.next_fire_at = clock.due_at
+        metrics.SLA_EVENTS.labels("warning", clock.team_id).inc()
+        emit_sla(repo.session, clock, "warning", cause=_cause(clock, "warning"), now=now, business_minutes=elapsed,
+                 detail=f"no first touch yet; due at {clock.due_at.isoformat()}")  # fmt: skip
+        return
+    if clock.state != "warned":
+        clock.next_fire_at = None
+        return
+    clock.state = "breached"
+    clock.next_fire_at = None
+    metrics.SLA_EVENTS.labels("breach", clock.team_id).inc()
+    emit_sla(repo.session, clock, "breach", cause=_cause(clock, "breach"), now=now, business_minutes=elapsed,
+             detail=f"no first touch within {team.sla_minutes if team else '?'} business minutes")  # fmt: skip
+
+    lead = await repo.lock_lead(clock.lead_id)
+    if lead is None or team is None:
+        return
+    if team.escalation == "reassign" and clock.escalations < ctx.settings.router_max_escalations:
+        previous = clock.rep_id
+        cause = _cause(clock, "reassign")
+        assignment = await reassign(ctx, repo, lead, clock, cause=cause, now=now)
+        if assignment is not None:
+            metrics.SLA_EVENTS.labels("reassignment", clock.team_id).inc()
+            # the clock now belongs to the new owner; announce the handover against the old window
+            fresh = await repo.clock(lead.id)
+            assert fresh is not None
+            emit_sla(repo.session, _snapshot(clock, previous), "reassignment", cause=cause, now=now,
+                     new_rep_id=assignment.rep_id, detail=f"reassigned from {previous} to {assignment.rep_id}")  # fmt: skip
+            return
+    clock.state = "escalated"
+    metrics.SLA_EVENTS.labels("escalation", clock.team_id).inc()
+    emit_sla(repo.session, clock, "escalation", cause=_cause(clock, "escalation"), now=now, manager=team.manager,
+             detail=f"escalated to manager {team.manager or '(none configured)'}")  # fmt: skip
+
+
+def _snapshot(clock: SlaClock, rep_id: str | None) -> SlaClock:
+    return SlaClock(
+        lead_id=clock.lead_id, team_id=clock.team_id, rep_id=rep_id, channel=clock.channel, state=clock.state,
+        started_at=clock.started_at, warn_at=clock.warn_at, due_at=clock.due_at, next_fire_at=None,
+        stopped_at=None, escalations=clock.escalations,
+    )  # fmt: skip
+
+
+async def stop_on_first_touch(
+    repo: RouterRepository,
+    lead: Lead,
+    *,
+    touched_at: datetime,
+    rep_id: str | None,
+    cause: str,
+    now: datetime,
+) -> None:
+    if lead.first_touch_at is None or touched_at < lead.first_touch_at:
+        lead.first_touch_at = touched_at
+    clock = await repo.clock(lead.id, lock=True)
+    if clock is None or clock.state not in OPEN_STATES:
+        return
+    clock.state = "stopped"
+    clock.stopped_at = touched_at
+    clock.next_fire_at = None
+    seconds = max((touched_at - lead.received_at).total_seconds(), 0.0)
+    metrics.TIME_TO_FIRST_TOUCH.labels(clock.team_id, lead.channel).observe(seconds)
+    team = await repo.team(clock.team_id)
+    elapsed = (
+        business_minutes_between(
+            clock.started_at, touched_at, hours(team.timezone, team.business_hours)
+        )
+        if team
+        else None
+    )
+    emit_sla(repo.session, clock, "first_touch", cause=cause, now=now, business_minutes=elapsed,
+             detail=f"first touch by {rep_id or 'unknown rep'} after {seconds / 60:.1f} minutes")  # fmt: skip
+
+
+async def run_scheduler(ctx: RouterContext, stopping: asyncio.Event) -> None:
+    """Fire due timers every tick (within a second or two of due, across restarts)."""
+    while not stopping.is_set():
+        try:
+            while await fire_due(ctx) >= 200:
+                pass
+            async with ctx.sessions() as session:
+                count, oldest = await RouterRepository(session).awaiting_first_touch(ctx.clock())
+            metrics.AWAITING_FIRST_TOUCH.set(count)
+            metrics.OLDEST_AWAITING_SECONDS.set(oldest)
+        except Exception as exc:  # the timers are durable: try again next tick
+            log.warning("router.sla_tick_failed", error=repr(exc))
+        try:
+            await asyncio.wait_for(stopping.wait(), ctx.settings.router_sla_tick_seconds)
+        except TimeoutError:
+            pass
