@@ -26,8 +26,15 @@ class TopicReader:
             bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None
         )
         await self._consumer.start()
-        cluster = await self._consumer._client.fetch_all_metadata()
-        partitions = cluster.partitions_for_topic(self.topic)
+        partitions = None
+        deadline = time.monotonic() + 15
+        while (
+            not partitions and time.monotonic() < deadline
+        ):  # a new topic takes a moment to appear
+            cluster = await self._consumer._client.fetch_all_metadata()
+            partitions = cluster.partitions_for_topic(self.topic)
+            if not partitions:
+                await asyncio.sleep(0.2)
         if not partitions:
             await self._consumer.stop()
             raise AssertionError(f"topic {self.topic} does not exist")

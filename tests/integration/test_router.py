@@ -1,0 +1,283 @@
+"""The router as a real process on real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import uuid
+
+import httpx
+import jsonschema
+import pytest
+from sqlalchemy import text
+
+from shared import db
+from shared.events.registry import LEAD_ASSIGNED
+from shared.kafka.producer import EventProducer
+from shared.settings import DEV_ADMIN_TOKEN
+from shared.stack.common import free_port
+from shared.stack.stack import ServiceProcess
+from tests.conftest import start_ingest
+from tests.kafka_helpers import TopicReader, value, wait_for
+from tests.router_env import ROUTER, make_router_env, publish_received, received, sales_ready
+from tests.signing import signed_request
+
+ASSIGNED_SCHEMA = jsonschema.Draft202012Validator(
+    LEAD_ASSIGNED.load_schema(), format_checker=jsonschema.FormatChecker()
+)
+ADMIN = {"authorization": f"Bearer {DEV_ADMIN_TOKEN}"}
+
+
+def start_router(env, log_dir, name="router", **extra) -> ServiceProcess:
+    proc = ServiceProcess(ROUTER, env.env(**extra), port=free_port(), log=log_dir / f"{name}.log")
+    proc.start()
+    proc.wait_ready()
+    return proc
+
+
+@pytest.fixture
+async def env(stack):
+    return await make_router_env(stack)
+
+
+@pytest.fixture
+async def producer(stack):
+    p = EventProducer(stack.bootstrap)
+    await p.start(required=True)
+    yield p
+    await p.stop()
+
+
+@pytest.fixture
+async def router(env, tmp_path):
+    proc = await asyncio.to_thread(start_router, env, tmp_path)
+    yield proc
+    await asyncio.to_thread(proc.stop)
+
+
+async def sql(env, query: str, **params):
+    engine = db.create_engine(env.database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(text(query), params)).all()
+    finally:
+        await engine.dispose()
+
+
+async def test_web_lead_is_assigned_within_seconds_with_explanation(env, router, tmp_path, stack):
+    ingest = await asyncio.to_thread(
+        start_ingest, stack, tmp_path, name="ingest-router", LEADFLOW_TOPIC_PREFIX=env.prefix
+    )
+    try:
+        async with TopicReader(stack.bootstrap, env.topic(LEAD_ASSIGNED.topic)) as assigned:
+            body, headers = signed_request(
+                sales_ready(f"ada.{uuid.uuid4().hex[:8]}@megacorp.example")
+            )
+            async with httpx.AsyncClient(base_url=ingest.url, timeout=30) as client:
+                response = await client.post("/v1/leads", content=body, headers=headers)
+            assert response.status_code == 202
+            submission = response.json()["lead_id"]
+            records = await assigned.read(
+                until=lambda rs: any(value(r)["data"]["submission_id"] == submission for r in rs),
+                timeout=15,
+            )
+    finally:
+        await asyncio.to_thread(ingest.stop)
+    event = next(value(r) for r in records if value(r)["data"]["submission_id"] == submission)
+    ASSIGNED_SCHEMA.validate(event)
+    data = event["data"]
+    assert data["outcome"] == "assigned" and data["rep_id"] in {"rep-a", "rep-b", "rep-c"}
+    assert data["team_id"] == "core" and data["rule"] == "everyone"
+    assert data["score"]["stage"] in ("mql", "sql") and data["score"]["breakdown"]
+    candidates = data["explanation"]["teams_tried"][0]["candidates"]
+    assert {c["rep_id"] for c in candidates} == {"rep-a", "rep-b", "rep-c"}
+    assert data["sla"]["due_at"] > data["sla"]["started_at"]
+    # the admin API shows the lead whole
+    async with httpx.AsyncClient(base_url=router.url, timeout=10) as client:
+        whole = (await client.get(f"/v1/admin/leads/{data['lead_id']}", headers=ADMIN)).json()
+        assert (await client.get(f"/v1/admin/leads/{data['lead_id']}")).status_code == 401
+    assert whole["owner"]["rep_id"] == data["rep_id"]
+    assert whole["decisions"][0]["explanation"] == data["explanation"]
+    assert whole["sla"]["state"] == "running"
+
+
+@pytest.fixture
+async def ingest_for_env(env, stack, tmp_path):
+    proc = await asyncio.to_thread(
+        start_ingest, stack, tmp_path, name="ingest-env", LEADFLOW_TOPIC_PREFIX=env.prefix
+    )
+    async with httpx.AsyncClient(base_url=proc.url, timeout=30) as client:
+        yield client
+    await asyncio.to_thread(proc.stop)
+
+
+async def post(client: httpx.AsyncClient, payload: dict) -> str:
+    body, headers = signed_request({k: v for k, v in payload.items() if v is not None})
+    response = await client.post("/v1/leads", content=body, headers=headers)
+    assert response.status_code == 202, response.text
+    return response.json()["lead_id"]
+
+
+async def test_one_person_three_ways_and_in_parallel_is_one_lead(env, router, ingest_for_env):
+    tag = uuid.uuid4().hex[:8]
+    domain = f"acme-{tag}.example"
+    john = dict(first_name="John", last_name="Smith", company="Acme", country="US")
+    await post(
+        ingest_for_env,
+        sales_ready(f"john.smith@{domain}", phone="+1 415 555 0100", website=domain, **john),
+    )
+    await wait_for(lambda: sql(env, "SELECT 1 FROM router.lead"), timeout=15)
+    # case and plus-tag in the email; a formatted phone only; a typo in the name at the same company
+    await post(
+        ingest_for_env,
+        sales_ready(f"John.Smith+webinar@{domain.upper()}", **{**john, "company": "ACME Inc"}),
+    )
+    await post(
+        ingest_for_env,
+        {**sales_ready(None), "email": None, "phone": "(415) 555-0100", "country": "US"},
+    )
+    await post(
+        ingest_for_env,
+        sales_ready(f"jsmith@{domain}", **{**john, "first_name": "Jon"}, website=domain),
+    )
+
+    # a new person five times at once, in different formats (different partitions)
+    mary = dict(
+        first_name="Mary",
+        last_name="Major",
+        company="Globex",
+        country="US",
+        website=f"globex-{tag}.example",
+    )
+    twin = f"mary.major@globex-{tag}.example"
+    burst = [
+        sales_ready(twin, **mary),
+        sales_ready(twin.upper(), **mary),
+        {**sales_ready(None, **mary), "email": None, "phone": "415-555-0199"},
+        sales_ready(f"m.major@globex-{tag}.example", **{**mary, "first_name": "Marry"}),
+        sales_ready(twin, **mary, phone="+1 415 555 0199"),
+    ]
+    await asyncio.gather(*(post(ingest_for_env, p) for p in burst))
+    rows = await wait_for(lambda: _submissions_when(env, 9), timeout=30)
+    by_lead = collections.defaultdict(list)
+    for lead_id, matched_by in rows:
+        by_lead[lead_id].append(matched_by)
+    assert len(by_lead) == 2, by_lead
+    assert sorted(len(v) for v in by_lead.values()) == [4, 5]
+    john_matches = next(v for v in by_lead.values() if len(v) == 4)
+    assert john_matches[0] == "new" and set(john_matches[1:]) <= {"email", "phone", "name_company"}
+    assert "phone" in john_matches and "name_company" in john_matches
+    assignments = await sql(
+        env, "SELECT lead_id, rep_id FROM router.assignment WHERE rep_id IS NOT NULL"
+    )
+    for lead_id in by_lead:
+        assert len({rep for lid, rep in assignments if lid == lead_id}) == 1, (
+            "sticky routing: one owner per person"
+        )
+    history = await sql(
+        env,
+        "SELECT detail, conflicts FROM router.lead_submission WHERE matched_by = 'name_company'",
+    )
+    assert history and all(
+        "jon smith" in d.lower() or "marry" in d.lower() or "name" in d.lower() for d, _ in history
+    )
+
+
+async def _submissions_when(env, count):
+    rows = await sql(env, "SELECT lead_id, matched_by FROM router.lead_submission")
+    return rows if len(rows) >= count else None
+
+
+async def test_purchased_list_names_never_go_to_a_rep(env, router, producer, stack):
+    async with TopicReader(stack.bootstrap, env.topic(LEAD_ASSIGNED.topic)) as assigned:
+        item = received(
+            sales_ready(f"bought.{uuid.uuid4().hex[:8]}@list.example"),
+            source="purchased-lists",
+            kind="list",
+        )
+        await publish_received(env, producer, [item])
+        records = await assigned.read(until=lambda rs: len(rs) >= 1, timeout=15)
+    data = value(records[0])["data"]
+    assert (
+        data["outcome"] == "nurture" and data["rep_id"] is None and data["purchased_list"] is True
+    )
+    assert "purchased-list" in data["reason"]
+    assert await sql(env, "SELECT count(*) FROM router.assignment WHERE rep_id IS NOT NULL") == [
+        (0,)
+    ]
+
+
+async def test_poison_message_goes_to_dlq_and_routing_continues(env, router, producer, stack):
+    async with TopicReader(stack.bootstrap, env.topic("leads.received.v1.dlq")) as dlq:
+        await producer.publish_raw(
+            env.topic("leads.received.v1"), b"poison", b'{"specversion": "1.0", "id": 1}'
+        )
+        await publish_received(
+            env, producer, [received(sales_ready(f"after.{uuid.uuid4().hex[:8]}@x.example"))]
+        )
+        letters = await dlq.read(until=lambda rs: len(rs) >= 1, timeout=20)
+    assert letters[0].key == b"poison"
+    assert dict(letters[0].headers)["dlq.error.type"] == b"InvalidEvent"
+    await wait_for(
+        lambda: sql(env, "SELECT 1 FROM router.assignment WHERE rep_id IS NOT NULL"), timeout=15
+    )
+
+
+async def test_two_router_instances_distribute_as_one(env, producer, tmp_path):
+    routers = [
+        await asyncio.to_thread(start_router, env, tmp_path, f"router-{i}") for i in range(2)
+    ]
+    try:
+        items = [
+            received(sales_ready(f"wrr{n}.{uuid.uuid4().hex[:6]}@d{n}.example", last_name=f"L{n}"))
+            for n in range(60)
+        ]
+        await publish_received(env, producer, items)
+        rows = await wait_for(lambda: _assignments_when(env, 60), timeout=60)
+    finally:
+        for proc in routers:
+            await asyncio.to_thread(proc.stop)
+    counts = collections.Counter(rep for (rep,) in rows)
+    # smooth weighted round robin, weights 3:2:1 over 60 leads -> 30/20/10, exactly as one instance
+    assert counts == {"rep-a": 30, "rep-b": 20, "rep-c": 10}, counts
+
+
+async def _assignments_when(env, count):
+    rows = await sql(env, "SELECT rep_id FROM router.assignment WHERE rep_id IS NOT NULL")
+    return rows if len(rows) >= count else None
+
+
+async def test_kill_9_during_5000_leads_assigns_each_exactly_once(env, producer, tmp_path, stack):
+    items = [
+        received(sales_ready(f"k{n}.{uuid.uuid4().hex[:6]}@k{n}.example", last_name=f"K{n}"))
+        for n in range(5000)
+    ]
+    for start in range(0, len(items), 1000):
+        await publish_received(env, producer, items[start : start + 1000])
+    async with TopicReader(stack.bootstrap, env.topic(LEAD_ASSIGNED.topic)) as assigned:
+        router = await asyncio.to_thread(start_router, env, tmp_path, "router-kill")
+        await wait_for(lambda: _count_when(env, 800), timeout=120)
+        router.kill()
+        processed_at_kill = (await sql(env, "SELECT count(*) FROM router.processed_event"))[0][0]
+        assert processed_at_kill < 5000, "killed too late to prove anything"
+        await asyncio.to_thread(router.start)
+        await wait_for(lambda: _count_when(env, 5000), timeout=300)
+        records = await assigned.read(
+            until=lambda rs: len({value(r)["id"] for r in rs}) >= 5000, timeout=120
+        )
+        await asyncio.to_thread(router.stop)
+    rows = await sql(env, "SELECT lead_id, count(*) FROM router.assignment GROUP BY lead_id")
+    assert len(rows) == 5000 and all(n == 1 for _, n in rows)
+    assert (await sql(env, "SELECT sum(open_leads) FROM router.rep"))[0][0] == 5000
+    per_lead = collections.defaultdict(set)
+    for record in records:
+        event = value(record)
+        per_lead[event["data"]["lead_id"]].add(event["id"])
+    assert len(per_lead) == 5000
+    assert all(len(ids) == 1 for ids in per_lead.values()), "a re-sent event keeps its id"
+
+
+async def _count_when(env, count):
+    n = (await sql(env, "SELECT count(*) FROM router.processed_event"))[0][0]
+    return n if n >= count else None

@@ -1,0 +1,116 @@
+"""An isolated router environment: its own database and topic prefix on the session's stack."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shared import db
+from shared.events.envelope import make_event
+from shared.events.models import LeadData, LeadReceived, SourceRef
+from shared.events.registry import LEAD_RECEIVED
+from shared.kafka.producer import EventProducer
+from shared.kafka.topics import all_topics, ensure_topics
+from shared.stack.stack import SERVICES, Stack
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ROUTER = next(s for s in SERVICES if s.name == "router")
+
+
+@dataclass
+class RouterEnv:
+    stack: Stack
+    prefix: str
+    database_url: str
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return self.stack.env(
+            LEADFLOW_ENV="test",
+            LEADFLOW_LOG_LEVEL="WARNING",
+            LEADFLOW_TOPIC_PREFIX=self.prefix,
+            LEADFLOW_DATABASE_URL=self.database_url,
+            LEADFLOW_ROUTER_ROUTING_FILE=str(FIXTURES / "routing-24x7.yaml"),
+            LEADFLOW_ROUTER_CONSUMER_GROUP=f"{self.prefix}router",
+            **extra,
+        )
+
+    def settings_kwargs(self) -> dict[str, Any]:
+        return {
+            "env": "test",
+            "topic_prefix": self.prefix,
+            "database_url": self.database_url,
+            "kafka_bootstrap_servers": self.stack.bootstrap,
+            "router_routing_file": FIXTURES / "routing-24x7.yaml",
+            "router_consumer_group": f"{self.prefix}router",
+        }
+
+    def topic(self, name: str) -> str:
+        return self.prefix + name
+
+
+async def make_router_env(stack: Stack) -> RouterEnv:
+    name = f"t{uuid.uuid4().hex[:10]}"
+    await asyncio.to_thread(stack.postgres.ensure_database, name)
+    url = stack.postgres.url(name)
+    for spec in SERVICES:
+        assert spec.migrations is not None
+        await asyncio.to_thread(db.upgrade, spec.migrations, url, spec.schema)
+    prefix = f"{name}."
+    await ensure_topics(stack.bootstrap, all_topics(prefix))
+    return RouterEnv(stack=stack, prefix=prefix, database_url=url)
+
+
+def sales_ready(email: str, **fields: Any) -> dict[str, Any]:
+    """A profile that scores above the MQL threshold with the shipped scoring rules (given to sales)."""
+    return {
+        "email": email,
+        "first_name": fields.pop("first_name", "Ada"),
+        "last_name": fields.pop("last_name", "Byron"),
+        "company": fields.pop("company", None),
+        "job_title": "VP Engineering",
+        "company_size": "1001-5000",
+        "industry": fields.pop("industry", "Software"),
+        "country": "DE",
+        "phone": fields.pop("phone", None),
+        **fields,
+    }
+
+
+def received(
+    fields: dict[str, Any],
+    *,
+    at: datetime | None = None,
+    source: str = "website",
+    kind: str = "signed",
+) -> tuple[str, bytes, Any]:
+    """A leads.received.v1 event as ingest would publish it: (topic, key, event)."""
+    from shared.domain.contact import match_key
+
+    lead = LeadData.model_validate({k: v for k, v in fields.items() if v is not None})
+    lead_id = uuid.uuid4()
+    channel = "purchased_list" if kind == "list" else "web"
+    at = at or datetime.now(UTC)
+    key = str(match_key(lead.email, lead.phone, str(lead_id)))
+    data = LeadReceived(
+        lead_id=lead_id,
+        match_key=key,
+        source=SourceRef(id=source, kind=kind),  # type: ignore[arg-type]
+        channel=channel,  # type: ignore[arg-type]
+        purchased_list=kind == "list",
+        received_at=at,
+        lead=lead,
+    )
+    event = make_event(
+        type=LEAD_RECEIVED.type, source=f"/tests/{source}", subject=str(lead_id), data=data, time=at
+    )
+    return LEAD_RECEIVED.topic, key.encode(), event
+
+
+async def publish_received(
+    env: RouterEnv, producer: EventProducer, items: list[tuple[str, bytes, Any]]
+) -> None:
+    await producer.publish_many([(env.topic(t), k, e, ()) for t, k, e in items])
