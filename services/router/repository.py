@@ -110,16 +110,13 @@ class RouterRepository:
     async def team(self, team_id: str) -> Team | None:
         return await self.session.get(Team, team_id)
 
-    async def lock_teams(self, team_ids: Sequence[str]) -> None:
+    async def lock_teams(self, team_ids: Sequence[str] | None = None) -> list[Team]:
         """Routing state (round-robin weights, open-lead counts) changes under these locks,
-        taken in id order, so router instances decide one at a time per team."""
-        if team_ids:
-            await self.session.execute(
-                select(Team.id)
-                .where(Team.id.in_(sorted(set(team_ids))))
-                .order_by(Team.id)
-                .with_for_update()
-            )
+        taken in id order, so router instances decide one at a time per team. Returns the teams."""
+        query = select(Team).order_by(Team.id).with_for_update()
+        if team_ids is not None:
+            query = query.where(Team.id.in_(sorted(set(team_ids))))
+        return list(await self.session.scalars(query))
 
     async def reps(self, team_ids: Sequence[str] | None = None) -> list[Rep]:
         query = select(Rep).order_by(Rep.id)
@@ -145,9 +142,10 @@ class RouterRepository:
             await self.session.execute(insert(RoutingRule).values(rules))
 
     async def set_rep_weights(self, weights: dict[str, int]) -> None:
-        for rep_id, weight in weights.items():
+        if weights:
             await self.session.execute(
-                update(Rep).where(Rep.id == rep_id).values(current_weight=weight)
+                update(Rep),
+                [{"id": rep_id, "current_weight": w} for rep_id, w in sorted(weights.items())],
             )
 
     async def add_open_lead(self, rep_id: str, delta: int) -> None:

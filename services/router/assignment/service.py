@@ -64,8 +64,7 @@ async def decide(
                 cause_event_id=cause_event_id, submission_id=submission_id, now=now, started_at=started_at,
             )  # fmt: skip
 
-    teams = await repo.teams()
-    await repo.lock_teams([t.id for t in teams])
+    teams = await repo.lock_teams()
     reps = await repo.reps()
     decision: Decision = route(
         lead_profile(lead),
@@ -97,10 +96,10 @@ async def reassign(
     now: datetime,
 ) -> Assignment | None:
     """SLA escalation: the next eligible rep of the same team, never the current owner."""
-    team_row = await repo.team(clock.team_id)
-    if team_row is None:
+    locked = await repo.lock_teams([clock.team_id])
+    if not locked:
         return None
-    await repo.lock_teams([team_row.id])
+    team_row = locked[0]
     reps = await repo.reps([team_row.id])
     exclude = frozenset({clock.rep_id}) if clock.rep_id else frozenset()
     pick = choose_rep(to_team(team_row), [to_rep(r) for r in reps], now, exclude=exclude)
@@ -141,6 +140,7 @@ async def _record(
     now: datetime,
     started_at: datetime,
 ) -> Assignment:
+    previous_status = lead.status
     previous_owner = lead.owner_rep_id if lead.status == "assigned" else None
     if previous_owner is not None and previous_owner != rep_id:
         await repo.add_open_lead(previous_owner, -1)
@@ -172,7 +172,9 @@ async def _record(
 
     clock = None
     if outcome == "assigned" and rep_id is not None and team_id is not None:
-        clock = await _start_clock(repo, lead, team_id, rep_id, started_at, kind)
+        clock = await _start_clock(
+            repo, lead, team_id, rep_id, started_at, kind, known=previous_status != "new"
+        )
         if kind in ("initial", "dequeued", "rescored"):
             metrics.INTAKE_TO_ASSIGNMENT.observe(max((now - lead.received_at).total_seconds(), 0.0))
     metrics.LEADS_ROUTED.labels("name" if lead.is_name else outcome, team_id or "none").inc()
@@ -190,9 +192,17 @@ async def _record(
 
 
 async def _start_clock(
-    repo: RouterRepository, lead: Lead, team_id: str, rep_id: str, started_at: datetime, kind: Kind
+    repo: RouterRepository,
+    lead: Lead,
+    team_id: str,
+    rep_id: str,
+    started_at: datetime,
+    kind: Kind,
+    *,
+    known: bool,
 ) -> SlaClock | None:
-    existing = await repo.clock(lead.id, lock=True)
+    """Start (or restart) the first-touch clock. A brand-new lead has none yet: no look-up."""
+    existing = await repo.clock(lead.id, lock=True) if known else None
     if (
         kind == "sticky"
         and existing is not None
@@ -201,11 +211,10 @@ async def _start_clock(
         return existing  # the clock of this owner already runs
     if lead.first_touch_at is not None and kind == "reassigned":
         return None
-    team = await repo.team(team_id)
+    team = await repo.team(team_id)  # identity map: already loaded by the routing decision
     assert team is not None
     hours = to_team(team).hours
     warn_at = add_business_minutes(started_at, team.warning_minutes, hours)
-    due_at = add_business_minutes(started_at, team.sla_minutes, hours)
     values = {
         "lead_id": lead.id,
         "team_id": team_id,
@@ -214,10 +223,15 @@ async def _start_clock(
         "state": "running",
         "started_at": started_at,
         "warn_at": warn_at,
-        "due_at": due_at,
+        "due_at": add_business_minutes(started_at, team.sla_minutes, hours),
         "next_fire_at": warn_at,
         "stopped_at": None,
-        "escalations": existing.escalations + (1 if kind == "reassigned" else 0) if existing else 0,
+        "escalations": (existing.escalations + (1 if kind == "reassigned" else 0))
+        if existing
+        else 0,
     }
     await repo.upsert_clock(values)
-    return await repo.clock(lead.id)
+    if existing is not None:
+        await repo.session.refresh(existing)
+        return existing
+    return SlaClock(**values)

@@ -36,10 +36,12 @@ def identities(data: LeadReceived) -> list[tuple[str, str]]:
     return keys
 
 
-async def rescore(ctx: RouterContext, repo: RouterRepository, lead: Lead, now: datetime) -> None:
-    result = score(
-        lead_profile(lead), activity_points(await repo.activities(lead.id)), ctx.scoring.rules, now
-    )
+async def rescore(
+    ctx: RouterContext, repo: RouterRepository, lead: Lead, now: datetime, *, new: bool = False
+) -> None:
+    """Score from the merged fields and every activity (a brand-new lead has none)."""
+    activities = [] if new else activity_points(await repo.activities(lead.id))
+    result = score(lead_profile(lead), activities, ctx.scoring.rules, now)
     lead.score = result.total
     lead.temperature = result.temperature
     lead.stage = result.stage
@@ -157,7 +159,7 @@ async def handle_received(
     )
     if lead.status == "converted":
         return
-    await rescore(ctx, repo, lead, now)
+    await rescore(ctx, repo, lead, now, new=matched_by == "new")
     await decide(
         ctx,
         repo,
