@@ -15,7 +15,7 @@ from tests.signing import signed_request, unique_email
 
 
 def test_leadflow_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
-    ports = {name: free_port() for name in ("PG", "KAFKA", "KAFKA_CONTROLLER", "INGEST")}
+    ports = {name: free_port() for name in ("PG", "KAFKA", "KAFKA_CONTROLLER", "INGEST", "ROUTER")}
     env = {
         **os.environ,
         "LEADFLOW_STATE_DIR": str(tmp_path / "state"),
@@ -23,6 +23,7 @@ def test_leadflow_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
         "LEADFLOW_KAFKA_PORT": str(ports["KAFKA"]),
         "LEADFLOW_KAFKA_CONTROLLER_PORT": str(ports["KAFKA_CONTROLLER"]),
         "LEADFLOW_INGEST_PORT": str(ports["INGEST"]),
+        "LEADFLOW_ROUTER_PORT": str(ports["ROUTER"]),
         "COLUMNS": "200",
     }
     out = open(tmp_path / "run.out", "wb")
@@ -38,11 +39,12 @@ def test_leadflow_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             assert proc.poll() is None, (tmp_path / "run.out").read_text()
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
+            if "leadflow is running" in (tmp_path / "run.out").read_text():
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
             time.sleep(0.5)
         else:
             raise AssertionError(
@@ -63,6 +65,6 @@ def test_leadflow_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         code = proc.wait(90)
     assert code == 0, (tmp_path / "run.out").read_text()
-    for name in ("PG", "KAFKA", "INGEST"):
+    for name in ("PG", "KAFKA", "INGEST", "ROUTER"):
         assert not port_open("127.0.0.1", ports[name]), f"{name} still listening after Ctrl-C"
     assert "stopped" in (tmp_path / "run.out").read_text()

@@ -17,6 +17,7 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from services.ingest.settings import IngestSettings
+from services.router.settings import RouterSettings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -24,10 +25,11 @@ DOCKERFILE = REPO / "deploy" / "Dockerfile"
 SOURCES_FILE = REPO / "deploy" / "config" / "sources.yaml"
 
 # The settings class each leadflow-image service reads. `migrate` runs the `leadflow` CLI,
-# which reads the common settings (a subset of IngestSettings). router and nurture add theirs.
+# which reads the common settings (a subset of IngestSettings). nurture adds its own when built.
 SETTINGS_BY_SERVICE: dict[str, type[BaseSettings]] = {
     "ingest": IngestSettings,
     "migrate": IngestSettings,
+    "router": RouterSettings,
 }
 
 
@@ -135,12 +137,13 @@ def test_runtime_settings_point_at_the_compose_services() -> None:
 
 def test_healthchecks() -> None:
     services = _services()
-    for name in ("kafka", "postgres", "ingest"):
+    for name in ("kafka", "postgres", "ingest", "router"):
         test = (services[name].get("healthcheck") or {}).get("test")
         assert test, f"service {name!r} has no healthcheck"
     assert "kafka-broker-api-versions.sh" in str(services["kafka"]["healthcheck"]["test"])
     assert "pg_isready" in str(services["postgres"]["healthcheck"]["test"])
     assert "/readyz" in str(services["ingest"]["healthcheck"]["test"])
+    assert "8001/readyz" in str(services["router"]["healthcheck"]["test"])
 
 
 def test_depends_on_waits_for_health_or_completion() -> None:
@@ -164,6 +167,7 @@ def test_depends_on_waits_for_health_or_completion() -> None:
     assert edges.get(("migrate", "kafka")) == "service_healthy"
     assert edges.get(("migrate", "postgres")) == "service_healthy"
     assert edges.get(("ingest", "migrate")) == "service_completed_successfully"
+    assert edges.get(("router", "migrate")) == "service_completed_successfully"
 
 
 def test_migrate_runs_migrations_then_topics() -> None:
