@@ -28,14 +28,6 @@ async def topic(stack):
     return name
 
 
-@pytest.fixture
-async def producer(stack):
-    p = EventProducer(stack.bootstrap)
-    await p.start(required=True)
-    yield p
-    await p.stop()
-
-
 async def send(producer: EventProducer, topic: str, n: int) -> str:
     event = make_event(type="test.v1", source="/tests", subject=str(n), data=Payload(n=n))
     await producer.publish(topic, str(n).encode(), event)

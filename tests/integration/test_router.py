@@ -13,13 +13,12 @@ from sqlalchemy import text
 
 from shared import db
 from shared.events.registry import LEAD_ASSIGNED
-from shared.kafka.producer import EventProducer
 from shared.settings import DEV_ADMIN_TOKEN
 from shared.stack.common import free_port
 from shared.stack.stack import ServiceProcess
 from tests.conftest import start_ingest
 from tests.kafka_helpers import TopicReader, value, wait_for
-from tests.router_env import ROUTER, make_router_env, publish_received, received, sales_ready
+from tests.router_env import ROUTER, publish_received, received, sales_ready
 from tests.signing import signed_request
 
 ASSIGNED_SCHEMA = jsonschema.Draft202012Validator(
@@ -33,19 +32,6 @@ def start_router(env, log_dir, name="router", **extra) -> ServiceProcess:
     proc.start()
     proc.wait_ready()
     return proc
-
-
-@pytest.fixture
-async def env(stack):
-    return await make_router_env(stack)
-
-
-@pytest.fixture
-async def producer(stack):
-    p = EventProducer(stack.bootstrap)
-    await p.start(required=True)
-    yield p
-    await p.stop()
 
 
 @pytest.fixture

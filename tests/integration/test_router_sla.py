@@ -14,9 +14,8 @@ from services.router.sla.service import fire_due
 from shared.events.envelope import make_event
 from shared.events.models import ActivityKind, ActivityReceived, SourceRef
 from shared.events.registry import LEAD_ACTIVITY, LEAD_ASSIGNED, LEAD_SLA
-from shared.kafka.producer import EventProducer
 from tests.kafka_helpers import TopicReader, value, wait_for
-from tests.router_env import FIXTURES, make_router_env, publish_received, received, sales_ready
+from tests.router_env import FIXTURES, publish_received, received, sales_ready
 
 
 class ManualClock:
@@ -28,19 +27,6 @@ class ManualClock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
-
-
-@pytest.fixture
-async def env(stack):
-    return await make_router_env(stack)
-
-
-@pytest.fixture
-async def producer(stack):
-    p = EventProducer(stack.bootstrap)
-    await p.start(required=True)
-    yield p
-    await p.stop()
 
 
 @pytest.fixture

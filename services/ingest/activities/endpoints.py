@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from services.ingest import metrics
 from services.ingest.activities.schemas import ActivityIn
 from services.ingest.context import IngestContext, get_context
-from services.ingest.idempotency.service import publish_once, stable_id
+from services.ingest.idempotency.service import publish_request_once, stable_id
 from services.ingest.leads.endpoints import ERRORS
 from services.ingest.sources.auth import Authenticated, authenticate_signed
 from shared.events.envelope import make_event
@@ -99,17 +99,7 @@ async def post_activity(
         )
         return 202, {"status": "accepted", "activity_id": str(activity_id), "event_id": event_id}
 
-    outcome = await publish_once(
-        ctx.sessions,
-        source_id=source.id,
-        key=auth.idempotency_key,
-        request_hash=auth.request_hash,
-        webhook_timestamp=auth.signed.timestamp if auth.signed else None,
-        now=now,
-        ttl=ctx.ttl,
-        retry_after=ctx.settings.ingest_retry_after_seconds,
-        publish=publish,
-    )
+    outcome = await publish_request_once(ctx, auth, now, publish)
     if not outcome.replayed:
         metrics.ACTIVITIES.labels(activity.kind.value).inc()
     return JSONResponse(

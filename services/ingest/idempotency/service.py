@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.ingest.context import IngestContext
 from services.ingest.idempotency.repository import (
     Claimed,
     Done,
@@ -24,6 +25,7 @@ from services.ingest.idempotency.repository import (
     InFlight,
     Mismatch,
 )
+from services.ingest.sources.auth import Authenticated
 from shared.http import ApiError
 from shared.kafka.producer import KafkaUnavailable
 
@@ -126,3 +128,23 @@ async def _publish_or_503(
             "the lead could not be stored durably right now; nothing was accepted, retry later",
             headers={"Retry-After": str(retry_after)},
         ) from None
+
+
+async def publish_request_once(
+    ctx: IngestContext,
+    auth: Authenticated,
+    now: datetime,
+    publish: Callable[[str | None], Awaitable[tuple[int, dict[str, Any]]]],
+) -> Outcome:
+    """:func:`publish_once` for an authenticated request: its source, key, body and signature."""
+    return await publish_once(
+        ctx.sessions,
+        source_id=auth.source.id,
+        key=auth.idempotency_key,
+        request_hash=auth.request_hash,
+        webhook_timestamp=auth.signed.timestamp if auth.signed else None,
+        now=now,
+        ttl=ctx.ttl,
+        retry_after=ctx.settings.ingest_retry_after_seconds,
+        publish=publish,
+    )

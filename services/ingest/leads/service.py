@@ -8,7 +8,7 @@ from typing import Any
 
 from services.ingest import metrics
 from services.ingest.context import IngestContext
-from services.ingest.idempotency.service import Outcome, publish_once, stable_id
+from services.ingest.idempotency.service import Outcome, publish_request_once, stable_id
 from services.ingest.leads.schemas import LeadInvalid, form_to_fields, validate_lead
 from services.ingest.sources.auth import Authenticated
 from shared.domain.contact import match_key
@@ -144,17 +144,7 @@ async def submit_lead(ctx: IngestContext, auth: Authenticated, content_type: str
         }
 
     try:
-        outcome = await publish_once(
-            ctx.sessions,
-            source_id=source.id,
-            key=auth.idempotency_key,
-            request_hash=auth.request_hash,
-            webhook_timestamp=auth.signed.timestamp if auth.signed else None,
-            now=now,
-            ttl=ctx.ttl,
-            retry_after=ctx.settings.ingest_retry_after_seconds,
-            publish=publish,
-        )
+        outcome = await publish_request_once(ctx, auth, now, publish)
     except ApiError as exc:
         metrics.LEADS_REJECTED.labels(source.kind, _reason(exc.code)).inc()
         raise
