@@ -11,6 +11,7 @@ import pytest
 
 from shared.events.registry import LEAD_RECEIVED
 from shared.settings import DEV_WEBHOOK_SECRET
+from tests.conftest import start_ingest
 from tests.kafka_helpers import TopicReader, value
 from tests.signing import signed_request, stale, unique_email
 
@@ -262,3 +263,24 @@ async def test_metrics_count_accepted_and_rejected(client):
 
 def test_dev_secret_is_the_readme_default():
     assert DEV_WEBHOOK_SECRET.startswith("whsec_")
+
+
+async def test_public_form_rate_limit_answers_429_with_retry_after(stack, tmp_root):
+    own = await asyncio.to_thread(start_ingest, stack, tmp_root, name="ingest-ratelimit")
+    try:
+        async with httpx.AsyncClient(base_url=own.url, timeout=30) as c:
+            statuses = []
+            for _ in range(14):  # the web-form source allows a burst of 10
+                r = await c.post(
+                    "/v1/leads?source=web-form",
+                    data={"email": unique_email("rl")},
+                    headers={"origin": "http://localhost:8000"},
+                )
+                statuses.append(r.status_code)
+                if r.status_code == 429:
+                    assert int(r.headers["retry-after"]) >= 1
+                    assert r.json()["code"] == "rate_limited"
+    finally:
+        await asyncio.to_thread(own.stop)
+    assert statuses[:10] == [202] * 10
+    assert statuses[10:] == [429] * 4

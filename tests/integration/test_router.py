@@ -266,3 +266,32 @@ async def test_kill_9_during_5000_leads_assigns_each_exactly_once(env, producer,
 async def _count_when(env, count):
     n = (await sql(env, "SELECT count(*) FROM router.processed_event"))[0][0]
     return n if n >= count else None
+
+
+async def test_admin_changes_take_effect_in_routing(env, router, producer):
+    async with httpx.AsyncClient(base_url=router.url, timeout=10) as client:
+        r = await client.patch("/v1/admin/reps/rep-a", json={"active": False}, headers=ADMIN)
+        assert r.status_code == 200 and r.json()["active"] is False
+        away = {
+            "out_of_office": [
+                {"starts_at": "2020-01-01T00:00:00Z", "ends_at": "2100-01-01T00:00:00Z"}
+            ]
+        }
+        assert (
+            await client.patch("/v1/admin/reps/rep-b", json=away, headers=ADMIN)
+        ).status_code == 200
+        bad = await client.patch("/v1/admin/reps/rep-c", json={"weight": 0}, headers=ADMIN)
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "weight"
+        assert (
+            await client.patch("/v1/admin/reps/nobody", json={"active": False}, headers=ADMIN)
+        ).status_code == 404
+    await publish_received(
+        env,
+        producer,
+        [received(sales_ready(f"adm{n}.{uuid.uuid4().hex[:6]}@a{n}.example")) for n in range(6)],
+    )
+    rows = await wait_for(lambda: _assignments_when(env, 6), timeout=30)
+    assert {rep for (rep,) in rows} == {"rep-c"}
+    explanation = (await sql(env, "SELECT explanation FROM router.assignment LIMIT 1"))[0][0]
+    reasons = {c["rep_id"]: c["reason"] for c in explanation["teams_tried"][0]["candidates"]}
+    assert reasons == {"rep-a": "inactive", "rep-b": "out_of_office", "rep-c": None}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import csv
 import io
+import os
+import sys
 import uuid
 
 import httpx
@@ -151,3 +154,19 @@ async def test_import_needs_admin_token_and_a_usable_file(client):
     )
     assert response.status_code == 201 and response.json()["accepted"] == 1
     assert (await client.get(f"/v1/imports/{uuid.uuid4()}", headers=ADMIN)).status_code == 404
+
+
+async def test_import_command_line_shows_results(ingest, tmp_path):
+    tag = f"cli{uuid.uuid4().hex[:8]}"
+    raw, bad = badge_file(300, tag)
+    path = tmp_path / "scans.csv"
+    path.write_bytes(raw)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "shared.cli", "import-trade-show", str(path), "--show", tag, "--name", "CLI Show",
+        "--end-date", "2026-06-12", "--timezone", "Europe/Berlin", "--url", ingest.url,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    out = (await asyncio.wait_for(proc.communicate(), 120))[0].decode()
+    assert proc.returncode == 0, out
+    assert f"{300 - len(bad)} accepted, {len(bad)} rejected of 300 rows" in out
+    assert f"row {min(bad)}:" in out  # rejected rows listed with their reasons
