@@ -175,11 +175,12 @@ class RouterRepository:
             )
         )
 
-    async def queued_leads(self, limit: int) -> list[uuid.UUID]:
+    async def queued_leads(self, limit: int, offset: int = 0) -> list[uuid.UUID]:
         """Waiting for sales, hot and SQL leads first, then oldest first."""
         rows = await self.session.scalars(
             select(Lead.id)
             .where(Lead.status == "queued")
+            .offset(offset)
             .order_by(
                 (Lead.stage == "sql").desc(), (Lead.temperature == "hot").desc(), Lead.received_at
             )
@@ -217,16 +218,33 @@ class RouterRepository:
             )
         )
 
-    async def claim_due_clocks(self, now: datetime, limit: int) -> list[SlaClock]:
-        """Due timers, locked; another scheduler skips them (FOR UPDATE SKIP LOCKED)."""
+    async def due_clock_ids(self, now: datetime, limit: int) -> list[uuid.UUID]:
+        """Leads whose SLA timer is due (not locked: each is then claimed on its own)."""
         rows = await self.session.scalars(
-            select(SlaClock)
+            select(SlaClock.lead_id)
             .where(SlaClock.next_fire_at.is_not(None), SlaClock.next_fire_at <= now)
             .order_by(SlaClock.next_fire_at)
             .limit(limit)
-            .with_for_update(skip_locked=True)
         )
         return list(rows)
+
+    async def claim_due_clock(self, lead_id: uuid.UUID, now: datetime) -> SlaClock | None:
+        """The clock, locked, if still due; None when another scheduler has it or it moved on.
+        Callers lock the lead first: lead -> clock is the lock order everywhere."""
+        return await self.session.scalar(
+            select(SlaClock)
+            .where(
+                SlaClock.lead_id == lead_id,
+                SlaClock.next_fire_at.is_not(None),
+                SlaClock.next_fire_at <= now,
+            )
+            .with_for_update(skip_locked=True)
+        )
+
+    async def postpone_clock(self, lead_id: uuid.UUID, until: datetime) -> None:
+        await self.session.execute(
+            update(SlaClock).where(SlaClock.lead_id == lead_id).values(next_fire_at=until)
+        )
 
     async def awaiting_first_touch(self, now: datetime) -> tuple[int, float]:
         row = (

@@ -49,6 +49,8 @@ class TeamConfig(_Strict):
         _check_hours(self.timezone, self.business_hours)
         if self.warning_minutes >= self.sla_minutes:
             raise ValueError(f"team {self.id}: warning_minutes must be less than sla_minutes")
+        if self.escalation == "notify_manager" and not self.manager:
+            raise ValueError(f"team {self.id}: escalation notify_manager needs a manager")
         return self
 
 

@@ -201,24 +201,35 @@ class RouterRuntime:
                 await asyncio.wait_for(self._stopping.wait(), 30)
 
 
-async def drain_queue(ctx: RouterContext, limit: int = 100) -> int:
-    """Queued leads (hot and SQL first) get a rep as soon as one is eligible."""
-    async with ctx.sessions() as session:
-        waiting = await RouterRepository(session).queued_leads(limit)
+async def drain_queue(ctx: RouterContext, page: int = 100) -> int:
+    """Queued leads (SQL and hot first) get a rep as soon as one is eligible. Pages through the
+    whole queue, so leads that cannot be routed yet never block the ones behind them."""
     assigned = 0
-    for lead_id in waiting:
-        async with ctx.sessions.begin() as session:
-            repo = RouterRepository(session)
-            lead = await repo.lock_lead(lead_id)
-            if lead is None or lead.status != "queued":
-                continue
-            now = ctx.clock()
-            result = await decide(
-                ctx, repo, lead, kind="dequeued", cause_event_id=f"dequeue:{lead_id}:{now.isoformat()}",
-                submission_id=None, now=now, started_at=now, emit_if_still_queued=False,
-            )  # fmt: skip
-            if result is not None and result.outcome == "assigned":
-                assigned += 1
+    offset = 0
+    while True:
+        async with ctx.sessions() as session:
+            waiting = await RouterRepository(session).queued_leads(page, offset)
+        if not waiting:
+            break
+        still_queued = 0
+        for lead_id in waiting:
+            async with ctx.sessions.begin() as session:
+                repo = RouterRepository(session)
+                lead = await repo.lock_lead(lead_id)
+                if lead is None or lead.status != "queued":
+                    continue
+                now = ctx.clock()
+                result = await decide(
+                    ctx, repo, lead, kind="dequeued", cause_event_id=f"dequeue:{lead_id}:{now.isoformat()}",
+                    submission_id=None, now=now, started_at=now, emit_if_still_queued=False,
+                )  # fmt: skip
+                if result is not None and result.outcome == "assigned":
+                    assigned += 1
+                else:
+                    still_queued += 1
+        if len(waiting) < page:
+            break
+        offset += still_queued  # assigned leads left the queue; skip the ones that stay
     if assigned:
         ctx.relay.notify()
     return assigned

@@ -64,15 +64,39 @@ class InvalidMessage(Exception):
 Handler = Callable[[CloudEvent, ConsumerRecord], Awaitable[None]]
 
 
+# SQLSTATE classes that mean "the database is not available right now": connection
+# exceptions, operator intervention (shutdown, restart), insufficient resources.
+TRANSIENT_SQLSTATE_PREFIXES = ("08", "57P", "53")
+
+
 def is_transient(exc: BaseException) -> bool:
     """Infrastructure errors: retrying later can succeed, dead-lettering would be wrong."""
-    if isinstance(exc, KafkaUnavailable | KafkaError | ConnectionError | TimeoutError | OSError):
-        return True
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(
+            current, KafkaUnavailable | KafkaError | ConnectionError | TimeoutError | OSError
+        ):
+            return True
+        if isinstance(current, OperationalError | InterfaceError):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(TRANSIENT_SQLSTATE_PREFIXES):
+            return True
+        module = type(current).__module__
+        if module.startswith("asyncpg") and type(current).__name__ in (
+            "InterfaceError",
+            "ConnectionDoesNotExistError",
+            "ConnectionFailureError",
+        ):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
 
 
 @dataclass

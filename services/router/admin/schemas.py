@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.router.routing_config import Hours, OutOfOffice, RepConfig, RuleConfig, TeamConfig
 
@@ -25,3 +25,12 @@ class RepPatch(BaseModel):
 class RulesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rules: list[RuleConfig]
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_names(cls, rules: list[RuleConfig]) -> list[RuleConfig]:
+        names = [r.name for r in rules]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"rule names must be unique: {', '.join(dupes)}")
+        return rules

@@ -46,14 +46,7 @@ async def decide(
     emit_if_still_queued: bool = True,
 ) -> Assignment | None:
     """Route one (locked) lead and record the decision. ``started_at``: when its SLA clock starts."""
-    nurture_reason = _not_for_sales(lead, ctx)
-    if nurture_reason is not None:
-        return await _record(
-            ctx, repo, lead, outcome="nurture", kind=kind, rep_id=None, team_id=None, queue=None, rule=None,
-            reason=nurture_reason, explanation={"not_for_sales": nurture_reason}, cause_event_id=cause_event_id,
-            submission_id=submission_id, now=now, started_at=started_at,
-        )  # fmt: skip
-
+    # A lead owned by an active rep stays with that rep, whatever its score does since.
     if lead.owner_rep_id is not None and lead.status == "assigned":
         owner = await repo.rep(lead.owner_rep_id)
         if owner is not None and owner.active:
@@ -63,6 +56,14 @@ async def decide(
                 rule=None, reason=reason, explanation={"sticky": {"rep": owner.id, "active": True}},
                 cause_event_id=cause_event_id, submission_id=submission_id, now=now, started_at=started_at,
             )  # fmt: skip
+
+    nurture_reason = _not_for_sales(lead, ctx)
+    if nurture_reason is not None:
+        return await _record(
+            ctx, repo, lead, outcome="nurture", kind=kind, rep_id=None, team_id=None, queue=None, rule=None,
+            reason=nurture_reason, explanation={"not_for_sales": nurture_reason}, cause_event_id=cause_event_id,
+            submission_id=submission_id, now=now, started_at=started_at,
+        )  # fmt: skip
 
     teams = await repo.lock_teams()
     reps = await repo.reps()
@@ -171,6 +172,8 @@ async def _record(
     lead.updated_at = now
 
     clock = None
+    if outcome != "assigned":
+        await _close_clock(repo, lead.id)
     if outcome == "assigned" and rep_id is not None and team_id is not None:
         clock = await _start_clock(
             repo, lead, team_id, rep_id, started_at, kind, known=previous_status != "new"
@@ -235,3 +238,11 @@ async def _start_clock(
         await repo.session.refresh(existing)
         return existing
     return SlaClock(**values)
+
+
+async def _close_clock(repo: RouterRepository, lead_id: uuid.UUID) -> None:
+    """Leaving sales (nurture, queue): no first-touch clock runs for nobody."""
+    clock = await repo.clock(lead_id, lock=True)
+    if clock is not None and clock.state in ("running", "warned", "breached", "escalated"):
+        clock.state = "closed"
+        clock.next_fire_at = None

@@ -7,7 +7,7 @@ escalated) and writes the events to the outbox, all in one transaction."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from services.router import metrics
 from services.router.assignment.service import reassign
@@ -17,6 +17,7 @@ from services.router.domain.business_hours import business_minutes_between
 from services.router.events import emit_sla
 from services.router.models import Lead, SlaClock
 from services.router.repository import RouterRepository
+from shared.kafka.consumer import is_transient
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -27,22 +28,44 @@ def _cause(clock: SlaClock, step: str) -> str:
     return f"{clock.lead_id}:{clock.started_at.isoformat()}:{step}"
 
 
+FAILED_STEP_RETRY = timedelta(minutes=1)
+
+
 async def fire_due(ctx: RouterContext, limit: int = 200) -> int:
-    """Advance every due clock one step; returns how many fired."""
+    """Advance every due clock one step, each in its own transaction; returns how many fired."""
     now = ctx.clock()
-    async with ctx.sessions.begin() as session:
-        repo = RouterRepository(session)
-        clocks = await repo.claim_due_clocks(now, limit)
-        for clock in clocks:
-            assert clock.next_fire_at is not None
-            metrics.SLA_TIMER_LATENESS.observe(max((now - clock.next_fire_at).total_seconds(), 0.0))
-            await _step(ctx, repo, clock, now)
-    if clocks:
+    async with ctx.sessions() as session:
+        due = await RouterRepository(session).due_clock_ids(now, limit)
+    fired = 0
+    for lead_id in due:
+        try:
+            async with ctx.sessions.begin() as session:
+                repo = RouterRepository(session)
+                lead = await repo.lock_lead(lead_id)
+                clock = await repo.claim_due_clock(lead_id, now)
+                if lead is None or clock is None:
+                    continue
+                assert clock.next_fire_at is not None
+                metrics.SLA_TIMER_LATENESS.observe(
+                    max((now - clock.next_fire_at).total_seconds(), 0.0)
+                )
+                await _step(ctx, repo, lead, clock, now)
+                fired += 1
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            # a bad team config or a bug must not stop every other timer: retry this one later
+            log.error("router.sla_step_failed", lead_id=str(lead_id), error=repr(exc))
+            async with ctx.sessions.begin() as session:
+                await RouterRepository(session).postpone_clock(lead_id, now + FAILED_STEP_RETRY)
+    if fired:
         ctx.relay.notify()
-    return len(clocks)
+    return fired
 
 
-async def _step(ctx: RouterContext, repo: RouterRepository, clock: SlaClock, now: datetime) -> None:
+async def _step(
+    ctx: RouterContext, repo: RouterRepository, lead: Lead, clock: SlaClock, now: datetime
+) -> None:
     team = await repo.team(clock.team_id)
     elapsed = business_minutes_between(clock.started_at, now, to_team(team).hours) if team else None
     if clock.state == "running":
@@ -61,20 +84,16 @@ async def _step(ctx: RouterContext, repo: RouterRepository, clock: SlaClock, now
     emit_sla(repo.session, clock, "breach", cause=_cause(clock, "breach"), now=now, business_minutes=elapsed,
              detail=f"no first touch within {team.sla_minutes if team else '?'} business minutes")  # fmt: skip
 
-    lead = await repo.lock_lead(clock.lead_id)
-    if lead is None or team is None:
+    if team is None:
         return
     if team.escalation == "reassign" and clock.escalations < ctx.settings.router_max_escalations:
-        previous = clock.rep_id
         cause = _cause(clock, "reassign")
+        before = _snapshot(clock)  # reassign() restarts this clock for the new owner
         assignment = await reassign(ctx, repo, lead, clock, cause=cause, now=now)
         if assignment is not None:
             metrics.SLA_EVENTS.labels("reassignment", clock.team_id).inc()
-            # the clock now belongs to the new owner; announce the handover against the old window
-            fresh = await repo.clock(lead.id)
-            assert fresh is not None
-            emit_sla(repo.session, _snapshot(clock, previous), "reassignment", cause=cause, now=now,
-                     new_rep_id=assignment.rep_id, detail=f"reassigned from {previous} to {assignment.rep_id}")  # fmt: skip
+            emit_sla(repo.session, before, "reassignment", cause=cause, now=now,
+                     new_rep_id=assignment.rep_id, detail=f"reassigned from {before.rep_id} to {assignment.rep_id}")  # fmt: skip
             return
     clock.state = "escalated"
     metrics.SLA_EVENTS.labels("escalation", clock.team_id).inc()
@@ -82,9 +101,10 @@ async def _step(ctx: RouterContext, repo: RouterRepository, clock: SlaClock, now
              detail=f"escalated to manager {team.manager or '(none configured)'}")  # fmt: skip
 
 
-def _snapshot(clock: SlaClock, rep_id: str | None) -> SlaClock:
+def _snapshot(clock: SlaClock) -> SlaClock:
+    """A detached copy of the clock as it is now."""
     return SlaClock(
-        lead_id=clock.lead_id, team_id=clock.team_id, rep_id=rep_id, channel=clock.channel, state=clock.state,
+        lead_id=clock.lead_id, team_id=clock.team_id, rep_id=clock.rep_id, channel=clock.channel, state=clock.state,
         started_at=clock.started_at, warn_at=clock.warn_at, due_at=clock.due_at, next_fire_at=None,
         stopped_at=None, escalations=clock.escalations,
     )  # fmt: skip
@@ -107,7 +127,7 @@ async def stop_on_first_touch(
     clock.state = "stopped"
     clock.stopped_at = touched_at
     clock.next_fire_at = None
-    seconds = max((touched_at - lead.received_at).total_seconds(), 0.0)
+    seconds = max((touched_at - clock.started_at).total_seconds(), 0.0)
     metrics.TIME_TO_FIRST_TOUCH.labels(clock.team_id, lead.channel).observe(seconds)
     team = await repo.team(clock.team_id)
     elapsed = (
