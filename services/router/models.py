@@ -187,3 +187,16 @@ class Outbox(OutboxMixin, Base):
     """Events written in the same transaction as the change that causes them; relayed to Kafka."""
 
     __tablename__ = "outbox"
+
+
+class PendingActivity(Base):
+    """An activity that named a lead the router had not seen yet (it raced its lead through
+    another topic): kept, and applied when that lead arrives."""
+
+    __tablename__ = "pending_activity"
+
+    activity_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    lead_ref: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    event_id: Mapped[str] = mapped_column(String(128))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    parked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

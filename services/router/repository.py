@@ -17,6 +17,7 @@ from services.router.models import (
     Lead,
     LeadIdentity,
     LeadSubmission,
+    PendingActivity,
     Rep,
     RoutingRule,
     SlaClock,
@@ -201,6 +202,41 @@ class RouterRepository:
                 select(Activity).where(Activity.lead_id == lead_id).order_by(Activity.occurred_at)
             )
         )
+
+    async def park_activity(
+        self,
+        activity_id: uuid.UUID,
+        lead_ref: uuid.UUID,
+        event_id: str,
+        data: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        await self.session.execute(
+            insert(PendingActivity)
+            .values(
+                activity_id=activity_id,
+                lead_ref=lead_ref,
+                event_id=event_id,
+                data=data,
+                parked_at=now,
+            )
+            .on_conflict_do_nothing()
+        )
+
+    async def take_pending_activities(
+        self, lead_refs: Sequence[uuid.UUID]
+    ) -> list[PendingActivity]:
+        """Parked activities for these lead ids, removed as they are returned (same transaction)."""
+        rows = list(
+            await self.session.scalars(
+                select(PendingActivity)
+                .where(PendingActivity.lead_ref.in_(list(lead_refs)))
+                .order_by(PendingActivity.parked_at)
+            )
+        )
+        for row in rows:
+            await self.session.delete(row)
+        return rows
 
     # --- SLA clocks -----------------------------------------------------------------------
     async def clock(self, lead_id: uuid.UUID, *, lock: bool = False) -> SlaClock | None:

@@ -134,3 +134,45 @@ async def test_touch_before_deadline_stops_the_clock_and_records_time_to_first_t
     assert first_touch["kind"] == "first_touch" and first_touch["rep_id"] == data["rep_id"]
     assert first_touch["business_minutes_elapsed"] == pytest.approx(0.5, abs=0.01)
     await wait_for(lambda: ttft_count("core", "web") == before + 1, timeout=5)
+
+
+async def test_touch_that_races_its_lead_is_parked_then_applied(env, router, producer, stack):
+    ctx, clock = router
+    topic, key, lead_event = received(
+        sales_ready(f"racy.{uuid.uuid4().hex[:6]}@x.example"), at=clock.now
+    )
+    submission_id = lead_event.data["lead_id"]
+    clock.advance(seconds=20)
+    touch = ActivityReceived(
+        activity_id=uuid.uuid4(),
+        lead_id=uuid.UUID(
+            submission_id
+        ),  # the id ingest answered, before the router knows the lead
+        kind=ActivityKind.touch,
+        touch_channel="email",
+        rep_id="rep-a",
+        occurred_at=clock.now,
+        received_at=clock.now,
+        source=SourceRef(id="crm", kind="signed"),
+    )
+    event = make_event(
+        type=LEAD_ACTIVITY.type, source="/tests", subject=submission_id, data=touch, time=clock.now
+    )
+    async with TopicReader(stack.bootstrap, env.topic(LEAD_SLA.topic)) as sla:
+        await producer.publish(env.topic(LEAD_ACTIVITY.topic), submission_id.encode(), event)
+        await wait_for(lambda: _parked(ctx), timeout=15)
+        await producer.publish(env.topic(topic), key, lead_event)
+        events = await sla.read(until=lambda rs: len(rs) >= 1, timeout=15)
+    first_touch = value(events[0])["data"]
+    assert first_touch["kind"] == "first_touch"
+    assert first_touch["business_minutes_elapsed"] == pytest.approx(20 / 60, abs=0.01)
+    assert await _parked(ctx) == 0
+
+
+async def _parked(ctx) -> int:
+    from sqlalchemy import func, select
+
+    from services.router.models import PendingActivity
+
+    async with ctx.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(PendingActivity)) or 0)

@@ -1,25 +1,32 @@
-"""``leads.activity.v1`` -> touches stop the SLA clock; engagement re-scores the lead."""
+"""``leads.activity.v1`` -> touches stop the SLA clock; engagement re-scores the lead.
+
+An activity may race its lead (the two travel on different topics): it is parked in
+``router.pending_activity`` and applied when the lead arrives, never dropped."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+
 from services.router.assignment.service import decide
 from services.router.context import RouterContext
-from services.router.intake.service import rescore
+from services.router.intake.scoring import rescore
 from services.router.models import Lead, ProcessedEvent
 from services.router.repository import RouterRepository
 from services.router.sla.service import stop_on_first_touch
 from shared.events.envelope import CloudEvent
 from shared.events.models import ActivityKind, ActivityReceived
+from shared.logging import get_logger
 from shared.outbox import mark_processed
 
-
-class UnknownLead(Exception):
-    """The activity names a lead the router does not know (yet): retried, then dead-lettered."""
+log = get_logger(__name__)
 
 
-FIRST_TOUCH_KINDS = {ActivityKind.touch}
-# a reply or meeting logged by a rep (rep_id set) also counts as the first touch
-REP_LOGGED_KINDS = {ActivityKind.reply}
+def is_first_touch(data: ActivityReceived) -> bool:
+    """A rep's call, email or meeting; or a reply the rep logged (rep id set)."""
+    return data.kind == ActivityKind.touch or (
+        data.kind == ActivityKind.reply and data.rep_id is not None
+    )
 
 
 async def _lead(repo: RouterRepository, data: ActivityReceived) -> Lead | None:
@@ -39,7 +46,35 @@ async def handle_activity(
         return
     lead = await _lead(repo, data)
     if lead is None:
-        raise UnknownLead(f"no lead {data.lead_id}")
+        await repo.park_activity(
+            data.activity_id, data.lead_id, event.id, data.model_dump(mode="json"), now
+        )
+        log.info(
+            "router.activity_parked", activity_id=str(data.activity_id), lead_ref=str(data.lead_id)
+        )
+        return
+    await apply_activity(ctx, repo, lead, data, cause=event.id, now=now)
+
+
+async def apply_pending(
+    ctx: RouterContext, repo: RouterRepository, lead: Lead, refs: list[uuid.UUID], now: datetime
+) -> None:
+    """Apply the activities parked for a lead that has just arrived (under its lock)."""
+    for pending in await repo.take_pending_activities(refs):
+        data = ActivityReceived.model_validate(pending.data)
+        await apply_activity(ctx, repo, lead, data, cause=pending.event_id, now=now)
+
+
+async def apply_activity(
+    ctx: RouterContext,
+    repo: RouterRepository,
+    lead: Lead,
+    data: ActivityReceived,
+    *,
+    cause: str,
+    now: datetime,
+) -> None:
+    """Record one activity on a (locked) lead."""
     created = await repo.add_activity(
         {
             "id": data.activity_id,
@@ -57,22 +92,14 @@ async def handle_activity(
         lead.last_activity_at = data.occurred_at
     lead.updated_at = now
 
-    if (
-        data.kind in FIRST_TOUCH_KINDS
-        or (data.kind in REP_LOGGED_KINDS and data.rep_id)
-        or (data.kind == ActivityKind.touch and data.touch_channel == "meeting")
-    ):
+    if is_first_touch(data) or data.kind == ActivityKind.converted:
         await stop_on_first_touch(
-            repo, lead, touched_at=data.occurred_at, rep_id=data.rep_id, cause=event.id, now=now
+            repo, lead, touched_at=data.occurred_at, rep_id=data.rep_id, cause=cause, now=now
         )
-
     if data.kind == ActivityKind.converted:
         if lead.status == "assigned" and lead.owner_rep_id:
             await repo.add_open_lead(lead.owner_rep_id, -1)
         lead.status = "converted"
-        await stop_on_first_touch(
-            repo, lead, touched_at=data.occurred_at, rep_id=data.rep_id, cause=event.id, now=now
-        )
         return
 
     before = lead.stage
@@ -84,7 +111,7 @@ async def handle_activity(
             repo,
             lead,
             kind="rescored",
-            cause_event_id=event.id,
+            cause_event_id=cause,
             submission_id=None,
             now=now,
             started_at=now,

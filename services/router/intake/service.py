@@ -7,14 +7,14 @@ an advisory lock per company serializes creations that only fuzzy matching can j
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from services.router import metrics
+from services.router.activities.service import apply_pending
 from services.router.assignment.service import decide
 from services.router.context import RouterContext
-from services.router.convert import activity_points, lead_profile, profile_of
+from services.router.convert import profile_of
 from services.router.domain.matching import Candidate, company_key, fuzzy_match, merge_fields
-from services.router.domain.scoring import score
+from services.router.intake.scoring import rescore
 from services.router.models import Lead, LeadSubmission, ProcessedEvent
 from services.router.repository import RouterRepository
 from shared.domain.contact import canonical_email
@@ -34,18 +34,6 @@ def identities(data: LeadReceived) -> list[tuple[str, str]]:
     if data.lead.phone:
         keys.append(("phone", data.lead.phone))
     return keys
-
-
-async def rescore(
-    ctx: RouterContext, repo: RouterRepository, lead: Lead, now: datetime, *, new: bool = False
-) -> None:
-    """Score from the merged fields and every activity (a brand-new lead has none)."""
-    activities = [] if new else activity_points(await repo.activities(lead.id))
-    result = score(lead_profile(lead), activities, ctx.scoring.rules, now)
-    lead.score = result.total
-    lead.temperature = result.temperature
-    lead.stage = result.stage
-    lead.score_breakdown = result.to_dict()
 
 
 async def handle_received(
@@ -170,3 +158,4 @@ async def handle_received(
         now=now,
         started_at=data.received_at,
     )
+    await apply_pending(ctx, repo, lead, [data.lead_id, lead.id], now)
