@@ -1,0 +1,1 @@
+"""Pure nurture logic: send windows, quiet hours, frequency caps, inactivity segments. No I/O."""
