@@ -28,9 +28,14 @@ test: $(STAMP) lint
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -ra tests/unit $(PYTEST_ARGS)
 
+# `make bench` runs the ingest benchmark, then the router benchmark (results in tests/bench/results/).
+# BENCH_ARGS go to both: only options both accept (--repeats, --duration, --warmup, --wait-idle,
+# --keep, --out). Options of one benchmark go in INGEST_BENCH_ARGS or ROUTER_BENCH_ARGS, e.g.
+# --rates (ingest: hundreds of req/s; router: tens of leads/s), --seed-leads, --leads.
 bench: $(STAMP)
 	$(BIN)/leadflow stack fetch-kafka
-	$(BIN)/python -m tests.bench.run $(BENCH_ARGS)
+	$(BIN)/python -m tests.bench.run $(BENCH_ARGS) $(INGEST_BENCH_ARGS)
+	$(BIN)/python -m tests.bench.router $(BENCH_ARGS) $(ROUTER_BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services tests
