@@ -153,7 +153,12 @@ class OutboxRelay:
                 ]
             )
             await session.execute(delete(m).where(m.id.in_([r.id for r in rows])))
-            remaining = await session.scalar(select(func.count()).select_from(m))
+            # a full batch means a backlog: count it (otherwise it is drained, no scan needed)
+            remaining = (
+                await session.scalar(select(func.count()).select_from(m))
+                if len(rows) == self._batch
+                else 0
+            )
         RELAYED.labels(self._schema).inc(len(rows))
         PENDING.labels(self._schema).set(remaining or 0)
         return len(rows)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.router.domain.matching import Candidate
 from services.router.models import (
     Activity,
     Assignment,
@@ -53,14 +54,30 @@ class RouterRepository:
             text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": company_key}
         )
 
-    async def fuzzy_candidates(self, company_key: str) -> list[Lead]:
-        rows = await self.session.scalars(
-            select(Lead)
+    async def fuzzy_candidates(self, company_key: str) -> list[Candidate]:
+        """Leads at the same company, only the columns name matching needs (no full profiles)."""
+        rows = await self.session.execute(
+            select(
+                Lead.id,
+                Lead.first_name,
+                Lead.last_name,
+                Lead.profile["company"].astext,
+                Lead.profile["company_domain"].astext,
+            )
             .where(Lead.company_key == company_key)
             .order_by(Lead.created_at)
             .limit(FUZZY_CANDIDATES)
         )
-        return list(rows)
+        return [
+            Candidate(
+                lead_id=str(r[0]),
+                first_name=r[1],
+                last_name=r[2],
+                company=r[3],
+                company_domain=r[4],
+            )
+            for r in rows
+        ]
 
     def add_lead(self, lead: Lead) -> None:
         self.session.add(lead)

@@ -13,7 +13,7 @@ from services.router.activities.service import apply_pending
 from services.router.assignment.service import decide
 from services.router.context import RouterContext
 from services.router.convert import profile_of
-from services.router.domain.matching import Candidate, company_key, fuzzy_match, merge_fields
+from services.router.domain.matching import company_key, fuzzy_match, merge_fields
 from services.router.intake.scoring import rescore
 from services.router.models import Lead, LeadSubmission, ProcessedEvent
 from services.router.repository import RouterRepository
@@ -65,16 +65,7 @@ async def handle_received(
         company = company_key(profile)
         if company is not None:
             await repo.lock_company(company)
-            candidates = [
-                Candidate(
-                    lead_id=str(c.id),
-                    first_name=c.first_name,
-                    last_name=c.last_name,
-                    company=c.profile.get("company"),
-                    company_domain=c.profile.get("company_domain"),
-                )
-                for c in await repo.fuzzy_candidates(company)
-            ]
+            candidates = await repo.fuzzy_candidates(company)
             match = fuzzy_match(profile, candidates, ctx.match_thresholds)
             if match is not None:
                 lead = await repo.lock_lead(uuid.UUID(match.lead_id))
