@@ -126,7 +126,8 @@ def run() -> None:
         table.add_row("logs", str(logs))
         console.print(table)
         console.print(
-            f"dev webhook secret (source 'website'): {env.get('LEADFLOW_DEV_WEBHOOK_SECRET', DEV_WEBHOOK_SECRET)}"
+            f"dev webhook secret (source 'website'): {env.get('LEADFLOW_DEV_WEBHOOK_SECRET', DEV_WEBHOOK_SECRET)}",
+            soft_wrap=True,  # never break a secret across lines
         )
         console.print(f"dev admin token: {env.get('LEADFLOW_DEV_ADMIN_TOKEN', DEV_ADMIN_TOKEN)}")
         console.print("try: leadflow send-lead --email ada@example.com")
