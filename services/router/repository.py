@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, tuple_, update
+from sqlalchemy import delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -242,18 +242,14 @@ class RouterRepository:
 
     async def take_pending_activities(
         self, lead_refs: Sequence[uuid.UUID]
-    ) -> list[PendingActivity]:
-        """Parked activities for these lead ids, removed as they are returned (same transaction)."""
-        rows = list(
-            await self.session.scalars(
-                select(PendingActivity)
-                .where(PendingActivity.lead_ref.in_(list(lead_refs)))
-                .order_by(PendingActivity.parked_at)
-            )
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """(event id, activity data) parked for these lead ids, removed in the same statement."""
+        rows = await self.session.execute(
+            delete(PendingActivity)
+            .where(PendingActivity.lead_ref.in_(list(lead_refs)))
+            .returning(PendingActivity.event_id, PendingActivity.data, PendingActivity.parked_at)
         )
-        for row in rows:
-            await self.session.delete(row)
-        return rows
+        return [(r.event_id, r.data) for r in sorted(rows, key=lambda r: r.parked_at)]
 
     # --- SLA clocks -----------------------------------------------------------------------
     async def clock(self, lead_id: uuid.UUID, *, lock: bool = False) -> SlaClock | None:
@@ -261,15 +257,6 @@ class RouterRepository:
         if lock:
             query = query.with_for_update()
         return await self.session.scalar(query)
-
-    async def upsert_clock(self, values: dict[str, Any]) -> None:
-        stmt = insert(SlaClock).values(**values)
-        await self.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[SlaClock.lead_id],
-                set_={k: stmt.excluded[k] for k in values if k != "lead_id"},
-            )
-        )
 
     async def due_clock_ids(self, now: datetime, limit: int) -> list[uuid.UUID]:
         """Leads whose SLA timer is due (not locked: each is then claimed on its own)."""

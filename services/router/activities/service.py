@@ -60,9 +60,10 @@ async def apply_pending(
     ctx: RouterContext, repo: RouterRepository, lead: Lead, refs: list[uuid.UUID], now: datetime
 ) -> None:
     """Apply the activities parked for a lead that has just arrived (under its lock)."""
-    for pending in await repo.take_pending_activities(refs):
-        data = ActivityReceived.model_validate(pending.data)
-        await apply_activity(ctx, repo, lead, data, cause=pending.event_id, now=now)
+    for event_id, raw in await repo.take_pending_activities(refs):
+        await apply_activity(
+            ctx, repo, lead, ActivityReceived.model_validate(raw), cause=event_id, now=now
+        )
 
 
 async def apply_activity(

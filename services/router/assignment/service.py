@@ -147,7 +147,8 @@ async def _record(
         await repo.add_open_lead(previous_owner, -1)
     if rep_id is not None and previous_owner != rep_id:
         await repo.add_open_lead(rep_id, +1)
-    await repo.end_current_assignment(lead.id, now)
+    if previous_status != "new":
+        await repo.end_current_assignment(lead.id, now)
     assignment = Assignment(
         id=uuid.uuid4(),
         lead_id=lead.id,
@@ -233,11 +234,13 @@ async def _start_clock(
         if existing
         else 0,
     }
-    await repo.upsert_clock(values)
-    if existing is not None:
-        await repo.session.refresh(existing)
+    if existing is not None:  # locked above: restart it in place
+        for key, value in values.items():
+            setattr(existing, key, value)
         return existing
-    return SlaClock(**values)
+    clock = SlaClock(**values)
+    repo.session.add(clock)
+    return clock
 
 
 async def _close_clock(repo: RouterRepository, lead_id: uuid.UUID) -> None:
