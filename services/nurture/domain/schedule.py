@@ -22,7 +22,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from shared.domain.zones import first_instant, get_zone, to_utc, wall_clock
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Segment = Literal["under_3_months", "3_to_12_months", "over_1_year"]
@@ -127,8 +129,8 @@ def next_send_at(
     ``earliest`` itself when sendable. Raises ValueError when nothing can ever be sent
     (the window lies wholly inside quiet hours) or ``tz`` is unknown.
     """
-    at = _utc(earliest)
-    zone = _zone(tz)
+    at = to_utc(earliest)
+    zone = get_zone(tz)
     spans = _sendable_spans(window, quiet)
     if not spans:
         raise ValueError(
@@ -141,9 +143,9 @@ def next_send_at(
     # reaching the start of a span, or a DST change moving the clock into one. Gather
     # those instants day by day; a day's instants are never before its first instant.
     best: datetime | None = None
-    first_day = _wall(at, zone).date() - _ONE_DAY  # a fall-back can move the clock back a day
+    first_day = wall_clock(at, zone).date() - _ONE_DAY  # a fall-back can move the clock back a day
     for day in _days_from(first_day):
-        day_opens = _first_instant(zone, datetime.combine(day, _MIDNIGHT))
+        day_opens = first_instant(zone, datetime.combine(day, _MIDNIGHT))
         if best is not None and day_opens > best:
             return best
         if (day - first_day).days > _SEARCH_DAYS:
@@ -168,7 +170,7 @@ def step_due_at(
     """When a step ``delay`` after enrolment goes out: the first sendable instant then."""
     if delay < timedelta(0):
         raise ValueError(f"a step delay cannot be negative, got {delay}")
-    return next_send_at(_utc(enrolled_at) + delay, tz, window, quiet)
+    return next_send_at(to_utc(enrolled_at) + delay, tz, window, quiet)
 
 
 def trade_show_first_contact(show_end: date, tz: str) -> datetime:
@@ -179,7 +181,7 @@ def trade_show_first_contact(show_end: date, tz: str) -> datetime:
     known, else the show's. Send windows and quiet hours are the caller's to apply.
     """
     monday = show_end + timedelta(days=7 - show_end.weekday())
-    return _first_instant(_zone(tz), datetime.combine(monday, TRADE_SHOW_FIRST_CONTACT))
+    return first_instant(get_zone(tz), datetime.combine(monday, TRADE_SHOW_FIRST_CONTACT))
 
 
 def within_frequency_cap(
@@ -195,8 +197,8 @@ def within_frequency_cap(
     """
     if max_per_week < 1:
         raise ValueError(f"max_per_week must be >= 1, got {max_per_week}")
-    sends = sorted(_utc(s) for s in sent_at)
-    at = _utc(candidate)
+    sends = sorted(to_utc(s) for s in sent_at)
+    at = to_utc(candidate)
     while True:
         in_week = [s for s in sends if at - _ONE_WEEK < s <= at]
         excess = len(in_week) - max_per_week + 1
@@ -214,9 +216,9 @@ def inactivity_segment(last_activity_at: datetime | None, now: datetime) -> Segm
     suits it. Activity after ``now`` (clock skew) counts as just now.
     """
     if last_activity_at is None:
-        _utc(now)
+        to_utc(now)
         return "over_1_year"
-    idle = _utc(now) - _utc(last_activity_at)
+    idle = to_utc(now) - to_utc(last_activity_at)
     if idle < UNDER_3_MONTHS:
         return "under_3_months"
     if idle < UNDER_1_YEAR:
@@ -235,8 +237,8 @@ def remarket_due(
     """
     if after_days not in REMARKET_DAYS:
         raise ValueError(f"after_days must be between 30 and 45, got {after_days}")
-    silent_since = max(_utc(last_engaged_at), _utc(enrolled_at))
-    return _utc(now) - silent_since >= timedelta(days=after_days)
+    silent_since = max(to_utc(last_engaged_at), to_utc(enrolled_at))
+    return to_utc(now) - silent_since >= timedelta(days=after_days)
 
 
 # --- sendable instants ---
@@ -256,7 +258,7 @@ def _sendable_spans(window: SendWindow, quiet: QuietHours | None) -> tuple[_Span
 
 
 def _sendable(at: datetime, zone: ZoneInfo, days: frozenset[int], spans: tuple[_Span, ...]) -> bool:
-    local = _wall(at, zone)
+    local = wall_clock(at, zone)
     if local.weekday() not in days:
         return False
     clock = local - datetime.combine(local.date(), _MIDNIGHT)
@@ -279,7 +281,7 @@ def _turn_on_candidates(
         midnight = datetime.combine(day, _MIDNIGHT)
         for lo, _ in spans:
             yield from _occurrences(zone, midnight + lo)
-    day_closes = _first_instant(zone, datetime.combine(day + _ONE_DAY, _MIDNIGHT))
+    day_closes = first_instant(zone, datetime.combine(day + _ONE_DAY, _MIDNIGHT))
     change = _offset_change(zone, day_opens, day_closes)
     if change is not None:
         yield change
@@ -290,7 +292,7 @@ def _occurrences(zone: ZoneInfo, wall: datetime) -> Iterator[datetime]:
     seen: set[datetime] = set()
     for fold in (0, 1):
         at = wall.replace(tzinfo=zone, fold=fold).astimezone(UTC)
-        if at not in seen and _wall(at, zone) == wall:
+        if at not in seen and wall_clock(at, zone) == wall:
             seen.add(at)
             yield at
 
@@ -313,18 +315,6 @@ def _offset_change(zone: ZoneInfo, lo: datetime, hi: datetime) -> datetime | Non
     return datetime.fromtimestamp(hi_s, UTC)
 
 
-def _first_instant(zone: ZoneInfo, wall: datetime) -> datetime:
-    """The first instant (UTC) at which the clock in ``zone`` reads ``wall`` or later."""
-    for at in _occurrences(zone, wall):
-        return at  # the first of two readings when repeated
-    # Skipped by a jump forward: the answer is the jump, between the two fold readings.
-    a = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
-    b = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    change = _offset_change(zone, min(a, b), max(a, b))
-    assert change is not None, f"{wall} is neither shown nor skipped in {zone}"
-    return change
-
-
 def _days_from(day: date) -> Iterator[date]:
     while True:
         yield day
@@ -332,25 +322,6 @@ def _days_from(day: date) -> Iterator[date]:
 
 
 # --- values and parsing ---
-
-
-def _wall(at: datetime, zone: ZoneInfo) -> datetime:
-    return at.astimezone(zone).replace(tzinfo=None)
-
-
-def _utc(at: datetime) -> datetime:
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError(f"datetime must be timezone-aware, got naive {at.isoformat()}")
-    return at.astimezone(UTC)
-
-
-def _zone(tz: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(
-            f"unknown time zone {tz!r}: use an IANA name such as 'Europe/Berlin'"
-        ) from None
 
 
 def _offset(t: time, *, end: bool = False) -> timedelta:

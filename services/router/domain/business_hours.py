@@ -16,10 +16,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from itertools import pairwise
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from shared.domain.zones import first_instant, get_zone, to_utc
 
 Window = tuple[time, time]
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -38,7 +40,7 @@ class WorkingHours:
     windows: tuple[tuple[Window, ...], ...]
 
     def __post_init__(self) -> None:
-        _zone(self.tz)
+        get_zone(self.tz)
         if len(self.windows) != 7:
             raise ValueError(f"working hours need 7 days of windows, got {len(self.windows)}")
         days = tuple(
@@ -62,10 +64,10 @@ class WorkingHours:
 
     @property
     def zone(self) -> ZoneInfo:
-        return _zone(self.tz)
+        return get_zone(self.tz)
 
     def is_open(self, at: datetime) -> bool:
-        at = _utc(at)
+        at = to_utc(at)
         if not any(self.windows):
             return False
         start, _ = next(self._intervals(at))
@@ -73,7 +75,7 @@ class WorkingHours:
 
     def next_open(self, at: datetime) -> datetime:
         """``at`` itself (in UTC) when open, else the start of the next window."""
-        at = _utc(at)
+        at = to_utc(at)
         start, _ = next(self._intervals(at))
         return max(start, at)
 
@@ -104,7 +106,7 @@ def add_business_minutes(start: datetime, minutes: int, hours: WorkingHours) -> 
     """
     if minutes < 0:
         raise ValueError(f"minutes must be >= 0, got {minutes}")
-    at = _utc(start)
+    at = to_utc(start)
     remaining = timedelta(minutes=minutes)
     for window_start, window_end in hours._intervals(at):
         opened = max(window_start, at)
@@ -116,7 +118,7 @@ def add_business_minutes(start: datetime, minutes: int, hours: WorkingHours) -> 
 
 def business_minutes_between(start: datetime, end: datetime, hours: WorkingHours) -> float:
     """Open minutes in ``[start, end)``; 0 when ``end`` is not after ``start``."""
-    lo, hi = _utc(start), _utc(end)
+    lo, hi = to_utc(start), to_utc(end)
     if hi <= lo or not any(hours.windows):
         return 0.0
     total = timedelta(0)
@@ -132,53 +134,16 @@ def _day_intervals(hours: WorkingHours, day: date) -> tuple[tuple[datetime, date
     zone = hours.zone
     intervals = []
     for start, end in hours.windows[day.weekday()]:
-        opens = _first_instant(zone, datetime.combine(day, start))
+        opens = first_instant(zone, datetime.combine(day, start))
         local_end = (
             datetime.combine(day + _ONE_DAY, _MIDNIGHT)
             if end == _MIDNIGHT
             else datetime.combine(day, end)
         )
-        closes = _first_instant(zone, local_end)
+        closes = first_instant(zone, local_end)
         if closes > opens:  # a window wholly inside a skipped hour is empty
             intervals.append((opens, closes))
     return tuple(intervals)
-
-
-def _first_instant(zone: ZoneInfo, wall: datetime) -> datetime:
-    """The first instant (UTC) at which the local clock in ``zone`` reads ``wall`` or later."""
-    a = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
-    b = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    lo, hi = min(a, b), max(a, b)
-    if _wall(lo, zone) == wall:  # exists (the first of two readings when repeated)
-        return lo
-    # ``wall`` is skipped: the answer is the jump, a whole second between lo and hi.
-    lo_s, hi_s = int(lo.timestamp()) - 1, int(hi.timestamp()) + 1
-    while hi_s - lo_s > 1:
-        mid = (lo_s + hi_s) // 2
-        if _wall(datetime.fromtimestamp(mid, UTC), zone) >= wall:
-            hi_s = mid
-        else:
-            lo_s = mid
-    return datetime.fromtimestamp(hi_s, UTC)
-
-
-def _wall(at: datetime, zone: ZoneInfo) -> datetime:
-    return at.astimezone(zone).replace(tzinfo=None)
-
-
-def _utc(at: datetime) -> datetime:
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError(f"datetime must be timezone-aware, got naive {at.isoformat()}")
-    return at.astimezone(UTC)
-
-
-def _zone(tz: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(
-            f"unknown time zone {tz!r}: use an IANA name such as 'Europe/Berlin'"
-        ) from None
 
 
 def _day_length(t: time, *, end: bool) -> timedelta:
