@@ -24,6 +24,21 @@ def get_context(request: Request) -> RouterContext:
     return request.app.state.router  # type: ignore[no-any-return]
 
 
+def _invalid(field: str, detail: str) -> ApiError:
+    """A 422 naming the field, like every other validation error of the API."""
+    return ApiError(
+        422,
+        "validation_error",
+        detail,
+        errors=[{"field": field, "message": detail, "type": "value_error"}],
+    )
+
+
+def _same_id(body_id: str, path_id: str) -> None:
+    if body_id != path_id:
+        raise _invalid("id", f"id {body_id!r} in the body differs from {path_id!r} in the path")
+
+
 async def admin(request: Request, ctx: RouterContext = Depends(get_context)) -> None:
     require_bearer(request, ctx.settings.effective_admin_token())
 
@@ -68,13 +83,7 @@ async def list_teams(ctx: RouterContext = Depends(get_context)) -> list[dict[str
 async def put_team(
     team_id: str, body: TeamConfig, ctx: RouterContext = Depends(get_context)
 ) -> dict[str, Any]:
-    if body.id != team_id:
-        raise ApiError(
-            422,
-            "validation_error",
-            "id in body and path differ",
-            errors=[{"field": "id", "message": "must equal the path", "type": "value_error"}],
-        )
+    _same_id(body.id, team_id)
     async with ctx.sessions.begin() as session:
         await session.merge(Team(**team_row(body)))
     return team_row(body)
@@ -90,22 +99,11 @@ async def list_reps(ctx: RouterContext = Depends(get_context)) -> list[dict[str,
 async def put_rep(
     rep_id: str, body: RepConfig, ctx: RouterContext = Depends(get_context)
 ) -> dict[str, Any]:
-    if body.id != rep_id:
-        raise ApiError(
-            422,
-            "validation_error",
-            "id in body and path differ",
-            errors=[{"field": "id", "message": "must equal the path", "type": "value_error"}],
-        )
+    _same_id(body.id, rep_id)
     async with ctx.sessions.begin() as session:
         repo = RouterRepository(session)
         if await repo.team(body.team) is None:
-            raise ApiError(
-                422,
-                "validation_error",
-                f"unknown team {body.team!r}",
-                errors=[{"field": "team", "message": "unknown team", "type": "value_error"}],
-            )
+            raise _invalid("team", f"unknown team {body.team!r}")
         existing = await repo.rep(rep_id)
         row = rep_row(body, datetime.now(UTC))
         if existing is not None:  # keep live counters
@@ -137,12 +135,7 @@ async def patch_rep(
             errors = field_errors_from_pydantic(exc.errors(include_url=False))
             raise ApiError(422, "validation_error", "invalid rep", errors=errors) from None
         if await repo.team(updated.team) is None:
-            raise ApiError(
-                422,
-                "validation_error",
-                f"unknown team {updated.team!r}",
-                errors=[{"field": "team", "message": "unknown team", "type": "value_error"}],
-            )
+            raise _invalid("team", f"unknown team {updated.team!r}")
         row = rep_row(updated, datetime.now(UTC))
         row["open_leads"], row["current_weight"] = rep.open_leads, rep.current_weight
         for key, value in row.items():
@@ -168,18 +161,7 @@ async def put_rules(
         teams = {t.id for t in await repo.teams()}
         for i, rule in enumerate(body.rules):
             if rule.team not in teams:
-                raise ApiError(
-                    422,
-                    "validation_error",
-                    f"rule {rule.name}: unknown team",
-                    errors=[
-                        {
-                            "field": f"rules.{i}.team",
-                            "message": "unknown team",
-                            "type": "value_error",
-                        }
-                    ],
-                )
+                raise _invalid(f"rules.{i}.team", f"rule {rule.name}: unknown team {rule.team!r}")
         await session.execute(delete(RoutingRule))
         for position, rule in enumerate(body.rules):
             session.add(
