@@ -29,13 +29,15 @@ class RouterEnv:
 
     def env(self, **extra: str) -> dict[str, str]:
         return self.stack.env(
-            LEADFLOW_ENV="test",
-            LEADFLOW_LOG_LEVEL="WARNING",
-            LEADFLOW_TOPIC_PREFIX=self.prefix,
-            LEADFLOW_DATABASE_URL=self.database_url,
-            LEADFLOW_ROUTER_ROUTING_FILE=str(FIXTURES / "routing-24x7.yaml"),
-            LEADFLOW_ROUTER_CONSUMER_GROUP=f"{self.prefix}router",
-            **extra,
+            **{
+                "LEADFLOW_ENV": "test",
+                "LEADFLOW_LOG_LEVEL": "WARNING",
+                "LEADFLOW_TOPIC_PREFIX": self.prefix,
+                "LEADFLOW_DATABASE_URL": self.database_url,
+                "LEADFLOW_ROUTER_ROUTING_FILE": str(FIXTURES / "routing-24x7.yaml"),
+                "LEADFLOW_ROUTER_CONSUMER_GROUP": f"{self.prefix}router",
+                **extra,
+            }
         )
 
     def settings_kwargs(self) -> dict[str, Any]:

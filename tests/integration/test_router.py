@@ -295,3 +295,35 @@ async def test_admin_changes_take_effect_in_routing(env, router, producer):
     explanation = (await sql(env, "SELECT explanation FROM router.assignment LIMIT 1"))[0][0]
     reasons = {c["rep_id"]: c["reason"] for c in explanation["teams_tried"][0]["candidates"]}
     assert reasons == {"rep-a": "inactive", "rep-b": "out_of_office", "rep-c": None}
+
+
+async def test_postgres_outage_stops_the_router_without_losing_or_repeating_a_lead(
+    env, producer, tmp_path, stack
+):
+    """Infrastructure down: the router stops without committing (never dead-letters);
+    restarted after PostgreSQL is back, it assigns every lead exactly once."""
+    items = [
+        received(sales_ready(f"pg{n}.{uuid.uuid4().hex[:6]}@pg{n}.example", last_name=f"P{n}"))
+        for n in range(600)
+    ]
+    router = await asyncio.to_thread(start_router, env, tmp_path, "router-pg")
+    async with TopicReader(stack.bootstrap, env.topic("leads.received.v1.dlq")) as dlq:
+        try:
+            await publish_received(env, producer, items)
+            await wait_for(lambda: _count_when(env, 50), timeout=60)
+            # the server goes away under the router (connections terminated). A fast shutdown, not a
+            # crash: the test stack runs without fsync and synchronous commit for speed, and a
+            # crash of such a server may lose commits that a durable production database keeps.
+            await asyncio.to_thread(stack.postgres.stop, "fast")
+            try:
+                code = await asyncio.to_thread(router.proc.wait, 60)
+            finally:
+                await asyncio.to_thread(stack.postgres.start)
+            assert code != 0, "the router must stop, not carry on without its database"
+            await asyncio.to_thread(router.start)
+            await wait_for(lambda: _count_when(env, 600), timeout=120)
+        finally:
+            await asyncio.to_thread(router.stop)
+        assert await dlq.new_count() == 0, "an outage must never dead-letter a lead"
+    rows = await sql(env, "SELECT lead_id, count(*) FROM router.assignment GROUP BY lead_id")
+    assert len(rows) == 600 and all(n == 1 for _, n in rows)
