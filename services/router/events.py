@@ -10,7 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.models import Assignment, Lead, Outbox, SlaClock
 from shared.events.envelope import make_event
-from shared.events.models import LeadAssigned, LeadData, LeadSla, ScoreData, SlaWindow
+from shared.events.models import (
+    LeadAssigned,
+    LeadData,
+    LeadSla,
+    ScoreData,
+    SlaWindow,
+    TradeShowRef,
+)
 from shared.events.registry import LEAD_ASSIGNED, LEAD_SLA
 from shared.outbox import enqueue
 
@@ -35,6 +42,9 @@ def emit_assigned(
     *,
     submission_id: uuid.UUID | None,
     now: datetime,
+    channel: str | None = None,
+    trade_show: TradeShowRef | None = None,
+    team_timezone: str | None = None,
 ) -> None:
     data = LeadAssigned(
         lead_id=lead.id,
@@ -55,6 +65,9 @@ def emit_assigned(
         lead=LeadData.model_validate(lead.profile),
         received_at=lead.received_at,
         decided_at=assignment.decided_at,
+        channel=channel,  # type: ignore[arg-type]
+        trade_show=trade_show,
+        team_timezone=team_timezone,
     )
     event = make_event(
         id=event_id(assignment.cause_event_id, "assigned", str(assignment.id)),

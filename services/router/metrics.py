@@ -51,6 +51,3 @@ SLA_TIMER_LATENESS = Histogram(
     "How late an SLA timer fired after it was due",
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
-DLQ_MESSAGES = Gauge(
-    "leadflow_dlq_messages", "Messages in a dead-letter topic (high watermark sum)", ["topic"]
-)

@@ -8,9 +8,6 @@ import contextlib
 import os
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer
-
-from services.router import metrics
 from services.router.assignment.service import decide
 from services.router.context import Clock, RouterContext, utc_now
 from services.router.domain.scoring import ScoringRulesSource
@@ -23,6 +20,7 @@ from services.router.sla.service import run_scheduler
 from shared import db
 from shared.events.registry import LEAD_ACTIVITY, LEAD_RECEIVED
 from shared.kafka.consumer import ConsumerConfig, ConsumerLoop
+from shared.kafka.dlq_watch import watch_dlq
 from shared.kafka.producer import EventProducer
 from shared.kafka.topics import dlq_topic
 from shared.logging import get_logger
@@ -112,7 +110,8 @@ class RouterRuntime:
             self._spawn("sla", run_scheduler(ctx, self._stopping))
             self._spawn("queue", self._drain_queue_forever(ctx))
         self._spawn("scoring", self._reload_scoring_forever(ctx))
-        self._spawn("dlq", self._watch_dlq_forever(ctx))
+        dlq_topics = [dlq_topic(s.topic(t.topic)) for t in (LEAD_RECEIVED, LEAD_ACTIVITY)]
+        self._spawn("dlq", watch_dlq(s.kafka_bootstrap_servers, dlq_topics, self._stopping))
         log.info("router.started", group=s.router_consumer_group)
         return ctx
 
@@ -169,36 +168,6 @@ class RouterRuntime:
                     log.info("router.scoring_reloaded", version=ctx.scoring.rules.version)
             except Exception as exc:  # keep the previous rules
                 log.error("router.scoring_reload_failed", error=str(exc))
-
-    async def _watch_dlq_forever(self, ctx: RouterContext) -> None:
-        topics = [dlq_topic(ctx.settings.topic(t.topic)) for t in (LEAD_RECEIVED, LEAD_ACTIVITY)]
-        while not self._stopping.is_set():
-            try:
-                consumer = AIOKafkaConsumer(
-                    bootstrap_servers=ctx.settings.kafka_bootstrap_servers, group_id=None
-                )
-                await consumer.start()
-                try:
-                    cluster = await consumer._client.fetch_all_metadata()
-                    for topic in topics:
-                        from aiokafka import TopicPartition
-
-                        tps = [
-                            TopicPartition(topic, p)
-                            for p in cluster.partitions_for_topic(topic) or ()
-                        ]
-                        if tps:
-                            ends = await consumer.end_offsets(tps)
-                            starts = await consumer.beginning_offsets(tps)
-                            metrics.DLQ_MESSAGES.labels(topic).set(
-                                sum(ends[tp] - starts[tp] for tp in tps)
-                            )
-                finally:
-                    await consumer.stop()
-            except Exception as exc:
-                log.warning("router.dlq_watch_failed", error=repr(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), 30)
 
 
 async def drain_queue(ctx: RouterContext, page: int = 100) -> int:

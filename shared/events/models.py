@@ -166,6 +166,16 @@ class LeadAssigned(_Data):
     lead: LeadData
     received_at: datetime = Field(description="first intake of this lead")
     decided_at: datetime
+    channel: Literal["web", "trade_show", "purchased_list"] | None = Field(
+        None,
+        description="how the submission that caused this decision arrived, else the lead's first",
+    )
+    trade_show: TradeShowRef | None = Field(
+        None, description="the show, when the submission that caused this came from one"
+    )
+    team_timezone: str | None = Field(
+        None, description="IANA zone of the owning team (contact time when the lead has none)"
+    )
 
 
 class LeadSla(_Data):
@@ -182,3 +192,46 @@ class LeadSla(_Data):
     at: datetime
     business_minutes_elapsed: float | None = None
     detail: str
+
+
+class NurtureStep(_Data):
+    """``io.leadflow.nurture.step.v1`` on ``nurture.steps.v1``, keyed by ``lead_id``.
+
+    Send step ``step`` of sequence ``sequence_id`` to the lead now. The event id is the same
+    for every re-delivery of one step, so a sender that dedupes on it sends each step once."""
+
+    step_id: UUID = Field(description="one per (enrollment, step): the sender's idempotency key")
+    lead_id: UUID
+    enrollment_id: UUID
+    sequence_id: str
+    step: int = Field(ge=1, description="1-based position in the sequence")
+    steps_total: int = Field(ge=1)
+    channel: Literal["email", "sms", "task"]
+    template_id: str
+    to: str | None = Field(
+        None, description="email address (email), E.164 number (sms); none for a rep task"
+    )
+    first_name: str | None = None
+    timezone: str = Field(description="IANA zone the send window was applied in")
+    due_at: datetime = Field(description="when the step was due (inside the send window)")
+    emitted_at: datetime
+
+
+class NurtureLifecycle(_Data):
+    """``io.leadflow.nurture.lifecycle.v1`` on ``nurture.lifecycle.v1``, keyed by ``lead_id``:
+    enrollments starting, pausing, resuming and ending; suppression; list moves (remarket,
+    sunset, back to active)."""
+
+    lead_id: UUID
+    kind: Literal[
+        "enrolled", "paused", "resumed", "completed", "stopped", "unenrolled", "suppressed",
+        "remarket", "reactivated", "reengaged", "sunset",
+    ]  # fmt: skip
+    sequence_id: str | None = None
+    enrollment_id: UUID | None = None
+    list: Literal["active", "remarket", "sunset"] = Field(description="the lead's list after this")
+    reason: str = Field(description="one sentence: why")
+    segment: Literal["under_3_months", "3_to_12_months", "over_1_year"] | None = Field(
+        None, description="for reengaged: the inactivity segment"
+    )
+    at: datetime

@@ -9,7 +9,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.events.models import ActivityReceived, LeadAssigned, LeadReceived, LeadSla
+from shared.events.models import (
+    ActivityReceived,
+    LeadAssigned,
+    LeadReceived,
+    LeadSla,
+    NurtureLifecycle,
+    NurtureStep,
+)
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -44,8 +51,21 @@ LEAD_ASSIGNED = EventType(
 )
 LEAD_SLA = EventType("io.leadflow.lead.sla.v1", "leads.sla.v1", LeadSla, "lead id")
 
+NURTURE_STEP = EventType("io.leadflow.nurture.step.v1", "nurture.steps.v1", NurtureStep, "lead id")
+NURTURE_LIFECYCLE = EventType(
+    "io.leadflow.nurture.lifecycle.v1", "nurture.lifecycle.v1", NurtureLifecycle, "lead id"
+)
+
 EVENT_TYPES: dict[str, EventType] = {
-    t.type: t for t in (LEAD_RECEIVED, LEAD_ACTIVITY, LEAD_ASSIGNED, LEAD_SLA)
+    t.type: t
+    for t in (
+        LEAD_RECEIVED,
+        LEAD_ACTIVITY,
+        LEAD_ASSIGNED,
+        LEAD_SLA,
+        NURTURE_STEP,
+        NURTURE_LIFECYCLE,
+    )
 }
 
 

@@ -10,6 +10,7 @@ LEADS_ASSIGNED = "leads.assigned.v1"
 LEADS_ACTIVITY = "leads.activity.v1"
 LEADS_SLA = "leads.sla.v1"
 NURTURE_STEPS = "nurture.steps.v1"
+NURTURE_LIFECYCLE = "nurture.lifecycle.v1"
 
 PARTITIONS: dict[str, int] = {
     LEADS_RECEIVED: 12,
@@ -17,6 +18,7 @@ PARTITIONS: dict[str, int] = {
     LEADS_ACTIVITY: 12,
     LEADS_SLA: 6,
     NURTURE_STEPS: 12,
+    NURTURE_LIFECYCLE: 12,
 }
 DLQ_PARTITIONS = 3
 

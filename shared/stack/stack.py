@@ -43,6 +43,13 @@ SERVICES: tuple[ServiceSpec, ...] = (
         REPO_ROOT / "services" / "router" / "migrations",
         "router",
     ),
+    ServiceSpec(
+        "nurture",
+        "services.nurture.app:create_app",
+        8002,
+        REPO_ROOT / "services" / "nurture" / "migrations",
+        "nurture",
+    ),
 )
 
 

@@ -6,6 +6,7 @@ under row locks on the teams, so two router instances decide as one would."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -17,11 +18,20 @@ from services.router.domain.business_hours import add_business_minutes
 from services.router.events import emit_assigned
 from services.router.models import Assignment, Lead, SlaClock
 from services.router.repository import RouterRepository
+from shared.events.models import TradeShowRef
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
 Kind = Literal["initial", "sticky", "reassigned", "dequeued", "rescored"]
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The submission that caused a decision: how it arrived, and from which show."""
+
+    channel: str
+    trade_show: TradeShowRef | None = None
 
 
 def _not_for_sales(lead: Lead, ctx: RouterContext) -> str | None:
@@ -44,6 +54,7 @@ async def decide(
     now: datetime,
     started_at: datetime,
     emit_if_still_queued: bool = True,
+    origin: Origin | None = None,
 ) -> Assignment | None:
     """Route one (locked) lead and record the decision. ``started_at``: when its SLA clock starts."""
     # A lead owned by an active rep stays with that rep, whatever its score does since.
@@ -55,6 +66,7 @@ async def decide(
                 ctx, repo, lead, outcome="assigned", kind="sticky", rep_id=owner.id, team_id=owner.team_id, queue=None,
                 rule=None, reason=reason, explanation={"sticky": {"rep": owner.id, "active": True}},
                 cause_event_id=cause_event_id, submission_id=submission_id, now=now, started_at=started_at,
+                origin=origin,
             )  # fmt: skip
 
     nurture_reason = _not_for_sales(lead, ctx)
@@ -62,7 +74,7 @@ async def decide(
         return await _record(
             ctx, repo, lead, outcome="nurture", kind=kind, rep_id=None, team_id=None, queue=None, rule=None,
             reason=nurture_reason, explanation={"not_for_sales": nurture_reason}, cause_event_id=cause_event_id,
-            submission_id=submission_id, now=now, started_at=started_at,
+            submission_id=submission_id, now=now, started_at=started_at, origin=origin,
         )  # fmt: skip
 
     teams = await repo.lock_teams()
@@ -83,7 +95,7 @@ async def decide(
         ctx, repo, lead, outcome=decision.outcome, kind=kind, rep_id=decision.rep_id, team_id=decision.team_id,
         queue=ctx.fallback_queue if decision.outcome == "queued" else None, rule=decision.rule, reason=decision.reason,
         explanation=decision.explanation, cause_event_id=cause_event_id, submission_id=submission_id, now=now,
-        started_at=started_at,
+        started_at=started_at, origin=origin,
     )  # fmt: skip
 
 
@@ -140,6 +152,7 @@ async def _record(
     submission_id: uuid.UUID | None,
     now: datetime,
     started_at: datetime,
+    origin: Origin | None = None,
 ) -> Assignment:
     previous_status = lead.status
     previous_owner = lead.owner_rep_id if lead.status == "assigned" else None
@@ -183,7 +196,13 @@ async def _record(
             metrics.INTAKE_TO_ASSIGNMENT.observe(max((now - lead.received_at).total_seconds(), 0.0))
     metrics.LEADS_ROUTED.labels("name" if lead.is_name else outcome, team_id or "none").inc()
     metrics.SCORES.observe(lead.score)
-    emit_assigned(repo.session, lead, assignment, clock, submission_id=submission_id, now=now)
+    team = await repo.team(team_id) if team_id is not None else None  # identity map: loaded
+    emit_assigned(
+        repo.session, lead, assignment, clock, submission_id=submission_id, now=now,
+        channel=origin.channel if origin else lead.channel,
+        trade_show=origin.trade_show if origin else None,
+        team_timezone=team.timezone if team else None,
+    )  # fmt: skip
     log.info(
         "router.lead_routed",
         lead_id=str(lead.id),

@@ -10,7 +10,7 @@ import uuid
 
 from services.router import metrics
 from services.router.activities.service import apply_pending
-from services.router.assignment.service import decide
+from services.router.assignment.service import Origin, decide
 from services.router.context import RouterContext
 from services.router.convert import profile_of
 from services.router.domain.matching import company_key, fuzzy_match, merge_fields
@@ -148,5 +148,6 @@ async def handle_received(
         submission_id=data.lead_id,
         now=now,
         started_at=data.received_at,
+        origin=Origin(data.channel, data.trade_show),
     )
     await apply_pending(ctx, repo, lead, [data.lead_id, lead.id], now)

@@ -1,0 +1,188 @@
+"""Token-protected API: a lead's nurture state, and operator actions (pause, resume,
+enroll, unenroll). Each action locks the lead like every other writer."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from services.nurture.api.schemas import EnrollIn, PauseIn, ResumeIn, UnenrollIn
+from services.nurture.context import NurtureContext
+from services.nurture.leads.service import end_enrollments, enroll, open_enrollments, pause, resume
+from services.nurture.models import NurtureLead
+from services.nurture.repository import NurtureRepository
+from shared.http import ApiError, require_bearer
+
+router = APIRouter(prefix="/v1/nurture", tags=["nurture"])
+
+
+def get_context(request: Request) -> NurtureContext:
+    return request.app.state.nurture  # type: ignore[no-any-return]
+
+
+async def admin(request: Request, ctx: NurtureContext = Depends(get_context)) -> None:
+    require_bearer(request, ctx.settings.effective_admin_token())
+
+
+def _invalid(field: str, detail: str) -> ApiError:
+    return ApiError(
+        422,
+        "validation_error",
+        detail,
+        errors=[{"field": field, "message": detail, "type": "value_error"}],
+    )
+
+
+async def _locked_lead(repo: NurtureRepository, ref: uuid.UUID) -> NurtureLead:
+    lead_id = await repo.resolve(ref)
+    lead = await repo.lead(lead_id, lock=True) if lead_id is not None else None
+    if lead is None:
+        raise ApiError(404, "not_found", f"nurture has no lead {ref}")
+    return lead
+
+
+async def lead_state(repo: NurtureRepository, lead: NurtureLead) -> dict[str, Any]:
+    steps = await repo.steps_of_lead(lead.id)
+    by_enrollment: dict[uuid.UUID, list[Any]] = {}
+    for s in steps:
+        by_enrollment.setdefault(s.enrollment_id, []).append(s)
+    enrollments = []
+    for e in await repo.enrollments(lead.id):
+        own = by_enrollment.get(e.id, [])
+        nxt = next((s for s in own if s.state in ("pending", "paused")), None)
+        enrollments.append({
+            "id": str(e.id), "sequence_id": e.sequence_id, "trigger": e.trigger, "status": e.status,
+            "reason": e.reason, "enrolled_at": e.enrolled_at, "ended_at": e.ended_at, "show_id": e.show_id,
+            "next_step": {"step": nxt.step, "due_at": nxt.due_at, "state": nxt.state, "note": nxt.note} if nxt else None,
+            "steps": [{"step": s.step, "state": s.state, "due_at": s.due_at, "emitted_at": s.emitted_at,
+                       "note": s.note} for s in own],
+        })  # fmt: skip
+    return {
+        "lead_id": str(lead.id), "list": lead.list_name, "timezone": lead.timezone,
+        "timezone_source": lead.timezone_source, "channel": lead.channel, "purchased_list": lead.is_name,
+        "suppression": {"reason": lead.suppressed, "at": lead.suppressed_at} if lead.suppressed else None,
+        "converted_at": lead.converted_at, "with_sales": lead.with_sales, "last_engaged_at": lead.last_engaged_at,
+        "remarket_at": lead.remarket_at, "sunset_at": lead.sunset_at, "reengaged_at": lead.reengaged_at,
+        "idle_since": lead.idle_since, "enrollments": enrollments,
+    }  # fmt: skip
+
+
+@router.get("/sequences", dependencies=[Depends(admin)])
+async def sequences(ctx: NurtureContext = Depends(get_context)) -> dict[str, Any]:
+    return ctx.config.model_dump(mode="json")
+
+
+@router.get("/leads/{lead_id}", dependencies=[Depends(admin)])
+async def get_lead(
+    lead_id: uuid.UUID, ctx: NurtureContext = Depends(get_context)
+) -> dict[str, Any]:
+    async with ctx.sessions() as session:
+        repo = NurtureRepository(session)
+        resolved = await repo.resolve(lead_id)
+        lead = await repo.lead(resolved) if resolved else None
+        if lead is None:
+            raise ApiError(404, "not_found", f"nurture has no lead {lead_id}")
+        return await lead_state(repo, lead)
+
+
+@router.post("/leads/{lead_id}/pause", dependencies=[Depends(admin)])
+async def pause_lead(
+    lead_id: uuid.UUID, body: PauseIn | None = None, ctx: NurtureContext = Depends(get_context)
+) -> dict[str, Any]:
+    body = body or PauseIn()
+    async with ctx.sessions.begin() as session:
+        repo = NurtureRepository(session)
+        lead = await _locked_lead(repo, lead_id)
+        now = ctx.clock()
+        if not await pause(
+            repo, lead, reason=body.reason, cause=f"api:pause:{uuid.uuid4()}", now=now
+        ):
+            raise ApiError(409, "nothing_to_pause", f"lead {lead_id} has no active enrollment")
+        state = await lead_state(repo, lead)
+    ctx.relay.notify()
+    return state
+
+
+@router.post("/leads/{lead_id}/resume", dependencies=[Depends(admin)])
+async def resume_lead(
+    lead_id: uuid.UUID, body: ResumeIn | None = None, ctx: NurtureContext = Depends(get_context)
+) -> dict[str, Any]:
+    body = body or ResumeIn()
+    async with ctx.sessions.begin() as session:
+        repo = NurtureRepository(session)
+        lead = await _locked_lead(repo, lead_id)
+        if lead.suppressed:
+            raise ApiError(
+                409,
+                "suppressed",
+                f"lead {lead_id} is suppressed ({lead.suppressed}): nothing is sent to it",
+            )
+        lead.with_sales = False
+        if not await resume(
+            repo, lead, reason=body.reason, cause=f"api:resume:{uuid.uuid4()}", now=ctx.clock()
+        ):
+            raise ApiError(409, "nothing_to_resume", f"lead {lead_id} has no paused enrollment")
+        state = await lead_state(repo, lead)
+    ctx.relay.notify()
+    return state
+
+
+@router.post("/leads/{lead_id}/enrollments", status_code=201, dependencies=[Depends(admin)])
+async def enroll_lead(
+    lead_id: uuid.UUID, body: EnrollIn, ctx: NurtureContext = Depends(get_context)
+) -> dict[str, Any]:
+    try:
+        seq = ctx.config.sequence(body.sequence_id)
+    except KeyError:
+        known = ", ".join(s.id for s in ctx.config.sequences)
+        raise _invalid(
+            "sequence_id", f"unknown sequence {body.sequence_id!r}; known: {known}"
+        ) from None
+    if body.start_at is not None and body.start_at.tzinfo is None:
+        raise _invalid(
+            "start_at", "start_at must carry a time zone offset, e.g. 2026-12-01T09:00:00Z"
+        )
+    async with ctx.sessions.begin() as session:
+        repo = NurtureRepository(session)
+        lead = await _locked_lead(repo, lead_id)
+        if lead.suppressed:
+            raise ApiError(
+                409,
+                "suppressed",
+                f"lead {lead_id} is suppressed ({lead.suppressed}): it cannot be enrolled",
+            )
+        now = ctx.clock()
+        created = await enroll(
+            ctx, repo, lead, trigger=seq.trigger.kind, sequence_id=seq.id, start_at=body.start_at or now,
+            reason=body.reason, cause=f"api:enroll:{uuid.uuid4()}", now=now,
+        )  # fmt: skip
+        if created is None:
+            raise ApiError(
+                409, "already_enrolled", f"lead {lead_id} is already in sequence {seq.id}"
+            )
+        state = await lead_state(repo, lead)
+    ctx.relay.notify()
+    return state
+
+
+@router.delete("/leads/{lead_id}/enrollments/{sequence_id}", dependencies=[Depends(admin)])
+async def unenroll_lead(
+    lead_id: uuid.UUID,
+    sequence_id: str,
+    body: UnenrollIn | None = None,
+    ctx: NurtureContext = Depends(get_context),
+) -> dict[str, Any]:
+    body = body or UnenrollIn()
+    async with ctx.sessions.begin() as session:
+        repo = NurtureRepository(session)
+        lead = await _locked_lead(repo, lead_id)
+        running = [e for e in await open_enrollments(repo, lead) if e.sequence_id == sequence_id]
+        if not running:
+            raise ApiError(404, "not_enrolled", f"lead {lead_id} is not in sequence {sequence_id}")
+        await end_enrollments(repo, lead, running, status="unenrolled", reason=body.reason,
+                              cause=f"api:unenroll:{uuid.uuid4()}", now=ctx.clock())  # fmt: skip
+        state = await lead_state(repo, lead)
+    ctx.relay.notify()
+    return state

@@ -1,0 +1,97 @@
+"""The events nurture causes, written to its outbox in the transaction that decides them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.nurture.domain.sequences import StepPlan
+from services.nurture.models import Enrollment, NurtureLead, Outbox, ScheduledStep
+from shared.events.envelope import make_event
+from shared.events.models import NurtureLifecycle, NurtureStep
+from shared.events.registry import NURTURE_LIFECYCLE, NURTURE_STEP
+from shared.outbox import enqueue
+
+NAMESPACE = uuid.UUID("5b0e3a52-4f7e-5b8e-9d3a-2c6f1e0a7d41")
+SOURCE = "/leadflow/nurture"
+
+
+def event_id(*parts: str) -> str:
+    """Deterministic: the same cause always yields the same event id."""
+    return str(uuid.uuid5(NAMESPACE, "\x1f".join(parts)))
+
+
+def step_id(enrollment_id: uuid.UUID, step: int) -> uuid.UUID:
+    return uuid.uuid5(NAMESPACE, f"step\x1f{enrollment_id}\x1f{step}")
+
+
+def emit_step(
+    session: AsyncSession,
+    lead: NurtureLead,
+    enrollment: Enrollment,
+    row: ScheduledStep,
+    plan: StepPlan,
+    steps_total: int,
+    now: datetime,
+) -> None:
+    to = lead.email if plan.channel == "email" else lead.phone if plan.channel == "sms" else None
+    sid = step_id(enrollment.id, row.step)
+    data = NurtureStep(
+        step_id=sid,
+        lead_id=lead.id,
+        enrollment_id=enrollment.id,
+        sequence_id=enrollment.sequence_id,
+        step=row.step,
+        steps_total=steps_total,
+        channel=plan.channel,
+        template_id=plan.template,
+        to=to,
+        first_name=lead.first_name,
+        timezone=lead.timezone,
+        due_at=row.due_at,
+        emitted_at=now,
+    )
+    event = make_event(
+        id=str(sid),
+        type=NURTURE_STEP.type,
+        source=SOURCE,
+        subject=str(lead.id),
+        data=data,
+        time=now,
+    )
+    enqueue(session, Outbox, NURTURE_STEP.topic, str(lead.id), event, now)
+
+
+def emit_lifecycle(
+    session: AsyncSession,
+    lead: NurtureLead,
+    kind: str,
+    *,
+    cause: str,
+    reason: str,
+    now: datetime,
+    enrollment: Enrollment | None = None,
+    segment: str | None = None,
+) -> None:
+    data = NurtureLifecycle(
+        lead_id=lead.id,
+        kind=kind,  # type: ignore[arg-type]
+        sequence_id=enrollment.sequence_id if enrollment else None,
+        enrollment_id=enrollment.id if enrollment else None,
+        list=lead.list_name,  # type: ignore[arg-type]
+        reason=reason,
+        segment=segment,  # type: ignore[arg-type]
+        at=now,
+    )
+    ident = event_id(cause, kind, str(lead.id), str(enrollment.id) if enrollment else "")
+    event = make_event(
+        id=ident,
+        type=NURTURE_LIFECYCLE.type,
+        source=SOURCE,
+        subject=str(lead.id),
+        data=data,
+        time=now,
+    )
+    enqueue(session, Outbox, NURTURE_LIFECYCLE.topic, str(lead.id), event, now)

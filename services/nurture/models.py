@@ -1,0 +1,133 @@
+"""The ``nurture`` schema: leads as nurture knows them (contact, time zone, list, suppression),
+their aliases (submission ids), enrollments, scheduled steps (the durable timers), parked
+activities, processed event ids and the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import make_base
+from shared.outbox import OutboxMixin, ProcessedEventMixin
+
+SCHEMA = "nurture"
+Base = make_base(SCHEMA)
+
+
+class NurtureLead(Base):
+    __tablename__ = "lead"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    timezone_source: Mapped[str] = mapped_column(String(16))  # lead | phone | team | show | default
+    channel: Mapped[str] = mapped_column(String(32))
+    is_name: Mapped[bool] = mapped_column(Boolean)
+    # active | remarket | sunset
+    list_name: Mapped[str] = mapped_column("list", String(16))
+    # None | unsubscribed | hard_bounce | invalid_contact
+    suppressed: Mapped[str | None] = mapped_column(String(32))
+    suppressed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    converted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    with_sales: Mapped[bool] = mapped_column(Boolean)  # handed to sales (SQL or hot)
+    last_engaged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the nurture clock: silence is counted from the later of this and last_engaged_at
+    nurture_since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # no sequence running since (None while one runs): the re-engagement / sunset clock
+    idle_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reengaged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    remarket_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sunset_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_lead_remarket", "nurture_since", postgresql_where=text("list = 'active' AND suppressed IS NULL AND converted_at IS NULL")),
+        Index("ix_lead_idle", "idle_since", postgresql_where=text("idle_since IS NOT NULL AND list <> 'sunset' AND suppressed IS NULL AND converted_at IS NULL")),
+    )  # fmt: skip
+
+
+class LeadAlias(Base):
+    """A submission id (what ingest answered) -> the canonical lead id."""
+
+    __tablename__ = "lead_alias"
+
+    ref_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("nurture.lead.id"))
+
+
+class Enrollment(Base):
+    __tablename__ = "enrollment"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("nurture.lead.id"), index=True
+    )
+    sequence_id: Mapped[str] = mapped_column(String(64))
+    trigger: Mapped[str] = mapped_column(String(32))
+    show_id: Mapped[str | None] = mapped_column(String(64))
+    # active | paused | completed | stopped | unenrolled
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(300))
+    enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # what caused it (event id or admin action): the same cause never enrolls twice
+    cause: Mapped[str] = mapped_column(String(200), unique=True)
+
+    __table_args__ = (
+        Index("uq_enrollment_open", "lead_id", "sequence_id", unique=True, postgresql_where=text("status IN ('active', 'paused')")),
+    )  # fmt: skip
+
+
+class ScheduledStep(Base):
+    """A durable timer: step ``step`` of an enrollment, due at ``due_at``.
+
+    pending (claimable when due) | paused | emitted | skipped | cancelled. One row per
+    (enrollment, step): a step is emitted at most once in effect."""
+
+    __tablename__ = "scheduled_step"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    enrollment_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("nurture.enrollment.id")
+    )
+    lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    step: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    planned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    emitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(String(300))
+
+    __table_args__ = (
+        Index("uq_scheduled_step", "enrollment_id", "step", unique=True),
+        Index("ix_scheduled_step_due", "due_at", postgresql_where=text("state = 'pending'")),
+        Index("ix_scheduled_step_sent", "lead_id", "emitted_at", postgresql_where=text("state = 'emitted'")),
+        Index("ix_scheduled_step_lead", "lead_id"),
+    )  # fmt: skip
+
+
+class PendingActivity(Base):
+    """An activity for a lead nurture has not heard of yet, applied when it arrives."""
+
+    __tablename__ = "pending_activity"
+
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    lead_ref: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    activity: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    parked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ProcessedEvent(ProcessedEventMixin, Base):
+    __tablename__ = "processed_event"
+
+
+class Outbox(OutboxMixin, Base):
+    __tablename__ = "outbox"

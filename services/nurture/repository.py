@@ -1,0 +1,242 @@
+"""Every query of the nurture schema. Writers lock the lead row first (the scheduler skips
+locked leads instead of waiting), so changes to one lead's enrollments and steps are
+serialized without deadlocks."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.nurture.models import (
+    Enrollment,
+    LeadAlias,
+    NurtureLead,
+    PendingActivity,
+    ScheduledStep,
+)
+
+OPEN = ("active", "paused")
+
+
+class NurtureRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # --- leads ---
+
+    async def lead(self, lead_id: uuid.UUID, *, lock: bool = False) -> NurtureLead | None:
+        stmt = select(NurtureLead).where(NurtureLead.id == lead_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def resolve(self, ref: uuid.UUID) -> uuid.UUID | None:
+        """A canonical lead id, or a submission id that merged into one."""
+        found = await self.session.scalar(select(NurtureLead.id).where(NurtureLead.id == ref))
+        if found is not None:
+            return found
+        return await self.session.scalar(select(LeadAlias.lead_id).where(LeadAlias.ref_id == ref))
+
+    def add_lead(self, lead: NurtureLead) -> None:
+        self.session.add(lead)
+
+    async def add_alias(self, ref: uuid.UUID, lead_id: uuid.UUID) -> None:
+        if ref == lead_id:
+            return
+        await self.session.execute(
+            insert(LeadAlias).values(ref_id=ref, lead_id=lead_id).on_conflict_do_nothing()
+        )
+
+    async def lock_leads_skip_locked(
+        self, ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, NurtureLead]:
+        """Lock these leads in id order, skipping any another transaction holds."""
+        stmt = (
+            select(NurtureLead)
+            .where(NurtureLead.id.in_(sorted(set(ids))))
+            .order_by(NurtureLead.id)
+            .with_for_update(skip_locked=True)
+        )
+        return {lead.id: lead for lead in (await self.session.execute(stmt)).scalars()}
+
+    # --- enrollments ---
+
+    async def enrollments(self, lead_id: uuid.UUID) -> list[Enrollment]:
+        stmt = (
+            select(Enrollment)
+            .where(Enrollment.lead_id == lead_id)
+            .order_by(Enrollment.enrolled_at, Enrollment.id)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def enrollments_by_id(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Enrollment]:
+        stmt = select(Enrollment).where(Enrollment.id.in_(list(set(ids))))
+        return {e.id: e for e in (await self.session.execute(stmt)).scalars()}
+
+    async def add_enrollment(self, values: dict[str, Any]) -> bool:
+        """Insert unless the same cause enrolled before or the sequence is already open."""
+        created = await self.session.scalar(
+            insert(Enrollment).values(**values).on_conflict_do_nothing().returning(Enrollment.id)
+        )
+        return created is not None
+
+    async def has_open_enrollments(self, lead_id: uuid.UUID) -> bool:
+        found = await self.session.scalar(
+            select(Enrollment.id)
+            .where(Enrollment.lead_id == lead_id, Enrollment.status.in_(OPEN))
+            .limit(1)
+        )
+        return found is not None
+
+    # --- scheduled steps (the durable timers) ---
+
+    async def schedule(
+        self,
+        enrollment_id: uuid.UUID,
+        lead_id: uuid.UUID,
+        step: int,
+        due_at: datetime,
+        *,
+        state: str = "pending",
+    ) -> None:
+        await self.session.execute(
+            insert(ScheduledStep)
+            .values(enrollment_id=enrollment_id, lead_id=lead_id, step=step, state=state,
+                    due_at=due_at, planned_at=due_at)
+            .on_conflict_do_nothing()
+        )  # fmt: skip
+
+    async def set_step_state(
+        self,
+        enrollment_ids: Sequence[uuid.UUID],
+        from_states: Sequence[str],
+        to_state: str,
+        *,
+        note: str | None = None,
+    ) -> int:
+        result = await self.session.execute(
+            update(ScheduledStep)
+            .where(ScheduledStep.enrollment_id.in_(list(enrollment_ids)), ScheduledStep.state.in_(list(from_states)))
+            .values(state=to_state, note=note)
+        )  # fmt: skip
+        return result.rowcount or 0  # type: ignore[attr-defined]
+
+    async def resume_steps(self, enrollment_ids: Sequence[uuid.UUID], due_at: datetime) -> int:
+        result = await self.session.execute(
+            update(ScheduledStep)
+            .where(ScheduledStep.enrollment_id.in_(list(enrollment_ids)), ScheduledStep.state == "paused")
+            .values(state="pending", due_at=func.greatest(ScheduledStep.due_at, due_at), note=None)
+        )  # fmt: skip
+        return result.rowcount or 0  # type: ignore[attr-defined]
+
+    async def claim_due(self, now: datetime, limit: int) -> list[ScheduledStep]:
+        """Due steps no other scheduler holds, oldest first, locked until commit."""
+        stmt = (
+            select(ScheduledStep)
+            .where(ScheduledStep.state == "pending", ScheduledStep.due_at <= now)
+            .order_by(ScheduledStep.due_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def sent_since(
+        self, lead_ids: Iterable[uuid.UUID], since: datetime
+    ) -> dict[uuid.UUID, list[datetime]]:
+        stmt = select(ScheduledStep.lead_id, ScheduledStep.emitted_at).where(
+            ScheduledStep.lead_id.in_(list(set(lead_ids))),
+            ScheduledStep.state == "emitted",
+            ScheduledStep.emitted_at > since,
+        )
+        out: dict[uuid.UUID, list[datetime]] = defaultdict(list)
+        for lead_id, at in (await self.session.execute(stmt)).all():
+            out[lead_id].append(at)
+        return out
+
+    async def steps_of_lead(self, lead_id: uuid.UUID) -> list[ScheduledStep]:
+        stmt = (
+            select(ScheduledStep)
+            .where(ScheduledStep.lead_id == lead_id)
+            .order_by(ScheduledStep.due_at, ScheduledStep.id)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def timer_counts(self, now: datetime) -> tuple[int, int]:
+        pending = await self.session.scalar(
+            select(func.count()).select_from(ScheduledStep).where(ScheduledStep.state == "pending")
+        )
+        overdue = await self.session.scalar(
+            select(func.count())
+            .select_from(ScheduledStep)
+            .where(ScheduledStep.state == "pending", ScheduledStep.due_at <= now)
+        )
+        return int(pending or 0), int(overdue or 0)
+
+    # --- parked activities ---
+
+    async def park_activity(
+        self, event_id: str, lead_ref: uuid.UUID, activity: dict[str, Any], now: datetime
+    ) -> None:
+        await self.session.execute(
+            insert(PendingActivity)
+            .values(event_id=event_id, lead_ref=lead_ref, activity=activity, parked_at=now)
+            .on_conflict_do_nothing()
+        )
+
+    async def take_pending(self, refs: Iterable[uuid.UUID]) -> list[tuple[str, dict[str, Any]]]:
+        rows = (
+            await self.session.execute(
+                delete(PendingActivity)
+                .where(PendingActivity.lead_ref.in_(list(set(refs))))
+                .returning(
+                    PendingActivity.event_id, PendingActivity.activity, PendingActivity.parked_at
+                )
+            )
+        ).all()
+        return [(r.event_id, r.activity) for r in sorted(rows, key=lambda r: r.parked_at)]
+
+    # --- sweeps ---
+
+    async def remarket_candidates(self, cutoff: datetime, limit: int) -> list[NurtureLead]:
+        stmt = (
+            select(NurtureLead)
+            .where(
+                NurtureLead.list_name == "active",
+                NurtureLead.suppressed.is_(None),
+                NurtureLead.converted_at.is_(None),
+                NurtureLead.nurture_since <= cutoff,
+            )
+            .order_by(NurtureLead.nurture_since)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def idle_candidates(
+        self, cutoff: datetime, limit: int, *, reengaged: bool
+    ) -> list[NurtureLead]:
+        """Leads idle since ``cutoff`` or longer: before re-engagement, or after it."""
+        stmt = (
+            select(NurtureLead)
+            .where(
+                NurtureLead.reengaged_at.is_not(None)
+                if reengaged
+                else NurtureLead.reengaged_at.is_(None),
+                NurtureLead.idle_since.is_not(None),
+                NurtureLead.idle_since <= cutoff,
+                NurtureLead.list_name != "sunset",
+                NurtureLead.suppressed.is_(None),
+                NurtureLead.converted_at.is_(None),
+            )
+            .order_by(NurtureLead.idle_since)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list((await self.session.execute(stmt)).scalars())

@@ -1,0 +1,157 @@
+"""Everything nurture runs besides HTTP: the consumer loop, the outbox relay, the step
+scheduler (durable timers), the lifecycle sweep, the timer gauges and the DLQ gauge."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable
+
+from services.nurture import metrics
+from services.nurture.context import Clock, NurtureContext, utc_now
+from services.nurture.handlers import make_handler
+from services.nurture.lifecycle.service import sweep
+from services.nurture.models import Outbox
+from services.nurture.repository import NurtureRepository
+from services.nurture.sequences_file import load_sequences
+from services.nurture.settings import NurtureSettings
+from services.nurture.steps.service import fire_due
+from shared import db
+from shared.events.registry import LEAD_ACTIVITY, LEAD_ASSIGNED
+from shared.kafka.consumer import ConsumerConfig, ConsumerLoop
+from shared.kafka.dlq_watch import watch_dlq
+from shared.kafka.producer import EventProducer
+from shared.kafka.topics import dlq_topic
+from shared.logging import get_logger
+from shared.outbox import OutboxRelay
+
+log = get_logger(__name__)
+GAUGE_SECONDS = 15.0
+
+
+def _exit_process(
+    exc: BaseException,
+) -> None:  # crash-only: offsets are uncommitted, restart resumes
+    log.error("nurture.fatal", error=repr(exc))
+    os._exit(70)
+
+
+class NurtureRuntime:
+    def __init__(
+        self,
+        settings: NurtureSettings,
+        *,
+        clock: Clock = utc_now,
+        on_fatal: Callable[[BaseException], None] = _exit_process,
+        consume: bool = True,
+        schedule: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.on_fatal = on_fatal
+        self.consume = consume
+        self.schedule = schedule
+        self.ctx: NurtureContext | None = None
+        self.loop: ConsumerLoop | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+
+    async def start(self) -> NurtureContext:
+        s = self.settings
+        config = load_sequences(s.nurture_sequences_file)  # fails loudly on a bad file
+        engine = db.create_engine(s.require_database_url())
+        sessions = db.sessionmaker(engine)
+        producer = EventProducer(s.kafka_bootstrap_servers, client_id="leadflow-nurture")
+        await producer.start(required=False)
+        relay = OutboxRelay(
+            sessions, Outbox, producer, schema="nurture", topic_prefix=s.topic_prefix
+        )
+        ctx = self.ctx = NurtureContext(
+            settings=s, engine=engine, sessions=sessions, producer=producer, relay=relay, config=config,
+            clock=self.clock,
+        )  # fmt: skip
+        self._spawn("outbox", relay.run())
+        if self.consume:
+            self.loop = ConsumerLoop(
+                ConsumerConfig(
+                    topics=[s.topic(LEAD_ASSIGNED.topic), s.topic(LEAD_ACTIVITY.topic)],
+                    group_id=s.nurture_consumer_group,
+                    bootstrap_servers=s.kafka_bootstrap_servers,
+                    client_id="leadflow-nurture",
+                ),
+                make_handler(ctx),
+                producer,
+            )
+            self._spawn("consumer", self.loop.run(), fatal=True)
+        if self.schedule:
+            self._spawn("scheduler", self._schedule_forever(ctx))
+        dlq_topics = [dlq_topic(s.topic(t.topic)) for t in (LEAD_ASSIGNED, LEAD_ACTIVITY)]
+        self._spawn("dlq", watch_dlq(s.kafka_bootstrap_servers, dlq_topics, self._stopping))
+        log.info("nurture.started", group=s.nurture_consumer_group, sequences=len(config.sequences))
+        return ctx
+
+    def _spawn(self, name: str, coro: object, fatal: bool = False) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro, name=f"nurture-{name}")  # type: ignore[arg-type]
+
+        def done(t: asyncio.Task[None]) -> None:
+            if t.cancelled() or self._stopping.is_set():
+                return
+            exc = t.exception()
+            if exc is not None:
+                log.error("nurture.task_failed", task=name, error=repr(exc))
+                if fatal:
+                    self.on_fatal(exc)
+
+        task.add_done_callback(done)
+        self._tasks.append(task)
+
+    @property
+    def consuming(self) -> bool:
+        return self.loop is None or any(
+            t.get_name() == "nurture-consumer" and not t.done() for t in self._tasks
+        )
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self.loop is not None:
+            self.loop.stop()
+        if self.ctx is not None:
+            self.ctx.relay.stop()
+        for task in self._tasks:
+            if task.get_name() not in ("nurture-consumer", "nurture-outbox"):
+                task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 15)
+        if self.ctx is not None:
+            await self.ctx.producer.stop()
+            await self.ctx.engine.dispose()
+
+    async def _schedule_forever(self, ctx: NurtureContext) -> None:
+        """Due steps every tick (a full batch means more are due: go again at once); the
+        lifecycle sweep and the timer gauges on their own, slower clocks."""
+        s = ctx.settings
+        next_sweep = next_gauges = 0.0
+        while not self._stopping.is_set():
+            try:
+                while await fire_due(ctx) >= s.nurture_batch_size and not self._stopping.is_set():
+                    pass
+                if time.monotonic() >= next_sweep:
+                    result = await sweep(ctx)
+                    if result.remarket or result.reengaged or result.sunset:
+                        log.info("nurture.swept", **result.__dict__)
+                    next_sweep = time.monotonic() + s.nurture_sweep_seconds
+                if time.monotonic() >= next_gauges:
+                    async with ctx.sessions() as session:
+                        pending, overdue = await NurtureRepository(session).timer_counts(
+                            ctx.clock()
+                        )
+                    metrics.TIMERS_PENDING.set(pending)
+                    metrics.TIMERS_OVERDUE.set(overdue)
+                    next_gauges = time.monotonic() + GAUGE_SECONDS
+            except Exception as exc:  # the timers are durable: try again next tick
+                log.warning("nurture.tick_failed", error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), s.nurture_tick_seconds)

@@ -1,0 +1,23 @@
+"""Reading the sequences file (validation lives in ``domain/sequences.py``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from services.nurture.domain.sequences import SequencesConfig
+
+
+class SequencesFileError(ValueError):
+    pass
+
+
+def load_sequences(path: Path) -> SequencesConfig:
+    try:
+        return SequencesConfig.model_validate(yaml.safe_load(path.read_text()))
+    except FileNotFoundError as exc:
+        raise SequencesFileError(f"sequences file {path} not found") from exc
+    except (ValidationError, yaml.YAMLError) as exc:
+        raise SequencesFileError(f"sequences file {path} is invalid: {exc}") from exc

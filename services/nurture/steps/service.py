@@ -1,0 +1,184 @@
+"""The durable timers: due rows of ``nurture.scheduled_step``.
+
+Each tick claims a batch of due steps with FOR UPDATE SKIP LOCKED, locks their leads (skipping
+leads another transaction holds, so nothing ever waits), and per step either emits it (outbox
+row, state ``emitted``, the next step scheduled), defers it to the next allowed instant
+(outside the send window, inside quiet hours, or over the weekly cap), skips it (no contact
+for the channel) or cancels it (the lead is suppressed, converted, sunset or the enrollment
+ended). One transaction per batch: two schedulers never emit the same step, and the unique
+(enrollment, step) row means a step is emitted once in effect."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
+
+from services.nurture import metrics
+from services.nurture.context import NurtureContext
+from services.nurture.domain.policy import first_step_at, missing_contact, send_time
+from services.nurture.events import emit_step
+from services.nurture.leads.service import end_enrollments
+from services.nurture.models import Enrollment, NurtureLead, ScheduledStep
+from services.nurture.repository import NurtureRepository
+from shared.kafka.consumer import is_transient
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+WEEK = timedelta(days=7)
+FAILED_STEP_RETRY = timedelta(minutes=1)
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.emitted: Counter[tuple[str, str, str]] = Counter()
+        self.deferred: Counter[str] = Counter()
+        self.skipped: Counter[str] = Counter()
+        self.lateness: list[float] = []
+
+    def publish(self) -> None:
+        for labels, n in self.emitted.items():
+            metrics.STEPS_EMITTED.labels(*labels).inc(n)
+        for reason, n in self.deferred.items():
+            metrics.STEPS_DEFERRED.labels(reason).inc(n)
+        for channel, n in self.skipped.items():
+            metrics.STEPS_SKIPPED.labels(channel).inc(n)
+        for seconds in self.lateness:
+            metrics.STEP_LATENESS.observe(seconds)
+
+
+async def fire_due(ctx: NurtureContext, *, only: uuid.UUID | None = None) -> int:
+    """Handle one batch of due steps; returns how many were claimed."""
+    now = ctx.clock()
+    tally = _Tally()
+    try:
+        async with ctx.sessions.begin() as session:
+            repo = NurtureRepository(session)
+            rows = await repo.claim_due(now, 1 if only else ctx.settings.nurture_batch_size)
+            if not rows:
+                return 0
+            leads = await repo.lock_leads_skip_locked(r.lead_id for r in rows)
+            enrollments = await repo.enrollments_by_id(r.enrollment_id for r in rows)
+            sent = await repo.sent_since(leads, now - WEEK)
+            for row in rows:
+                lead = leads.get(row.lead_id)
+                if lead is not None:  # else busy elsewhere: it stays due for the next tick
+                    await _fire(ctx, repo, lead, enrollments[row.enrollment_id], row, sent.setdefault(lead.id, []), now, tally)  # fmt: skip
+    except Exception as exc:
+        if is_transient(exc) or only is not None:
+            raise
+        log.error("nurture.batch_failed", error=repr(exc))
+        return await _one_by_one(ctx, now)
+    tally.publish()
+    if tally.emitted:
+        ctx.relay.notify()
+    return len(rows)
+
+
+async def _one_by_one(ctx: NurtureContext, now: datetime) -> int:
+    """A batch failed on something other than infrastructure: find the step that fails and
+    retry it later, so one bad step never holds back the others."""
+    async with ctx.sessions() as session:
+        ids = [
+            r.id
+            for r in await NurtureRepository(session).claim_due(
+                now, ctx.settings.nurture_batch_size
+            )
+        ]
+    for step_id in ids:
+        try:
+            async with ctx.sessions.begin() as session:
+                await _fire_by_id(ctx, NurtureRepository(session), step_id, now)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.error("nurture.step_failed", step_id=step_id, error=repr(exc))
+            async with ctx.sessions.begin() as session:
+                row = await session.get(ScheduledStep, step_id, with_for_update=True)
+                if row is not None and row.state == "pending":
+                    row.due_at = now + FAILED_STEP_RETRY
+                    row.note = f"failed, retried later: {exc!r}"[:300]
+    return len(ids)
+
+
+async def _fire_by_id(
+    ctx: NurtureContext, repo: NurtureRepository, step_id: int, now: datetime
+) -> None:
+    row = await repo.session.get(ScheduledStep, step_id, with_for_update={"skip_locked": True})
+    if row is None or row.state != "pending" or row.due_at > now:
+        return
+    leads = await repo.lock_leads_skip_locked([row.lead_id])
+    lead = leads.get(row.lead_id)
+    enrollment = await repo.session.get(Enrollment, row.enrollment_id)
+    if lead is None or enrollment is None:
+        return
+    sent = (await repo.sent_since([lead.id], now - WEEK)).get(lead.id, [])
+    tally = _Tally()
+    await _fire(ctx, repo, lead, enrollment, row, sent, now, tally)
+    tally.publish()
+
+
+async def _fire(
+    ctx: NurtureContext,
+    repo: NurtureRepository,
+    lead: NurtureLead,
+    enrollment: Enrollment,
+    row: ScheduledStep,
+    sent: list[datetime],
+    now: datetime,
+    tally: _Tally,
+) -> None:
+    gone = _why_not(lead, enrollment)
+    if gone is not None:
+        row.state, row.note = "cancelled", gone
+        return
+    try:
+        plans = ctx.config.steps(enrollment.sequence_id)
+    except KeyError:
+        row.state, row.note = (
+            "cancelled",
+            f"sequence {enrollment.sequence_id} is no longer configured",
+        )
+        await end_enrollments(repo, lead, [enrollment], status="stopped", reason=row.note, cause=f"step:{row.id}", now=now)  # fmt: skip
+        return
+    if row.step > len(plans):
+        row.state, row.note = "cancelled", "the sequence has fewer steps now"
+        await end_enrollments(repo, lead, [enrollment], status="completed", reason="all steps sent", cause=f"step:{row.id}", now=now)  # fmt: skip
+        return
+    plan = plans[row.step - 1]
+    cap = ctx.config.defaults.frequency_cap.max_per_week
+    at = send_time(now, lead.timezone, plan.window, plan.quiet, sent, cap)
+    if at > now:
+        row.due_at = at
+        in_window = send_time(now, lead.timezone, plan.window, plan.quiet, [], cap) == now
+        row.note = "over the weekly cap" if in_window else "outside the send window"
+        tally.deferred["frequency_cap" if in_window else "window"] += 1
+        return
+    missing = missing_contact(plan.channel, lead.email, lead.phone)
+    if missing is not None:
+        row.state, row.note = "skipped", missing
+        tally.skipped[plan.channel] += 1
+    else:
+        row.state, row.emitted_at = "emitted", now
+        emit_step(repo.session, lead, enrollment, row, plan, len(plans), now)
+        sent.append(now)
+        tally.emitted[(enrollment.sequence_id, str(row.step), plan.channel)] += 1
+        tally.lateness.append(max((now - row.due_at).total_seconds(), 0.0))
+    if row.step < len(plans):
+        nxt = plans[row.step]
+        due = first_step_at(now, nxt.delay, lead.timezone, nxt.window, nxt.quiet)
+        await repo.schedule(enrollment.id, lead.id, row.step + 1, due)
+    else:
+        await end_enrollments(repo, lead, [enrollment], status="completed", reason="all steps sent", cause=f"step:{row.id}", now=now)  # fmt: skip
+
+
+def _why_not(lead: NurtureLead, enrollment: Enrollment) -> str | None:
+    if lead.suppressed is not None:
+        return f"lead suppressed: {lead.suppressed}"
+    if lead.converted_at is not None:
+        return "lead converted"
+    if lead.list_name == "sunset":
+        return "lead sunset"
+    if enrollment.status != "active":
+        return f"enrollment {enrollment.status}"
+    return None

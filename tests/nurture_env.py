@@ -1,0 +1,102 @@
+"""Events nurture consumes, as the router and ingest would publish them, and a manual clock."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from shared.events.envelope import CloudEvent, make_event
+from shared.events.models import (
+    ActivityKind,
+    ActivityReceived,
+    LeadAssigned,
+    LeadData,
+    ScoreData,
+    SourceRef,
+    TradeShowRef,
+)
+from shared.events.registry import LEAD_ACTIVITY, LEAD_ASSIGNED
+
+
+class ManualClock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def assigned(
+    lead_id: uuid.UUID,
+    at: datetime,
+    *,
+    outcome: str = "assigned",
+    channel: str = "web",
+    temperature: str = "warm",
+    stage: str = "mql",
+    email: str | None = "ada@example.com",
+    phone: str | None = None,
+    timezone: str | None = "America/New_York",
+    purchased_list: bool = False,
+    submission_id: uuid.UUID | None = None,
+    show: tuple[str, date, str] | None = None,
+    team_timezone: str | None = None,
+) -> CloudEvent:
+    """A leads.assigned.v1 event (show: id, last day, zone)."""
+    data = LeadAssigned(
+        lead_id=lead_id,
+        submission_id=submission_id or uuid.uuid4(),
+        outcome=outcome,  # type: ignore[arg-type]
+        kind="initial",
+        rep_id="rep-1" if outcome == "assigned" else None,
+        team_id="amer" if outcome == "assigned" else None,
+        reason="test",
+        explanation={},
+        score=ScoreData(
+            total=30,
+            fit=30,
+            engagement=0,
+            temperature=temperature,
+            stage=stage,  # type: ignore[arg-type]
+            breakdown=[],
+            rules_version="test",
+        ),
+        purchased_list=purchased_list,
+        lead=LeadData(email=email, phone=phone, first_name="Ada", timezone=timezone),
+        received_at=at,
+        decided_at=at,
+        channel=channel,  # type: ignore[arg-type]
+        trade_show=TradeShowRef(
+            show_id=show[0],
+            name=show[0],
+            end_date=show[1],
+            timezone=show[2],
+            import_id=uuid.uuid4(),
+            row_number=1,
+        )
+        if show
+        else None,
+        team_timezone=team_timezone,
+    )
+    return make_event(
+        type=LEAD_ASSIGNED.type, source="/tests/router", subject=str(lead_id), data=data, time=at
+    )
+
+
+def activity(lead_id: uuid.UUID, kind: str, at: datetime, **fields: Any) -> CloudEvent:
+    data = ActivityReceived(
+        activity_id=uuid.uuid4(),
+        lead_id=lead_id,
+        kind=ActivityKind(kind),
+        occurred_at=at,
+        received_at=at,
+        source=SourceRef(id="crm", kind="signed"),
+        **fields,
+    )
+    return make_event(
+        type=LEAD_ACTIVITY.type, source="/tests/crm", subject=str(lead_id), data=data, time=at
+    )
