@@ -100,3 +100,54 @@ def activity(lead_id: uuid.UUID, kind: str, at: datetime, **fields: Any) -> Clou
     return make_event(
         type=LEAD_ACTIVITY.type, source="/tests/crm", subject=str(lead_id), data=data, time=at
     )
+
+
+SEED_SQL = (
+    """
+    INSERT INTO nurture.lead (id, email, phone, first_name, timezone, timezone_source, channel,
+        is_name, list, with_sales, nurture_since, created_at, updated_at)
+    SELECT gen_random_uuid(), 'seed' || g || '.' || :tag || '@example.com', NULL, 'Seed',
+        'America/New_York', 'lead', 'web', false, 'active', false, now(), now(), now()
+    FROM generate_series(1, :n) g
+    """,
+    """
+    INSERT INTO nurture.enrollment (id, lead_id, sequence_id, trigger, status, reason, enrolled_at, cause)
+    SELECT gen_random_uuid(), id, :sequence, 'web_welcome', 'active', 'seeded', now(), 'seed:' || id
+    FROM nurture.lead WHERE email LIKE '%.' || :tag || '@example.com'
+    """,
+    """
+    INSERT INTO nurture.scheduled_step (enrollment_id, lead_id, step, state, due_at, planned_at)
+    SELECT e.id, e.lead_id, 1, 'pending', :due, :due
+    FROM nurture.enrollment e JOIN nurture.lead l ON l.id = e.lead_id
+    WHERE l.email LIKE '%.' || :tag || '@example.com'
+    """,
+)
+
+
+async def seed_due_steps(
+    database_url: str, n: int, due: datetime, *, sequence: str = "web-welcome"
+) -> list[uuid.UUID]:
+    """``n`` leads, each enrolled in ``sequence`` with its step 1 due at ``due``; returns the
+    enrollment ids. Straight SQL: the way to have 10,000 (or 1,000,000) timers at once."""
+    from sqlalchemy import text
+
+    from shared import db
+
+    engine = db.create_engine(database_url, pool_size=1)
+    tag = uuid.uuid4().hex[:8]
+    try:
+        async with engine.begin() as conn:
+            for sql in SEED_SQL:
+                await conn.execute(
+                    text(sql), {"n": n, "tag": tag, "sequence": sequence, "due": due}
+                )
+            rows = await conn.execute(
+                text(
+                    "SELECT e.id FROM nurture.enrollment e JOIN nurture.lead l ON l.id = e.lead_id "
+                    "WHERE l.email LIKE '%.' || :tag || '@example.com'"
+                ),
+                {"tag": tag},
+            )
+            return [r[0] for r in rows]
+    finally:
+        await engine.dispose()

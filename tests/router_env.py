@@ -116,3 +116,15 @@ async def publish_received(
     env: RouterEnv, producer: EventProducer, items: list[tuple[str, bytes, Any]]
 ) -> None:
     await producer.publish_many([(env.topic(t), k, e, ()) for t, k, e in items])
+
+
+async def sql(env: RouterEnv, query: str, **params: Any) -> list[Any]:
+    """Run one statement on the environment's database; returns the rows."""
+    from sqlalchemy import text
+
+    engine = db.create_engine(env.database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(text(query), params)).all())
+    finally:
+        await engine.dispose()

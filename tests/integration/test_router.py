@@ -9,16 +9,14 @@ import uuid
 import httpx
 import jsonschema
 import pytest
-from sqlalchemy import text
 
-from shared import db
 from shared.events.registry import LEAD_ASSIGNED
 from shared.settings import DEV_ADMIN_TOKEN
 from shared.stack.common import free_port
 from shared.stack.stack import ServiceProcess
 from tests.conftest import start_ingest
 from tests.kafka_helpers import TopicReader, value, wait_for
-from tests.router_env import ROUTER, publish_received, received, sales_ready
+from tests.router_env import ROUTER, publish_received, received, sales_ready, sql
 from tests.signing import signed_request
 
 ASSIGNED_SCHEMA = jsonschema.Draft202012Validator(
@@ -39,15 +37,6 @@ async def router(env, tmp_path):
     proc = await asyncio.to_thread(start_router, env, tmp_path)
     yield proc
     await asyncio.to_thread(proc.stop)
-
-
-async def sql(env, query: str, **params):
-    engine = db.create_engine(env.database_url, pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            return (await conn.execute(text(query), params)).all()
-    finally:
-        await engine.dispose()
 
 
 async def test_web_lead_is_assigned_within_seconds_with_explanation(env, router, tmp_path, stack):
