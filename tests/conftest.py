@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from shared.kafka.producer import EventProducer
 from shared.stack.common import free_port
 from shared.stack.stack import SERVICES, ServiceProcess, Stack
+from tests.router_env import make_router_env
 
 INGEST = next(s for s in SERVICES if s.name == "ingest")
 
@@ -67,3 +69,17 @@ def ingest(stack: Stack, tmp_root: Path) -> Iterator[ServiceProcess]:
     proc = start_ingest(stack, tmp_root)
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+async def env(stack):
+    """An isolated environment: its own database (every service's schema) and topic prefix."""
+    return await make_router_env(stack)
+
+
+@pytest.fixture
+async def producer(stack):
+    p = EventProducer(stack.bootstrap)
+    await p.start(required=True)
+    yield p
+    await p.stop()

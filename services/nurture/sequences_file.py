@@ -19,5 +19,11 @@ def load_sequences(path: Path) -> SequencesConfig:
         return SequencesConfig.model_validate(yaml.safe_load(path.read_text()))
     except FileNotFoundError as exc:
         raise SequencesFileError(f"sequences file {path} not found") from exc
-    except (ValidationError, yaml.YAMLError) as exc:
-        raise SequencesFileError(f"sequences file {path} is invalid: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise SequencesFileError(f"sequences file {path} is not valid YAML: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors(include_url=False)
+        )
+        raise SequencesFileError(f"sequences file {path} is invalid: {problems}") from exc

@@ -17,6 +17,7 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from services.ingest.settings import IngestSettings
+from services.nurture.settings import NurtureSettings
 from services.router.settings import RouterSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,6 +31,7 @@ SETTINGS_BY_SERVICE: dict[str, type[BaseSettings]] = {
     "ingest": IngestSettings,
     "migrate": IngestSettings,
     "router": RouterSettings,
+    "nurture": NurtureSettings,
 }
 
 
