@@ -24,6 +24,22 @@ NAMING_CONVENTION = {
 }
 
 
+async def lock_keys(session: AsyncSession, *keys: str) -> None:
+    """Transaction-level advisory locks on arbitrary keys, taken in sorted order so that
+    holders of several never deadlock; released at commit or rollback."""
+    for key in sorted(set(keys)):
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key}
+        )
+
+
+def lead_ref_key(ref: object) -> str:
+    """The lock key for a lead reference (a canonical or a submission id): an activity that
+    names it and the event that introduces it are serialized, so the activity is never
+    parked after the lead's arrival has already looked for parked activities."""
+    return f"lead-ref:{ref}"
+
+
 def make_base(schema: str) -> type[DeclarativeBase]:
     """A declarative base whose tables live in ``schema``."""
 

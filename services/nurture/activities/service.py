@@ -11,6 +11,7 @@ from services.nurture.domain.policy import activity_effect
 from services.nurture.leads.service import end_enrollments, engage, open_enrollments, suppress
 from services.nurture.models import NurtureLead, ProcessedEvent
 from services.nurture.repository import NurtureRepository
+from shared.db import lead_ref_key, lock_keys
 from shared.events.envelope import CloudEvent
 from shared.events.models import ActivityReceived
 from shared.logging import get_logger
@@ -25,6 +26,7 @@ async def handle_activity(
     now = ctx.clock()
     if not await mark_processed(repo.session, ProcessedEvent, event.id, now):
         return
+    await lock_keys(repo.session, lead_ref_key(data.lead_id))  # vs. the lead's arrival
     lead_id = await repo.resolve(data.lead_id)
     lead = await repo.lead(lead_id, lock=True) if lead_id is not None else None
     if lead is None:

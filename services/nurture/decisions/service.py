@@ -16,6 +16,7 @@ from services.nurture.domain.policy import (
 from services.nurture.leads.service import engage, enroll, pause, resume, suppress
 from services.nurture.models import NurtureLead, ProcessedEvent
 from services.nurture.repository import OPEN, NurtureRepository
+from shared.db import lead_ref_key, lock_keys
 from shared.events.envelope import CloudEvent
 from shared.events.models import LeadAssigned
 from shared.logging import get_logger
@@ -30,6 +31,8 @@ async def handle_assigned(
     now = ctx.clock()
     if not await mark_processed(repo.session, ProcessedEvent, event.id, now):
         return
+    refs = [data.lead_id] + ([data.submission_id] if data.submission_id else [])
+    await lock_keys(repo.session, *(lead_ref_key(r) for r in refs))  # vs. racing activities
     contact = data.lead
     lead = await repo.lead(data.lead_id, lock=True)
     show = data.trade_show
@@ -96,6 +99,5 @@ async def handle_assigned(
         else:
             lead.with_sales = False
             await resume(repo, lead, reason=action.reason, cause=event.id, now=now)
-    refs = [lead.id] + ([data.submission_id] if data.submission_id else [])
     await apply_pending(ctx, repo, lead, refs, now)
     log.info("nurture.decision_applied", lead_id=str(lead.id), outcome=data.outcome, kind=data.kind)

@@ -14,6 +14,7 @@ from services.router.intake.scoring import rescore
 from services.router.models import Lead, ProcessedEvent
 from services.router.repository import RouterRepository
 from services.router.sla.service import stop_on_first_touch
+from shared.db import lead_ref_key, lock_keys
 from shared.events.envelope import CloudEvent
 from shared.events.models import ActivityKind, ActivityReceived
 from shared.logging import get_logger
@@ -44,6 +45,7 @@ async def handle_activity(
     now = ctx.clock()
     if not await mark_processed(repo.session, ProcessedEvent, event.id, now):
         return
+    await lock_keys(repo.session, lead_ref_key(data.lead_id))  # vs. the lead's arrival
     lead = await _lead(repo, data)
     if lead is None:
         await repo.park_activity(

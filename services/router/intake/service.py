@@ -17,6 +17,7 @@ from services.router.domain.matching import company_key, fuzzy_match, merge_fiel
 from services.router.intake.scoring import rescore
 from services.router.models import Lead, LeadSubmission, ProcessedEvent
 from services.router.repository import RouterRepository
+from shared.db import lead_ref_key, lock_keys
 from shared.domain.contact import canonical_email
 from shared.events.envelope import CloudEvent
 from shared.events.models import LeadReceived
@@ -42,6 +43,7 @@ async def handle_received(
     now = ctx.clock()
     if not await mark_processed(repo.session, ProcessedEvent, event.id, now):
         return
+    await lock_keys(repo.session, lead_ref_key(data.lead_id))
     incoming = data.lead.model_dump(mode="json")
     keys = identities(data)
     found = await repo.lead_ids_for_identities(keys)
