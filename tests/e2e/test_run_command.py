@@ -10,12 +10,16 @@ import time
 
 import httpx
 
+from shared.settings import DEV_ADMIN_TOKEN
 from shared.stack.common import free_port, port_open
 from tests.signing import signed_request, unique_email
 
 
 def test_leadflow_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
-    ports = {name: free_port() for name in ("PG", "KAFKA", "KAFKA_CONTROLLER", "INGEST", "ROUTER")}
+    ports = {
+        name: free_port()
+        for name in ("PG", "KAFKA", "KAFKA_CONTROLLER", "INGEST", "ROUTER", "NURTURE")
+    }
     env = {
         **os.environ,
         "LEADFLOW_STATE_DIR": str(tmp_path / "state"),
@@ -24,6 +28,7 @@ def test_leadflow_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
         "LEADFLOW_KAFKA_CONTROLLER_PORT": str(ports["KAFKA_CONTROLLER"]),
         "LEADFLOW_INGEST_PORT": str(ports["INGEST"]),
         "LEADFLOW_ROUTER_PORT": str(ports["ROUTER"]),
+        "LEADFLOW_NURTURE_PORT": str(ports["NURTURE"]),
         "COLUMNS": "200",
     }
     out = open(tmp_path / "run.out", "wb")
@@ -51,10 +56,24 @@ def test_leadflow_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
                 "leadflow run did not become ready:\n" + (tmp_path / "run.out").read_text()
             )
         body, headers = signed_request({"email": unique_email("run")})
-        assert (
-            httpx.post(f"{url}/v1/leads", content=body, headers=headers, timeout=30).status_code
-            == 202
+        response = httpx.post(f"{url}/v1/leads", content=body, headers=headers, timeout=30)
+        assert response.status_code == 202
+        # through the router to nurture: the web lead is enrolled in its welcome sequence
+        nurture = (
+            f"http://127.0.0.1:{ports['NURTURE']}/v1/nurture/leads/{response.json()['lead_id']}"
         )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            got = httpx.get(
+                nurture, headers={"authorization": f"Bearer {DEV_ADMIN_TOKEN}"}, timeout=5
+            )
+            if got.status_code == 200:
+                break
+            time.sleep(0.5)
+        assert got.status_code == 200, got.text
+        # (an email alone scores below MQL: kept from sales, it also gets the cold drip)
+        sequences = sorted(e["sequence_id"] for e in got.json()["enrollments"])
+        assert sequences == ["nurture-cold", "web-welcome"]
         printed = (tmp_path / "run.out").read_text()
         assert (
             url in printed
@@ -65,6 +84,6 @@ def test_leadflow_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         code = proc.wait(90)
     assert code == 0, (tmp_path / "run.out").read_text()
-    for name in ("PG", "KAFKA", "INGEST", "ROUTER"):
+    for name in ("PG", "KAFKA", "INGEST", "ROUTER", "NURTURE"):
         assert not port_open("127.0.0.1", ports[name]), f"{name} still listening after Ctrl-C"
     assert "stopped" in (tmp_path / "run.out").read_text()

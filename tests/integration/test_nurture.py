@@ -395,3 +395,38 @@ async def test_api_validates_and_protects(env, nurture, producer):
     assert [e["status"] for e in r.json()["enrollments"]] == ["paused", "unenrolled"]
     r = await api.delete(f"/v1/nurture/leads/{lead}/enrollments/nurture-warm", headers=ADMIN)
     assert r.status_code == 404
+
+
+async def test_no_lead_gets_more_steps_in_a_week_than_the_cap(env, nurture, producer):
+    ctx, clock, api = nurture
+    lead = uuid.uuid4()
+    start = clock.now
+    # web and cold: welcome and the cold drip at once, plus an operator's warm sequence
+    await publish(
+        env,
+        producer,
+        assigned(lead, clock.now, outcome="nurture", temperature="cold", stage="none"),
+    )
+    await known(api, lead, lambda s: len(s["enrollments"]) == 2)
+    r = await api.post(
+        f"/v1/nurture/leads/{lead}/enrollments", json={"sequence_id": "nurture-warm"}, headers=ADMIN
+    )
+    assert r.status_code == 201
+    while clock.now < start + _days(70):
+        await fire_due(ctx)
+        clock.advance(hours=1)
+    s = await state(api, lead)
+    sent = sorted(
+        datetime.fromisoformat(st["emitted_at"])
+        for e in s["enrollments"]
+        for st in e["steps"]
+        if st["state"] == "emitted"
+    )
+    cap = ctx.config.defaults.frequency_cap.max_per_week
+    assert len(sent) == 3 + 3 + 3  # every step of the three sequences went out in the end
+    for at in sent:
+        assert len([t for t in sent if at - _days(7) < t <= at]) <= cap
+    deferred = [
+        st for e in s["enrollments"] for st in e["steps"] if st["due_at"] != st["planned_at"]
+    ]
+    assert deferred, "the cap held some steps back"

@@ -56,7 +56,7 @@ async def lead_state(repo: NurtureRepository, lead: NurtureLead) -> dict[str, An
             "id": str(e.id), "sequence_id": e.sequence_id, "trigger": e.trigger, "status": e.status,
             "reason": e.reason, "enrolled_at": e.enrolled_at, "ended_at": e.ended_at, "show_id": e.show_id,
             "next_step": {"step": nxt.step, "due_at": nxt.due_at, "state": nxt.state, "note": nxt.note} if nxt else None,
-            "steps": [{"step": s.step, "state": s.state, "due_at": s.due_at, "emitted_at": s.emitted_at,
+            "steps": [{"step": s.step, "state": s.state, "planned_at": s.planned_at, "due_at": s.due_at, "emitted_at": s.emitted_at,
                        "note": s.note} for s in own],
         })  # fmt: skip
     return {
