@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Gauge
@@ -43,7 +43,7 @@ class OutboxMixin:
 
 class ProcessedEventMixin:
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 async def mark_processed(
@@ -57,6 +57,46 @@ async def mark_processed(
         .returning(model.event_id)
     )
     return inserted is not None
+
+
+async def prune_processed(
+    session: AsyncSession, model: type[ProcessedEventMixin], before: datetime, limit: int = 10_000
+) -> int:
+    """Forget event ids processed before ``before`` (long past any redelivery: Kafka's
+    retention and the consumers' retries are far shorter); at most ``limit`` per call."""
+    oldest = (
+        select(model.event_id)  # type: ignore[arg-type]
+        .where(model.processed_at < before)
+        .order_by(model.processed_at)
+        .limit(limit)
+    )
+    result = await session.execute(delete(model).where(model.event_id.in_(oldest)))  # type: ignore[arg-type]
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+async def prune_forever(
+    sessions: async_sessionmaker[AsyncSession],
+    model: type[ProcessedEventMixin],
+    retention: timedelta,
+    stopping: asyncio.Event,
+    every: float = 3600.0,
+) -> None:
+    """Prune processed event ids older than ``retention``, now and then every ``every`` s."""
+    while not stopping.is_set():
+        try:
+            while True:
+                async with sessions.begin() as session:
+                    pruned = await prune_processed(session, model, datetime.now(UTC) - retention)
+                if pruned:
+                    log.info("outbox.processed_pruned", table=model.__tablename__, count=pruned)  # type: ignore[attr-defined]
+                if pruned < 10_000:
+                    break
+        except Exception as exc:  # the next round tries again
+            log.warning("outbox.prune_failed", error=repr(exc))
+        try:
+            await asyncio.wait_for(stopping.wait(), every)
+        except TimeoutError:
+            pass
 
 
 def enqueue(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Dev defaults, printed in the README. They are placeholders everywhere else.
@@ -50,6 +50,8 @@ class CommonSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Prepended to every topic name; lets tests (or several stacks on one cluster) isolate.
     topic_prefix: str = ""
+    # Processed event ids (the consumers' dedupe memory) are kept this long, then pruned.
+    processed_event_retention_days: int = Field(14, ge=1)
 
     # Dev-only conveniences; ignored outside dev.
     dev_webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)

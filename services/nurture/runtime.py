@@ -8,12 +8,13 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 from services.nurture import metrics
 from services.nurture.context import Clock, NurtureContext, utc_now
 from services.nurture.handlers import make_handler
 from services.nurture.lifecycle.service import sweep
-from services.nurture.models import Outbox
+from services.nurture.models import Outbox, ProcessedEvent
 from services.nurture.repository import NurtureRepository
 from services.nurture.sequences_file import load_sequences
 from services.nurture.settings import NurtureSettings
@@ -25,7 +26,7 @@ from shared.kafka.dlq_watch import watch_dlq
 from shared.kafka.producer import EventProducer
 from shared.kafka.topics import dlq_topic
 from shared.logging import get_logger
-from shared.outbox import OutboxRelay
+from shared.outbox import OutboxRelay, prune_forever
 
 log = get_logger(__name__)
 GAUGE_SECONDS = 15.0
@@ -88,6 +89,8 @@ class NurtureRuntime:
         if self.schedule:
             self._spawn("scheduler", self._schedule_forever(ctx))
         dlq_topics = [dlq_topic(s.topic(t.topic)) for t in (LEAD_ASSIGNED, LEAD_ACTIVITY)]
+        retention = timedelta(days=s.processed_event_retention_days)
+        self._spawn("prune", prune_forever(sessions, ProcessedEvent, retention, self._stopping))
         self._spawn("dlq", watch_dlq(s.kafka_bootstrap_servers, dlq_topics, self._stopping))
         log.info("nurture.started", group=s.nurture_consumer_group, sequences=len(config.sequences))
         return ctx

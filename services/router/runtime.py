@@ -7,12 +7,13 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Callable
+from datetime import timedelta
 
 from services.router.assignment.service import decide
 from services.router.context import Clock, RouterContext, utc_now
 from services.router.domain.scoring import ScoringRulesSource
 from services.router.handlers import make_handler
-from services.router.models import Outbox
+from services.router.models import Outbox, ProcessedEvent
 from services.router.repository import RouterRepository
 from services.router.routing_config import load_routing_config, rep_row, team_row
 from services.router.settings import RouterSettings
@@ -24,7 +25,7 @@ from shared.kafka.dlq_watch import watch_dlq
 from shared.kafka.producer import EventProducer
 from shared.kafka.topics import dlq_topic
 from shared.logging import get_logger
-from shared.outbox import OutboxRelay
+from shared.outbox import OutboxRelay, prune_forever
 
 log = get_logger(__name__)
 
@@ -111,6 +112,8 @@ class RouterRuntime:
             self._spawn("queue", self._drain_queue_forever(ctx))
         self._spawn("scoring", self._reload_scoring_forever(ctx))
         dlq_topics = [dlq_topic(s.topic(t.topic)) for t in (LEAD_RECEIVED, LEAD_ACTIVITY)]
+        retention = timedelta(days=s.processed_event_retention_days)
+        self._spawn("prune", prune_forever(sessions, ProcessedEvent, retention, self._stopping))
         self._spawn("dlq", watch_dlq(s.kafka_bootstrap_servers, dlq_topics, self._stopping))
         log.info("router.started", group=s.router_consumer_group)
         return ctx

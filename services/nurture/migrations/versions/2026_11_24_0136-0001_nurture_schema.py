@@ -94,6 +94,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("event_id", name=op.f("pk_processed_event")),
         schema="nurture",
     )
+    op.create_index(
+        op.f("ix_nurture_processed_event_processed_at"),
+        "processed_event",
+        ["processed_at"],
+        unique=False,
+        schema="nurture",
+    )
     op.create_table(
         "enrollment",
         sa.Column("id", sa.UUID(), nullable=False),
@@ -212,6 +219,11 @@ def downgrade() -> None:
     )
     op.drop_index(op.f("ix_nurture_enrollment_lead_id"), table_name="enrollment", schema="nurture")
     op.drop_table("enrollment", schema="nurture")
+    op.drop_index(
+        op.f("ix_nurture_processed_event_processed_at"),
+        table_name="processed_event",
+        schema="nurture",
+    )
     op.drop_table("processed_event", schema="nurture")
     op.drop_index(
         op.f("ix_nurture_pending_activity_lead_ref"),
