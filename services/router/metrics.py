@@ -52,5 +52,7 @@ SLA_TIMER_LATENESS = Histogram(
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
 DLQ_MESSAGES = Gauge(
-    "leadflow_dlq_messages", "Messages in a dead-letter topic (high watermark sum)", ["topic"]
+    "leadflow_dlq_messages",
+    "Dead letters awaiting replay (beyond the leadflow-dlq-replay group's committed offset)",
+    ["topic"],
 )

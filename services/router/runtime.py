@@ -8,8 +8,6 @@ import contextlib
 import os
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer
-
 from services.router import metrics
 from services.router.assignment.service import decide
 from services.router.context import Clock, RouterContext, utc_now
@@ -24,6 +22,7 @@ from shared import db
 from shared.events.registry import LEAD_ACTIVITY, LEAD_RECEIVED
 from shared.kafka.consumer import ConsumerConfig, ConsumerLoop
 from shared.kafka.producer import EventProducer
+from shared.kafka.replay import dlq_counts
 from shared.kafka.topics import dlq_topic
 from shared.logging import get_logger
 from shared.outbox import OutboxRelay
@@ -171,34 +170,16 @@ class RouterRuntime:
                 log.error("router.scoring_reload_failed", error=str(exc))
 
     async def _watch_dlq_forever(self, ctx: RouterContext) -> None:
+        """``leadflow_dlq_messages``: dead letters the replay group has not replayed yet."""
         topics = [dlq_topic(ctx.settings.topic(t.topic)) for t in (LEAD_RECEIVED, LEAD_ACTIVITY)]
         while not self._stopping.is_set():
             try:
-                consumer = AIOKafkaConsumer(
-                    bootstrap_servers=ctx.settings.kafka_bootstrap_servers, group_id=None
-                )
-                await consumer.start()
-                try:
-                    cluster = await consumer._client.fetch_all_metadata()
-                    for topic in topics:
-                        from aiokafka import TopicPartition
-
-                        tps = [
-                            TopicPartition(topic, p)
-                            for p in cluster.partitions_for_topic(topic) or ()
-                        ]
-                        if tps:
-                            ends = await consumer.end_offsets(tps)
-                            starts = await consumer.beginning_offsets(tps)
-                            metrics.DLQ_MESSAGES.labels(topic).set(
-                                sum(ends[tp] - starts[tp] for tp in tps)
-                            )
-                finally:
-                    await consumer.stop()
+                for count in await dlq_counts(ctx.settings.kafka_bootstrap_servers, topics):
+                    metrics.DLQ_MESSAGES.labels(count.topic).set(count.awaiting_replay)
             except Exception as exc:
                 log.warning("router.dlq_watch_failed", error=repr(exc))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), 30)
+                await asyncio.wait_for(self._stopping.wait(), ctx.settings.router_dlq_watch_seconds)
 
 
 async def drain_queue(ctx: RouterContext, page: int = 100) -> int:
