@@ -108,6 +108,10 @@ def replay(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="list what would be replayed; send nothing")
     ] = False,
+    skip: Annotated[
+        bool,
+        typer.Option("--skip", help="mark them replayed without sending (they can never succeed)"),
+    ] = False,
     limit: Annotated[int | None, typer.Option(min=1, help="replay at most this many")] = None,
     bootstrap: Bootstrap = "127.0.0.1:9092",
     group: Group = REPLAY_GROUP,
@@ -119,6 +123,9 @@ def replay(
 
     from shared.kafka import replay as dlq
 
+    if dry_run and skip:
+        err.print("[red]--dry-run and --skip exclude each other[/red]")
+        raise typer.Exit(2)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -126,7 +133,8 @@ def replay(
         TimeElapsedColumn(),
         console=err,
     ) as progress:
-        task = progress.add_task(f"{'dry run of ' if dry_run else 'replaying '}{topic}", total=None)
+        doing = "dry run of" if dry_run else "skipping" if skip else "replaying"
+        task = progress.add_task(f"{doing} {topic}", total=None)
 
         def on_progress(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
@@ -138,6 +146,7 @@ def replay(
                     topic,
                     group=group,
                     dry_run=dry_run,
+                    skip=skip,
                     limit=limit,
                     on_progress=on_progress,
                 )
@@ -154,6 +163,9 @@ def replay(
                 f"({letter.header('dlq.error.type') or '?'})",
                 soft_wrap=True,
             )
+    if skip:
+        out.print(f"skipped {result.replayed} of {result.total} awaiting (nothing sent)")
+        return
     targets = ", ".join(f"{n} to {t}" for t, n in sorted(result.by_topic.items())) or "nothing"
     verb = "would replay" if dry_run else "replayed"
     out.print(f"{verb} {result.replayed} of {result.total} awaiting: {targets}")

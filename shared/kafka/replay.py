@@ -219,6 +219,7 @@ async def replay(
     *,
     group: str = REPLAY_GROUP,
     dry_run: bool = False,
+    skip: bool = False,
     limit: int | None = None,
     on_progress: Progress | None = None,
     idle_seconds: float = 30.0,
@@ -227,7 +228,8 @@ async def replay(
 
     Each message is acknowledged by Kafka (acks=all) before the group commits past it, so an
     interrupted replay resumes where it stopped; at worst the last message is sent twice, which
-    the consumers' idempotence on the event id absorbs. A dry run sends and commits nothing."""
+    the consumers' idempotence on the event id absorbs. A dry run sends and commits nothing;
+    ``skip`` commits without sending (dead letters that can never be processed)."""
     if not is_dlq_topic(topic):
         raise ValueError(f"{topic} is not a dead-letter topic (no {DLQ_SUFFIX} suffix)")
     progress = on_progress or (lambda _done, _total: None)
@@ -237,7 +239,9 @@ async def replay(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    producer = None if dry_run else EventProducer(bootstrap, client_id="leadflow-dlq-replay")
+    producer = (
+        None if dry_run or skip else EventProducer(bootstrap, client_id="leadflow-dlq-replay")
+    )
     await consumer.start()
     try:
         if producer is not None:
@@ -279,13 +283,13 @@ async def replay(
                             letter.value,
                             replay_headers(letter.headers, letter.source),
                         )
-                    else:
+                    elif dry_run:
                         result.letters.append(letter)
                     result.replayed += 1
                     result.by_topic[target] = result.by_topic.get(target, 0) + 1
                     last = record.offset
                     progress(result.replayed, result.total)
-                if last is not None and producer is not None:
+                if last is not None and not dry_run:
                     await consumer.commit({tp: last + 1})
             for tp in list(pending):
                 if await consumer.position(tp) >= ends[tp]:

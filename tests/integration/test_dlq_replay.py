@@ -133,3 +133,10 @@ async def test_poison_message_is_inspected_and_a_replay_dead_letters_it_again_on
     assert [h for h, _ in again[1].headers].count("dlq.error.type") == 1
     # The new dead letter awaits the next replay; the replayed one does not.
     assert dlq_row(await leadflow_dlq(stack, "list"), dlq)[1:] == ["3", "2", "1"]
+
+    # It can never succeed: skip it, sending nothing.
+    async with TopicReader(stack.bootstrap, source) as original:
+        out = await leadflow_dlq(stack, "replay", dlq, "--skip")
+        assert "skipped 1 of 1 awaiting (nothing sent)" in out
+        assert await original.new_count() == 0
+    assert dlq_row(await leadflow_dlq(stack, "list"), dlq)[1:] == ["3", "2", "0"]
