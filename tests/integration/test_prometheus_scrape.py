@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from shared.events.registry import LEAD_ASSIGNED, LEAD_RECEIVED
+from shared.kafka.replay import replay
 from shared.stack.common import free_port
 from shared.stack.stack import SERVICES, ServiceProcess
 from tests.kafka_helpers import TopicReader, value, wait_for
@@ -248,6 +249,14 @@ async def test_prometheus_scrapes_the_stack_and_the_dashboard_shows_what_happene
         prometheus,
         dlq,
         lambda r: by_labels(r, "topic").get((env.topic(LEAD_RECEIVED.topic) + ".dlq",)) == 1.0,
+    )
+    # Marked handled with `leadflow dlq replay --skip`: the gauge (and so the alert) clears.
+    result = await replay(stack.bootstrap, env.topic(LEAD_RECEIVED.topic) + ".dlq", skip=True)
+    assert result.replayed == 1
+    await eventually(
+        prometheus,
+        dlq,
+        lambda r: by_labels(r, "topic").get((env.topic(LEAD_RECEIVED.topic) + ".dlq",)) == 0.0,
     )
     (statuses,) = dashboard["Ingest API requests by status"]
     await eventually(prometheus, statuses, lambda r: ("202",) in by_labels(r, "status"))
