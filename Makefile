@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-unit bench lint lock clean stack-up stack-down stack-status openapi
+.PHONY: run test test-unit bench lint lock clean stack-up stack-down stack-status openapi prometheus
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,11 +21,11 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/leadflow run
 
-test: $(STAMP) lint
+test: $(STAMP) lint prometheus
 	$(BIN)/leadflow stack fetch-kafka
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 
-test-unit: $(STAMP)
+test-unit: $(STAMP) prometheus
 	$(BIN)/python -m pytest -ra tests/unit $(PYTEST_ARGS)
 
 # `make bench` runs the ingest benchmark, then the router benchmark (results in tests/bench/results/).
@@ -36,6 +36,12 @@ bench: $(STAMP)
 	$(BIN)/leadflow stack fetch-kafka
 	$(BIN)/python -m tests.bench.run $(BENCH_ARGS) $(INGEST_BENCH_ARGS)
 	$(BIN)/python -m tests.bench.router $(BENCH_ARGS) $(ROUTER_BENCH_ARGS)
+
+# promtool and prometheus from Debian's `prometheus` package (apt-get, as root), for the alert-rule
+# tests and the test that scrapes the stack; the package's daemon is kept from starting.
+prometheus:
+	@command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || \
+	  sh deploy/prometheus/install-debian.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services tests

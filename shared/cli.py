@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from shared.dlq_cli import dlq_app
 from shared.settings import DEV_ADMIN_TOKEN, DEV_WEBHOOK_SECRET
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ stack_app = typer.Typer(
     help="The local stack: embedded PostgreSQL and a KRaft Kafka broker.", no_args_is_help=True
 )
 app.add_typer(stack_app, name="stack")
+app.add_typer(dlq_app, name="dlq")
 console = Console(stderr=True)
 
 INGEST_URL = os.environ.get("LEADFLOW_INGEST_URL", "http://127.0.0.1:8000")

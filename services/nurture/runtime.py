@@ -91,7 +91,12 @@ class NurtureRuntime:
         dlq_topics = [dlq_topic(s.topic(t.topic)) for t in (LEAD_ASSIGNED, LEAD_ACTIVITY)]
         retention = timedelta(days=s.processed_event_retention_days)
         self._spawn("prune", prune_forever(sessions, ProcessedEvent, retention, self._stopping))
-        self._spawn("dlq", watch_dlq(s.kafka_bootstrap_servers, dlq_topics, self._stopping))
+        self._spawn(
+            "dlq",
+            watch_dlq(
+                s.kafka_bootstrap_servers, dlq_topics, self._stopping, s.nurture_dlq_watch_seconds
+            ),
+        )
         log.info("nurture.started", group=s.nurture_consumer_group, sequences=len(config.sequences))
         return ctx
 

@@ -20,3 +20,4 @@ class NurtureSettings(CommonSettings):
     nurture_tick_seconds: float = 1.0  # how often due steps are looked for
     nurture_batch_size: int = 200  # due steps claimed per transaction
     nurture_sweep_seconds: float = 60.0  # remarket / re-engagement / sunset sweep
+    nurture_dlq_watch_seconds: float = 30.0  # how often leadflow_dlq_messages is refreshed

@@ -114,7 +114,12 @@ class RouterRuntime:
         dlq_topics = [dlq_topic(s.topic(t.topic)) for t in (LEAD_RECEIVED, LEAD_ACTIVITY)]
         retention = timedelta(days=s.processed_event_retention_days)
         self._spawn("prune", prune_forever(sessions, ProcessedEvent, retention, self._stopping))
-        self._spawn("dlq", watch_dlq(s.kafka_bootstrap_servers, dlq_topics, self._stopping))
+        self._spawn(
+            "dlq",
+            watch_dlq(
+                s.kafka_bootstrap_servers, dlq_topics, self._stopping, s.router_dlq_watch_seconds
+            ),
+        )
         log.info("router.started", group=s.router_consumer_group)
         return ctx
 

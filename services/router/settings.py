@@ -22,6 +22,8 @@ class RouterSettings(CommonSettings):
     router_scoring_reload_seconds: float = 5.0
     router_sla_tick_seconds: float = 0.5
     router_queue_drain_seconds: float = 10.0
+    # how often leadflow_dlq_messages (dead letters awaiting replay) is refreshed
+    router_dlq_watch_seconds: float = 30.0
     router_max_escalations: int = 2
     router_match_name_threshold: float = 88.0
     router_match_company_threshold: float = 90.0

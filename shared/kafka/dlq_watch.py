@@ -1,5 +1,6 @@
-"""The size of dead-letter topics as a gauge, refreshed periodically by every consumer
-service (``leadflow_dlq_messages{topic}``: end minus start offsets, summed over partitions)."""
+"""The dead letters awaiting replay, as a gauge refreshed periodically by every consumer
+service: ``leadflow_dlq_messages{topic}`` counts what lies beyond the ``leadflow-dlq-replay``
+group's committed offset (``leadflow dlq replay`` moves it)."""
 
 from __future__ import annotations
 
@@ -7,33 +8,18 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Gauge
 
+from shared.kafka.replay import dlq_counts
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
 DLQ_MESSAGES = Gauge(
-    "leadflow_dlq_messages", "Messages in a dead-letter topic (high watermark sum)", ["topic"]
+    "leadflow_dlq_messages",
+    "Dead letters awaiting replay (beyond the leadflow-dlq-replay group's committed offset)",
+    ["topic"],
 )
-
-
-async def dlq_sizes(bootstrap: str, topics: Sequence[str]) -> dict[str, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
-    try:
-        cluster = await consumer._client.fetch_all_metadata()
-        sizes: dict[str, int] = {}
-        for topic in topics:
-            tps = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()]
-            if tps:
-                ends = await consumer.end_offsets(tps)
-                starts = await consumer.beginning_offsets(tps)
-                sizes[topic] = sum(ends[tp] - starts[tp] for tp in tps)
-        return sizes
-    finally:
-        await consumer.stop()
 
 
 async def watch_dlq(
@@ -41,8 +27,8 @@ async def watch_dlq(
 ) -> None:
     while not stopping.is_set():
         try:
-            for topic, size in (await dlq_sizes(bootstrap, topics)).items():
-                DLQ_MESSAGES.labels(topic).set(size)
+            for count in await dlq_counts(bootstrap, topics):
+                DLQ_MESSAGES.labels(count.topic).set(count.awaiting_replay)
         except Exception as exc:
             log.warning("dlq.watch_failed", error=repr(exc))
         with contextlib.suppress(TimeoutError):

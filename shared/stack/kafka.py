@@ -171,9 +171,15 @@ class KafkaBroker:
         props = self._write_config()
         if not (self.data_dir / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+            # "--cluster-id=": a base64url id may begin with "-" and would be read as an option
             subprocess.run(
                 self._java(
-                    libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)
+                    libs,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    f"--cluster-id={cluster_id}",
+                    "-c",
+                    str(props),
                 ),
                 check=True,
                 capture_output=True,

@@ -1,0 +1,192 @@
+"""deploy/k8s/: valid against the Kubernetes API schemas (kubernetes-validate) and consistent with
+the code: service ports and apps, settings names, config files, probes, scaling.
+
+After changing a file in deploy/config/, refresh its copy in the ConfigMap with
+``python -m tests.unit.test_k8s_manifests``."""
+
+from __future__ import annotations
+
+import copy
+import shlex
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from pydantic_settings import BaseSettings
+
+from services.ingest.settings import IngestSettings
+from services.nurture.settings import NurtureSettings
+from services.router.settings import RouterSettings
+from shared.kafka.topics import PARTITIONS
+from shared.settings import is_placeholder
+from shared.stack.stack import SERVICES
+
+REPO = Path(__file__).resolve().parents[2]
+K8S = REPO / "deploy" / "k8s"
+CONFIG = REPO / "deploy" / "config"
+CONFIGMAP = K8S / "10-configmap.yaml"
+KUBERNETES_VERSION = "1.30.0"  # the oldest API version the manifests promise to work on
+APPS = {"ingest": 8000, "router": 8001, "nurture": 8002}
+
+
+def documents() -> list[tuple[str, dict[str, Any]]]:
+    docs = []
+    for path in sorted(K8S.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                docs.append((path.name, doc))
+    return docs
+
+
+def find(kind: str, name: str) -> dict[str, Any]:
+    (doc,) = [d for _, d in documents() if d["kind"] == kind and d["metadata"]["name"] == name]
+    return doc
+
+
+def settings_classes() -> list[type[BaseSettings]]:
+    return [IngestSettings, RouterSettings, NurtureSettings]
+
+
+def env_names() -> set[str]:
+    return {f"LEADFLOW_{field}".upper() for cls in settings_classes() for field in cls.model_fields}
+
+
+def secrets_envs() -> set[str]:
+    sources = yaml.safe_load((CONFIG / "sources.yaml").read_text())["sources"]
+    return {s["secrets_env"] for s in sources if s.get("secrets_env")}
+
+
+def render_config_files() -> str:
+    """The data of the leadflow-config ConfigMap: every file in deploy/config/, verbatim."""
+    lines = []
+    for path in sorted(CONFIG.glob("*.yaml")):
+        lines.append(f"  {path.name}: |")
+        lines += [f"    {line}" if line else "" for line in path.read_text().splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+def _split_configmap() -> tuple[str, str]:
+    text = CONFIGMAP.read_text()
+    head, sep, tail = text.rpartition("name: leadflow-config\n")
+    before, data, files = tail.partition("data:\n")
+    return head + sep + before + data, files
+
+
+@pytest.mark.parametrize(
+    ("name", "doc"), documents(), ids=lambda v: v if isinstance(v, str) else v["metadata"]["name"]
+)
+def test_manifest_is_valid_against_the_kubernetes_schemas(name: str, doc: dict[str, Any]) -> None:
+    kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def test_the_schema_check_rejects_a_broken_manifest() -> None:
+    doc = copy.deepcopy(find("Deployment", "leadflow-router"))
+    doc["spec"]["replicas"] = "three"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    doc = copy.deepcopy(find("Deployment", "leadflow-router"))
+    doc["spec"]["template"]["spec"]["containers"][0]["readynessProbe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def test_everything_lives_in_the_leadflow_namespace() -> None:
+    for name, doc in documents():
+        if doc["kind"] != "Namespace":
+            assert doc["metadata"].get("namespace") == "leadflow", (name, doc["metadata"]["name"])
+
+
+def test_config_files_are_the_ones_in_deploy_config() -> None:
+    _, files = _split_configmap()
+    assert files == render_config_files(), (
+        "deploy/k8s/10-configmap.yaml differs from deploy/config/: "
+        "run python -m tests.unit.test_k8s_manifests"
+    )
+
+
+def test_environment_names_are_read_by_the_code_and_secrets_are_placeholders() -> None:
+    env = find("ConfigMap", "leadflow-env")["data"]
+    secret = find("Secret", "leadflow-secrets")["stringData"]
+    known = env_names() | secrets_envs()
+    assert set(env) - known == set(), "ConfigMap variables no settings class reads"
+    assert set(secret) - known == set(), "Secret variables no settings class reads"
+    assert set(env) & set(secret) == set()
+    assert secrets_envs() | {"LEADFLOW_ADMIN_TOKEN", "LEADFLOW_DATABASE_URL"} <= set(secret)
+    for var, value in secret.items():
+        if var != "LEADFLOW_DATABASE_URL":
+            assert is_placeholder(value), f"{var} holds what looks like a real secret"
+    assert ":changeme@" in secret["LEADFLOW_DATABASE_URL"]
+    config_files = set(find("ConfigMap", "leadflow-config")["data"])
+    for var, value in env.items():
+        if var.endswith("_FILE"):
+            assert value.startswith("/etc/leadflow/") and value.rsplit("/", 1)[1] in config_files
+
+
+def _container(deployment: dict[str, Any]) -> dict[str, Any]:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return container  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("service", sorted(APPS))
+def test_service_deployment_runs_the_app_with_probes_resources_and_config(service: str) -> None:
+    deployment = find("Deployment", f"leadflow-{service}")
+    container = _container(deployment)
+    port = APPS[service]
+    command = container["command"]
+    assert command[:3] == ["uvicorn", f"services.{service}.app:create_app", "--factory"]
+    assert command[command.index("--port") + 1] == str(port)
+    spec = next((s for s in SERVICES if s.name == service), None)
+    if spec is not None:  # built: the stack's definition agrees
+        assert (spec.app, spec.port) == (command[1], port)
+    assert container["ports"] == [{"name": "http", "containerPort": port}]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    for kind in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(container["resources"][kind]), (service, kind)
+    assert {e.get("configMapRef", e.get("secretRef"))["name"] for e in container["envFrom"]} == {
+        "leadflow-env",
+        "leadflow-secrets",
+    }
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(port)
+    assert annotations["prometheus.io/path"] == "/metrics"
+    svc = find("Service", service)
+    assert svc["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert svc["spec"]["ports"][0]["port"] == port
+
+
+def test_ingest_scales_on_cpu_and_consumers_by_partitions() -> None:
+    hpa = find("HorizontalPodAutoscaler", "leadflow-ingest")
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "leadflow-ingest",
+    }
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["resource"]["name"] == "cpu"
+    autoscaled = {
+        d["spec"]["scaleTargetRef"]["name"]
+        for _, d in documents()
+        if d["kind"] == "HorizontalPodAutoscaler"
+    }
+    assert autoscaled == {"leadflow-ingest"}, "consumers are sized by partitions, not CPU"
+    partitions = min(PARTITIONS["leads.received.v1"], PARTITIONS["leads.activity.v1"])
+    for consumer in ("router", "nurture"):
+        replicas = find("Deployment", f"leadflow-{consumer}")["spec"]["replicas"]
+        assert 2 <= replicas <= partitions, consumer
+
+
+def test_the_migration_job_migrates_then_creates_topics() -> None:
+    job = find("Job", "leadflow-migrate")
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    command = " ".join(shlex.quote(c) for c in container["command"])
+    assert "leadflow migrate && leadflow create-topics" in command
+    assert job["spec"]["template"]["spec"]["restartPolicy"] in ("OnFailure", "Never")
+
+
+if __name__ == "__main__":
+    head, _ = _split_configmap()
+    CONFIGMAP.write_text(head + render_config_files())
+    print(f"wrote {CONFIGMAP.relative_to(REPO)}")
