@@ -38,6 +38,16 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+def invalid_field(field: str, detail: str) -> ApiError:
+    """A 422 naming the field, like every validation error of the APIs."""
+    return ApiError(
+        422,
+        "validation_error",
+        detail,
+        errors=[{"field": field, "message": detail, "type": "value_error"}],
+    )
+
+
 def problem(
     status: int,
     code: str,

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -61,3 +65,25 @@ class HttpMetricsMiddleware:
 
 async def metrics_endpoint(_: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+# --- counting what a transaction did, once it is committed ---
+
+_ON_COMMIT = "leadflow.on_commit"
+
+
+def on_commit(session: AsyncSession, fn: Callable[[], object]) -> None:
+    """Run ``fn`` (a metric update) when the session's transaction commits; never on a
+    rollback, so a retried or failed message is not counted twice or at all."""
+    session.info.setdefault(_ON_COMMIT, []).append(fn)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_on_commit(session: Session) -> None:
+    for fn in session.info.pop(_ON_COMMIT, []):
+        fn()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_on_rollback(session: Session) -> None:
+    session.info.pop(_ON_COMMIT, None)

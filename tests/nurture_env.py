@@ -1,9 +1,9 @@
-"""Events nurture consumes, as the router and ingest would publish them, and a manual clock."""
+"""Events nurture consumes, as the router and ingest would publish them; seeding due steps."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from shared.events.envelope import CloudEvent, make_event
@@ -17,17 +17,6 @@ from shared.events.models import (
     TradeShowRef,
 )
 from shared.events.registry import LEAD_ACTIVITY, LEAD_ASSIGNED
-
-
-class ManualClock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 def assigned(
@@ -112,12 +101,14 @@ SEED_SQL = (
     """,
     """
     INSERT INTO nurture.enrollment (id, lead_id, sequence_id, trigger, status, reason, enrolled_at, cause)
-    SELECT gen_random_uuid(), id, :sequence, 'web_welcome', 'active', 'seeded', now(), 'seed:' || id
-    FROM nurture.lead WHERE email LIKE '%.' || :tag || '@example.com'
+    SELECT gen_random_uuid(), id, s.sequence, 'seeded', 'active', 'seeded', now(),
+        'seed:' || id || ':' || s.sequence
+    FROM nurture.lead, unnest(CAST(:sequences AS text[])) AS s(sequence)
+    WHERE email LIKE '%.' || :tag || '@example.com'
     """,
     """
-    INSERT INTO nurture.scheduled_step (enrollment_id, lead_id, step, state, due_at, planned_at)
-    SELECT e.id, e.lead_id, 1, 'pending', :due, :due
+    INSERT INTO nurture.scheduled_step (enrollment_id, lead_id, step, channel, state, due_at, planned_at)
+    SELECT e.id, e.lead_id, 1, 'email', 'pending', :due, :due
     FROM nurture.enrollment e JOIN nurture.lead l ON l.id = e.lead_id
     WHERE l.email LIKE '%.' || :tag || '@example.com'
     """,
@@ -125,10 +116,11 @@ SEED_SQL = (
 
 
 async def seed_due_steps(
-    database_url: str, n: int, due: datetime, *, sequence: str = "web-welcome"
+    database_url: str, n: int, due: datetime, *, sequences: tuple[str, ...] = ("web-welcome",)
 ) -> list[uuid.UUID]:
-    """``n`` leads, each enrolled in ``sequence`` with its step 1 due at ``due``; returns the
-    enrollment ids. Straight SQL: the way to have 10,000 (or 1,000,000) timers at once."""
+    """``n`` leads, each enrolled in every one of ``sequences`` with its step 1 (an email)
+    due at ``due``; returns the enrollment ids. Straight SQL: the way to have 10,000 (or
+    1,000,000) timers at once."""
     from sqlalchemy import text
 
     from shared import db
@@ -139,7 +131,7 @@ async def seed_due_steps(
         async with engine.begin() as conn:
             for sql in SEED_SQL:
                 await conn.execute(
-                    text(sql), {"n": n, "tag": tag, "sequence": sequence, "due": due}
+                    text(sql), {"n": n, "tag": tag, "sequences": list(sequences), "due": due}
                 )
             rows = await conn.execute(
                 text(

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.nurture.domain.sequences import StepPlan
 from services.nurture.models import Enrollment, NurtureLead, Outbox, ScheduledStep
-from shared.events.envelope import make_event
+from shared.events.envelope import derived_id, make_event
 from shared.events.models import NurtureLifecycle, NurtureStep
 from shared.events.registry import NURTURE_LIFECYCLE, NURTURE_STEP
 from shared.outbox import enqueue
@@ -19,8 +19,7 @@ SOURCE = "/leadflow/nurture"
 
 
 def event_id(*parts: str) -> str:
-    """Deterministic: the same cause always yields the same event id."""
-    return str(uuid.uuid5(NAMESPACE, "\x1f".join(parts)))
+    return derived_id(NAMESPACE, *parts)
 
 
 def step_id(enrollment_id: uuid.UUID, step: int) -> uuid.UUID:

@@ -23,13 +23,17 @@ STEPS_SKIPPED = Counter(
     "Steps not sent because the lead lacks the channel's contact (no email for email, ...)",
     ["channel"],
 )
+STEPS_FAILED = Counter(
+    "leadflow_nurture_steps_failed_total",
+    "Steps given up after repeated errors (a bug or bad data: see the step's note)",
+)
 TIMERS_PENDING = Gauge("leadflow_nurture_timers_pending", "Scheduled steps not yet emitted")
 TIMERS_OVERDUE = Gauge(
     "leadflow_nurture_timers_overdue", "Scheduled steps whose due time has passed, not yet emitted"
 )
 STEP_LATENESS = Histogram(
     "leadflow_nurture_step_lateness_seconds",
-    "How late a step went out after it was due",
+    "How late a due step was picked up (emitted, or moved to its next allowed time)",
     buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400),
 )
 SUPPRESSIONS = Counter(

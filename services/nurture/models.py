@@ -25,6 +25,8 @@ class NurtureLead(Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(32))
+    # the email hard-bounced: no email step goes out until a different address arrives
+    email_bounced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     first_name: Mapped[str | None] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64))
     timezone_source: Mapped[str] = mapped_column(String(16))  # lead | phone | team | show | default
@@ -75,6 +77,7 @@ class Enrollment(Base):
     show_id: Mapped[str | None] = mapped_column(String(64))
     # active | paused | completed | stopped | unenrolled
     status: Mapped[str] = mapped_column(String(16))
+    paused_by: Mapped[str | None] = mapped_column(String(16))  # sales | operator
     reason: Mapped[str] = mapped_column(String(300))
     enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -89,8 +92,8 @@ class Enrollment(Base):
 class ScheduledStep(Base):
     """A durable timer: step ``step`` of an enrollment, due at ``due_at``.
 
-    pending (claimable when due) | paused | emitted | skipped | cancelled. One row per
-    (enrollment, step): a step is emitted at most once in effect."""
+    pending (claimable when due) | paused | emitted | skipped | cancelled | failed. One row
+    per (enrollment, step): a step is emitted at most once in effect."""
 
     __tablename__ = "scheduled_step"
 
@@ -100,11 +103,13 @@ class ScheduledStep(Base):
     )
     lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     step: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str | None] = mapped_column(String(8))  # email | sms | task
     state: Mapped[str] = mapped_column(String(16))
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     planned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     emitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     note: Mapped[str | None] = mapped_column(String(300))
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")  # failed attempts
 
     __table_args__ = (
         Index("uq_scheduled_step", "enrollment_id", "step", unique=True),

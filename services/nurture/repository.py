@@ -104,12 +104,13 @@ class NurtureRepository:
         step: int,
         due_at: datetime,
         *,
+        channel: str,
         state: str = "pending",
     ) -> None:
         await self.session.execute(
             insert(ScheduledStep)
-            .values(enrollment_id=enrollment_id, lead_id=lead_id, step=step, state=state,
-                    due_at=due_at, planned_at=due_at)
+            .values(enrollment_id=enrollment_id, lead_id=lead_id, step=step, channel=channel,
+                    state=state, due_at=due_at, planned_at=due_at)
             .on_conflict_do_nothing()
         )  # fmt: skip
 
@@ -129,6 +130,8 @@ class NurtureRepository:
         return result.rowcount or 0  # type: ignore[attr-defined]
 
     async def resume_steps(self, enrollment_ids: Sequence[uuid.UUID], due_at: datetime) -> int:
+        """Paused steps become due again, at the earliest ``due_at`` (the next window applies
+        when they fire)."""
         result = await self.session.execute(
             update(ScheduledStep)
             .where(ScheduledStep.enrollment_id.in_(list(enrollment_ids)), ScheduledStep.state == "paused")
@@ -169,15 +172,16 @@ class NurtureRepository:
         return list((await self.session.execute(stmt)).scalars())
 
     async def timer_counts(self, now: datetime) -> tuple[int, int]:
-        pending = await self.session.scalar(
-            select(func.count()).select_from(ScheduledStep).where(ScheduledStep.state == "pending")
-        )
-        overdue = await self.session.scalar(
-            select(func.count())
-            .select_from(ScheduledStep)
-            .where(ScheduledStep.state == "pending", ScheduledStep.due_at <= now)
-        )
-        return int(pending or 0), int(overdue or 0)
+        """Pending steps, and how many of them are overdue (one index scan)."""
+        row = (
+            await self.session.execute(
+                select(
+                    func.count(),
+                    func.count().filter(ScheduledStep.due_at <= now),
+                ).where(ScheduledStep.state == "pending")
+            )
+        ).one()
+        return int(row[0]), int(row[1])
 
     # --- parked activities ---
 
@@ -211,6 +215,7 @@ class NurtureRepository:
                 NurtureLead.list_name == "active",
                 NurtureLead.suppressed.is_(None),
                 NurtureLead.converted_at.is_(None),
+                NurtureLead.with_sales.is_(False),  # sales owns it now
                 NurtureLead.nurture_since <= cutoff,
             )
             .order_by(NurtureLead.nurture_since)
@@ -234,6 +239,7 @@ class NurtureRepository:
                 NurtureLead.list_name != "sunset",
                 NurtureLead.suppressed.is_(None),
                 NurtureLead.converted_at.is_(None),
+                NurtureLead.with_sales.is_(False),  # sales owns it now
             )
             .order_by(NurtureLead.idle_since)
             .limit(limit)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -88,6 +87,8 @@ class NurtureRuntime:
             self._spawn("consumer", self.loop.run(), fatal=True)
         if self.schedule:
             self._spawn("scheduler", self._schedule_forever(ctx))
+            self._spawn("sweep", self._sweep_forever(ctx))
+        self._spawn("gauges", self._gauge_forever(ctx))
         dlq_topics = [dlq_topic(s.topic(t.topic)) for t in (LEAD_ASSIGNED, LEAD_ACTIVITY)]
         retention = timedelta(days=s.processed_event_retention_days)
         self._spawn("prune", prune_forever(sessions, ProcessedEvent, retention, self._stopping))
@@ -138,28 +139,37 @@ class NurtureRuntime:
             await self.ctx.engine.dispose()
 
     async def _schedule_forever(self, ctx: NurtureContext) -> None:
-        """Due steps every tick (a full batch means more are due: go again at once); the
-        lifecycle sweep and the timer gauges on their own, slower clocks."""
+        """Due steps every tick; a full batch means more are due: go again at once."""
         s = ctx.settings
-        next_sweep = next_gauges = 0.0
         while not self._stopping.is_set():
             try:
                 while await fire_due(ctx) >= s.nurture_batch_size and not self._stopping.is_set():
                     pass
-                if time.monotonic() >= next_sweep:
-                    result = await sweep(ctx)
-                    if result.remarket or result.reengaged or result.sunset:
-                        log.info("nurture.swept", **result.__dict__)
-                    next_sweep = time.monotonic() + s.nurture_sweep_seconds
-                if time.monotonic() >= next_gauges:
-                    async with ctx.sessions() as session:
-                        pending, overdue = await NurtureRepository(session).timer_counts(
-                            ctx.clock()
-                        )
-                    metrics.TIMERS_PENDING.set(pending)
-                    metrics.TIMERS_OVERDUE.set(overdue)
-                    next_gauges = time.monotonic() + GAUGE_SECONDS
             except Exception as exc:  # the timers are durable: try again next tick
                 log.warning("nurture.tick_failed", error=repr(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), s.nurture_tick_seconds)
+
+    async def _sweep_forever(self, ctx: NurtureContext) -> None:
+        """Remarket, re-engagement and sunset: on their own clock, beside the steps."""
+        while not self._stopping.is_set():
+            try:
+                result = await sweep(ctx)
+                if result.remarket or result.reengaged or result.sunset:
+                    log.info("nurture.swept", **result.__dict__)
+            except Exception as exc:
+                log.warning("nurture.sweep_failed", error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), ctx.settings.nurture_sweep_seconds)
+
+    async def _gauge_forever(self, ctx: NurtureContext) -> None:
+        while not self._stopping.is_set():
+            try:
+                async with ctx.sessions() as session:
+                    pending, overdue = await NurtureRepository(session).timer_counts(ctx.clock())
+                metrics.TIMERS_PENDING.set(pending)
+                metrics.TIMERS_OVERDUE.set(overdue)
+            except Exception as exc:
+                log.warning("nurture.gauge_failed", error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), GAUGE_SECONDS)

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.router.domain.matching import MatchThresholds
 from services.router.domain.scoring import ScoringRulesSource
 from services.router.settings import RouterSettings
+from shared.clock import Clock, utc_now
 from shared.kafka.producer import EventProducer
 from shared.outbox import OutboxRelay
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

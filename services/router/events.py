@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.models import Assignment, Lead, Outbox, SlaClock
-from shared.events.envelope import make_event
+from shared.events.envelope import derived_id, make_event
 from shared.events.models import (
     LeadAssigned,
     LeadData,
@@ -26,8 +26,7 @@ SOURCE = "/leadflow/router"
 
 
 def event_id(*parts: str) -> str:
-    """Deterministic: the same cause always yields the same event id."""
-    return str(uuid.uuid5(NAMESPACE, "\x1f".join(parts)))
+    return derived_id(NAMESPACE, *parts)
 
 
 def score_data(breakdown: dict[str, Any]) -> ScoreData:

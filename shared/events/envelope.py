@@ -49,6 +49,12 @@ class CloudEvent(BaseModel):
             ) from exc
 
 
+def derived_id(namespace: uuid.UUID, *parts: str) -> str:
+    """An event id derived from what caused the event: the same cause, the same id, so a
+    re-sent event is recognisably the same one."""
+    return str(uuid.uuid5(namespace, "\x1f".join(parts)))
+
+
 def make_event(
     *,
     type: str,

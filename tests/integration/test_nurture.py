@@ -17,8 +17,9 @@ from services.nurture.runtime import NurtureRuntime
 from services.nurture.settings import NurtureSettings
 from services.nurture.steps.service import fire_due
 from shared.events.registry import LEAD_ACTIVITY, LEAD_ASSIGNED, NURTURE_LIFECYCLE, NURTURE_STEP
+from tests.clock import ManualClock
 from tests.kafka_helpers import TopicReader, value, wait_for
-from tests.nurture_env import ManualClock, activity, assigned
+from tests.nurture_env import activity, assigned
 
 # Tuesday 1 December 2026, 10:00 in New York (15:00 UTC): inside every shipped send window.
 TUESDAY_10AM_NY = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
@@ -136,6 +137,9 @@ async def test_unsubscribe_suppresses_every_later_step_in_every_sequence(
             await fire_due(ctx)
             await sweep(ctx)  # neither re-engagement nor anything else reaches it
         assert steps_of(await steps.read(), lead) == [("web-welcome", 1, "welcome-thanks")]
+        s = await state(api, lead)
+        states = sorted(st["state"] for e in s["enrollments"] for st in e["steps"])
+        assert states == ["cancelled", "cancelled", "emitted"]  # nothing emitted, nothing pending
         kinds = [
             value(r)["data"]["kind"] for r in await lifecycle.read(until=lambda rs: len(rs) >= 5)
         ]
@@ -312,9 +316,11 @@ async def test_reengagement_sequence_by_inactivity_segment(
     await known(api, lead)
     # its list sequence ended 31 days ago; it last clicked inactive_days ago
     async with ctx.sessions.begin() as session:
-        await session.execute(text(
-            "UPDATE nurture.enrollment SET status = 'completed' WHERE lead_id = :id;"
-        ), {"id": lead})  # fmt: skip
+        for sql_text in (
+            "UPDATE nurture.enrollment SET status = 'completed' WHERE lead_id = :id",
+            "UPDATE nurture.scheduled_step SET state = 'emitted', emitted_at = due_at WHERE lead_id = :id",
+        ):
+            await session.execute(text(sql_text), {"id": lead})
         await session.execute(
             text(
                 "UPDATE nurture.lead SET idle_since = :idle, last_engaged_at = :engaged WHERE id = :id"
@@ -392,7 +398,8 @@ async def test_api_validates_and_protects(env, nurture, producer):
     assert await fire_due(ctx) == 0
     r = await api.delete(f"/v1/nurture/leads/{lead}/enrollments/nurture-warm", headers=ADMIN)
     assert r.status_code == 200
-    assert [e["status"] for e in r.json()["enrollments"]] == ["paused", "unenrolled"]
+    statuses = {e["sequence_id"]: e["status"] for e in r.json()["enrollments"]}
+    assert statuses == {"web-welcome": "paused", "nurture-warm": "unenrolled"}
     r = await api.delete(f"/v1/nurture/leads/{lead}/enrollments/nurture-warm", headers=ADMIN)
     assert r.status_code == 404
 
@@ -430,3 +437,135 @@ async def test_no_lead_gets_more_steps_in_a_week_than_the_cap(env, nurture, prod
         st for e in s["enrollments"] for st in e["steps"] if st["due_at"] != st["planned_at"]
     ]
     assert deferred, "the cap held some steps back"
+
+
+async def test_a_lead_that_leaves_nurture_ends_its_enrollments_visibly(env, nurture, producer):
+    ctx, clock, api = nurture
+    lead = uuid.uuid4()
+    await publish(env, producer, assigned(lead, clock.now))
+    await known(api, lead)
+    await publish(env, producer, activity(lead, "converted", clock.now))
+    await known(api, lead, lambda s: s["converted_at"] is not None)
+    r = await api.post(
+        f"/v1/nurture/leads/{lead}/enrollments", json={"sequence_id": "nurture-warm"}, headers=ADMIN
+    )
+    assert r.status_code == 409 and r.json()["code"] == "converted"
+    s = await state(api, lead)
+    assert [e["status"] for e in s["enrollments"]] == ["stopped"]  # the conversion ended it
+
+    # a sunset lead: its pending step is cancelled and the enrollment ends, not left "active"
+    other = uuid.uuid4()
+    await publish(env, producer, assigned(other, clock.now))
+    await known(api, other)
+    async with ctx.sessions.begin() as session:
+        await session.execute(
+            text("UPDATE nurture.lead SET list = 'sunset' WHERE id = :id"), {"id": other}
+        )
+    assert await fire_due(ctx) == 1
+    s = await state(api, other)
+    assert [(e["status"], e["reason"]) for e in s["enrollments"]] == [("stopped", "lead sunset")]
+    assert s["idle_since"] is not None
+    # an operator may bring it back: enrolling reactivates it
+    r = await api.post(
+        f"/v1/nurture/leads/{other}/enrollments",
+        json={"sequence_id": "nurture-warm"},
+        headers=ADMIN,
+    )
+    assert r.status_code == 201 and r.json()["list"] == "active"
+
+
+async def test_a_hard_bounce_stops_email_not_the_lead_with_a_phone(env, nurture, producer):
+    ctx, clock, api = nurture
+    with_phone, email_only = uuid.uuid4(), uuid.uuid4()
+    await publish(
+        env, producer,
+        assigned(with_phone, clock.now, outcome="nurture", stage="none", temperature="cold", phone="+12025550143"),
+        assigned(email_only, clock.now),
+    )  # fmt: skip
+    await known(api, with_phone)
+    await known(api, email_only)
+    await publish(env, producer, activity(with_phone, "bounce", clock.now, bounce_type="hard"),
+                  activity(email_only, "bounce", clock.now, bounce_type="hard"))  # fmt: skip
+    s = await known(api, email_only, lambda s: s["suppression"] is not None)
+    assert s["suppression"]["reason"] == "hard_bounce"  # no other way to reach it
+    await wait_for(lambda: _bounced(ctx, with_phone))
+    s = await state(api, with_phone)
+    assert s["suppression"] is None and all(e["status"] == "active" for e in s["enrollments"])
+    assert await fire_due(ctx) >= 1
+    s = await state(api, with_phone)
+    welcome = next(e for e in s["enrollments"] if e["sequence_id"] == "web-welcome")
+    assert (
+        welcome["steps"][0]["state"] == "skipped"
+        and welcome["steps"][0]["note"] == "no email address"
+    )
+    # a new form with a new address lifts the bounce (and the suppression)
+    await publish(env, producer, assigned(email_only, clock.now, email="ada.new@example.com"))
+    s = await known(api, email_only, lambda s: s["suppression"] is None)
+
+
+async def _bounced(ctx, lead) -> bool:
+    async with ctx.sessions() as session:
+        at = await session.scalar(
+            text("SELECT email_bounced_at FROM nurture.lead WHERE id = :id"), {"id": lead}
+        )
+    return at is not None
+
+
+async def test_routing_never_undoes_an_operators_pause(env, nurture, producer):
+    ctx, clock, api = nurture
+    lead = uuid.uuid4()
+    await publish(
+        env,
+        producer,
+        assigned(lead, clock.now, outcome="nurture", stage="none", temperature="cold"),
+    )
+    await known(api, lead, lambda s: len(s["enrollments"]) == 2)
+    r = await api.post(
+        f"/v1/nurture/leads/{lead}/pause",
+        json={"reason": "asked for a break until spring"},
+        headers=ADMIN,
+    )
+    assert r.status_code == 200
+    # sales takes it (hot), then hands it back to nurture: the operator's pause stands
+    await publish(env, producer, assigned(lead, clock.now, temperature="hot", stage="sql"))
+    await known(api, lead, lambda s: s["with_sales"])
+    await publish(
+        env,
+        producer,
+        assigned(lead, clock.now, outcome="nurture", stage="none", temperature="cold"),
+    )
+    s = await known(api, lead, lambda s: not s["with_sales"])
+    assert {(e["status"], e["reason"]) for e in s["enrollments"]} == {
+        ("paused", "asked for a break until spring")
+    }
+    assert await fire_due(ctx) == 0
+
+
+async def test_enroll_start_at_far_ahead_is_a_422_not_a_500(env, nurture, producer):
+    _, clock, api = nurture
+    lead = uuid.uuid4()
+    await publish(env, producer, assigned(lead, clock.now))
+    await known(api, lead)
+    for start_at in ("9999-12-31T23:00:00Z", "2031-01-01T00:00:00Z"):
+        r = await api.post(
+            f"/v1/nurture/leads/{lead}/enrollments",
+            json={"sequence_id": "nurture-cold", "start_at": start_at}, headers=ADMIN,
+        )  # fmt: skip
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "start_at"
+    r = await api.post(f"/v1/nurture/leads/{lead}/enrollments",
+                       json={"sequence_id": "nurture-cold", "start_at": "2026-12-01T10:00:00"}, headers=ADMIN)  # fmt: skip
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "start_at"
+
+
+async def test_leads_with_sales_are_not_remarketed_or_reengaged(env, nurture, producer):
+    ctx, clock, api = nurture
+    lead = uuid.uuid4()
+    await publish(env, producer, assigned(lead, clock.now, temperature="hot", stage="sql"))
+    await known(api, lead, lambda s: s["with_sales"])
+    await publish(env, producer, activity(lead, "reply", clock.now))
+    await known(api, lead, lambda s: s["enrollments"][0]["status"] == "stopped")
+    clock.advance(days=90)
+    result = await sweep(ctx)
+    assert (result.remarket, result.reengaged) == (0, 0)
+    s = await state(api, lead)
+    assert s["list"] == "active" and s["reengaged_at"] is None

@@ -9,6 +9,7 @@ import collections
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import yaml
 
 from services.nurture.events import step_id
 from shared.events.registry import NURTURE_STEP
@@ -21,11 +22,13 @@ from tests.router_env import FIXTURES, sql
 NURTURE = next(s for s in SERVICES if s.name == "nurture")
 
 
-def start_nurture(env, log_dir, name="nurture") -> ServiceProcess:
+def start_nurture(
+    env, log_dir, name="nurture", sequences=FIXTURES / "nurture-24x7.yaml"
+) -> ServiceProcess:
     proc = ServiceProcess(
         NURTURE,
         env.env(
-            LEADFLOW_NURTURE_SEQUENCES_FILE=str(FIXTURES / "nurture-24x7.yaml"),
+            LEADFLOW_NURTURE_SEQUENCES_FILE=str(sequences),
             LEADFLOW_NURTURE_CONSUMER_GROUP=f"{env.prefix}nurture",
             LEADFLOW_NURTURE_TICK_SECONDS="0.2",
         ),
@@ -125,3 +128,44 @@ async def test_kill_9_with_10000_steps_due_emits_each_step_once(env, tmp_path, s
         "emitted": 10_000,
         "pending": 10_000,
     }  # step 1 of each, and step 2 scheduled once
+
+
+async def test_two_instances_keep_each_leads_weekly_cap(env, tmp_path, stack):
+    """Three due steps per lead, in three sequences, a cap of two a week: under two
+    instances each lead gets exactly two now and the third waits a week."""
+    config = yaml.safe_load((FIXTURES / "nurture-24x7.yaml").read_text())
+    config["defaults"]["frequency_cap"]["max_per_week"] = 2
+    capped = tmp_path / "nurture-cap2.yaml"
+    capped.write_text(yaml.safe_dump(config))
+    a = await asyncio.to_thread(start_nurture, env, tmp_path, "nurture-cap-a", capped)
+    b = await asyncio.to_thread(start_nurture, env, tmp_path, "nurture-cap-b", capped)
+    try:
+        now = datetime.now(UTC)
+        await seed_due_steps(env.database_url, 1000, now - timedelta(minutes=1),
+                             sequences=("web-welcome", "nurture-warm", "nurture-cold"))  # fmt: skip
+        await wait_for(lambda: _first_steps_settled(env, 3000), timeout=180)
+        a_count, b_count = (
+            await asyncio.to_thread(emitted_by, a),
+            await asyncio.to_thread(emitted_by, b),
+        )
+    finally:
+        await asyncio.to_thread(a.stop)
+        await asyncio.to_thread(b.stop)
+    rows = await sql(
+        env,
+        "SELECT lead_id, count(*) FILTER (WHERE state = 'emitted'), "
+        "count(*) FILTER (WHERE state = 'pending' AND due_at > now() + interval '6 days') "
+        "FROM nurture.scheduled_step WHERE step = 1 GROUP BY lead_id",
+    )
+    assert len(rows) == 1000
+    assert all((emitted, waiting) == (2, 1) for _, emitted, waiting in rows)
+    assert a_count > 0 and b_count > 0 and a_count + b_count == 2000
+
+
+async def _first_steps_settled(env, count: int) -> bool:
+    rows = await sql(
+        env,
+        "SELECT count(*) FROM nurture.scheduled_step WHERE step = 1 AND "
+        "(state = 'emitted' OR (state = 'pending' AND due_at > now() + interval '1 day'))",
+    )
+    return rows[0][0] >= count

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import REGISTRY
@@ -14,19 +14,9 @@ from services.router.sla.service import fire_due
 from shared.events.envelope import make_event
 from shared.events.models import ActivityKind, ActivityReceived, SourceRef
 from shared.events.registry import LEAD_ACTIVITY, LEAD_ASSIGNED, LEAD_SLA
+from tests.clock import ManualClock
 from tests.kafka_helpers import TopicReader, value, wait_for
 from tests.router_env import FIXTURES, publish_received, received, sales_ready
-
-
-class ManualClock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture

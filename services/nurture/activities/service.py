@@ -63,6 +63,11 @@ async def apply_activity(
         await end_enrollments(
             repo, lead, await open_enrollments(repo, lead), status="stopped", reason=effect.stop, cause=cause, now=now
         )  # fmt: skip
-    if effect.suppress is not None:
+    if effect.suppress == "hard_bounce":
+        # the address is dead, not the lead: SMS (and rep tasks) go on while it has a phone
+        lead.email_bounced_at = data.occurred_at
+        if not lead.phone:
+            await suppress(repo, lead, reason="hard_bounce", cause=cause, now=now)
+    elif effect.suppress is not None:
         await suppress(repo, lead, reason=effect.suppress, cause=cause, now=now)
     log.info("nurture.activity_applied", lead_id=str(lead.id), kind=data.kind.value)

@@ -4,18 +4,27 @@ enroll, unenroll). Each action locks the lead like every other writer."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
 from services.nurture.api.schemas import EnrollIn, PauseIn, ResumeIn, UnenrollIn
 from services.nurture.context import NurtureContext
-from services.nurture.leads.service import end_enrollments, enroll, open_enrollments, pause, resume
+from services.nurture.leads.service import (
+    end_enrollments,
+    enroll,
+    open_enrollments,
+    pause,
+    reactivate,
+    resume,
+)
 from services.nurture.models import NurtureLead
 from services.nurture.repository import NurtureRepository
-from shared.http import ApiError, require_bearer
+from shared.http import ApiError, invalid_field, require_bearer
 
 router = APIRouter(prefix="/v1/nurture", tags=["nurture"])
+MAX_START_AHEAD = timedelta(days=366)
 
 
 def get_context(request: Request) -> NurtureContext:
@@ -24,15 +33,6 @@ def get_context(request: Request) -> NurtureContext:
 
 async def admin(request: Request, ctx: NurtureContext = Depends(get_context)) -> None:
     require_bearer(request, ctx.settings.effective_admin_token())
-
-
-def _invalid(field: str, detail: str) -> ApiError:
-    return ApiError(
-        422,
-        "validation_error",
-        detail,
-        errors=[{"field": field, "message": detail, "type": "value_error"}],
-    )
 
 
 async def _locked_lead(repo: NurtureRepository, ref: uuid.UUID) -> NurtureLead:
@@ -97,7 +97,12 @@ async def pause_lead(
         lead = await _locked_lead(repo, lead_id)
         now = ctx.clock()
         if not await pause(
-            repo, lead, reason=body.reason, cause=f"api:pause:{uuid.uuid4()}", now=now
+            repo,
+            lead,
+            by="operator",
+            reason=body.reason,
+            cause=f"api:pause:{uuid.uuid4()}",
+            now=now,
         ):
             raise ApiError(409, "nothing_to_pause", f"lead {lead_id} has no active enrollment")
         state = await lead_state(repo, lead)
@@ -137,13 +142,15 @@ async def enroll_lead(
         seq = ctx.config.sequence(body.sequence_id)
     except KeyError:
         known = ", ".join(s.id for s in ctx.config.sequences)
-        raise _invalid(
+        raise invalid_field(
             "sequence_id", f"unknown sequence {body.sequence_id!r}; known: {known}"
         ) from None
     if body.start_at is not None and body.start_at.tzinfo is None:
-        raise _invalid(
+        raise invalid_field(
             "start_at", "start_at must carry a time zone offset, e.g. 2026-12-01T09:00:00Z"
         )
+    if body.start_at is not None and body.start_at > ctx.clock() + MAX_START_AHEAD:
+        raise invalid_field("start_at", "start_at must be within a year from now")
     async with ctx.sessions.begin() as session:
         repo = NurtureRepository(session)
         lead = await _locked_lead(repo, lead_id)
@@ -153,10 +160,14 @@ async def enroll_lead(
                 "suppressed",
                 f"lead {lead_id} is suppressed ({lead.suppressed}): it cannot be enrolled",
             )
+        if lead.converted_at is not None:
+            raise ApiError(409, "converted", f"lead {lead_id} has converted: it is a customer now")
         now = ctx.clock()
+        cause = f"api:enroll:{uuid.uuid4()}"
+        reactivate(repo, lead, reason="enrolled by an operator", cause=cause, now=now)
         created = await enroll(
             ctx, repo, lead, trigger=seq.trigger.kind, sequence_id=seq.id, start_at=body.start_at or now,
-            reason=body.reason, cause=f"api:enroll:{uuid.uuid4()}", now=now,
+            reason=body.reason, cause=cause, now=now,
         )  # fmt: skip
         if created is None:
             raise ApiError(

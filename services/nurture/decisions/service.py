@@ -53,6 +53,10 @@ async def handle_assigned(
         repo.add_lead(lead)
         await repo.session.flush()
     else:
+        if contact.email and contact.email != lead.email and lead.email_bounced_at is not None:
+            lead.email_bounced_at = None  # a new address: worth a try
+            if lead.suppressed == "hard_bounce":
+                lead.suppressed, lead.suppressed_at, lead.idle_since = None, None, now
         lead.email = contact.email or lead.email
         lead.phone = contact.phone or lead.phone
         lead.first_name = contact.first_name or lead.first_name
@@ -73,6 +77,7 @@ async def handle_assigned(
     state = LeadState(
         suppressed=lead.suppressed is not None,
         converted=lead.converted_at is not None,
+        sunset=lead.list_name == "sunset",
         with_sales=lead.with_sales,
         own_timezone=tz_source in ("lead", "phone"),
         timezone=lead.timezone,
@@ -95,9 +100,9 @@ async def handle_assigned(
             )  # fmt: skip
         elif isinstance(action, Pause):
             lead.with_sales = True
-            await pause(repo, lead, reason=action.reason, cause=event.id, now=now)
+            await pause(repo, lead, by="sales", reason=action.reason, cause=event.id, now=now)
         else:
             lead.with_sales = False
-            await resume(repo, lead, reason=action.reason, cause=event.id, now=now)
+            await resume(repo, lead, reason=action.reason, cause=event.id, now=now, only_by="sales")
     await apply_pending(ctx, repo, lead, refs, now)
     log.info("nurture.decision_applied", lead_id=str(lead.id), outcome=data.outcome, kind=data.kind)

@@ -81,6 +81,7 @@ class RoutingDecision:
 class LeadState:
     suppressed: bool
     converted: bool
+    sunset: bool
     with_sales: bool
     own_timezone: bool  # the lead's zone is its own (given or from its phone), not a fallback
     timezone: str
@@ -124,8 +125,9 @@ def plan_decision(
     sequence once per show, first contact 08:00 local on the Monday after it; leads kept
     from sales (below MQL) get the nurture sequence of their temperature; purchased-list
     names get the list-only sequence. A lead that is SQL or hot goes to sales and its
-    nurture pauses; a suppressed or converted lead is left alone."""
-    if lead.suppressed or lead.converted:
+    nurture pauses; a suppressed, converted or sunset lead is left alone (a new submission
+    has brought a sunset lead back before this is asked)."""
+    if lead.suppressed or lead.converted or lead.sunset:
         return []
     actions: list[Action] = []
     if d.purchased_list:
@@ -139,7 +141,8 @@ def plan_decision(
         seq = config.for_trigger("web_welcome")
         actions.append(Enroll("web_welcome", seq.id, now, "new web lead: welcome the same day"))
     if d.show_id is not None and d.show_end is not None and d.show_id not in lead.shows:
-        tz = lead.timezone if lead.own_timezone or not d.show_tz else d.show_tz
+        show_tz = d.show_tz if d.show_tz and _known(d.show_tz) else None
+        tz = lead.timezone if lead.own_timezone or show_tz is None else show_tz
         seq = config.for_trigger("trade_show")
         first = trade_show_first_contact(d.show_end, tz)
         actions.append(

@@ -15,6 +15,7 @@ from services.nurture.domain.policy import first_step_at
 from services.nurture.events import emit_lifecycle
 from services.nurture.models import Enrollment, NurtureLead
 from services.nurture.repository import OPEN, NurtureRepository
+from shared.metrics import on_commit
 
 
 async def enroll(
@@ -37,7 +38,7 @@ async def enroll(
     created = await repo.add_enrollment(
         {
             "id": enrollment_id, "lead_id": lead.id, "sequence_id": sequence_id, "trigger": trigger,
-            "show_id": show_id, "status": "paused" if paused else "active",
+            "show_id": show_id, "status": "paused" if paused else "active", "paused_by": "sales" if paused else None,
             "reason": "handed to sales: paused" if paused else reason,
             "enrolled_at": now, "ended_at": None, "cause": cause[:200],
         }
@@ -48,10 +49,17 @@ async def enroll(
     assert enrollment is not None
     first = plans[0]
     due = first_step_at(max(start_at, now), first.delay, lead.timezone, first.window, first.quiet)
-    await repo.schedule(enrollment_id, lead.id, 1, due, state="paused" if paused else "pending")
+    await repo.schedule(
+        enrollment_id,
+        lead.id,
+        1,
+        due,
+        channel=first.channel,
+        state="paused" if paused else "pending",
+    )
     lead.idle_since = None
     lead.updated_at = now
-    metrics.ENROLLMENTS.labels(sequence_id).inc()
+    on_commit(repo.session, metrics.ENROLLMENTS.labels(sequence_id).inc)
     emit_lifecycle(
         repo.session, lead, "enrolled", cause=cause, reason=reason, now=now, enrollment=enrollment
     )
@@ -90,7 +98,7 @@ async def end_enrollments(
     kind = {"completed": "completed", "stopped": "stopped", "unenrolled": "unenrolled"}[status]
     for e in enrollments:
         e.status, e.reason, e.ended_at = status, reason[:300], now
-        metrics.ENROLLMENTS_ENDED.labels(e.sequence_id, status).inc()
+        on_commit(repo.session, metrics.ENROLLMENTS_ENDED.labels(e.sequence_id, status).inc)
         emit_lifecycle(repo.session, lead, kind, cause=cause, reason=reason, now=now, enrollment=e)
     await repo.set_step_state(
         [e.id for e in enrollments], ("pending", "paused"), "cancelled", note=reason[:300]
@@ -102,11 +110,12 @@ async def end_enrollments(
 
 
 async def pause(
-    repo: NurtureRepository, lead: NurtureLead, *, reason: str, cause: str, now: datetime
+    repo: NurtureRepository, lead: NurtureLead, *, by: str, reason: str, cause: str, now: datetime
 ) -> list[Enrollment]:
+    """``by``: sales (the lead was handed to sales) or operator (the API)."""
     paused = await open_enrollments(repo, lead, ("active",))
     for e in paused:
-        e.status, e.reason = "paused", reason[:300]
+        e.status, e.paused_by, e.reason = "paused", by, reason[:300]
         emit_lifecycle(
             repo.session, lead, "paused", cause=cause, reason=reason, now=now, enrollment=e
         )
@@ -116,12 +125,24 @@ async def pause(
 
 
 async def resume(
-    repo: NurtureRepository, lead: NurtureLead, *, reason: str, cause: str, now: datetime
+    repo: NurtureRepository,
+    lead: NurtureLead,
+    *,
+    reason: str,
+    cause: str,
+    now: datetime,
+    only_by: str | None = None,
 ) -> list[Enrollment]:
-    """Paused enrollments go on; a step that fell due meanwhile goes out at the next window."""
-    resumed = await open_enrollments(repo, lead, ("paused",))
+    """Paused enrollments go on (only those paused ``only_by`` when given: a routing decision
+    never undoes an operator's pause); a step that fell due meanwhile goes out at the next
+    window."""
+    resumed = [
+        e
+        for e in await open_enrollments(repo, lead, ("paused",))
+        if only_by is None or e.paused_by == only_by
+    ]
     for e in resumed:
-        e.status, e.reason = "active", reason[:300]
+        e.status, e.paused_by, e.reason = "active", None, reason[:300]
         emit_lifecycle(
             repo.session, lead, "resumed", cause=cause, reason=reason, now=now, enrollment=e
         )
@@ -141,7 +162,7 @@ async def suppress(
         repo, lead, await open_enrollments(repo, lead), status="stopped", reason=f"suppressed: {reason}", cause=cause, now=now
     )  # fmt: skip
     lead.idle_since = None
-    metrics.SUPPRESSIONS.labels(reason).inc()
+    on_commit(repo.session, metrics.SUPPRESSIONS.labels(reason).inc)
     emit_lifecycle(repo.session, lead, "suppressed", cause=cause, reason=reason, now=now)
 
 
@@ -156,15 +177,17 @@ def engage(
     lead.reengaged_at = None
     if lead.idle_since is not None:
         lead.idle_since = max(lead.idle_since, at)
-    if lead.list_name != "active":
-        was = lead.list_name
-        lead.list_name, lead.remarket_at, lead.sunset_at = "active", None, None
-        emit_lifecycle(
-            repo.session,
-            lead,
-            "reactivated",
-            cause=cause,
-            reason=f"engaged again: back from {was}",
-            now=now,
-        )
+    reactivate(
+        repo, lead, reason=f"engaged again: back from {lead.list_name}", cause=cause, now=now
+    )
     lead.updated_at = now
+
+
+def reactivate(
+    repo: NurtureRepository, lead: NurtureLead, *, reason: str, cause: str, now: datetime
+) -> None:
+    """Back on the active list (from remarket or sunset)."""
+    if lead.list_name == "active":
+        return
+    lead.list_name, lead.remarket_at, lead.sunset_at, lead.updated_at = "active", None, None, now
+    emit_lifecycle(repo.session, lead, "reactivated", cause=cause, reason=reason, now=now)

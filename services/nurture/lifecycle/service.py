@@ -19,6 +19,7 @@ from services.nurture.events import emit_lifecycle
 from services.nurture.leads.service import enroll
 from services.nurture.models import NurtureLead
 from services.nurture.repository import NurtureRepository
+from shared.metrics import on_commit
 
 BATCH = 200
 
@@ -74,7 +75,7 @@ async def _remarket(
 ) -> None:
     days = (now - lead.nurture_since).days
     lead.list_name, lead.remarket_at, lead.updated_at = "remarket", now, now
-    metrics.REMARKET.inc()
+    on_commit(repo.session, metrics.REMARKET.inc)
     emit_lifecycle(repo.session, lead, "remarket", cause=f"remarket:{lead.nurture_since.isoformat()}",
                    reason=f"unresponsive for {days} days", now=now)  # fmt: skip
 
@@ -92,11 +93,13 @@ async def _reengage(
     seq = ctx.config.for_trigger("reengagement", segment=segment)
     cause = f"reengage:{lead.id}:{lead.idle_since.isoformat()}"
     reason = f"no sequence running for {(now - lead.idle_since).days} days; inactive {segment.replace('_', ' ')}"
-    await enroll(ctx, repo, lead, trigger="reengagement", sequence_id=seq.id, start_at=now, reason=reason,
-                 cause=cause, now=now)  # fmt: skip
-    lead.reengaged_at = now
+    enrollment = await enroll(ctx, repo, lead, trigger="reengagement", sequence_id=seq.id, start_at=now,
+                              reason=reason, cause=cause, now=now)  # fmt: skip
     lead.idle_since = None
-    metrics.REENGAGED.labels(segment).inc()
+    if enrollment is None:  # this idle spell was handled before
+        return
+    lead.reengaged_at = now
+    on_commit(repo.session, metrics.REENGAGED.labels(segment).inc)
     emit_lifecycle(
         repo.session, lead, "reengaged", cause=cause, reason=reason, now=now, segment=segment
     )
@@ -106,7 +109,7 @@ async def _sunset(
     ctx: NurtureContext, repo: NurtureRepository, lead: NurtureLead, now: datetime
 ) -> None:
     lead.list_name, lead.sunset_at, lead.updated_at = "sunset", now, now
-    metrics.SUNSET.inc()
+    on_commit(repo.session, metrics.SUNSET.inc)
     assert lead.reengaged_at is not None
     emit_lifecycle(repo.session, lead, "sunset", cause=f"sunset:{lead.reengaged_at.isoformat()}",
                    reason="still silent after re-engagement: sunset (data kept, no more sends)", now=now)  # fmt: skip

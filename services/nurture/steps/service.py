@@ -10,7 +10,6 @@ ended). One transaction per batch: two schedulers never emit the same step, and 
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -23,10 +22,14 @@ from services.nurture.models import Enrollment, NurtureLead, ScheduledStep
 from services.nurture.repository import NurtureRepository
 from shared.kafka.consumer import is_transient
 from shared.logging import get_logger
+from shared.metrics import on_commit
 
 log = get_logger(__name__)
 WEEK = timedelta(days=7)
 FAILED_STEP_RETRY = timedelta(minutes=1)
+
+
+MAX_ATTEMPTS = 5  # a step failing this often is marked failed (and counted) instead of retried
 
 
 class _Tally:
@@ -47,14 +50,16 @@ class _Tally:
             metrics.STEP_LATENESS.observe(seconds)
 
 
-async def fire_due(ctx: NurtureContext, *, only: uuid.UUID | None = None) -> int:
-    """Handle one batch of due steps; returns how many were claimed."""
+async def fire_due(ctx: NurtureContext) -> int:
+    """Handle one batch of due steps; returns how many were handled (steps of leads that
+    another transaction holds stay due for the next round and are not counted)."""
     now = ctx.clock()
     tally = _Tally()
+    handled = 0
     try:
         async with ctx.sessions.begin() as session:
             repo = NurtureRepository(session)
-            rows = await repo.claim_due(now, 1 if only else ctx.settings.nurture_batch_size)
+            rows = await repo.claim_due(now, ctx.settings.nurture_batch_size)
             if not rows:
                 return 0
             leads = await repo.lock_leads_skip_locked(r.lead_id for r in rows)
@@ -62,22 +67,24 @@ async def fire_due(ctx: NurtureContext, *, only: uuid.UUID | None = None) -> int
             sent = await repo.sent_since(leads, now - WEEK)
             for row in rows:
                 lead = leads.get(row.lead_id)
-                if lead is not None:  # else busy elsewhere: it stays due for the next tick
+                if lead is not None:
                     await _fire(ctx, repo, lead, enrollments[row.enrollment_id], row, sent.setdefault(lead.id, []), now, tally)  # fmt: skip
+                    handled += 1
+            on_commit(session, tally.publish)
     except Exception as exc:
-        if is_transient(exc) or only is not None:
+        if is_transient(exc):
             raise
         log.error("nurture.batch_failed", error=repr(exc))
         return await _one_by_one(ctx, now)
-    tally.publish()
     if tally.emitted:
         ctx.relay.notify()
-    return len(rows)
+    return handled
 
 
 async def _one_by_one(ctx: NurtureContext, now: datetime) -> int:
-    """A batch failed on something other than infrastructure: find the step that fails and
-    retry it later, so one bad step never holds back the others."""
+    """A batch failed on something other than infrastructure: handle its steps one by one,
+    so one bad step never holds back the others; the bad one is retried a minute later,
+    and after MAX_ATTEMPTS marked failed."""
     async with ctx.sessions() as session:
         ids = [
             r.id
@@ -85,10 +92,11 @@ async def _one_by_one(ctx: NurtureContext, now: datetime) -> int:
                 now, ctx.settings.nurture_batch_size
             )
         ]
+    handled = 0
     for step_id in ids:
         try:
             async with ctx.sessions.begin() as session:
-                await _fire_by_id(ctx, NurtureRepository(session), step_id, now)
+                handled += await _fire_by_id(ctx, NurtureRepository(session), step_id, now)
         except Exception as exc:
             if is_transient(exc):
                 raise
@@ -96,26 +104,33 @@ async def _one_by_one(ctx: NurtureContext, now: datetime) -> int:
             async with ctx.sessions.begin() as session:
                 row = await session.get(ScheduledStep, step_id, with_for_update=True)
                 if row is not None and row.state == "pending":
-                    row.due_at = now + FAILED_STEP_RETRY
-                    row.note = f"failed, retried later: {exc!r}"[:300]
-    return len(ids)
+                    row.attempts += 1
+                    row.note = f"attempt {row.attempts} failed: {exc!r}"[:300]
+                    if row.attempts >= MAX_ATTEMPTS:
+                        row.state = "failed"
+                        on_commit(session, metrics.STEPS_FAILED.inc)
+                    else:
+                        row.due_at = now + FAILED_STEP_RETRY
+            handled += 1
+    ctx.relay.notify()
+    return handled
 
 
 async def _fire_by_id(
     ctx: NurtureContext, repo: NurtureRepository, step_id: int, now: datetime
-) -> None:
+) -> int:
     row = await repo.session.get(ScheduledStep, step_id, with_for_update={"skip_locked": True})
     if row is None or row.state != "pending" or row.due_at > now:
-        return
-    leads = await repo.lock_leads_skip_locked([row.lead_id])
-    lead = leads.get(row.lead_id)
+        return 0
+    lead = (await repo.lock_leads_skip_locked([row.lead_id])).get(row.lead_id)
     enrollment = await repo.session.get(Enrollment, row.enrollment_id)
     if lead is None or enrollment is None:
-        return
+        return 0
     sent = (await repo.sent_since([lead.id], now - WEEK)).get(lead.id, [])
     tally = _Tally()
     await _fire(ctx, repo, lead, enrollment, row, sent, now, tally)
-    tally.publish()
+    on_commit(repo.session, tally.publish)
+    return 1
 
 
 async def _fire(
@@ -128,9 +143,15 @@ async def _fire(
     now: datetime,
     tally: _Tally,
 ) -> None:
-    gone = _why_not(lead, enrollment)
-    if gone is not None:
+    # how late this timer is picked up, whatever comes of it (after downtime: the downtime)
+    tally.lateness.append(max((now - row.due_at).total_seconds(), 0.0))
+    if enrollment.status != "active":
+        row.state, row.note = "cancelled", f"enrollment {enrollment.status}"
+        return
+    gone = _lead_gone(lead)
+    if gone is not None:  # the lead left nurture: its enrollment ends here, not silently
         row.state, row.note = "cancelled", gone
+        await end_enrollments(repo, lead, [enrollment], status="stopped", reason=gone, cause=f"step:{row.id}", now=now)  # fmt: skip
         return
     try:
         plans = ctx.config.steps(enrollment.sequence_id)
@@ -143,42 +164,42 @@ async def _fire(
         return
     if row.step > len(plans):
         row.state, row.note = "cancelled", "the sequence has fewer steps now"
-        await end_enrollments(repo, lead, [enrollment], status="completed", reason="all steps sent", cause=f"step:{row.id}", now=now)  # fmt: skip
+        await end_enrollments(repo, lead, [enrollment], status="stopped", reason=row.note, cause=f"step:{row.id}", now=now)  # fmt: skip
         return
     plan = plans[row.step - 1]
     cap = ctx.config.defaults.frequency_cap.max_per_week
-    at = send_time(now, lead.timezone, plan.window, plan.quiet, sent, cap)
+    history = [] if plan.channel == "task" else sent  # a rep's task is not a message to the lead
+    at = send_time(now, lead.timezone, plan.window, plan.quiet, history, cap)
     if at > now:
         row.due_at = at
         in_window = send_time(now, lead.timezone, plan.window, plan.quiet, [], cap) == now
         row.note = "over the weekly cap" if in_window else "outside the send window"
         tally.deferred["frequency_cap" if in_window else "window"] += 1
         return
-    missing = missing_contact(plan.channel, lead.email, lead.phone)
+    email = lead.email if lead.email_bounced_at is None else None
+    missing = missing_contact(plan.channel, email, lead.phone)
     if missing is not None:
         row.state, row.note = "skipped", missing
         tally.skipped[plan.channel] += 1
     else:
         row.state, row.emitted_at = "emitted", now
         emit_step(repo.session, lead, enrollment, row, plan, len(plans), now)
-        sent.append(now)
+        if plan.channel != "task":
+            sent.append(now)
         tally.emitted[(enrollment.sequence_id, str(row.step), plan.channel)] += 1
-        tally.lateness.append(max((now - row.due_at).total_seconds(), 0.0))
     if row.step < len(plans):
         nxt = plans[row.step]
         due = first_step_at(now, nxt.delay, lead.timezone, nxt.window, nxt.quiet)
-        await repo.schedule(enrollment.id, lead.id, row.step + 1, due)
+        await repo.schedule(enrollment.id, lead.id, row.step + 1, due, channel=nxt.channel)
     else:
         await end_enrollments(repo, lead, [enrollment], status="completed", reason="all steps sent", cause=f"step:{row.id}", now=now)  # fmt: skip
 
 
-def _why_not(lead: NurtureLead, enrollment: Enrollment) -> str | None:
+def _lead_gone(lead: NurtureLead) -> str | None:
     if lead.suppressed is not None:
         return f"lead suppressed: {lead.suppressed}"
     if lead.converted_at is not None:
         return "lead converted"
     if lead.list_name == "sunset":
         return "lead sunset"
-    if enrollment.status != "active":
-        return f"enrollment {enrollment.status}"
     return None

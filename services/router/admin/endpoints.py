@@ -15,7 +15,7 @@ from services.router.context import RouterContext
 from services.router.models import Lead, Rep, RoutingRule, Team
 from services.router.repository import RouterRepository
 from services.router.routing_config import rep_row, team_row
-from shared.http import ApiError, field_errors_from_pydantic, require_bearer
+from shared.http import ApiError, field_errors_from_pydantic, invalid_field, require_bearer
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -24,19 +24,11 @@ def get_context(request: Request) -> RouterContext:
     return request.app.state.router  # type: ignore[no-any-return]
 
 
-def _invalid(field: str, detail: str) -> ApiError:
-    """A 422 naming the field, like every other validation error of the API."""
-    return ApiError(
-        422,
-        "validation_error",
-        detail,
-        errors=[{"field": field, "message": detail, "type": "value_error"}],
-    )
-
-
 def _same_id(body_id: str, path_id: str) -> None:
     if body_id != path_id:
-        raise _invalid("id", f"id {body_id!r} in the body differs from {path_id!r} in the path")
+        raise invalid_field(
+            "id", f"id {body_id!r} in the body differs from {path_id!r} in the path"
+        )
 
 
 async def admin(request: Request, ctx: RouterContext = Depends(get_context)) -> None:
@@ -103,7 +95,7 @@ async def put_rep(
     async with ctx.sessions.begin() as session:
         repo = RouterRepository(session)
         if await repo.team(body.team) is None:
-            raise _invalid("team", f"unknown team {body.team!r}")
+            raise invalid_field("team", f"unknown team {body.team!r}")
         existing = await repo.rep(rep_id)
         row = rep_row(body, datetime.now(UTC))
         if existing is not None:  # keep live counters
@@ -135,7 +127,7 @@ async def patch_rep(
             errors = field_errors_from_pydantic(exc.errors(include_url=False))
             raise ApiError(422, "validation_error", "invalid rep", errors=errors) from None
         if await repo.team(updated.team) is None:
-            raise _invalid("team", f"unknown team {updated.team!r}")
+            raise invalid_field("team", f"unknown team {updated.team!r}")
         row = rep_row(updated, datetime.now(UTC))
         row["open_leads"], row["current_weight"] = rep.open_leads, rep.current_weight
         for key, value in row.items():
@@ -161,7 +153,9 @@ async def put_rules(
         teams = {t.id for t in await repo.teams()}
         for i, rule in enumerate(body.rules):
             if rule.team not in teams:
-                raise _invalid(f"rules.{i}.team", f"rule {rule.name}: unknown team {rule.team!r}")
+                raise invalid_field(
+                    f"rules.{i}.team", f"rule {rule.name}: unknown team {rule.team!r}"
+                )
         await session.execute(delete(RoutingRule))
         for position, rule in enumerate(body.rules):
             session.add(

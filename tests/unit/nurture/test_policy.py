@@ -31,7 +31,7 @@ from services.nurture.sequences_file import load_sequences
 CONFIG = load_sequences(Path(__file__).parents[3] / "deploy" / "config" / "nurture.yaml")
 NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)  # Tuesday 10:00 New York
 FRESH = LeadState(
-    suppressed=False, converted=False, with_sales=False, own_timezone=True, timezone="America/New_York",
+    suppressed=False, converted=False, sunset=False, with_sales=False, own_timezone=True, timezone="America/New_York",
     open_triggers=frozenset(), ever_triggers=frozenset(), shows=frozenset(),
 )  # fmt: skip
 
@@ -110,8 +110,8 @@ def test_warm_mql_leads_with_sales_keep_their_welcome():
     assert not any(isinstance(a, Pause) for a in plan_decision(decision(), FRESH, CONFIG, NOW))
 
 
-def test_suppressed_or_converted_leads_are_left_alone():
-    for flag in ("suppressed", "converted"):
+def test_suppressed_converted_or_sunset_leads_are_left_alone():
+    for flag in ("suppressed", "converted", "sunset"):
         lead = LeadState(**{**FRESH.__dict__, flag: True})
         assert plan_decision(decision(outcome="nurture", stage="none"), lead, CONFIG, NOW) == []
 
@@ -228,3 +228,12 @@ def test_reengagement_segment_counts_from_last_engagement_else_first_contact():
     assert reengagement_segment(NOW - 90 * day, NOW, NOW) == "3_to_12_months"
     assert reengagement_segment(None, NOW - 365 * day, NOW) == "over_1_year"
     assert reengagement_segment(None, NOW - 10 * day, NOW) == "under_3_months"
+
+
+def test_an_unknown_show_zone_falls_back_to_the_lead_zone():
+    no_zone = LeadState(**{**FRESH.__dict__, "own_timezone": False})
+    d = decision(
+        channel="trade_show", show_id="show", show_end=date(2026, 12, 2), show_tz="Mars/Base"
+    )
+    (enroll,) = [a for a in plan_decision(d, no_zone, CONFIG, NOW) if isinstance(a, Enroll)]
+    assert enroll.start_at.astimezone(ZoneInfo("America/New_York")).hour == 8

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 01:36:00.870036
+Create Date: 2026-11-24 02:10:34.073806
 """
 
 import sqlalchemy as sa
@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("id", sa.UUID(), nullable=False),
         sa.Column("email", sa.String(length=320), nullable=True),
         sa.Column("phone", sa.String(length=32), nullable=True),
+        sa.Column("email_bounced_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("first_name", sa.String(length=200), nullable=True),
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("timezone_source", sa.String(length=16), nullable=False),
@@ -109,6 +110,7 @@ def upgrade() -> None:
         sa.Column("trigger", sa.String(length=32), nullable=False),
         sa.Column("show_id", sa.String(length=64), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("paused_by", sa.String(length=16), nullable=True),
         sa.Column("reason", sa.String(length=300), nullable=False),
         sa.Column("enrolled_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
@@ -151,11 +153,13 @@ def upgrade() -> None:
         sa.Column("enrollment_id", sa.UUID(), nullable=False),
         sa.Column("lead_id", sa.UUID(), nullable=False),
         sa.Column("step", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=8), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("planned_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("emitted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("note", sa.String(length=300), nullable=True),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
             ["enrollment_id"],
             ["nurture.enrollment.id"],
