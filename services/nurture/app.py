@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
-
 from fastapi import FastAPI
 
 from services.nurture import metrics
 from services.nurture.api.endpoints import router as api_router
 from services.nurture.runtime import NurtureRuntime
 from services.nurture.settings import NurtureSettings
-from shared import db
-from shared.http import ReadinessCheck, install_error_handlers, install_health_routes
+from shared.consumer_app import consumer_app
 from shared.logging import configure_logging
-from shared.metrics import HttpMetricsMiddleware
 
 
 def create_app(
@@ -22,37 +17,10 @@ def create_app(
 ) -> FastAPI:
     settings = settings or NurtureSettings()
     configure_logging(settings.log_level, settings.log_format)
-    rt = runtime or NurtureRuntime(settings)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.nurture = await rt.start()
-        try:
-            yield
-        finally:
-            await rt.stop()
-
-    app = FastAPI(
-        title="leadflow nurture",
-        version="1",
+    return consumer_app(
+        service="nurture",
         summary="Timed drip sequences, re-engagement and sunset; a lead's nurture state and operator actions.",
-        lifespan=lifespan,
+        runtime=runtime or NurtureRuntime(settings),
+        api=api_router,
+        http_metrics=metrics.HTTP,
     )
-    install_error_handlers(app)
-    app.include_router(api_router)
-
-    def checks() -> dict[str, ReadinessCheck]:
-        ctx = app.state.nurture
-
-        async def consumer() -> bool:
-            return rt.consuming
-
-        return {
-            "kafka": ctx.producer.is_ready,
-            "postgres": lambda: db.ping(ctx.engine),
-            "consumer": consumer,
-        }
-
-    install_health_routes(app, checks)
-    app.add_middleware(HttpMetricsMiddleware, metrics=metrics.HTTP)
-    return app

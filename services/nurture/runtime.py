@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-from collections.abc import Callable
 from datetime import timedelta
 
 from services.nurture import metrics
@@ -26,16 +24,10 @@ from shared.kafka.producer import EventProducer
 from shared.kafka.topics import dlq_topic
 from shared.logging import get_logger
 from shared.outbox import OutboxRelay, prune_forever
+from shared.tasks import BackgroundTasks, OnFatal, exit_process
 
 log = get_logger(__name__)
 GAUGE_SECONDS = 15.0
-
-
-def _exit_process(
-    exc: BaseException,
-) -> None:  # crash-only: offsets are uncommitted, restart resumes
-    log.error("nurture.fatal", error=repr(exc))
-    os._exit(70)
 
 
 class NurtureRuntime:
@@ -44,19 +36,18 @@ class NurtureRuntime:
         settings: NurtureSettings,
         *,
         clock: Clock = utc_now,
-        on_fatal: Callable[[BaseException], None] = _exit_process,
+        on_fatal: OnFatal | None = None,
         consume: bool = True,
         schedule: bool = True,
     ) -> None:
         self.settings = settings
         self.clock = clock
-        self.on_fatal = on_fatal
         self.consume = consume
         self.schedule = schedule
         self.ctx: NurtureContext | None = None
         self.loop: ConsumerLoop | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._stopping = asyncio.Event()
+        self.tasks = BackgroundTasks("nurture", on_fatal or exit_process("nurture"))
+        self._stopping = self.tasks.stopping
 
     async def start(self) -> NurtureContext:
         s = self.settings
@@ -72,7 +63,7 @@ class NurtureRuntime:
             settings=s, engine=engine, sessions=sessions, producer=producer, relay=relay, config=config,
             clock=self.clock,
         )  # fmt: skip
-        self._spawn("outbox", relay.run())
+        self.tasks.spawn("outbox", relay.run())
         if self.consume:
             self.loop = ConsumerLoop(
                 ConsumerConfig(
@@ -84,15 +75,17 @@ class NurtureRuntime:
                 make_handler(ctx),
                 producer,
             )
-            self._spawn("consumer", self.loop.run(), fatal=True)
+            self.tasks.spawn("consumer", self.loop.run(), fatal=True)
         if self.schedule:
-            self._spawn("scheduler", self._schedule_forever(ctx))
-            self._spawn("sweep", self._sweep_forever(ctx))
-        self._spawn("gauges", self._gauge_forever(ctx))
+            self.tasks.spawn("scheduler", self._schedule_forever(ctx))
+            self.tasks.spawn("sweep", self._sweep_forever(ctx))
+        self.tasks.spawn("gauges", self._gauge_forever(ctx))
         dlq_topics = [dlq_topic(s.topic(t.topic)) for t in (LEAD_ASSIGNED, LEAD_ACTIVITY)]
         retention = timedelta(days=s.processed_event_retention_days)
-        self._spawn("prune", prune_forever(sessions, ProcessedEvent, retention, self._stopping))
-        self._spawn(
+        self.tasks.spawn(
+            "prune", prune_forever(sessions, ProcessedEvent, retention, self._stopping)
+        )
+        self.tasks.spawn(
             "dlq",
             watch_dlq(
                 s.kafka_bootstrap_servers, dlq_topics, self._stopping, s.nurture_dlq_watch_seconds
@@ -101,39 +94,16 @@ class NurtureRuntime:
         log.info("nurture.started", group=s.nurture_consumer_group, sequences=len(config.sequences))
         return ctx
 
-    def _spawn(self, name: str, coro: object, fatal: bool = False) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(coro, name=f"nurture-{name}")  # type: ignore[arg-type]
-
-        def done(t: asyncio.Task[None]) -> None:
-            if t.cancelled() or self._stopping.is_set():
-                return
-            exc = t.exception()
-            if exc is not None:
-                log.error("nurture.task_failed", task=name, error=repr(exc))
-                if fatal:
-                    self.on_fatal(exc)
-
-        task.add_done_callback(done)
-        self._tasks.append(task)
-
     @property
     def consuming(self) -> bool:
-        return self.loop is None or any(
-            t.get_name() == "nurture-consumer" and not t.done() for t in self._tasks
-        )
+        return self.loop is None or self.tasks.running("consumer")
 
     async def stop(self) -> None:
-        self._stopping.set()
         if self.loop is not None:
             self.loop.stop()
         if self.ctx is not None:
             self.ctx.relay.stop()
-        for task in self._tasks:
-            if task.get_name() not in ("nurture-consumer", "nurture-outbox"):
-                task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, 15)
+        await self.tasks.stop(drain=("consumer", "outbox"))  # they finish what they hold
         if self.ctx is not None:
             await self.ctx.producer.stop()
             await self.ctx.engine.dispose()

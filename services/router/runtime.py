@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-from collections.abc import Callable
 from datetime import timedelta
 
 from services.router.assignment.service import decide
@@ -26,15 +24,9 @@ from shared.kafka.producer import EventProducer
 from shared.kafka.topics import dlq_topic
 from shared.logging import get_logger
 from shared.outbox import OutboxRelay, prune_forever
+from shared.tasks import BackgroundTasks, OnFatal, exit_process
 
 log = get_logger(__name__)
-
-
-def _exit_process(
-    exc: BaseException,
-) -> None:  # crash-only: offsets are uncommitted, restart resumes
-    log.error("router.fatal", error=repr(exc))
-    os._exit(70)
 
 
 class RouterRuntime:
@@ -43,19 +35,18 @@ class RouterRuntime:
         settings: RouterSettings,
         *,
         clock: Clock = utc_now,
-        on_fatal: Callable[[BaseException], None] = _exit_process,
+        on_fatal: OnFatal | None = None,
         consume: bool = True,
         schedule: bool = True,
     ) -> None:
         self.settings = settings
         self.clock = clock
-        self.on_fatal = on_fatal
         self.consume = consume
         self.schedule = schedule
         self.ctx: RouterContext | None = None
         self.loop: ConsumerLoop | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._stopping = asyncio.Event()
+        self.tasks = BackgroundTasks("router", on_fatal or exit_process("router"))
+        self._stopping = self.tasks.stopping
 
     async def start(self) -> RouterContext:
         s = self.settings
@@ -94,7 +85,7 @@ class RouterRuntime:
             follow_the_sun=tuple(routing.follow_the_sun),
             clock=self.clock,
         )
-        self._spawn("outbox", relay.run())
+        self.tasks.spawn("outbox", relay.run())
         if self.consume:
             self.loop = ConsumerLoop(
                 ConsumerConfig(
@@ -106,15 +97,17 @@ class RouterRuntime:
                 make_handler(ctx),
                 producer,
             )
-            self._spawn("consumer", self.loop.run(), fatal=True)
+            self.tasks.spawn("consumer", self.loop.run(), fatal=True)
         if self.schedule:
-            self._spawn("sla", run_scheduler(ctx, self._stopping))
-            self._spawn("queue", self._drain_queue_forever(ctx))
-        self._spawn("scoring", self._reload_scoring_forever(ctx))
+            self.tasks.spawn("sla", run_scheduler(ctx, self._stopping))
+            self.tasks.spawn("queue", self._drain_queue_forever(ctx))
+        self.tasks.spawn("scoring", self._reload_scoring_forever(ctx))
         dlq_topics = [dlq_topic(s.topic(t.topic)) for t in (LEAD_RECEIVED, LEAD_ACTIVITY)]
         retention = timedelta(days=s.processed_event_retention_days)
-        self._spawn("prune", prune_forever(sessions, ProcessedEvent, retention, self._stopping))
-        self._spawn(
+        self.tasks.spawn(
+            "prune", prune_forever(sessions, ProcessedEvent, retention, self._stopping)
+        )
+        self.tasks.spawn(
             "dlq",
             watch_dlq(
                 s.kafka_bootstrap_servers, dlq_topics, self._stopping, s.router_dlq_watch_seconds
@@ -123,33 +116,16 @@ class RouterRuntime:
         log.info("router.started", group=s.router_consumer_group)
         return ctx
 
-    def _spawn(self, name: str, coro: object, fatal: bool = False) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(coro, name=f"router-{name}")  # type: ignore[arg-type]
-
-        def done(t: asyncio.Task[None]) -> None:
-            if t.cancelled() or self._stopping.is_set():
-                return
-            exc = t.exception()
-            if exc is not None:
-                log.error("router.task_failed", task=name, error=repr(exc))
-                if fatal:
-                    self.on_fatal(exc)
-
-        task.add_done_callback(done)
-        self._tasks.append(task)
+    @property
+    def consuming(self) -> bool:
+        return self.loop is None or self.tasks.running("consumer")
 
     async def stop(self) -> None:
-        self._stopping.set()
         if self.loop is not None:
             self.loop.stop()
         if self.ctx is not None:
             self.ctx.relay.stop()
-        for task in self._tasks:
-            if task.get_name() not in ("router-consumer", "router-outbox"):
-                task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, 15)
+        await self.tasks.stop(drain=("consumer", "outbox"))  # they finish what they hold
         if self.ctx is not None:
             await self.ctx.producer.stop()
             await self.ctx.engine.dispose()
