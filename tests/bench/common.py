@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 import ipaddress
 import os
 import platform
 import shutil
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +30,7 @@ from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.stack.common import free_port
+from shared.stack.common import REPO_ROOT, free_port
 from shared.stack.kafka import kafka_version
 from shared.stack.stack import ServiceProcess, Stack
 
@@ -129,6 +131,30 @@ def machine_line(m: dict[str, Any]) -> str:
         f"{m['nproc']} CPU(s), {m['cpu_model']}, {m['memory_mb']} MB RAM, Linux {m['kernel']}; "
         f"load average at start {m['loadavg_at_start']}"
     )
+
+
+def code_version(*paths: str) -> dict[str, Any]:
+    """The commit checked out, whether ``paths`` differ from it, and a hash of their Python
+    files as they are now: a service started later in the run must run this same code."""
+
+    def git(*args: str) -> str:
+        try:
+            out = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True)
+        except OSError:
+            return ""
+        return out.stdout.strip()
+
+    digest = hashlib.sha256()
+    for path in paths:
+        for file in sorted((REPO_ROOT / path).rglob("*.py")):
+            digest.update(file.relative_to(REPO_ROOT).as_posix().encode())
+            digest.update(file.read_bytes())
+    return {
+        "commit": git("rev-parse", "--short=12", "HEAD") or None,
+        "paths": list(paths),
+        "dirty": bool(git("status", "--porcelain", "--", *paths)),
+        "fingerprint": digest.hexdigest()[:16],
+    }
 
 
 async def postgres_settings(engine: AsyncEngine) -> dict[str, Any]:

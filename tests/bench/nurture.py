@@ -41,7 +41,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -67,6 +67,7 @@ from tests.bench.common import (
     CpuMeter,
     assert_loopback,
     bench_stack,
+    code_version,
     console,
     fmt,
     loop_factory,
@@ -89,6 +90,7 @@ SEQUENCES_FILE = REPO_ROOT / "tests" / "fixtures" / "nurture-24x7.yaml"
 DEFAULTS = {name: NurtureSettings.model_fields[name].default for name in (
     "nurture_tick_seconds", "nurture_batch_size", "nurture_sweep_seconds"
 )}  # fmt: skip
+CODE_PATHS = ("services/nurture", "shared")  # the code a nurture process runs
 SLICE_SEQUENCE = "web-welcome"  # step 1 by email; emitting it schedules step 2 (2 days on)
 
 # Hard bounds: the benchmark must stay finite whatever NURTURE_BENCH_ARGS says.
@@ -105,6 +107,7 @@ BACKGROUND_FROM = timedelta(hours=1)  # no seeded step falls due while the bench
 BACKGROUND_SPREAD_DAYS = 60
 LATENESS_LEAD_S = 5.0  # a lateness slice is committed this long before its first step is due
 POLL_S = 0.25
+STALL_S = 60.0  # a throughput run without any progress this long: nurture is broken, stop
 SATURATED_GROWTH_S = 1.0  # second-half p50 lateness over first-half p50 + this: not keeping up
 DISTURBED_OTHER_PCT = 50  # % of one core used by other work during a run: disturbed
 TIMEZONES = [
@@ -131,10 +134,12 @@ def _sql_array(values: list[str], cast: str = "text") -> str:
     return "(ARRAY[" + ",".join(f"'{v}'" for v in values) + f"]::{cast}[])"
 
 
-def _sequences() -> list[tuple[str, str, int]]:
-    """(sequence id, trigger kind, number of steps) of the fixture's sequences."""
+def _sequences() -> list[tuple[str, str, list[str]]]:
+    """(sequence id, trigger kind, the channel of each step) of the fixture's sequences."""
     config = load_sequences(SEQUENCES_FILE)
-    return [(s.id, s.trigger.kind, len(config.steps(s.id))) for s in config.sequences]
+    return [
+        (s.id, s.trigger.kind, [p.channel for p in config.steps(s.id)]) for s in config.sequences
+    ]
 
 
 def background_sql(lo: int, hi: int) -> str:
@@ -145,7 +150,9 @@ def background_sql(lo: int, hi: int) -> str:
     ids = _sql_array([s[0] for s in seqs])
     triggers = _sql_array([s[1] for s in seqs])
     channels = _sql_array([CHANNEL_OF_TRIGGER.get(s[1], "web") for s in seqs])
-    n_steps = "(ARRAY[" + ",".join(str(s[2]) for s in seqs) + "]::int[])"
+    n_steps = "(ARRAY[" + ",".join(str(len(s[2])) for s in seqs) + "]::int[])"
+    width = max(len(s[2]) for s in seqs)  # step channels, row q - 1 of a q x width matrix
+    step_channels = _sql_array([c for s in seqs for c in s[2] + ["email"] * (width - len(s[2]))])
     zones = _sql_array(TIMEZONES)
     start = int(BACKGROUND_FROM.total_seconds())
     return f"""
@@ -171,10 +178,12 @@ WITH s AS MATERIALIZED (
          now() - r_since * interval '20 days', 'bench:' || enrollment_id
   FROM s
 )
-INSERT INTO nurture.scheduled_step (enrollment_id, lead_id, step, state, due_at, planned_at)
-SELECT enrollment_id, lead_id, step, 'pending', due, due
+INSERT INTO nurture.scheduled_step (enrollment_id, lead_id, step, channel, state, due_at,
+    planned_at)
+SELECT enrollment_id, lead_id, step, {step_channels}[(q - 1) * {width} + step], 'pending',
+       due, due
 FROM (
-  SELECT enrollment_id, lead_id, 1 + floor(r_step * {n_steps}[q])::int AS step,
+  SELECT enrollment_id, lead_id, q, 1 + floor(r_step * {n_steps}[q])::int AS step,
          now() + interval '{start} seconds' + r_due * interval '{BACKGROUND_SPREAD_DAYS} days' AS due
   FROM s
 ) x
@@ -198,8 +207,9 @@ WITH s AS MATERIALIZED (
          'bench:' || enrollment_id
   FROM s
 ), st AS (
-  INSERT INTO nurture.scheduled_step (enrollment_id, lead_id, step, state, due_at, planned_at)
-  SELECT enrollment_id, lead_id, 1, 'pending', due, due
+  INSERT INTO nurture.scheduled_step (enrollment_id, lead_id, step, channel, state, due_at,
+      planned_at)
+  SELECT enrollment_id, lead_id, 1, 'email', 'pending', due, due
   FROM (
     SELECT enrollment_id, lead_id,
            CAST(:start AS timestamptz) + (g - 1) * make_interval(secs => CAST(:spacing AS float8)) AS due
@@ -349,17 +359,18 @@ PLAN_QUERIES = {
         "SELECT lead_id, emitted_at FROM nurture.scheduled_step WHERE lead_id IN ({ids}) "
         "AND state = 'emitted' AND emitted_at > now() - interval '7 days'"
     ),
-    "timer_counts_pending": "SELECT count(*) FROM nurture.scheduled_step WHERE state = 'pending'",
-    "timer_counts_overdue": (
-        "SELECT count(*) FROM nurture.scheduled_step WHERE state = 'pending' AND due_at <= now()"
+    "timer_counts": (
+        "SELECT count(*), count(*) FILTER (WHERE due_at <= now()) FROM nurture.scheduled_step "
+        "WHERE state = 'pending'"
     ),
 }
 
 
-async def explain_plans(url: str, batch: int) -> dict[str, Any]:
-    """EXPLAIN (ANALYZE, BUFFERS) of the scheduler's queries with 1,000 steps due, in a
-    transaction that is rolled back; and the claim as asyncpg runs it (a prepared statement
-    with parameters, executed 8 times first so PostgreSQL may switch to its generic plan)."""
+async def explain_plans(url: str, batch: int, due: int) -> dict[str, Any]:
+    """EXPLAIN (ANALYZE, BUFFERS) of the scheduler's queries with ``due`` steps due (a
+    throughput slice; the statistics are those of before it, as in a run), in a transaction
+    that is rolled back; and the claim as asyncpg runs it (a prepared statement with
+    parameters, executed 8 times first so PostgreSQL may switch to its generic plan)."""
     engine = db.create_engine(url, pool_size=1)
     out: dict[str, Any] = {}
     try:
@@ -367,7 +378,7 @@ async def explain_plans(url: str, batch: int) -> dict[str, Any]:
             trans = await conn.begin()
             rows = await conn.execute(
                 text(SLICE_SQL),
-                {"n": 1000, "tag": "plan", "sequence": SLICE_SEQUENCE, "spacing": 0.001,
+                {"n": due, "tag": "plan", "sequence": SLICE_SEQUENCE, "spacing": 60 / due,
                  "start": datetime.now(UTC) - timedelta(minutes=1)},
             )  # fmt: skip
             ids = [r[0] for r in rows][:batch]
@@ -475,7 +486,14 @@ class Side:
 
     def alive(self) -> None:
         if self.proc is not None and (self.proc.proc is None or self.proc.proc.poll() is not None):
-            raise RuntimeError(f"nurture ({self.name}) exited; see {self.log}")
+            self.stalled("exited")
+
+    def stalled(self, what: str) -> NoReturn:
+        """Stop the benchmark: the service is broken, not slow (its log's tail says why)."""
+        tail = self.log.read_text(errors="replace").splitlines()[-5:] if self.log.exists() else []
+        raise RuntimeError(
+            f"nurture ({self.name}) {what}; {self.log} ends with:\n" + "\n".join(tail)
+        )
 
     async def outbox(self) -> int:
         return int(await _scalar(self.engine, "SELECT count(*) FROM nurture.outbox"))
@@ -594,11 +612,18 @@ async def throughput_run(
         t0 = time.perf_counter()
         t0_wall = datetime.now(UTC)
         deadline = t0 + params["run_timeout"]
+        last, moved = (n, 0), t0
         while True:
             remaining, outbox = await side.due_pending(), await side.outbox()
             progress.update(task, completed=n - min(n, remaining))
             if (remaining == 0 and outbox == 0) or time.perf_counter() > deadline:
                 break
+            if (remaining, outbox) != last:
+                last, moved = (remaining, outbox), time.perf_counter()
+            elif time.perf_counter() - moved > STALL_S:
+                side.stalled(
+                    f"no progress for {STALL_S:g} s ({remaining:,} due, {outbox:,} in the outbox)"
+                )
             side.alive()
             await asyncio.sleep(POLL_S)
         wall = time.perf_counter() - t0
@@ -820,7 +845,7 @@ async def run_all(
             result["plans"] = {}
             for side in sides:
                 result["plans"][side.name] = await explain_plans(
-                    side.database_url, params["nurture_batch_size"]
+                    side.database_url, params["nurture_batch_size"], params["due"]
                 )
                 await vacuum(side.engine, checkpoint=True)  # the rolled-back slice's dead rows
             claim = result["plans"][seeded.name]["claim_due"]
@@ -1024,7 +1049,8 @@ def tables(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]
             lat_rows,
         ),
         (
-            "The scheduler's queries with 1,000 steps due (EXPLAIN ANALYZE, rolled back)",
+            f"The scheduler's queries with {p['due']:,} steps due (EXPLAIN ANALYZE, rolled "
+            "back; statistics of before the slice, as in a run)",
             ["database", "query", "plan", "execution ms"],
             plan_rows,
         ),
@@ -1044,6 +1070,7 @@ def markdown(result: dict[str, Any]) -> str:
     pg = result["postgres_settings"]
     rates = ", ".join(f"{r:g}" for r in p["rates"])
     seeded_name = result["seeded_database"]
+    code = p.get("code") or {}
     lines = [
         "# Nurture benchmark: due-step throughput with 1M pending steps vs empty, lateness",
         "",
@@ -1053,11 +1080,24 @@ def markdown(result: dict[str, Any]) -> str:
         f"(shared_buffers {pg['shared_buffers']}, fsync {pg['fsync']}, synchronous_commit "
         f"{pg['synchronous_commit']}, plan_cache_mode {pg['plan_cache_mode']}); {packages}",
         f"- command: `{p['command']}`",
+        f"- code: commit {code.get('commit')}; {', '.join(code.get('paths', []))} "
+        + ("with uncommitted changes" if code.get("dirty") else "as committed")
+        + (
+            "; **the code changed during the run** (processes started later ran other code: "
+            "compare with care)"
+            if result.get("code_changed_during_run")
+            else "; unchanged during the run"
+        ),
         f"- machine before start: {idle['busy_pct']:g} % busy over 3 s after waiting "
         f"{idle['waited_s']:g} s ({quiet})",
         f"- parameters: {p['seed_steps']:,} pending steps seeded; throughput slices of "
-        f"{p['due']:,} due steps; lateness at {rates} steps/s for {p['duration']:g} s each "
-        f"(after {p.get('warmup', 0.0):g} s of unmeasured warm-up steps), "
+        f"{p['due']:,} due steps; lateness at {rates} steps/s for {p['duration']:g} s each"
+        + (
+            f" (after {p['warmup']:g} s of unmeasured warm-up steps)"
+            if p.get("warmup")
+            else " (no warm-up)"
+        )
+        + ", "
         f"drain timeout {p['drain_timeout']:g} s; {p['repeats']} repeat(s) of everything, "
         f"medians reported; one nurture process, tick {p['nurture_tick_seconds']:g} s, batch "
         f"{p['nurture_batch_size']}, sweep every {p['nurture_sweep_seconds']:g} s (the "
@@ -1330,6 +1370,7 @@ def main(
         f"{seed_steps:,} steps"
     )
     params["idle_before_start"] = wait_for_quiet(wait_idle)
+    params["code"] = code_version(*CODE_PATHS)
     machine = machine_info()
     started = time.perf_counter()
     try:
@@ -1346,6 +1387,11 @@ def main(
         "elapsed_s": round(time.perf_counter() - started, 1),
         **raw,
     }
+    # each run starts a fresh nurture process: had the code changed meanwhile, say so
+    after = code_version(*CODE_PATHS)
+    result["code_changed_during_run"] = after["fingerprint"] != params["code"]["fingerprint"]
+    if result["code_changed_during_run"]:
+        console.log("[red]services/nurture or shared changed during the run: see nurture.md[/red]")
     result["summary"] = summarize(result, params)
     out.mkdir(parents=True, exist_ok=True)
     (out / "nurture.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
