@@ -114,6 +114,13 @@ class NurtureRepository:
             .on_conflict_do_nothing()
         )  # fmt: skip
 
+    async def schedule_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Several next steps in one statement (keys as :meth:`schedule`'s arguments)."""
+        if not rows:
+            return
+        values = [{**r, "state": "pending", "planned_at": r["due_at"]} for r in rows]
+        await self.session.execute(insert(ScheduledStep).values(values).on_conflict_do_nothing())
+
     async def set_step_state(
         self,
         enrollment_ids: Sequence[uuid.UUID],

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
+from typing import Any
 
 from services.nurture import metrics
 from services.nurture.context import NurtureContext
@@ -38,6 +39,7 @@ class _Tally:
         self.deferred: Counter[str] = Counter()
         self.skipped: Counter[str] = Counter()
         self.lateness: list[float] = []
+        self.next_steps: list[dict[str, Any]] = []  # scheduled in one statement per batch
 
     def publish(self) -> None:
         for labels, n in self.emitted.items():
@@ -70,6 +72,9 @@ async def fire_due(ctx: NurtureContext) -> int:
                 if lead is not None:
                     await _fire(ctx, repo, lead, enrollments[row.enrollment_id], row, sent.setdefault(lead.id, []), now, tally)  # fmt: skip
                     handled += 1
+            # one statement for the batch's next steps; the state updates and outbox rows
+            # go out together at commit (no per-step round trips)
+            await repo.schedule_many(tally.next_steps)
             on_commit(session, tally.publish)
     except Exception as exc:
         if is_transient(exc):
@@ -129,6 +134,7 @@ async def _fire_by_id(
     sent = (await repo.sent_since([lead.id], now - WEEK)).get(lead.id, [])
     tally = _Tally()
     await _fire(ctx, repo, lead, enrollment, row, sent, now, tally)
+    await repo.schedule_many(tally.next_steps)
     on_commit(repo.session, tally.publish)
     return 1
 
@@ -190,7 +196,9 @@ async def _fire(
     if row.step < len(plans):
         nxt = plans[row.step]
         due = first_step_at(now, nxt.delay, lead.timezone, nxt.window, nxt.quiet)
-        await repo.schedule(enrollment.id, lead.id, row.step + 1, due, channel=nxt.channel)
+        tally.next_steps.append(
+            {"enrollment_id": enrollment.id, "lead_id": lead.id, "step": row.step + 1, "due_at": due, "channel": nxt.channel}
+        )  # fmt: skip
     else:
         await end_enrollments(repo, lead, [enrollment], status="completed", reason="all steps sent", cause=f"step:{row.id}", now=now)  # fmt: skip
 
