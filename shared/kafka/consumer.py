@@ -15,6 +15,7 @@ A :class:`~shared.kafka.dlq.DlqLimit` halts the loop when dead letters pile up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import traceback
 from collections.abc import Awaitable, Callable
@@ -198,6 +199,9 @@ class ConsumerLoop:
                     log.warning("consumer.revoke_commit_failed", error=repr(exc))
             for tp in revoked:
                 self._staged.pop(tp, None)
+                # the new owner reports this partition's lag; a stale value here would be summed
+                with contextlib.suppress(KeyError):
+                    LAG.remove(self.config.group_id, tp.topic, str(tp.partition))
 
     async def _process(self, record: ConsumerRecord) -> None:
         cfg = self.config

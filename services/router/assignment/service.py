@@ -20,6 +20,7 @@ from services.router.models import Assignment, Lead, SlaClock
 from services.router.repository import RouterRepository
 from shared.events.models import TradeShowRef
 from shared.logging import get_logger
+from shared.metrics import on_commit
 
 log = get_logger(__name__)
 
@@ -193,9 +194,14 @@ async def _record(
             repo, lead, team_id, rep_id, started_at, kind, known=previous_status != "new"
         )
         if kind in ("initial", "dequeued", "rescored"):
-            metrics.INTAKE_TO_ASSIGNMENT.observe(max((now - lead.received_at).total_seconds(), 0.0))
-    metrics.LEADS_ROUTED.labels("name" if lead.is_name else outcome, team_id or "none").inc()
-    metrics.SCORES.observe(lead.score)
+            intake_seconds = max((now - lead.received_at).total_seconds(), 0.0)
+            on_commit(repo.session, lambda: metrics.INTAKE_TO_ASSIGNMENT.observe(intake_seconds))
+    on_commit(
+        repo.session,
+        metrics.LEADS_ROUTED.labels("name" if lead.is_name else outcome, team_id or "none").inc,
+    )
+    score = lead.score
+    on_commit(repo.session, lambda: metrics.SCORES.observe(score))
     team = await repo.team(team_id) if team_id is not None else None  # identity map: loaded
     emit_assigned(
         repo.session, lead, assignment, clock, submission_id=submission_id, now=now,

@@ -21,6 +21,7 @@ from shared.db import lead_ref_key, lock_keys
 from shared.domain.contact import canonical_email
 from shared.events.envelope import CloudEvent
 from shared.events.models import LeadReceived
+from shared.metrics import on_commit
 from shared.outbox import mark_processed
 
 
@@ -120,7 +121,7 @@ async def handle_received(
         taken = await repo.claim_identities(lead.id, keys)
         if taken:
             detail += f"; identities kept by other leads: {taken}"
-        metrics.MERGES.labels(matched_by).inc()
+        on_commit(repo.session, metrics.MERGES.labels(matched_by).inc)
         kind = "initial"  # decide() keeps a known lead with its active owner (sticky)
 
     repo.add_submission(

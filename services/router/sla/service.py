@@ -19,6 +19,7 @@ from services.router.models import Lead, SlaClock
 from services.router.repository import RouterRepository
 from shared.kafka.consumer import is_transient
 from shared.logging import get_logger
+from shared.metrics import on_commit
 
 log = get_logger(__name__)
 OPEN_STATES = ("running", "warned", "breached", "escalated")
@@ -71,7 +72,7 @@ async def _step(
     if clock.state == "running":
         clock.state = "warned"
         clock.next_fire_at = clock.due_at
-        metrics.SLA_EVENTS.labels("warning", clock.team_id).inc()
+        on_commit(repo.session, metrics.SLA_EVENTS.labels("warning", clock.team_id).inc)
         emit_sla(repo.session, clock, "warning", cause=_cause(clock, "warning"), now=now, business_minutes=elapsed,
                  detail=f"no first touch yet; due at {clock.due_at.isoformat()}")  # fmt: skip
         return
@@ -80,7 +81,7 @@ async def _step(
         return
     clock.state = "breached"
     clock.next_fire_at = None
-    metrics.SLA_EVENTS.labels("breach", clock.team_id).inc()
+    on_commit(repo.session, metrics.SLA_EVENTS.labels("breach", clock.team_id).inc)
     emit_sla(repo.session, clock, "breach", cause=_cause(clock, "breach"), now=now, business_minutes=elapsed,
              detail=f"no first touch within {team.sla_minutes if team else '?'} business minutes")  # fmt: skip
 
@@ -91,12 +92,12 @@ async def _step(
         before = _snapshot(clock)  # reassign() restarts this clock for the new owner
         assignment = await reassign(ctx, repo, lead, clock, cause=cause, now=now)
         if assignment is not None:
-            metrics.SLA_EVENTS.labels("reassignment", clock.team_id).inc()
+            on_commit(repo.session, metrics.SLA_EVENTS.labels("reassignment", clock.team_id).inc)
             emit_sla(repo.session, before, "reassignment", cause=cause, now=now,
                      new_rep_id=assignment.rep_id, detail=f"reassigned from {before.rep_id} to {assignment.rep_id}")  # fmt: skip
             return
     clock.state = "escalated"
-    metrics.SLA_EVENTS.labels("escalation", clock.team_id).inc()
+    on_commit(repo.session, metrics.SLA_EVENTS.labels("escalation", clock.team_id).inc)
     emit_sla(repo.session, clock, "escalation", cause=_cause(clock, "escalation"), now=now, manager=team.manager,
              detail=f"escalated to manager {team.manager or '(none configured)'}")  # fmt: skip
 
@@ -128,7 +129,8 @@ async def stop_on_first_touch(
     clock.stopped_at = touched_at
     clock.next_fire_at = None
     seconds = max((touched_at - clock.started_at).total_seconds(), 0.0)
-    metrics.TIME_TO_FIRST_TOUCH.labels(clock.team_id, lead.channel).observe(seconds)
+    ttft = metrics.TIME_TO_FIRST_TOUCH.labels(clock.team_id, lead.channel)
+    on_commit(repo.session, lambda: ttft.observe(seconds))
     team = await repo.team(clock.team_id)
     elapsed = (
         business_minutes_between(
