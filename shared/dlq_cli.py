@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from shared.kafka.producer import KafkaUnavailable
 from shared.kafka.replay import REPLAY_GROUP, DeadLetter
 
 dlq_app = typer.Typer(
@@ -110,8 +111,14 @@ def replay(
     ] = False,
     skip: Annotated[
         bool,
-        typer.Option("--skip", help="mark them replayed without sending (they can never succeed)"),
+        typer.Option(
+            "--skip",
+            help="mark ONE dead letter handled without sending it (it can never succeed); "
+            "needs --partition and --offset, and it must be the next one awaiting there",
+        ),
     ] = False,
+    partition: Annotated[int | None, typer.Option(min=0, help="with --skip")] = None,
+    offset: Annotated[int | None, typer.Option(min=0, help="with --skip")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="replay at most this many")] = None,
     bootstrap: Bootstrap = "127.0.0.1:9092",
     group: Group = REPLAY_GROUP,
@@ -126,6 +133,27 @@ def replay(
     if dry_run and skip:
         err.print("[red]--dry-run and --skip exclude each other[/red]")
         raise typer.Exit(2)
+    named = partition is not None or offset is not None
+    if (skip and (partition is None or offset is None)) or (named and not skip):
+        err.print(
+            "[red]--skip needs --partition and --offset of the dead letter to skip "
+            "(see `leadflow dlq inspect`); they go with --skip only[/red]"
+        )
+        raise typer.Exit(2)
+    if skip:
+        assert partition is not None and offset is not None
+        try:
+            letter = asyncio.run(dlq.skip_letter(bootstrap, topic, partition, offset, group=group))
+        except (ValueError, LookupError, TimeoutError) as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+        kind, ident = letter.event()
+        out.print(
+            f"skipped {letter.partition}/{letter.offset}: {kind or '(not a CloudEvent)'} {ident or ''} "
+            f"({letter.header('dlq.error.type') or '?'}); nothing sent",
+            soft_wrap=True,
+        )
+        return
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -133,7 +161,7 @@ def replay(
         TimeElapsedColumn(),
         console=err,
     ) as progress:
-        doing = "dry run of" if dry_run else "skipping" if skip else "replaying"
+        doing = "dry run of" if dry_run else "replaying"
         task = progress.add_task(f"{doing} {topic}", total=None)
 
         def on_progress(done: int, total: int) -> None:
@@ -146,12 +174,11 @@ def replay(
                     topic,
                     group=group,
                     dry_run=dry_run,
-                    skip=skip,
                     limit=limit,
                     on_progress=on_progress,
                 )
             )
-        except (ValueError, LookupError) as exc:
+        except (ValueError, LookupError, TimeoutError, KafkaUnavailable) as exc:
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from exc
     if dry_run:
@@ -163,9 +190,6 @@ def replay(
                 f"({letter.header('dlq.error.type') or '?'})",
                 soft_wrap=True,
             )
-    if skip:
-        out.print(f"skipped {result.replayed} of {result.total} awaiting (nothing sent)")
-        return
     targets = ", ".join(f"{n} to {t}" for t, n in sorted(result.by_topic.items())) or "nothing"
     verb = "would replay" if dry_run else "replayed"
     out.print(f"{verb} {result.replayed} of {result.total} awaiting: {targets}")

@@ -219,7 +219,6 @@ async def replay(
     *,
     group: str = REPLAY_GROUP,
     dry_run: bool = False,
-    skip: bool = False,
     limit: int | None = None,
     on_progress: Progress | None = None,
     idle_seconds: float = 30.0,
@@ -227,9 +226,9 @@ async def replay(
     """Send the dead letters the replay group has not replayed yet back to their topics.
 
     Each message is acknowledged by Kafka (acks=all) before the group commits past it, so an
-    interrupted replay resumes where it stopped; at worst the last message is sent twice, which
-    the consumers' idempotence on the event id absorbs. A dry run sends and commits nothing;
-    ``skip`` commits without sending (dead letters that can never be processed)."""
+    interrupted replay resumes where it stopped; at worst the letters of the batch in flight
+    are sent twice, which the consumers' idempotence on the event id absorbs. A dry run sends
+    and commits nothing. (:func:`skip_letter` passes one letter that can never succeed.)"""
     if not is_dlq_topic(topic):
         raise ValueError(f"{topic} is not a dead-letter topic (no {DLQ_SUFFIX} suffix)")
     progress = on_progress or (lambda _done, _total: None)
@@ -239,9 +238,7 @@ async def replay(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    producer = (
-        None if dry_run or skip else EventProducer(bootstrap, client_id="leadflow-dlq-replay")
-    )
+    producer = None if dry_run else EventProducer(bootstrap, client_id="leadflow-dlq-replay")
     await consumer.start()
     try:
         if producer is not None:
@@ -298,4 +295,46 @@ async def replay(
     finally:
         if producer is not None:
             await producer.stop()
+        await consumer.stop()
+
+
+async def skip_letter(
+    bootstrap: str, topic: str, partition: int, offset: int, *, group: str = REPLAY_GROUP
+) -> DeadLetter:
+    """Mark ONE dead letter handled without sending it: the one at ``partition``/``offset``,
+    and only if it is the next one awaiting replay there (so nothing before it, and nothing
+    after it, is passed over unseen). Returns the letter skipped."""
+    if not is_dlq_topic(topic):
+        raise ValueError(f"{topic} is not a dead-letter topic (no {DLQ_SUFFIX} suffix)")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        tps = await _partitions(consumer, topic)
+        tp = TopicPartition(topic, partition)
+        if tp not in tps:
+            raise LookupError(f"{topic} has no partition {partition}")
+        consumer.assign([tp])
+        start = (await consumer.beginning_offsets([tp]))[tp]
+        end = (await consumer.end_offsets([tp]))[tp]
+        committed = await consumer.committed(tp)
+        awaiting = max(start, committed if committed is not None else 0)
+        if awaiting >= end:
+            raise ValueError(f"nothing awaits replay in {topic} partition {partition}")
+        if offset != awaiting:
+            raise ValueError(
+                f"the next dead letter awaiting replay in {topic} partition {partition} is at "
+                f"offset {awaiting}, not {offset}: inspect it, then replay or skip that one"
+            )
+        consumer.seek(tp, offset)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(tp, timeout_ms=500, max_records=1)
+            for record in batch.get(tp, []):
+                letter = DeadLetter.from_record(record)
+                await consumer.commit({tp: offset + 1})
+                return letter
+        raise TimeoutError(f"could not read {topic} partition {partition} offset {offset}")
+    finally:
         await consumer.stop()

@@ -28,8 +28,9 @@ async def router(env, tmp_path):
     await asyncio.to_thread(proc.stop)
 
 
-async def leadflow_dlq(stack, *args: str) -> str:
-    """Run `leadflow dlq ...` as a real command; returns its standard output."""
+async def leadflow_dlq(stack, *args: str, expect_exit: int = 0) -> str:
+    """Run `leadflow dlq ...` as a real command; returns its standard output (and, when it
+    is expected to fail, its standard error)."""
     env = {**os.environ, "COLUMNS": "250", "LEADFLOW_KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap}
     result = await asyncio.to_thread(
         subprocess.run,
@@ -40,8 +41,8 @@ async def leadflow_dlq(stack, *args: str) -> str:
         cwd=REPO_ROOT,
         timeout=120,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    assert result.returncode == expect_exit, result.stdout + result.stderr
+    return result.stdout if expect_exit == 0 else result.stdout + result.stderr
 
 
 def dlq_row(listing: str, topic: str) -> list[str]:
@@ -134,9 +135,19 @@ async def test_poison_message_is_inspected_and_a_replay_dead_letters_it_again_on
     # The new dead letter awaits the next replay; the replayed one does not.
     assert dlq_row(await leadflow_dlq(stack, "list"), dlq)[1:] == ["3", "2", "1"]
 
-    # It can never succeed: skip it, sending nothing.
+    # It can never succeed: skip that one letter, by partition and offset, sending nothing.
+    poison = again[1]
     async with TopicReader(stack.bootstrap, source) as original:
-        out = await leadflow_dlq(stack, "replay", dlq, "--skip")
-        assert "skipped 1 of 1 awaiting (nothing sent)" in out
+        refused = await leadflow_dlq(
+            stack, "replay", dlq, "--skip", "--partition", str(poison.partition),
+            "--offset", str(poison.offset + 1), expect_exit=1,
+        )  # fmt: skip
+        assert f"is at offset {poison.offset}, not {poison.offset + 1}" in refused
+        assert (await leadflow_dlq(stack, "replay", dlq, "--skip", expect_exit=2)) is not None
+        out = await leadflow_dlq(
+            stack, "replay", dlq, "--skip", "--partition", str(poison.partition), "--offset", str(poison.offset)
+        )  # fmt: skip
+        assert f"skipped {poison.partition}/{poison.offset}: (not a CloudEvent)" in out
+        assert "nothing sent" in out
         assert await original.new_count() == 0
     assert dlq_row(await leadflow_dlq(stack, "list"), dlq)[1:] == ["3", "2", "0"]
