@@ -16,13 +16,17 @@ policy=/usr/sbin/policy-rc.d
 if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' > "$policy"
     chmod 755 "$policy"
+    # removed however the script ends: left behind it would keep apt from starting any service
     trap 'rm -f "$policy"' EXIT
+    trap 'rm -f "$policy"; exit 130' INT TERM HUP
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-if ! apt-get install -y --no-install-recommends prometheus; then
-    apt-get update
-    apt-get install -y --no-install-recommends prometheus
+# wait for the apt lock rather than fail (first boot: unattended-upgrades may hold it)
+apt="apt-get -o DPkg::Lock::Timeout=600"
+if ! $apt install -y --no-install-recommends prometheus; then
+    $apt update
+    $apt install -y --no-install-recommends prometheus
 fi
 # No init system in containers; where there is one, keep the packaged daemon off as well.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then

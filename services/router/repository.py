@@ -287,10 +287,12 @@ class RouterRepository:
         )
 
     async def awaiting_first_touch(self, now: datetime) -> tuple[int, float]:
+        """Leads whose SLA clock still runs (escalated ones are their manager's now, and
+        would keep an alert on forever), and the age of the oldest."""
         row = (
             await self.session.execute(
                 select(func.count(), func.min(SlaClock.started_at)).where(
-                    SlaClock.state.in_(["running", "warned", "breached", "escalated"])
+                    SlaClock.state.in_(["running", "warned", "breached"])
                 )
             )
         ).one()
