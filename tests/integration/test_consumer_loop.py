@@ -157,3 +157,44 @@ async def test_infrastructure_outage_stops_without_committing(stack, topic, prod
     async with TopicReader(stack.bootstrap, dlq_topic(topic)) as dlq:
         await dlq.mark(from_beginning=True)
         assert await dlq.new_count() == 0
+
+
+async def test_lag_shows_while_a_handler_hangs(stack, topic, producer):
+    """The lag gauge comes from the broker on its own clock: a consumer stuck in a handler
+    still shows its lag growing (what the stalled-consumer alert watches)."""
+    from prometheus_client import REGISTRY
+
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    release = asyncio.Event()
+    handled: list[int] = []
+
+    async def handler(event, record):
+        if event.data["n"] >= 100:
+            await release.wait()  # stuck: a lock, a hung call
+        handled.append(event.data["n"])
+
+    def lag() -> float:
+        return sum(
+            REGISTRY.get_sample_value(
+                "leadflow_consumer_lag", {"group": group, "topic": topic, "partition": str(p)}
+            )
+            or 0.0
+            for p in range(3)
+        )
+
+    loop = loop_for(stack, topic, group, handler, producer, lag_every=0.3)
+    task = asyncio.create_task(loop.run())
+    try:
+        for n in range(5):
+            await send(producer, topic, n)
+        await wait_for(lambda: len(handled) == 5, timeout=30)
+        for n in range(100, 130):
+            await send(producer, topic, n)
+        await wait_for(lambda: lag() >= 30, timeout=30)  # all 30 behind, one of them stuck
+        assert len(handled) == 5
+        release.set()
+        await wait_for(lambda: len(handled) == 35 and lag() == 0, timeout=30)  # caught up
+    finally:
+        release.set()
+        loop.stop()
+        await asyncio.wait_for(task, 30)
