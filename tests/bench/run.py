@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import functools
-import ipaddress
 import json
 import os
 import platform
@@ -45,7 +44,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 import httpx
 import typer
@@ -64,6 +62,19 @@ from shared.settings import DEV_WEBHOOK_SECRET
 from shared.stack.common import REPO_ROOT, free_port
 from shared.stack.kafka import kafka_version
 from shared.stack.stack import SERVICES, ServiceProcess, ServiceSpec, Stack
+from tests.bench.common import (
+    _cpu_model,
+    _machine_cpu,
+    _mem_total_mb,
+    _tree_cpu,
+    percentile,
+    wait_for_quiet,
+)
+from tests.bench.common import assert_loopback as _assert_loopback
+from tests.bench.common import fmt as _fmt
+from tests.bench.common import loop_factory as _loop_factory
+from tests.bench.common import postmaster_pid as _postmaster_pid
+from tests.bench.common import proc_cpu_seconds as _proc_cpu_seconds
 
 RESULTS_DIR = REPO_ROOT / "tests" / "bench" / "results"
 LEADS_PATH = "/v1/leads"
@@ -131,14 +142,6 @@ class RequestFactory:
 # --------------------------------------------------------------------------- measuring
 
 
-def percentile(sorted_values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile of an already sorted list (q in 0..100)."""
-    if not sorted_values:
-        return None
-    rank = max(1, -(-len(sorted_values) * q // 100))  # ceil
-    return sorted_values[min(len(sorted_values), int(rank)) - 1]
-
-
 def _latency_summary(seconds: list[float]) -> dict[str, float | None]:
     ms = sorted(s * 1000 for s in seconds)
     return {
@@ -148,50 +151,6 @@ def _latency_summary(seconds: list[float]) -> dict[str, float | None]:
         "max": ms[-1] if ms else None,
         "mean": statistics.fmean(ms) if ms else None,
     }
-
-
-def _proc_cpu_seconds(pid: int | None) -> float | None:
-    if pid is None:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def _tree_cpu(pid: int | None) -> dict[int, float]:
-    """CPU seconds of a process and its direct children (PostgreSQL's backends)."""
-    if pid is None:
-        return {}
-    out = {}
-    for p in [pid, *_children(pid)]:
-        value = _proc_cpu_seconds(p)
-        if value is not None:
-            out[p] = value
-    return out
-
-
-def _machine_cpu() -> tuple[float, float]:
-    """(busy, total) jiffies from /proc/stat."""
-    parts = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = parts[3] + (parts[4] if len(parts) > 4 else 0)
-    total = sum(parts[:8])
-    return total - idle, total
 
 
 class CpuMeter:
@@ -460,14 +419,6 @@ async def settle(base_url: str, limit: float = 30.0) -> None:
 # --------------------------------------------------------------------------- environment
 
 
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
 def _version(dist: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -504,20 +455,6 @@ def machine_info() -> dict[str, Any]:
             )
         },
     }
-
-
-def _mem_total_mb() -> int | None:
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) // 1024
-    return None
-
-
-def _assert_loopback(url: str) -> None:
-    host = urlsplit(url).hostname or ""
-    if not ipaddress.ip_address(host).is_loopback:
-        raise SystemExit(f"refusing to send load to non-loopback address {host}")
 
 
 @dataclass
@@ -665,10 +602,6 @@ def summarize(raw: dict[str, Any], rates: list[float]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- reporting
-
-
-def _fmt(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
 
 
 def _fmt_errors(errors: dict[str, int]) -> str:
@@ -895,50 +828,6 @@ def _parse_rates(value: str) -> list[float]:
     if not rates or any(not 0 < r <= MAX_RATE for r in rates):
         raise typer.BadParameter(f"each rate must be in (0, {MAX_RATE}]")
     return rates
-
-
-def _busy_share(seconds: float) -> float:
-    busy0, total0 = _machine_cpu()
-    time.sleep(seconds)
-    busy1, total1 = _machine_cpu()
-    return (busy1 - busy0) / max(1, total1 - total0)
-
-
-def wait_for_quiet(limit: float, threshold: float = 0.25) -> dict[str, Any]:
-    """Other jobs on a 2-core box distort everything: wait (bounded) until it is quiet."""
-    started = time.perf_counter()
-    with console.status("checking that the machine is quiet") as status:
-        while True:
-            share = _busy_share(3.0)
-            waited = time.perf_counter() - started
-            if share <= threshold or waited >= limit:
-                break
-            status.update(
-                f"machine {100 * share:.0f} % busy with other work; waiting for it to calm down "
-                f"({waited:.0f}/{limit:.0f} s)"
-            )
-    quiet = share <= threshold
-    if not quiet:
-        console.log(
-            f"[yellow]machine still {100 * share:.0f} % busy after {waited:.0f} s: "
-            "figures will be disturbed (see 'other' CPU)[/yellow]"
-        )
-    return {"busy_pct": round(100 * share, 1), "waited_s": round(waited, 1), "quiet": quiet}
-
-
-def _postmaster_pid(stack: Stack) -> int | None:
-    try:
-        return int((stack.postgres.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
-    except (OSError, ValueError):
-        return None
-
-
-def _loop_factory() -> tuple[Callable[[], asyncio.AbstractEventLoop] | None, str]:
-    try:
-        import uvloop
-    except ImportError:
-        return None, "asyncio"
-    return uvloop.new_event_loop, "uvloop"
 
 
 async def run_all(
