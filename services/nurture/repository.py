@@ -80,12 +80,11 @@ class NurtureRepository:
         stmt = select(Enrollment).where(Enrollment.id.in_(list(set(ids))))
         return {e.id: e for e in (await self.session.execute(stmt)).scalars()}
 
-    async def add_enrollment(self, values: dict[str, Any]) -> bool:
+    async def add_enrollment(self, values: dict[str, Any]) -> Enrollment | None:
         """Insert unless the same cause enrolled before or the sequence is already open."""
-        created = await self.session.scalar(
-            insert(Enrollment).values(**values).on_conflict_do_nothing().returning(Enrollment.id)
+        return await self.session.scalar(
+            insert(Enrollment).values(**values).on_conflict_do_nothing().returning(Enrollment)
         )
-        return created is not None
 
     async def has_open_enrollments(self, lead_id: uuid.UUID) -> bool:
         found = await self.session.scalar(

@@ -35,7 +35,7 @@ async def enroll(
     plans = ctx.config.steps(sequence_id)
     paused = lead.with_sales
     enrollment_id = uuid.uuid4()
-    created = await repo.add_enrollment(
+    enrollment = await repo.add_enrollment(
         {
             "id": enrollment_id, "lead_id": lead.id, "sequence_id": sequence_id, "trigger": trigger,
             "show_id": show_id, "status": "paused" if paused else "active", "paused_by": "sales" if paused else None,
@@ -43,10 +43,8 @@ async def enroll(
             "enrolled_at": now, "ended_at": None, "cause": cause[:200],
         }
     )  # fmt: skip
-    if not created:
+    if enrollment is None:
         return None
-    enrollment = await repo.session.get(Enrollment, enrollment_id)
-    assert enrollment is not None
     first = plans[0]
     due = first_step_at(max(start_at, now), first.delay, lead.timezone, first.window, first.quiet)
     await repo.schedule(
