@@ -5,7 +5,7 @@ hand-off to sales, remarket, re-engagement by segment and sunset."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -569,3 +569,31 @@ async def test_leads_with_sales_are_not_remarketed_or_reengaged(env, nurture, pr
     assert (result.remarket, result.reengaged) == (0, 0)
     s = await state(api, lead)
     assert s["list"] == "active" and s["reengaged_at"] is None
+
+
+async def test_a_redelivered_event_has_its_effect_once(env, nurture, producer, stack):
+    """At-least-once delivery: each event twice, then a later event on the same partition
+    proves both copies were consumed; the effects and lifecycle events happen once."""
+    ctx, clock, api = nurture
+    lead = uuid.uuid4()
+    decision = assigned(lead, clock.now, outcome="nurture", temperature="cold", stage="none")
+    to_sales = assigned(lead, clock.now, temperature="hot", stage="sql")
+    reply = activity(lead, "reply", clock.now)
+    click = activity(lead, "click", clock.now + timedelta(minutes=5), url="https://example.com")
+    async with TopicReader(stack.bootstrap, env.topic(NURTURE_LIFECYCLE.topic)) as lifecycle:
+        await publish(env, producer, decision, decision, to_sales)
+        await known(api, lead, lambda s: s["with_sales"])
+        clock.advance(minutes=10)  # the click lies in the past when it arrives
+        await publish(env, producer, reply, reply, click)
+        s = await known(api, lead, lambda s: s["last_engaged_at"] is not None
+                        and datetime.fromisoformat(s["last_engaged_at"]) == click.time)  # fmt: skip
+        await wait_for(lambda: _outbox_empty(ctx), timeout=20)
+        events = await lifecycle.read()  # everything published, to the end
+    kinds = sorted(value(r)["data"]["kind"] for r in events)
+    assert kinds == ["enrolled", "enrolled", "paused", "paused", "stopped", "stopped"]
+    assert len(s["enrollments"]) == 2
+
+
+async def _outbox_empty(ctx) -> bool:
+    async with ctx.sessions() as session:
+        return await session.scalar(text("SELECT count(*) FROM nurture.outbox")) == 0
