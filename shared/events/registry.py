@@ -42,6 +42,13 @@ LEAD_RECEIVED = EventType(
     LeadReceived,
     "match key (email:<canonical address>, else phone:<E.164>, else lead:<lead id>)",
 )
+# The bulk lane carries the same type and schema as leads.received.v1 on a topic of its own.
+LEAD_RECEIVED_BULK = EventType(
+    LEAD_RECEIVED.type,
+    "leads.bulk.v1",
+    LeadReceived,
+    LEAD_RECEIVED.key,
+)
 LEAD_ACTIVITY = EventType(
     "io.leadflow.lead.activity.v1", "leads.activity.v1", ActivityReceived, "lead id"
 )

@@ -6,6 +6,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 LEADS_RECEIVED = "leads.received.v1"
+# the bulk lane: trade-show imports and purchased lists, same event type as leads.received.v1;
+# consumed apart so a big import never delays a web lead
+LEADS_BULK = "leads.bulk.v1"
 LEADS_ASSIGNED = "leads.assigned.v1"
 LEADS_ACTIVITY = "leads.activity.v1"
 LEADS_SLA = "leads.sla.v1"
@@ -14,6 +17,7 @@ NURTURE_LIFECYCLE = "nurture.lifecycle.v1"
 
 PARTITIONS: dict[str, int] = {
     LEADS_RECEIVED: 12,
+    LEADS_BULK: 12,
     LEADS_ASSIGNED: 12,
     LEADS_ACTIVITY: 12,
     LEADS_SLA: 6,
