@@ -6,7 +6,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
+
+from shared.events.models import READ_EXTRA, EventModel
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -15,8 +17,9 @@ class InvalidEvent(ValueError):
     """A message that is not a well-formed CloudEvent of a known shape."""
 
 
-class CloudEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class CloudEvent(EventModel):
+    """Unknown envelope attributes (CloudEvents extensions such as ``traceparent``) are
+    ignored on reading; ``data`` is kept whole for :meth:`data_as`."""
 
     specversion: Literal["1.0"] = "1.0"
     id: str = Field(min_length=1, max_length=128)
@@ -42,7 +45,7 @@ class CloudEvent(BaseModel):
 
     def data_as(self, model: type[M]) -> M:
         try:
-            return model.model_validate(self.data)
+            return model.model_validate(self.data, extra=READ_EXTRA)
         except ValidationError as exc:
             raise InvalidEvent(
                 f"{self.type} data invalid: {exc.errors(include_url=False)[:3]}"

@@ -1,27 +1,91 @@
-"""The ``data`` of each event type. JSON Schemas in ``schemas/`` are generated from these."""
+"""The ``data`` of each event type. JSON Schemas in ``schemas/`` are generated from these.
+
+Events evolve compatibly: a v1 type only gains optional fields (with a default, so an event
+written before the field existed still reads), and a consumer running today's code must
+handle an event from a newer producer, not dead-letter it. So every event model, the
+CloudEvent envelope included, is an exact writer and a tolerant reader:
+
+- **Reading** (``model_validate``, ``model_validate_json``, and so ``CloudEvent.from_bytes``
+  and ``CloudEvent.data_as``) ignores fields this version does not declare, at every level
+  (envelope, ``data``, nested objects such as ``data.lead``), and drops them.
+- **Writing** (building a model in code with keywords) is exact: a keyword that names no
+  field is a validation error, so a producer cannot believe it sent a field that is not
+  declared, and ``model_dump`` emits exactly the declared fields.
+
+The JSON Schemas say ``additionalProperties: true``: what a reader must accept."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Self
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import ExtraValues
+
+READ_EXTRA: ExtraValues = "ignore"
+
+
+class EventModel(BaseModel):
+    """Exact when built in code (``extra="forbid"``), tolerant when read (``READ_EXTRA``)."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_extra={"additionalProperties": True}
+    )
+
+    @classmethod
+    def model_validate(
+        cls,
+        obj: Any,
+        *,
+        strict: bool | None = None,
+        extra: ExtraValues | None = None,
+        from_attributes: bool | None = None,
+        context: Any | None = None,
+        by_alias: bool | None = None,
+        by_name: bool | None = None,
+    ) -> Self:
+        return super().model_validate(
+            obj,
+            strict=strict,
+            extra=READ_EXTRA if extra is None else extra,
+            from_attributes=from_attributes,
+            context=context,
+            by_alias=by_alias,
+            by_name=by_name,
+        )
+
+    @classmethod
+    def model_validate_json(
+        cls,
+        json_data: str | bytes | bytearray,
+        *,
+        strict: bool | None = None,
+        extra: ExtraValues | None = None,
+        context: Any | None = None,
+        by_alias: bool | None = None,
+        by_name: bool | None = None,
+    ) -> Self:
+        return super().model_validate_json(
+            json_data,
+            strict=strict,
+            extra=READ_EXTRA if extra is None else extra,
+            context=context,
+            by_alias=by_alias,
+            by_name=by_name,
+        )
+
 
 CustomValue = str | int | float | bool
 
 
-class _Data(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SourceRef(_Data):
+class SourceRef(EventModel):
     id: str
     kind: Literal["signed", "public", "list", "trade_show"]
 
 
-class Utm(_Data):
+class Utm(EventModel):
     source: str | None = None
     medium: str | None = None
     campaign: str | None = None
@@ -29,7 +93,7 @@ class Utm(_Data):
     content: str | None = None
 
 
-class LeadData(_Data):
+class LeadData(EventModel):
     """A lead as submitted, validated and normalized."""
 
     email: str | None = Field(None, description="syntax-checked, lower-cased address")
@@ -59,7 +123,7 @@ class LeadData(_Data):
     custom: dict[str, CustomValue] = {}
 
 
-class TradeShowRef(_Data):
+class TradeShowRef(EventModel):
     show_id: str
     name: str
     end_date: date
@@ -68,7 +132,7 @@ class TradeShowRef(_Data):
     row_number: int = Field(ge=1)
 
 
-class LeadReceived(_Data):
+class LeadReceived(EventModel):
     """``io.leadflow.lead.received.v1`` on ``leads.received.v1``, keyed by ``match_key``."""
 
     lead_id: UUID
@@ -94,7 +158,7 @@ class ActivityKind(StrEnum):
     converted = "converted"
 
 
-class ActivityReceived(_Data):
+class ActivityReceived(EventModel):
     """``io.leadflow.lead.activity.v1`` on ``leads.activity.v1``, keyed by ``lead_id``."""
 
     activity_id: UUID
@@ -112,7 +176,7 @@ class ActivityReceived(_Data):
     metadata: dict[str, CustomValue] = {}
 
 
-class ScoreItemData(_Data):
+class ScoreItemData(EventModel):
     criterion: str
     label: str
     kind: str = Field(description="fit | engagement | decay")
@@ -121,7 +185,7 @@ class ScoreItemData(_Data):
     detail: str
 
 
-class ScoreData(_Data):
+class ScoreData(EventModel):
     total: int
     fit: int
     engagement: int
@@ -131,13 +195,13 @@ class ScoreData(_Data):
     rules_version: str
 
 
-class SlaWindow(_Data):
+class SlaWindow(EventModel):
     started_at: datetime
     warn_at: datetime
     due_at: datetime
 
 
-class LeadAssigned(_Data):
+class LeadAssigned(EventModel):
     """``io.leadflow.lead.assigned.v1`` on ``leads.assigned.v1``, keyed by ``lead_id``.
 
     One per routing decision. ``outcome``: ``assigned`` (owned by ``rep_id``), ``queued``
@@ -178,7 +242,7 @@ class LeadAssigned(_Data):
     )
 
 
-class LeadSla(_Data):
+class LeadSla(EventModel):
     """``io.leadflow.lead.sla.v1`` on ``leads.sla.v1``, keyed by ``lead_id``."""
 
     lead_id: UUID
@@ -194,7 +258,7 @@ class LeadSla(_Data):
     detail: str
 
 
-class NurtureStep(_Data):
+class NurtureStep(EventModel):
     """``io.leadflow.nurture.step.v1`` on ``nurture.steps.v1``, keyed by ``lead_id``.
 
     Send step ``step`` of sequence ``sequence_id`` to the lead now. The event id is the same
@@ -217,7 +281,7 @@ class NurtureStep(_Data):
     emitted_at: datetime
 
 
-class NurtureLifecycle(_Data):
+class NurtureLifecycle(EventModel):
     """``io.leadflow.nurture.lifecycle.v1`` on ``nurture.lifecycle.v1``, keyed by ``lead_id``:
     enrollments starting, pausing, resuming and ending; suppression; list moves (remarket,
     sunset, back to active)."""

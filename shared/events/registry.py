@@ -92,8 +92,13 @@ def envelope_schema(event_type: EventType) -> dict[str, Any]:
         "$id": f"urn:leadflow:schema:{event_type.type}",
         "title": event_type.type,
         "description": f"CloudEvents 1.0 envelope on topic {event_type.topic}, Kafka key: {event_type.key}.",
+        "$comment": (
+            "Readers ignore properties they do not know, at every level: a v1 type only gains"
+            " optional properties, a breaking change is a new type on a new topic. Producers"
+            " send only the properties declared here."
+        ),
         "type": "object",
-        "additionalProperties": False,
+        "additionalProperties": True,
         "required": ["specversion", "id", "source", "type", "time", "data"],
         "properties": {
             "specversion": {"const": "1.0"},

@@ -181,11 +181,9 @@ def test_activity_event_validates_against_its_schema() -> None:
     [
         (lambda d: d.pop("time"), "envelope time is required"),
         (lambda d: d.update(type="io.leadflow.lead.activity.v1"), "type is a const"),
-        (lambda d: d.update(extra=1), "no additional envelope properties"),
         (lambda d: d["data"].pop("lead_id"), "lead_id is required"),
         (lambda d: d["data"].update(lead_id="not-a-uuid"), "lead_id format is uuid"),
         (lambda d: d["data"].update(channel="fax"), "channel is an enum"),
-        (lambda d: d["data"]["lead"].update(shoe_size=44), "lead data forbids extra fields"),
         (
             lambda d: d["data"]["lead"]["custom"].update(nested={"a": 1}),
             "custom values are scalars",
@@ -193,6 +191,7 @@ def test_activity_event_validates_against_its_schema() -> None:
     ],
 )
 def test_schema_rejects_broken_events(mutate: Any, why: str) -> None:
+    """Broken known fields; unknown ones are accepted (tests/unit/test_event_evolution.py)."""
     doc = _event_json(_lead_received(), LEAD_RECEIVED.type)
     mutate(doc)
     assert list(_validator(LEAD_RECEIVED.load_schema()).iter_errors(doc)), why
