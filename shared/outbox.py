@@ -99,6 +99,16 @@ async def prune_forever(
             pass
 
 
+def outbox_row(topic: str, key: str, event: CloudEvent, now: datetime) -> dict[str, Any]:
+    """The column values of one outbox row (for bulk inserts)."""
+    return {
+        "topic": topic,
+        "key": key.encode(),
+        "event": event.model_dump(mode="json", exclude_none=True),
+        "created_at": now,
+    }
+
+
 def enqueue(
     session: AsyncSession,
     model: type[OutboxMixin],
@@ -107,14 +117,7 @@ def enqueue(
     event: CloudEvent,
     now: datetime,
 ) -> None:
-    session.add(
-        model(
-            topic=topic,
-            key=key.encode(),
-            event=event.model_dump(mode="json", exclude_none=True),
-            created_at=now,
-        )
-    )  # type: ignore[call-arg]
+    session.add(model(**outbox_row(topic, key, event, now)))
 
 
 class OutboxRelay:

@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.router.domain.intake import Emit
 from services.router.models import Assignment, Lead, Outbox, SlaClock
-from shared.events.envelope import derived_id, make_event
+from shared.events.envelope import CloudEvent, derived_id, make_event
 from shared.events.models import (
     LeadAssigned,
     LeadData,
@@ -45,11 +46,52 @@ def emit_assigned(
     trade_show: TradeShowRef | None = None,
     team_timezone: str | None = None,
 ) -> None:
+    topic, key, event = _assigned(
+        lead, assignment, clock, submission_id, channel, trade_show, team_timezone, now
+    )
+    enqueue(session, Outbox, topic, key, event, now)
+
+
+def assigned_event(emit: Emit, now: datetime) -> tuple[str, str, CloudEvent]:
+    """(topic, key, event) of a decision made by the batch path."""
+    show = emit.trade_show
+    return _assigned(
+        emit.lead,
+        emit.assignment,
+        emit.clock,
+        emit.submission_id,
+        emit.channel,
+        TradeShowRef(
+            show_id=show.show_id,
+            name=show.name,
+            end_date=show.end_date,
+            timezone=show.timezone,
+            import_id=show.import_id,
+            row_number=show.row_number,
+        )
+        if show is not None
+        else None,
+        emit.team_timezone,
+        now,
+    )
+
+
+def _assigned(
+    lead: Any,
+    assignment: Any,
+    clock: Any,
+    submission_id: uuid.UUID | None,
+    channel: str | None,
+    trade_show: TradeShowRef | None,
+    team_timezone: str | None,
+    now: datetime,
+) -> tuple[str, str, CloudEvent]:
+    """Lead, assignment and clock are rows or their values (the same attribute names)."""
     data = LeadAssigned(
         lead_id=lead.id,
         submission_id=submission_id,
-        outcome=assignment.outcome,  # type: ignore[arg-type]
-        kind=assignment.kind,  # type: ignore[arg-type]
+        outcome=assignment.outcome,
+        kind=assignment.kind,
         rep_id=assignment.rep_id,
         team_id=assignment.team_id,
         queue=assignment.queue,
@@ -76,7 +118,7 @@ def emit_assigned(
         data=data,
         time=now,
     )
-    enqueue(session, Outbox, LEAD_ASSIGNED.topic, str(lead.id), event, now)
+    return LEAD_ASSIGNED.topic, str(lead.id), event
 
 
 def emit_sla(

@@ -1,44 +1,80 @@
-"""Kafka message -> the right service, each message in its own transaction."""
+"""Kafka messages -> the right service. Arrivals (``leads.received.v1`` and the bulk lane)
+are decided a batch per transaction; activities one per transaction. A message alone
+(the consumer's fallback when a batch fails) is a batch of one."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 
 from aiokafka.structs import ConsumerRecord
-from pydantic import BaseModel
 
 from services.router.activities.service import handle_activity
+from services.router.assignment.service import TeamContended
 from services.router.context import RouterContext
-from services.router.intake.service import IdentityRace, handle_received
-from services.router.repository import RouterRepository
+from services.router.intake.batch import IdentityRace, handle_received_batch
+from services.router.repository import BatchRepository, RouterRepository
 from shared.events.envelope import CloudEvent
 from shared.events.models import ActivityReceived, LeadReceived
-from shared.events.registry import LEAD_ACTIVITY, LEAD_RECEIVED
-from shared.kafka.consumer import Handler, InvalidMessage
+from shared.events.registry import LEAD_ACTIVITY, LEAD_RECEIVED, LEAD_RECEIVED_BULK
+from shared.kafka.consumer import BatchHandler, Handler, InvalidMessage
 
-IDENTITY_RACE_RETRIES = 3
+# An identity race or contended teams is settled by the next attempt (it then sees the
+# other transaction's committed rows); three attempts cover two instances and a retry.
+RETRIES = 3
+
+
+def _arrival_topics(ctx: RouterContext) -> frozenset[str]:
+    prefix = ctx.settings.topic_prefix
+    return frozenset({prefix + LEAD_RECEIVED.topic, prefix + LEAD_RECEIVED_BULK.topic})
+
+
+def _check_type(event: CloudEvent, record: ConsumerRecord, expected: str) -> None:
+    if event.type != expected:
+        raise InvalidMessage(f"{record.topic} carries {expected}, not {event.type}")
+
+
+async def _decide(ctx: RouterContext, items: Sequence[tuple[CloudEvent, LeadReceived]]) -> None:
+    for attempt in range(1, RETRIES + 1):
+        try:
+            async with ctx.sessions.begin() as session:
+                await handle_received_batch(ctx, BatchRepository(session), items)
+            break
+        except (IdentityRace, TeamContended):
+            if attempt == RETRIES:
+                raise
+    ctx.relay.notify()
 
 
 def make_handler(ctx: RouterContext) -> Handler:
-    prefix = ctx.settings.topic_prefix
-    routes: dict[str, tuple[str, type[BaseModel], Callable[..., Awaitable[None]]]] = {
-        prefix + LEAD_RECEIVED.topic: (LEAD_RECEIVED.type, LeadReceived, handle_received),
-        prefix + LEAD_ACTIVITY.topic: (LEAD_ACTIVITY.type, ActivityReceived, handle_activity),
-    }
+    arrivals = _arrival_topics(ctx)
+    activities = ctx.settings.topic_prefix + LEAD_ACTIVITY.topic
 
     async def handle(event: CloudEvent, record: ConsumerRecord) -> None:
-        expected_type, model, service = routes[record.topic]
-        if event.type != expected_type:
-            raise InvalidMessage(f"{record.topic} carries {expected_type}, not {event.type}")
-        data = event.data_as(model)
-        for attempt in range(1, IDENTITY_RACE_RETRIES + 1):
-            try:
-                async with ctx.sessions.begin() as session:
-                    await service(ctx, RouterRepository(session), event, data)
-                break
-            except IdentityRace:
-                if attempt == IDENTITY_RACE_RETRIES:
-                    raise
+        if record.topic in arrivals:
+            _check_type(event, record, LEAD_RECEIVED.type)
+            await _decide(ctx, [(event, event.data_as(LeadReceived))])
+            return
+        if record.topic != activities:
+            raise InvalidMessage(f"the router does not consume {record.topic}")
+        _check_type(event, record, LEAD_ACTIVITY.type)
+        data = event.data_as(ActivityReceived)
+        async with ctx.sessions.begin() as session:
+            await handle_activity(ctx, RouterRepository(session), event, data)
         ctx.relay.notify()
 
     return handle
+
+
+def make_batch_handler(ctx: RouterContext) -> tuple[BatchHandler, frozenset[str]]:
+    """The handler for whole batches of arrivals, and the topics it takes. A message it cannot
+    decode raises, and the consumer then handles the batch one message at a time (where that
+    message alone goes to the DLQ)."""
+
+    async def handle(items: Sequence[tuple[CloudEvent, ConsumerRecord]]) -> None:
+        decoded = []
+        for event, record in items:
+            _check_type(event, record, LEAD_RECEIVED.type)
+            decoded.append((event, event.data_as(LeadReceived)))
+        await _decide(ctx, decoded)
+
+    return handle, _arrival_topics(ctx)

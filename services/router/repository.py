@@ -19,6 +19,7 @@ from services.router.models import (
     LeadIdentity,
     LeadSubmission,
     PendingActivity,
+    ProcessedEvent,
     Rep,
     RoutingRule,
     SlaClock,
@@ -136,8 +137,13 @@ class RouterRepository:
             query = query.where(Team.id.in_(sorted(set(team_ids))))
         return list(await self.session.scalars(query))
 
-    async def reps(self, team_ids: Sequence[str] | None = None) -> list[Rep]:
+    async def reps(
+        self, team_ids: Sequence[str] | None = None, *, refresh: bool = False
+    ) -> list[Rep]:
+        """``refresh``: read the rows again even if this session has them (after a lock)."""
         query = select(Rep).order_by(Rep.id)
+        if refresh:
+            query = query.execution_options(populate_existing=True)
         if team_ids is not None:
             query = query.where(Rep.team_id.in_(list(team_ids)))
         return list(await self.session.scalars(query))
@@ -298,3 +304,177 @@ class RouterRepository:
         ).one()
         oldest = (now - row[1]).total_seconds() if row[1] is not None else 0.0
         return int(row[0]), oldest
+
+
+class BatchRepository(RouterRepository):
+    """Set-at-a-time reads and writes for a batch of arrivals (one transaction)."""
+
+    async def mark_processed_many(self, event_ids: Sequence[str], now: datetime) -> set[str]:
+        """Record event ids; returns those not processed before."""
+        if not event_ids:
+            return set()
+        rows = await self.session.execute(
+            insert(ProcessedEvent)
+            .values([{"event_id": e, "processed_at": now} for e in dict.fromkeys(event_ids)])
+            .on_conflict_do_nothing()
+            .returning(ProcessedEvent.event_id)
+        )
+        return {r[0] for r in rows}
+
+    async def lock_keys(self, keys: Sequence[str]) -> None:
+        """Advisory locks on many keys in one statement, in hash order (every batch takes them
+        in the same order, so two batches never deadlock on them)."""
+        if not keys:
+            return
+        await self.session.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h"
+                " FROM unnest(CAST(:keys AS text[])) AS k) AS s ORDER BY h"
+            ),
+            {"keys": sorted(set(keys))},
+        )
+
+    async def fuzzy_candidates_many(
+        self, company_keys: Sequence[str]
+    ) -> dict[str, list[Candidate]]:
+        if not company_keys:
+            return {}
+        rows = await self.session.execute(
+            text(
+                "SELECT k, c.id, c.first_name, c.last_name, c.company, c.company_domain"
+                " FROM unnest(CAST(:keys AS text[])) AS k CROSS JOIN LATERAL ("
+                "  SELECT l.id, l.first_name, l.last_name, l.profile->>'company' AS company,"
+                "   l.profile->>'company_domain' AS company_domain, l.created_at"
+                "  FROM router.lead AS l WHERE l.company_key = k"
+                f"  ORDER BY l.created_at LIMIT {FUZZY_CANDIDATES}) AS c"
+                " ORDER BY k, c.created_at"
+            ),
+            {"keys": sorted(set(company_keys))},
+        )
+        found: dict[str, list[Candidate]] = {k: [] for k in company_keys}
+        for r in rows:
+            found[r[0]].append(
+                Candidate(
+                    lead_id=str(r[1]),
+                    first_name=r[2],
+                    last_name=r[3],
+                    company=r[4],
+                    company_domain=r[5],
+                )
+            )
+        return found
+
+    async def lock_lead_rows(self, lead_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+        """Whole lead rows, locked in id order."""
+        if not lead_ids:
+            return []
+        table = Lead.__table__
+        rows = await self.session.execute(
+            select(table)
+            .where(table.c.id.in_(sorted(set(lead_ids))))
+            .order_by(table.c.id)
+            .with_for_update()
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def activity_rows(self, lead_ids: Sequence[uuid.UUID]) -> list[Any]:
+        if not lead_ids:
+            return []
+        rows = await self.session.execute(
+            select(Activity.lead_id, Activity.kind, Activity.touch_channel, Activity.occurred_at)
+            .where(Activity.lead_id.in_(list(lead_ids)))
+            .order_by(Activity.occurred_at)
+        )
+        return list(rows)
+
+    async def clock_rows(self, lead_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+        """The leads' SLA clocks, locked (callers hold the leads: lead -> clock order)."""
+        if not lead_ids:
+            return []
+        table = SlaClock.__table__
+        rows = await self.session.execute(
+            select(table)
+            .where(table.c.lead_id.in_(sorted(set(lead_ids))))
+            .order_by(table.c.lead_id)
+            .with_for_update()
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def pending_refs(self, refs: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        if not refs:
+            return set()
+        rows = await self.session.scalars(
+            select(PendingActivity.lead_ref)
+            .where(PendingActivity.lead_ref.in_(list(set(refs))))
+            .distinct()
+        )
+        return set(rows)
+
+    async def team_rows(
+        self, team_ids: Sequence[str] | None = None, *, lock: bool = False
+    ) -> list[Any]:
+        table = Team.__table__
+        query = select(table).order_by(table.c.id)
+        if team_ids is not None:
+            query = query.where(table.c.id.in_(sorted(set(team_ids))))
+        if lock:
+            query = query.with_for_update()
+        return list(await self.session.execute(query))
+
+    async def rep_rows(self, team_ids: Sequence[str] | None = None) -> list[Any]:
+        table = Rep.__table__
+        query = select(table).order_by(table.c.id)
+        if team_ids is not None:
+            query = query.where(table.c.team_id.in_(sorted(set(team_ids))))
+        return list(await self.session.execute(query))
+
+    async def rule_rows(self) -> list[Any]:
+        table = RoutingRule.__table__
+        return list(await self.session.execute(select(table).order_by(table.c.position)))
+
+    # --- writes ---------------------------------------------------------------------------
+    async def insert_rows(self, model: Any, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(model.__table__), list(rows))
+
+    async def update_leads(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Bulk UPDATE by primary key: each dict holds ``id`` and the columns to set."""
+        if rows:
+            await self.session.execute(update(Lead), list(rows))
+
+    async def claim_identities_many(
+        self, rows: Sequence[tuple[str, str, uuid.UUID]]
+    ) -> set[tuple[str, str]]:
+        """Insert identities; returns the (kind, value) pairs that were inserted."""
+        if not rows:
+            return set()
+        inserted = await self.session.execute(
+            insert(LeadIdentity)
+            .values([{"kind": k, "value": v, "lead_id": lead_id} for k, v, lead_id in rows])
+            .on_conflict_do_nothing()
+            .returning(LeadIdentity.kind, LeadIdentity.value)
+        )
+        return {(r[0], r[1]) for r in inserted}
+
+    async def end_assignments(self, lead_ids: Sequence[uuid.UUID], at: datetime) -> None:
+        if lead_ids:
+            await self.session.execute(
+                update(Assignment)
+                .where(Assignment.lead_id.in_(list(lead_ids)), Assignment.ended_at.is_(None))
+                .values(ended_at=at)
+            )
+
+    async def add_open_leads(self, deltas: dict[str, int]) -> None:
+        for rep_id, delta in sorted(deltas.items()):
+            await self.add_open_lead(rep_id, delta)
+
+    async def upsert_clocks(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        statement = insert(SlaClock.__table__).values(list(rows))
+        columns = [c for c in rows[0] if c != "lead_id"]
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["lead_id"], set_={c: statement.excluded[c] for c in columns}
+            )
+        )

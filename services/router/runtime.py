@@ -10,15 +10,15 @@ from datetime import timedelta
 from services.router.assignment.service import decide
 from services.router.context import Clock, RouterContext, utc_now
 from services.router.domain.scoring import ScoringRulesSource
-from services.router.handlers import make_handler
+from services.router.handlers import make_batch_handler, make_handler
 from services.router.models import Outbox, ProcessedEvent
 from services.router.repository import RouterRepository
 from services.router.routing_config import load_routing_config, rep_row, team_row
 from services.router.settings import RouterSettings
 from services.router.sla.service import run_scheduler
 from shared import db
-from shared.events.registry import LEAD_ACTIVITY, LEAD_RECEIVED
-from shared.kafka.consumer import ConsumerConfig, ConsumerLoop
+from shared.events.registry import LEAD_ACTIVITY, LEAD_RECEIVED, LEAD_RECEIVED_BULK
+from shared.kafka.consumer import ConsumerConfig, ConsumerLoop, LaneGate
 from shared.kafka.dlq_watch import watch_dlq
 from shared.kafka.producer import EventProducer
 from shared.kafka.topics import dlq_topic
@@ -45,6 +45,7 @@ class RouterRuntime:
         self.schedule = schedule
         self.ctx: RouterContext | None = None
         self.loop: ConsumerLoop | None = None
+        self.bulk_loop: ConsumerLoop | None = None
         self.tasks = BackgroundTasks("router", on_fatal or exit_process("router"))
         self._stopping = self.tasks.stopping
 
@@ -87,22 +88,48 @@ class RouterRuntime:
         )
         self.tasks.spawn("outbox", relay.run())
         if self.consume:
+            handler = make_handler(ctx)
+            batch_handler, batch_topics = make_batch_handler(ctx)
+            gate = LaneGate()  # the real-time lane goes first
             self.loop = ConsumerLoop(
                 ConsumerConfig(
                     topics=[s.topic(LEAD_RECEIVED.topic), s.topic(LEAD_ACTIVITY.topic)],
                     group_id=s.router_consumer_group,
                     bootstrap_servers=s.kafka_bootstrap_servers,
                     client_id="leadflow-router",
+                    max_batch=s.router_batch_max,
                 ),
-                make_handler(ctx),
+                handler,
                 producer,
+                batch_handler=batch_handler,
+                batch_topics=batch_topics,
+                gate=gate,
+                urgent=True,
+            )
+            self.bulk_loop = ConsumerLoop(
+                ConsumerConfig(
+                    topics=[s.topic(LEAD_RECEIVED_BULK.topic)],
+                    group_id=s.bulk_consumer_group,
+                    bootstrap_servers=s.kafka_bootstrap_servers,
+                    client_id="leadflow-router-bulk",
+                    max_batch=s.router_bulk_batch_max,
+                ),
+                handler,
+                producer,
+                batch_handler=batch_handler,
+                batch_topics=batch_topics,
+                gate=gate,
+                urgent=False,
             )
             self.tasks.spawn("consumer", self.loop.run(), fatal=True)
+            self.tasks.spawn("bulk-consumer", self.bulk_loop.run(), fatal=True)
         if self.schedule:
             self.tasks.spawn("sla", run_scheduler(ctx, self._stopping))
             self.tasks.spawn("queue", self._drain_queue_forever(ctx))
         self.tasks.spawn("scoring", self._reload_scoring_forever(ctx))
-        dlq_topics = [dlq_topic(s.topic(t.topic)) for t in (LEAD_RECEIVED, LEAD_ACTIVITY)]
+        dlq_topics = [
+            dlq_topic(s.topic(t.topic)) for t in (LEAD_RECEIVED, LEAD_RECEIVED_BULK, LEAD_ACTIVITY)
+        ]
         retention = timedelta(days=s.processed_event_retention_days)
         self.tasks.spawn(
             "prune", prune_forever(sessions, ProcessedEvent, retention, self._stopping)
@@ -118,14 +145,19 @@ class RouterRuntime:
 
     @property
     def consuming(self) -> bool:
-        return self.loop is None or self.tasks.running("consumer")
+        return self.loop is None or (
+            self.tasks.running("consumer") and self.tasks.running("bulk-consumer")
+        )
 
     async def stop(self) -> None:
-        if self.loop is not None:
-            self.loop.stop()
+        for loop in (self.loop, self.bulk_loop):
+            if loop is not None:
+                loop.stop()
         if self.ctx is not None:
             self.ctx.relay.stop()
-        await self.tasks.stop(drain=("consumer", "outbox"))  # they finish what they hold
+        await self.tasks.stop(
+            drain=("consumer", "bulk-consumer", "outbox")
+        )  # they finish what they hold
         if self.ctx is not None:
             await self.ctx.producer.stop()
             await self.ctx.engine.dispose()

@@ -3,10 +3,21 @@ nurture's send windows."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["first_instant", "get_zone", "to_utc", "wall_clock"]
+__all__ = [
+    "TRADE_SHOW_FIRST_CONTACT",
+    "first_instant",
+    "get_zone",
+    "to_utc",
+    "trade_show_first_contact",
+    "wall_clock",
+]
+
+# Trade-show leads are first contacted at 08:00 local on the Monday after the show (nurture
+# schedules its first step then; the router starts a sales lead's first-touch clock then).
+TRADE_SHOW_FIRST_CONTACT = time(8, 0)
 
 
 def get_zone(tz: str) -> ZoneInfo:
@@ -44,3 +55,14 @@ def first_instant(zone: ZoneInfo, wall: datetime) -> datetime:
         else:
             lo_s = mid
     return datetime.fromtimestamp(hi_s, UTC)
+
+
+def trade_show_first_contact(show_end: date, tz: str) -> datetime:
+    """08:00 local on the Monday after the show's last day, in UTC.
+
+    Always 1..7 days after ``show_end``: a show ending on a Sunday is contacted the next
+    day, one ending on a Monday the Monday a week later. ``tz`` is the lead's zone when
+    known, else the show's. Send windows and quiet hours are the caller's to apply.
+    """
+    monday = show_end + timedelta(days=7 - show_end.weekday())
+    return first_instant(get_zone(tz), datetime.combine(monday, TRADE_SHOW_FIRST_CONTACT))

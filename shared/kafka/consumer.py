@@ -10,6 +10,15 @@ Steps, in order, per fetched batch (partition order is kept):
 
 Handlers must be idempotent on the event id (redelivery after a crash is normal).
 A :class:`~shared.kafka.dlq.DlqLimit` halts the loop when dead letters pile up.
+
+A loop may also have a *batch handler* for some topics: their records in one fetch are
+decoded and handed over together (one transaction for all of them). When it raises, the
+loop falls back to the per-message handler for each of those records, so a poison
+message still goes alone to the DLQ and its neighbours are processed.
+
+Two loops can share a :class:`LaneGate`: the ``urgent`` one (real-time leads) holds it
+while it handles a batch, and the other (the bulk lane) waits for it before each batch,
+so a web lead never queues behind an import.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ import asyncio
 import contextlib
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -58,11 +67,43 @@ LAG = Gauge(
 )
 
 
+BATCH_FALLBACKS = Counter(
+    "leadflow_consumer_batch_fallbacks_total",
+    "Batches whose batch handler failed, so they were handled one message at a time",
+    ["group", "topic"],
+)
+
+
 class InvalidMessage(Exception):
     """The message can never be processed (bad content): dead-letter it, do not retry."""
 
 
 Handler = Callable[[CloudEvent, ConsumerRecord], Awaitable[None]]
+BatchHandler = Callable[[Sequence[tuple[CloudEvent, ConsumerRecord]]], Awaitable[None]]
+
+
+class LaneGate:
+    """Priority between two lanes of one service: while the urgent lane handles a batch the
+    other waits before starting its next one (it never interrupts a batch in hand)."""
+
+    def __init__(self) -> None:
+        self._busy = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextlib.asynccontextmanager
+    async def urgent(self) -> AsyncIterator[None]:
+        self._busy += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._busy -= 1
+            if not self._busy:
+                self._idle.set()
+
+    async def wait_turn(self) -> None:
+        await self._idle.wait()
 
 
 # SQLSTATE classes that mean "the database is not available right now": connection
@@ -129,9 +170,23 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class ConsumerLoop:
-    def __init__(self, config: ConsumerConfig, handler: Handler, producer: EventProducer) -> None:
+    def __init__(
+        self,
+        config: ConsumerConfig,
+        handler: Handler,
+        producer: EventProducer,
+        *,
+        batch_handler: BatchHandler | None = None,
+        batch_topics: frozenset[str] = frozenset(),
+        gate: LaneGate | None = None,
+        urgent: bool = True,
+    ) -> None:
         self.config = config
         self._handler = handler
+        self._batch_handler = batch_handler
+        self._batch_topics = batch_topics if batch_handler is not None else frozenset()
+        self._gate = gate
+        self._urgent = urgent
         self._producer = producer
         self._stopping = asyncio.Event()
         self._lock = asyncio.Lock()  # held while a batch is processed; revoke waits for it
@@ -163,11 +218,21 @@ class ConsumerLoop:
                 batches = await consumer.getmany(timeout_ms=500, max_records=cfg.max_batch)
                 if not batches:
                     continue
-                async with self._lock:
+                if self._gate is not None and not self._urgent:
+                    await self._gate.wait_turn()
+                async with self._lock, self._turn():
+                    together: dict[TopicPartition, list[ConsumerRecord]] = {}
                     for tp, records in batches.items():
+                        if tp.topic in self._batch_topics:
+                            together[tp] = records
+                            continue
                         for record in records:
                             await self._process(record)
                             self._staged[tp] = record.offset + 1
+                    if together:
+                        await self._process_together(together)
+                        for tp, records in together.items():
+                            self._staged[tp] = records[-1].offset + 1
                     await self._commit(consumer)
                 await self._observe_lag(consumer)
         finally:
@@ -182,6 +247,47 @@ class ConsumerLoop:
             await consumer.stop()
             self._consumer = None
             log.info("consumer.stopped", group=cfg.group_id)
+
+    def _turn(self) -> contextlib.AbstractAsyncContextManager[None]:
+        if self._gate is not None and self._urgent:
+            return self._gate.urgent()
+        return contextlib.nullcontext()
+
+    async def _process_together(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Records of the batch topics: decoded, then handed to the batch handler at once
+        (partition order kept); if it fails, one at a time through the message handler."""
+        assert self._batch_handler is not None
+        cfg = self.config
+        started = time.perf_counter()
+        items: list[tuple[CloudEvent, ConsumerRecord]] = []
+        for records in batches.values():
+            for record in records:
+                try:
+                    items.append((CloudEvent.from_bytes(record.value), record))
+                except InvalidEvent as exc:
+                    await self._dead_letter(record, exc, attempts=0)
+        if not items:
+            return
+        try:
+            await self._batch_handler(items)
+        except Exception as exc:
+            topics = sorted({record.topic for _, record in items})
+            for topic in topics:
+                BATCH_FALLBACKS.labels(cfg.group_id, topic).inc()
+            log.warning(
+                "consumer.batch_failed",
+                group=cfg.group_id,
+                messages=len(items),
+                error=repr(exc)[:500],
+            )
+            for _, record in items:
+                await self._process(record)
+            return
+        each = (time.perf_counter() - started) / len(items)
+        for _, record in items:
+            HANDLE_SECONDS.labels(cfg.group_id, record.topic).observe(each)
+            MESSAGES.labels(cfg.group_id, record.topic, "ok").inc()
+            cfg.dlq_limit.record(dead=False)
 
     async def _commit(self, consumer: AIOKafkaConsumer) -> None:
         if not self._staged:

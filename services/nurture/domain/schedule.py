@@ -24,7 +24,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from shared.domain.zones import first_instant, get_zone, to_utc, wall_clock
+from shared.domain.zones import (
+    first_instant,
+    get_zone,
+    to_utc,
+    wall_clock,
+)
+from shared.domain.zones import (  # re-exported: nurture schedules the first contact
+    trade_show_first_contact as trade_show_first_contact,
+)
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Segment = Literal["under_3_months", "3_to_12_months", "over_1_year"]
@@ -33,7 +41,6 @@ Segment = Literal["under_3_months", "3_to_12_months", "over_1_year"]
 UNDER_3_MONTHS = timedelta(days=90)
 UNDER_1_YEAR = timedelta(days=365)
 REMARKET_DAYS = range(30, 46)  # DESIGN behaviour 7: unresponsive for 30 to 45 days
-TRADE_SHOW_FIRST_CONTACT = time(8, 0)
 
 _MIDNIGHT = time(0)
 _ONE_DAY = timedelta(days=1)
@@ -171,17 +178,6 @@ def step_due_at(
     if delay < timedelta(0):
         raise ValueError(f"a step delay cannot be negative, got {delay}")
     return next_send_at(to_utc(enrolled_at) + delay, tz, window, quiet)
-
-
-def trade_show_first_contact(show_end: date, tz: str) -> datetime:
-    """08:00 local on the Monday after the show's last day, in UTC.
-
-    Always 1..7 days after ``show_end``: a show ending on a Sunday is contacted the next
-    day, one ending on a Monday the Monday a week later. ``tz`` is the lead's zone when
-    known, else the show's. Send windows and quiet hours are the caller's to apply.
-    """
-    monday = show_end + timedelta(days=7 - show_end.weekday())
-    return first_instant(get_zone(tz), datetime.combine(monday, TRADE_SHOW_FIRST_CONTACT))
 
 
 def within_frequency_cap(

@@ -1,7 +1,10 @@
-"""Deciding who owns a lead, and persisting the decision with its explanation and events.
+"""Deciding who owns one lead (queue drain, engagement, SLA reassignment), and persisting
+the decision with its explanation and events. Arrivals take the batch path
+(``services/router/intake/batch.py``) with the same rules.
 
 Runs inside the caller's transaction. Round-robin weights and open-lead counts change
-under row locks on the teams, so two router instances decide as one would."""
+under the row lock of the team they belong to (only that team), so two router instances
+decide as one would, and in parallel for different teams."""
 
 from __future__ import annotations
 
@@ -78,17 +81,7 @@ async def decide(
             submission_id=submission_id, now=now, started_at=started_at, origin=origin,
         )  # fmt: skip
 
-    teams = await repo.lock_teams()
-    reps = await repo.reps()
-    decision: Decision = route(
-        lead_profile(lead),
-        [to_rule(r) for r in await repo.rules()],
-        {t.id: to_team(t) for t in teams},
-        [to_rep(r) for r in reps],
-        ctx.follow_the_sun,
-        now,
-        fallback_queue=ctx.fallback_queue,
-    )
+    decision = await _route_locking_only_the_team(ctx, repo, lead, now)
     if decision.outcome == "queued" and lead.status == "queued" and not emit_if_still_queued:
         return None
     await repo.set_rep_weights(decision.weights)
@@ -98,6 +91,48 @@ async def decide(
         explanation=decision.explanation, cause_event_id=cause_event_id, submission_id=submission_id, now=now,
         started_at=started_at, origin=origin,
     )  # fmt: skip
+
+
+# Deciding again under the chosen team's lock converges at once unless other instances
+# keep changing that team's reps; past this many rounds the transaction is retried.
+MAX_DECIDE_ROUNDS = 4
+
+
+class TeamContended(Exception):
+    """Other instances kept changing the reps of the team this lead routes to: retry."""
+
+
+async def _route_locking_only_the_team(
+    ctx: RouterContext, repo: RouterRepository, lead: Lead, now: datetime
+) -> Decision:
+    """Route on the reps as read; then lock only the team whose reps the decision changes
+    and read them again. Unchanged, the decision stands; else decide again under the lock."""
+    profile = lead_profile(lead)
+    rules = [to_rule(r) for r in await repo.rules()]
+    teams = {t.id: to_team(t) for t in await repo.teams()}
+    reps = {r.id: to_rep(r) for r in await repo.reps()}
+    locked: set[str] = set()
+    for _ in range(MAX_DECIDE_ROUNDS):
+        decision = route(
+            profile,
+            rules,
+            teams,
+            list(reps.values()),
+            ctx.follow_the_sun,
+            now,
+            fallback_queue=ctx.fallback_queue,
+        )
+        if not decision.weights or decision.team_id is None or decision.team_id in locked:
+            return decision
+        team_id = decision.team_id
+        await repo.lock_teams([team_id])
+        locked.add(team_id)
+        current = {r.id: to_rep(r) for r in await repo.reps([team_id], refresh=True)}
+        before = {k: v for k, v in reps.items() if v.team_id == team_id}
+        if current == before:
+            return decision
+        reps = {k: v for k, v in reps.items() if v.team_id != team_id} | current
+    raise TeamContended(str(sorted(locked)))
 
 
 async def reassign(
@@ -114,7 +149,7 @@ async def reassign(
     if not locked:
         return None
     team_row = locked[0]
-    reps = await repo.reps([team_row.id])
+    reps = await repo.reps([team_row.id], refresh=True)
     exclude = frozenset({clock.rep_id}) if clock.rep_id else frozenset()
     pick = choose_rep(to_team(team_row), [to_rep(r) for r in reps], now, exclude=exclude)
     if pick.rep_id is None:

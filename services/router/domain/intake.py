@@ -1,0 +1,681 @@
+"""A batch of arrivals -> what happens to each, as values (no session, no producer, no clock).
+
+The router loads everything a batch needs in a few queries (:class:`BatchState`), calls
+:func:`decide_batch`, and writes the returned :class:`BatchOutcome` with bulk statements.
+Arrivals are decided in order against a state that each decision updates, so a person
+arriving twice in one batch becomes one lead, and round robin advances lead by lead
+exactly as it would one transaction at a time.
+
+The rules are the ones the router applies to a single lead (see ``services/router/intake``):
+match by email, then phone, then a fuzzy name at the same company; merge; score;
+a known lead with an active owner goes back to that owner (sticky); names and leads
+below MQL stay with nurture; otherwise routing rules pick a team and weighted round
+robin a rep; the first-touch clock starts (or keeps running for the same owner).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from services.router.domain.assignment import Rep, RoutingRule, Team, route
+from services.router.domain.business_hours import add_business_minutes
+from services.router.domain.matching import (
+    Candidate,
+    MatchThresholds,
+    company_key,
+    fuzzy_match,
+    merge_fields,
+)
+from services.router.domain.model import ActivityPoint, LeadProfile
+from services.router.domain.scoring import ScoringRules, score
+from shared.domain.contact import canonical_email
+from shared.domain.zones import trade_show_first_contact
+
+# Fuzzy-match candidates per company key, oldest first (the router's look-up limit).
+FUZZY_CANDIDATES = 200
+PROFILE_FIELDS = tuple(
+    f
+    for f in LeadProfile.__dataclass_fields__
+    if f not in ("source_id", "channel", "purchased_list")
+)
+
+
+class LeadStatus(StrEnum):
+    new = "new"
+    assigned = "assigned"
+    queued = "queued"
+    nurture = "nurture"
+    converted = "converted"
+
+
+class DecisionKind(StrEnum):
+    initial = "initial"
+    sticky = "sticky"
+    reassigned = "reassigned"
+    dequeued = "dequeued"
+    rescored = "rescored"
+
+
+class ClockState(StrEnum):
+    running = "running"
+    warned = "warned"
+    breached = "breached"
+    escalated = "escalated"
+    stopped = "stopped"
+    closed = "closed"
+
+
+OPEN_CLOCK_STATES = frozenset({ClockState.running, ClockState.warned, ClockState.breached})
+CLOSABLE_CLOCK_STATES = OPEN_CLOCK_STATES | {ClockState.escalated}
+
+
+@dataclass(frozen=True)
+class LeadRow:
+    """One ``router.lead`` row as a value (same field names as the columns)."""
+
+    id: uuid.UUID
+    status: str
+    is_name: bool
+    profile: dict[str, Any]
+    first_name: str | None
+    last_name: str | None
+    company_key: str | None
+    source_id: str
+    channel: str
+    received_at: datetime
+    score: int
+    temperature: str
+    stage: str
+    score_breakdown: dict[str, Any]
+    owner_rep_id: str | None
+    team_id: str | None
+    queue: str | None
+    first_touch_at: datetime | None
+    last_activity_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ClockRow:
+    """One ``router.sla_clock`` row as a value."""
+
+    lead_id: uuid.UUID
+    team_id: str
+    rep_id: str | None
+    channel: str
+    state: str
+    started_at: datetime
+    warn_at: datetime
+    due_at: datetime
+    next_fire_at: datetime | None
+    stopped_at: datetime | None
+    escalations: int
+
+
+@dataclass(frozen=True)
+class ShowRef:
+    """The trade show a submission came from (the event's ``trade_show``)."""
+
+    show_id: str
+    name: str
+    end_date: date
+    timezone: str
+    import_id: uuid.UUID
+    row_number: int
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One ``leads.received.v1`` event, as the decision needs it."""
+
+    event_id: str
+    submission_id: uuid.UUID
+    source_id: str
+    channel: str
+    purchased_list: bool
+    received_at: datetime
+    incoming: dict[str, Any]  # the submitted lead fields, JSON-able
+    trade_show: ShowRef | None = None
+
+    @property
+    def identities(self) -> tuple[tuple[str, str], ...]:
+        """(kind, value) keys of the person, email before phone (canonical forms)."""
+        keys: list[tuple[str, str]] = []
+        if self.incoming.get("email"):
+            keys.append(("email", canonical_email(self.incoming["email"])))
+        if self.incoming.get("phone"):
+            keys.append(("phone", self.incoming["phone"]))
+        return tuple(keys)
+
+    @property
+    def sla_start(self) -> datetime:
+        """When a first-touch clock for this arrival starts: at intake; for a trade-show
+        lead at its first-contact time (08:00 on the Monday after the show, in the
+        prospect's zone when known, else the show's)."""
+        if self.trade_show is None:
+            return self.received_at
+        tz = self.incoming.get("timezone") or self.trade_show.timezone
+        return max(trade_show_first_contact(self.trade_show.end_date, tz), self.received_at)
+
+
+@dataclass(frozen=True)
+class Config:
+    rules: ScoringRules
+    routing_rules: tuple[RoutingRule, ...]
+    follow_the_sun: tuple[str, ...]
+    fallback_queue: str
+    thresholds: MatchThresholds
+
+
+@dataclass(frozen=True)
+class Submission:
+    submission_id: uuid.UUID
+    lead_id: uuid.UUID
+    event_id: str
+    source_id: str
+    channel: str
+    matched_by: str
+    detail: str
+    filled: list[str]
+    conflicts: list[dict[str, str]]
+    received_at: datetime
+    processed_at: datetime
+
+
+@dataclass(frozen=True)
+class AssignmentRow:
+    id: uuid.UUID
+    lead_id: uuid.UUID
+    outcome: str
+    kind: str
+    rep_id: str | None
+    team_id: str | None
+    queue: str | None
+    rule: str | None
+    reason: str
+    explanation: dict[str, Any]
+    score: dict[str, Any]
+    cause_event_id: str
+    decided_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Emit:
+    """A decision event to publish: the lead as decided, its assignment and clock."""
+
+    lead: LeadRow
+    assignment: AssignmentRow
+    clock: ClockRow | None
+    submission_id: uuid.UUID | None
+    channel: str | None
+    trade_show: ShowRef | None
+    team_timezone: str | None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A metric to count once the batch commits: (name, labels, value)."""
+
+    metric: str
+    labels: tuple[str, ...]
+    value: float = 1.0
+
+
+@dataclass(frozen=True)
+class LeadOutcome:
+    """What one arrival does."""
+
+    lead: LeadRow
+    created: bool
+    submission: Submission
+    new_identities: tuple[tuple[str, str], ...]
+    assignment: AssignmentRow | None
+    emit: Emit | None
+    observations: tuple[Observation, ...]
+
+
+@dataclass
+class BatchState:
+    """What the decisions read, loaded for the whole batch; decisions update it in place."""
+
+    identities: dict[tuple[str, str], uuid.UUID]
+    candidates: dict[str, list[Candidate]]
+    leads: dict[uuid.UUID, LeadRow]
+    activities: dict[uuid.UUID, list[ActivityPoint]]
+    clocks: dict[uuid.UUID, ClockRow]
+    teams: dict[str, Team]
+    team_timezones: dict[str, str]
+    reps: dict[str, Rep]
+    # leads created in this batch (no activities, no clock, no earlier assignment)
+    created: set[uuid.UUID] = field(default_factory=set)
+    clocks_changed: set[uuid.UUID] = field(default_factory=set)
+
+
+class MissingState(Exception):
+    """A decision needs a row the load step did not read: decide this batch another way."""
+
+
+@dataclass
+class BatchOutcome:
+    outcomes: list[LeadOutcome]
+    leads: dict[uuid.UUID, LeadRow]  # final state of every lead the batch touched
+    created: set[uuid.UUID]
+    identities: list[tuple[str, str, uuid.UUID]]  # (kind, value, lead id) to claim
+    submissions: list[Submission]
+    assignments: list[AssignmentRow]  # final values (some ended within the batch)
+    end_assignments_of: set[uuid.UUID]  # leads whose stored current assignment ends
+    clocks: dict[uuid.UUID, ClockRow]  # clocks to write (final values)
+    weights: dict[str, int]  # rep id -> new current_weight
+    open_lead_deltas: dict[str, int]  # rep id -> change in open leads
+    teams_changed: set[str]  # teams whose reps' routing state this batch changed
+    emits: list[Emit]
+    observations: list[Observation]
+
+
+def profile_of(
+    fields: Mapping[str, Any], *, source_id: str | None, channel: str | None, purchased_list: bool
+) -> LeadProfile:
+    return LeadProfile(
+        **{f: fields.get(f) for f in PROFILE_FIELDS},
+        source_id=source_id,
+        channel=channel,
+        purchased_list=purchased_list,
+    )
+
+
+def lead_profile(lead: LeadRow) -> LeadProfile:
+    return profile_of(
+        lead.profile, source_id=lead.source_id, channel=lead.channel, purchased_list=lead.is_name
+    )
+
+
+def decide_batch(
+    state: BatchState,
+    arrivals: Sequence[Arrival],
+    config: Config,
+    now: datetime,
+    new_id: Callable[[], uuid.UUID] = uuid.uuid4,
+) -> BatchOutcome:
+    """Decide every arrival in order; ``state`` ends as the batch leaves the database."""
+    reps_before = dict(state.reps)
+    out = BatchOutcome([], {}, set(), [], [], [], set(), {}, {}, {}, set(), [], [])
+    current: dict[uuid.UUID, int] = {}  # lead id -> index in out.assignments of its current one
+    for arrival in arrivals:
+        outcome = decide_arrival(state, arrival, config, now, new_id)
+        lead = outcome.lead
+        out.outcomes.append(outcome)
+        out.leads[lead.id] = lead
+        out.identities.extend((k, v, lead.id) for k, v in outcome.new_identities)
+        out.submissions.append(outcome.submission)
+        out.observations.extend(outcome.observations)
+        if outcome.assignment is not None:
+            if lead.id in current:  # superseded within the batch
+                i = current[lead.id]
+                out.assignments[i] = replace(out.assignments[i], ended_at=now)
+            elif lead.id not in state.created:
+                out.end_assignments_of.add(lead.id)
+            current[lead.id] = len(out.assignments)
+            out.assignments.append(outcome.assignment)
+        if outcome.emit is not None:
+            out.emits.append(outcome.emit)
+    out.created = set(state.created)
+    out.clocks = {lead_id: state.clocks[lead_id] for lead_id in state.clocks_changed}
+    for rep_id, rep in state.reps.items():
+        before = reps_before.get(rep_id)
+        if before is None:
+            continue
+        if rep.current_weight != before.current_weight:
+            out.weights[rep_id] = rep.current_weight
+        if rep.open_leads != before.open_leads:
+            out.open_lead_deltas[rep_id] = rep.open_leads - before.open_leads
+    out.teams_changed = teams_touched(reps_before, state.reps)
+    return out
+
+
+def decide_arrival(
+    state: BatchState,
+    arrival: Arrival,
+    config: Config,
+    now: datetime,
+    new_id: Callable[[], uuid.UUID] = uuid.uuid4,
+) -> LeadOutcome:
+    """Match, merge, score and route one arrival against ``state`` (updated in place)."""
+    keys = arrival.identities
+    found = {k: state.identities[k] for k in keys if k in state.identities}
+    lead: LeadRow | None = None
+    matched_by, detail = "new", "no earlier lead matched"
+    if found:
+        key = next(k for k in keys if k in found)  # email before phone
+        lead = _known(state, found[key])
+        matched_by, detail = key[0], f"same {key[0]} as lead {found[key]}"
+        others = {str(v) for v in found.values() if v != found[key]}
+        if others:
+            detail += f"; other identities belong to {', '.join(sorted(others))} (left unmerged)"
+    else:
+        profile = profile_of(
+            arrival.incoming,
+            source_id=arrival.source_id,
+            channel=arrival.channel,
+            purchased_list=arrival.purchased_list,
+        )
+        company = company_key(profile)
+        if company is not None:
+            match = fuzzy_match(profile, state.candidates.get(company, []), config.thresholds)
+            if match is not None:
+                lead = _known(state, uuid.UUID(match.lead_id))
+                matched_by, detail = "name_company", match.detail
+
+    observations: list[Observation] = []
+    filled: tuple[str, ...] = ()
+    conflicts: list[dict[str, str]] = []
+    claimed: list[tuple[str, str]] = []
+    created = lead is None
+    incoming = arrival.incoming
+    if lead is None:
+        company = company_key(
+            profile_of(incoming, source_id=None, channel=None, purchased_list=False)
+        )
+        lead = LeadRow(
+            id=new_id(),
+            status=LeadStatus.new,
+            is_name=arrival.purchased_list,
+            profile=_stored_profile(incoming),
+            first_name=incoming.get("first_name"),
+            last_name=incoming.get("last_name"),
+            company_key=company,
+            source_id=arrival.source_id,
+            channel=arrival.channel,
+            received_at=arrival.received_at,
+            score=0,
+            temperature="cold",
+            stage="none",
+            score_breakdown={},
+            owner_rep_id=None,
+            team_id=None,
+            queue=None,
+            first_touch_at=None,
+            last_activity_at=None,
+            created_at=now,
+            updated_at=now,
+        )
+        state.created.add(lead.id)
+        state.activities[lead.id] = []
+        if company is not None:
+            same_company = state.candidates.setdefault(company, [])
+            if len(same_company) < FUZZY_CANDIDATES:
+                same_company.append(
+                    Candidate(
+                        lead_id=str(lead.id),
+                        first_name=lead.first_name,
+                        last_name=lead.last_name,
+                        company=incoming.get("company"),
+                        company_domain=incoming.get("company_domain"),
+                    )
+                )
+        for k in keys:
+            state.identities[k] = lead.id
+        claimed = list(keys)
+    else:
+        merged = merge_fields(lead.profile, _stored_profile(incoming))
+        lead = replace(
+            lead,
+            profile=merged.merged,
+            first_name=lead.first_name or incoming.get("first_name"),
+            last_name=lead.last_name or incoming.get("last_name"),
+            is_name=lead.is_name and arrival.purchased_list,
+        )
+        filled = merged.filled
+        conflicts = [
+            {"field": c.field, "kept": c.kept, "incoming": c.incoming} for c in merged.conflicts
+        ]
+        taken = []
+        for k in keys:
+            owner = state.identities.get(k)
+            if owner is None:
+                state.identities[k] = lead.id
+                claimed.append(k)
+            elif owner != lead.id:
+                taken.append(k)
+        if taken:
+            detail += f"; identities kept by other leads: {taken}"
+        observations.append(Observation("merges", (matched_by,)))
+
+    submission = Submission(
+        submission_id=arrival.submission_id,
+        lead_id=lead.id,
+        event_id=arrival.event_id,
+        source_id=arrival.source_id,
+        channel=arrival.channel,
+        matched_by=matched_by,
+        detail=detail,
+        filled=list(filled),
+        conflicts=conflicts,
+        received_at=arrival.received_at,
+        processed_at=now,
+    )
+    if lead.status == LeadStatus.converted:
+        state.leads[lead.id] = lead
+        return LeadOutcome(
+            lead, created, submission, tuple(claimed), None, None, tuple(observations)
+        )
+
+    result = score(lead_profile(lead), state.activities.get(lead.id, []), config.rules, now)
+    lead = replace(
+        lead,
+        score=result.total,
+        temperature=result.temperature,
+        stage=result.stage,
+        score_breakdown=result.to_dict(),
+    )
+    assignment, emit, more = _route(state, lead, arrival, config, now, new_id)
+    lead = state.leads[lead.id]
+    observations.extend(more)
+    return LeadOutcome(
+        lead, created, submission, tuple(claimed), assignment, emit, tuple(observations)
+    )
+
+
+def _known(state: BatchState, lead_id: uuid.UUID) -> LeadRow:
+    lead = state.leads.get(lead_id)
+    if lead is None:
+        raise MissingState(f"lead {lead_id} was not loaded")
+    return lead
+
+
+def _stored_profile(incoming: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(incoming)
+
+
+def _route(
+    state: BatchState,
+    lead: LeadRow,
+    arrival: Arrival,
+    config: Config,
+    now: datetime,
+    new_id: Callable[[], uuid.UUID],
+) -> tuple[AssignmentRow, Emit, list[Observation]]:
+    """Who owns the lead now; updates the lead, its clock and the reps in ``state``."""
+    if lead.owner_rep_id is not None and lead.status == LeadStatus.assigned:
+        owner = state.reps.get(lead.owner_rep_id)
+        if owner is not None and owner.active:
+            return _record(
+                state, lead, arrival, config, now, new_id,
+                outcome=LeadStatus.assigned, kind=DecisionKind.sticky, rep_id=owner.id,
+                team_id=owner.team_id, queue=None, rule=None,
+                reason=f"known lead returns to its current owner {owner.id} (sticky routing)",
+                explanation={"sticky": {"rep": owner.id, "active": True}},
+            )  # fmt: skip
+    nurture_reason = not_for_sales(lead, config.rules)
+    if nurture_reason is not None:
+        return _record(
+            state, lead, arrival, config, now, new_id,
+            outcome=LeadStatus.nurture, kind=DecisionKind.initial, rep_id=None, team_id=None,
+            queue=None, rule=None, reason=nurture_reason,
+            explanation={"not_for_sales": nurture_reason},
+        )  # fmt: skip
+    decision = route(
+        lead_profile(lead),
+        config.routing_rules,
+        state.teams,
+        list(state.reps.values()),
+        config.follow_the_sun,
+        now,
+        fallback_queue=config.fallback_queue,
+    )
+    for rep_id, weight in decision.weights.items():
+        state.reps[rep_id] = replace(state.reps[rep_id], current_weight=weight)
+    queued = decision.outcome == "queued"
+    return _record(
+        state, lead, arrival, config, now, new_id,
+        outcome=LeadStatus.queued if queued else LeadStatus.assigned, kind=DecisionKind.initial,
+        rep_id=decision.rep_id, team_id=decision.team_id,
+        queue=config.fallback_queue if queued else None, rule=decision.rule,
+        reason=decision.reason, explanation=decision.explanation,
+    )  # fmt: skip
+
+
+def not_for_sales(lead: LeadRow, rules: ScoringRules) -> str | None:
+    if lead.is_name:
+        return "purchased-list name: nurture only, never routed to sales"
+    if lead.stage == "none":
+        return f"score {lead.score} is below the MQL threshold {rules.thresholds.mql}: stays with nurture"
+    return None
+
+
+def _record(
+    state: BatchState,
+    lead: LeadRow,
+    arrival: Arrival,
+    config: Config,
+    now: datetime,
+    new_id: Callable[[], uuid.UUID],
+    *,
+    outcome: LeadStatus,
+    kind: DecisionKind,
+    rep_id: str | None,
+    team_id: str | None,
+    queue: str | None,
+    rule: str | None,
+    reason: str,
+    explanation: dict[str, Any],
+) -> tuple[AssignmentRow, Emit, list[Observation]]:
+    observations: list[Observation] = []
+    previous_status = lead.status
+    previous_owner = lead.owner_rep_id if lead.status == LeadStatus.assigned else None
+    if previous_owner is not None and previous_owner != rep_id:
+        _add_open_lead(state, previous_owner, -1)
+    if rep_id is not None and previous_owner != rep_id:
+        _add_open_lead(state, rep_id, +1)
+    assignment = AssignmentRow(
+        id=new_id(),
+        lead_id=lead.id,
+        outcome=outcome,
+        kind=kind,
+        rep_id=rep_id,
+        team_id=team_id,
+        queue=queue,
+        rule=rule,
+        reason=reason,
+        explanation=explanation,
+        score=lead.score_breakdown,
+        cause_event_id=arrival.event_id,
+        decided_at=now,
+        ended_at=None,
+    )
+    lead = replace(
+        lead, status=outcome, owner_rep_id=rep_id, team_id=team_id, queue=queue, updated_at=now
+    )
+    state.leads[lead.id] = lead
+    clock: ClockRow | None = None
+    if outcome != LeadStatus.assigned:
+        _close_clock(state, lead.id)
+    elif rep_id is not None and team_id is not None:
+        clock = _start_clock(
+            state, lead, team_id, rep_id, arrival.sla_start, kind,
+            known=previous_status != LeadStatus.new,
+        )  # fmt: skip
+        if kind in (DecisionKind.initial, DecisionKind.dequeued, DecisionKind.rescored):
+            seconds = max((now - lead.received_at).total_seconds(), 0.0)
+            observations.append(Observation("intake_to_assignment", (), seconds))
+    observations.append(
+        Observation("leads_routed", ("name" if lead.is_name else outcome.value, team_id or "none"))
+    )
+    observations.append(Observation("scores", (), float(lead.score)))
+    emit = Emit(
+        lead=lead,
+        assignment=assignment,
+        clock=clock,
+        submission_id=arrival.submission_id,
+        channel=arrival.channel,
+        trade_show=arrival.trade_show,
+        team_timezone=state.team_timezones.get(team_id) if team_id else None,
+    )
+    return assignment, emit, observations
+
+
+def _add_open_lead(state: BatchState, rep_id: str, delta: int) -> None:
+    rep = state.reps.get(rep_id)
+    if rep is not None:
+        state.reps[rep_id] = replace(rep, open_leads=max(rep.open_leads + delta, 0))
+
+
+def _start_clock(
+    state: BatchState,
+    lead: LeadRow,
+    team_id: str,
+    rep_id: str,
+    started_at: datetime,
+    kind: DecisionKind,
+    *,
+    known: bool,
+) -> ClockRow | None:
+    existing = state.clocks.get(lead.id) if known else None
+    if kind == DecisionKind.sticky and existing is not None and existing.state in OPEN_CLOCK_STATES:
+        return existing  # the clock of this owner already runs
+    if lead.first_touch_at is not None and kind == DecisionKind.reassigned:
+        return None
+    team = state.teams[team_id]
+    warn_at = add_business_minutes(started_at, team.warning_minutes, team.hours)
+    clock = ClockRow(
+        lead_id=lead.id,
+        team_id=team_id,
+        rep_id=rep_id,
+        channel=lead.channel,
+        state=ClockState.running,
+        started_at=started_at,
+        warn_at=warn_at,
+        due_at=add_business_minutes(started_at, team.sla_minutes, team.hours),
+        next_fire_at=warn_at,
+        stopped_at=None,
+        escalations=(existing.escalations + (1 if kind == DecisionKind.reassigned else 0))
+        if existing
+        else 0,
+    )
+    state.clocks[lead.id] = clock
+    state.clocks_changed.add(lead.id)
+    return clock
+
+
+def _close_clock(state: BatchState, lead_id: uuid.UUID) -> None:
+    """Leaving sales (nurture, queue): no first-touch clock runs for nobody."""
+    clock = state.clocks.get(lead_id)
+    if clock is not None and clock.state in CLOSABLE_CLOCK_STATES:
+        state.clocks[lead_id] = replace(clock, state=ClockState.closed, next_fire_at=None)
+        state.clocks_changed.add(lead_id)
+
+
+def teams_touched(before: Mapping[str, Rep], after: Mapping[str, Rep]) -> set[str]:
+    """Teams whose reps' routing state (weights, open leads) differs between two states."""
+    return {
+        rep.team_id
+        for rep_id, rep in after.items()
+        if (b := before.get(rep_id)) is None
+        or (b.current_weight, b.open_leads) != (rep.current_weight, rep.open_leads)
+    }

@@ -1,0 +1,202 @@
+"""Whole decisions as values: a batch of arrivals decided against loaded state, no I/O."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.router.domain.assignment import Rep, RoutingRule, Team
+from services.router.domain.intake import (
+    Arrival,
+    BatchState,
+    Config,
+    LeadRow,
+    ShowRef,
+    decide_batch,
+)
+from services.router.domain.matching import MatchThresholds
+from services.router.domain.scoring import load_scoring_rules
+
+RULES = load_scoring_rules(Path(__file__).parents[3] / "deploy" / "config" / "scoring.yaml")
+NOW = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)  # a Wednesday
+CONFIG = Config(
+    rules=RULES,
+    routing_rules=(RoutingRule(name="everyone", team_id="sales"),),
+    follow_the_sun=(),
+    fallback_queue="unassigned",
+    thresholds=MatchThresholds(),
+)
+QUALIFIED: dict[str, Any] = {
+    "job_title": "VP of Sales",
+    "company_size": "201-500",
+    "industry": "Software",
+    "country": "US",
+    "message": "We need a demo for 40 seats this quarter",
+}
+
+
+def sales_team() -> dict[str, Team]:
+    return {"sales": Team(id="sales", name="Sales")}
+
+
+def reps(weights: dict[str, int], capacity: int = 10_000) -> dict[str, Rep]:
+    return {
+        rep_id: Rep(id=rep_id, team_id="sales", name=rep_id, weight=w, capacity=capacity)
+        for rep_id, w in weights.items()
+    }
+
+
+def empty_state(**overrides: Any) -> BatchState:
+    values: dict[str, Any] = {
+        "identities": {},
+        "candidates": {},
+        "leads": {},
+        "activities": {},
+        "clocks": {},
+        "teams": sales_team(),
+        "team_timezones": {"sales": "UTC"},
+        "reps": reps({"a": 3, "b": 2, "c": 1}),
+    }
+    values.update(overrides)
+    return BatchState(**values)
+
+
+def arrival(n: int = 0, **fields: Any) -> Arrival:
+    incoming = {
+        "email": f"person{n}@acme{n}.com",
+        "first_name": "Pat",
+        "last_name": f"Lee{n}",
+        "company": f"Acme {n}",
+        "company_domain": f"acme{n}.com",
+        **QUALIFIED,
+    }
+    show = fields.pop("trade_show", None)
+    incoming.update(fields)
+    return Arrival(
+        event_id=str(uuid.uuid4()),
+        submission_id=uuid.uuid4(),
+        source_id="website",
+        channel="trade_show" if show else "web",
+        purchased_list=False,
+        received_at=NOW - timedelta(seconds=2),
+        incoming={k: v for k, v in incoming.items() if v is not None},
+        trade_show=show,
+    )
+
+
+def test_the_same_new_person_twice_in_one_batch_is_one_lead_back_to_its_owner() -> None:
+    first = arrival(1)
+    again = arrival(1, email="PERSON1@acme1.com", phone="+14155550123")
+    out = decide_batch(empty_state(), [first, again], CONFIG, NOW)
+    assert len(out.created) == 1
+    (lead_id,) = out.created
+    assert [s.matched_by for s in out.submissions] == ["new", "email"]
+    assert {s.lead_id for s in out.submissions} == {lead_id}
+    first_decision, second = out.assignments
+    assert first_decision.outcome == "assigned" and first_decision.ended_at == NOW
+    assert second.kind == "sticky" and second.rep_id == first_decision.rep_id
+    assert second.ended_at is None
+    # the phone the second form added is claimed by the same lead, once
+    assert sorted(k for k, _, owner in out.identities if owner == lead_id) == ["email", "phone"]
+    assert out.open_lead_deltas == {first_decision.rep_id: 1}
+    assert out.end_assignments_of == set()  # nothing stored to end: the lead is new
+
+
+def test_a_typod_name_at_the_same_company_in_one_batch_merges() -> None:
+    first = arrival(2, email=None, first_name="Katherine", last_name="Johnson")
+    twin = arrival(2, email=None, first_name="Katherine", last_name="Jonson")
+    out = decide_batch(empty_state(), [first, twin], CONFIG, NOW)
+    assert len(out.created) == 1
+    assert out.submissions[1].matched_by == "name_company"
+
+
+def test_weighted_round_robin_over_a_batch_is_exact() -> None:
+    out = decide_batch(empty_state(), [arrival(n) for n in range(60)], CONFIG, NOW)
+    shares = Counter(a.rep_id for a in out.assignments)
+    assert shares == {"a": 30, "b": 20, "c": 10}
+    assert sum(out.open_lead_deltas.values()) == 60
+    assert out.teams_changed == {"sales"}
+
+
+def test_capacity_counts_inside_the_batch() -> None:
+    state = empty_state(reps=reps({"a": 1, "b": 1}, capacity=2))
+    out = decide_batch(state, [arrival(n) for n in range(6)], CONFIG, NOW)
+    assert [a.outcome for a in out.assignments] == ["assigned"] * 4 + ["queued"] * 2
+    assert out.open_lead_deltas == {"a": 2, "b": 2}
+
+
+def test_names_and_unqualified_leads_stay_with_nurture_and_change_no_team() -> None:
+    cold = arrival(3, job_title="Student", company_size="1-10", message=None)
+    name = arrival(4)
+    name = Arrival(**{**name.__dict__, "purchased_list": True, "channel": "purchased_list"})
+    out = decide_batch(empty_state(), [cold, name], CONFIG, NOW)
+    assert [a.outcome for a in out.assignments] == ["nurture", "nurture"]
+    assert out.teams_changed == set() and out.clocks == {}
+
+
+def test_a_trade_show_lead_starts_its_clock_at_monday_0800_local() -> None:
+    show = ShowRef(
+        show_id="saastr",
+        name="SaaStr",
+        end_date=date(2026, 12, 2),  # a Wednesday, today
+        timezone="America/Los_Angeles",
+        import_id=uuid.uuid4(),
+        row_number=1,
+    )
+    berlin = arrival(5, trade_show=show, timezone="Europe/Berlin")
+    nowhere = arrival(6, trade_show=show)
+    out = decide_batch(empty_state(), [berlin, nowhere], CONFIG, NOW)
+    starts = {c.lead_id: c.started_at for c in out.clocks.values()}
+    lead_of = {s.submission_id: s.lead_id for s in out.submissions}
+    assert starts[lead_of[berlin.submission_id]] == datetime(2026, 12, 7, 7, 0, tzinfo=UTC)
+    assert starts[lead_of[nowhere.submission_id]] == datetime(2026, 12, 7, 16, 0, tzinfo=UTC)
+
+
+def test_a_known_converted_lead_is_merged_but_not_routed() -> None:
+    lead_id = uuid.uuid4()
+    known = LeadRow(
+        id=lead_id, status="converted", is_name=False, profile={"email": "won@acme7.com"},
+        first_name=None, last_name=None, company_key="acme7.com", source_id="website",
+        channel="web", received_at=NOW - timedelta(days=30), score=60, temperature="hot",
+        stage="sql", score_breakdown={}, owner_rep_id="a", team_id="sales", queue=None,
+        first_touch_at=None, last_activity_at=None, created_at=NOW - timedelta(days=30),
+        updated_at=NOW - timedelta(days=30),
+    )  # fmt: skip
+    state = empty_state(identities={("email", "won@acme7.com")}, leads={lead_id: known})
+    state.identities = {("email", "won@acme7.com"): lead_id}
+    out = decide_batch(state, [arrival(7, email="won@acme7.com", city="Boston")], CONFIG, NOW)
+    assert out.assignments == [] and out.emits == []
+    assert out.leads[lead_id].profile["city"] == "Boston"
+
+
+people = st.lists(st.integers(min_value=0, max_value=6), min_size=1, max_size=25)
+
+
+@settings(max_examples=60, deadline=None)
+@given(people)
+def test_a_batch_decides_exactly_as_one_arrival_at_a_time(who: list[int]) -> None:
+    """Batching is an optimisation only: the same arrivals one by one, each against the
+    state the previous left, give the same leads, matches, owners and weights."""
+    arrivals = [arrival(n) for n in who]
+    ids = iter(uuid.UUID(int=i) for i in range(1, 10_000))
+    batch_state = empty_state()
+    batch = decide_batch(batch_state, arrivals, CONFIG, NOW, new_id=lambda: next(ids))
+
+    ids = iter(uuid.UUID(int=i) for i in range(1, 10_000))
+    one_state = empty_state()
+    singles = [
+        decide_batch(one_state, [a], CONFIG, NOW, new_id=lambda: next(ids)) for a in arrivals
+    ]
+    assert batch.submissions == [s for out in singles for s in out.submissions]
+    assert [a.rep_id for a in batch.assignments] == [
+        a.rep_id for out in singles for a in out.assignments
+    ]
+    assert batch_state.reps == one_state.reps
+    assert batch_state.leads == one_state.leads
+    assert len(batch.created) == len(set(who))
