@@ -230,11 +230,14 @@ async def test_prometheus_scrapes_the_stack_and_the_dashboard_shows_what_happene
     (scores,) = dashboard["Score distribution"]
     result = await eventually(prometheus, scores, lambda r: len(r) > 1)
     assert "+Inf" in {s["metric"]["le"] for s in result}
-    (lag,) = dashboard["Consumer lag by group and topic"]
+    (lag,) = dashboard["Consumer lag, real-time lanes, by group and topic"]
     result = await eventually(prometheus, lag, lambda r: len(r) >= 2)
     assert {(env.prefix + "router", env.topic(LEAD_RECEIVED.topic))} <= by_labels(
         result, "group", "topic"
     ).keys()
+    for expr in dashboard["Consumer lag, bulk lane, and time to drain"]:  # answers, bulk only
+        bulk = await query(prometheus, expr)
+        assert {s["metric"]["topic"] for s in bulk} <= {env.topic("leads.bulk.v1")}, bulk
     (throughput,) = dashboard["Consumer throughput by outcome"]
     await eventually(
         prometheus,

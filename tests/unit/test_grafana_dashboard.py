@@ -140,3 +140,27 @@ def test_the_provider_loads_the_dashboards_folder() -> None:
         (GRAFANA / "provisioning" / "dashboards" / "leadflow.yml").read_text()
     )["providers"]
     assert [p["options"]["path"] for p in providers] == ["/var/lib/grafana/dashboards"]
+
+
+def test_consumer_lag_is_shown_by_lane_as_the_alerts_see_it() -> None:
+    """Real-time and bulk lag never share a panel (100,000 behind on an import would flatten
+    a real-time line of 50), and the panels split topics exactly as the lag alerts do."""
+    groups = yaml.safe_load((PROMETHEUS_DIR / "alerts.yml").read_text())["groups"]
+    rules = {r["alert"]: r["expr"] for g in groups for r in g["rules"] if "alert" in r}
+    bulk_lane = re.search(r'topic=~"([^"]+)"', rules["LeadflowBulkLaneStalled"])
+    assert bulk_lane is not None
+    real_time = f'topic!~"{bulk_lane.group(1)}"'
+    bulk = f'topic=~"{bulk_lane.group(1)}"'
+    assert real_time in rules["LeadflowConsumerLagGrowing"]
+    assert real_time in rules["LeadflowConsumerStalled"]
+
+    lanes: dict[str, set[str]] = {}
+    for panel in dashboard()["panels"]:
+        for target in panel.get("targets", []):
+            if "leadflow_consumer_lag" in target["expr"]:
+                has_real_time, has_bulk = real_time in target["expr"], bulk in target["expr"]
+                assert has_real_time != has_bulk, (panel["title"], target["expr"])
+                lanes.setdefault(panel["title"], set()).add(
+                    "real-time" if has_real_time else "bulk"
+                )
+    assert sorted(lanes.values(), key=sorted) == [{"bulk"}, {"real-time"}], lanes
