@@ -1,9 +1,6 @@
 """What the benchmarks share: the machine they ran on, CPU metering from /proc, waiting for a
 quiet machine (before the start and before each measurement), an own throw-away stack that is
-always torn down, medians and percentiles, and tables rendered as Markdown and with rich.
-
-``tests/bench/run.py`` and ``tests/bench/router.py`` still carry their own copies of these
-helpers; new benchmarks use this module."""
+always torn down, medians and percentiles, and tables rendered as Markdown and with rich."""
 
 from __future__ import annotations
 
