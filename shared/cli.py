@@ -1,4 +1,5 @@
-"""The ``leadflow`` command line: run the stack, import trade-show files, send demo leads."""
+"""The ``leadflow`` command line: run the stack, import trade-show files and purchased lists,
+send demo leads."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
 from rich.console import Console
@@ -257,6 +258,147 @@ def send_lead(
     raise typer.Exit(0 if response.is_success else 1)
 
 
+FINISHED_IMPORT = ("done", "cancelled", "failed")
+# how often the command line asks for an import's progress
+IMPORT_POLL_SECONDS = 0.5
+
+
+def _upload_and_follow(
+    path: str,
+    file: Path,
+    data: dict[str, str],
+    *,
+    url: str,
+    token: str,
+    show_rejected: int,
+    wait: bool,
+) -> None:
+    """Upload an import file with a progress bar, then follow its job to the end with another
+    (polling ``GET /v1/imports/{id}``), then print the summary and the first rejected rows."""
+    import httpx
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    size = file.stat().st_size
+    auth = {"authorization": f"Bearer {token}"}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task(f"uploading {file.name}", total=size)
+
+        class Tracked:
+            """The file, read as httpx streams it, moving the upload bar."""
+
+            def __init__(self, stream: BinaryIO) -> None:
+                self.stream = stream
+                self.sent = 0
+
+            def read(self, n: int = -1) -> bytes:
+                chunk = self.stream.read(n)
+                self.sent += len(chunk)
+                progress.update(task, completed=self.sent)
+                if self.sent >= size:
+                    progress.update(task, description=f"storing {file.name}")
+                return chunk
+
+        with file.open("rb") as stream:
+            response = httpx.post(
+                f"{url}{path}",
+                data=data,
+                files={"file": (file.name, Tracked(stream), "text/csv")},  # type: ignore[dict-item]
+                headers=auth,
+                timeout=600,
+            )
+    if not response.is_success:
+        console.print(f"[red]{response.status_code}[/red] {response.text}")
+        raise typer.Exit(1)
+    job = response.json()
+    import_id = job["import_id"]
+    job_url = f"{url}/v1/imports/{import_id}"
+    if response.status_code == 200:
+        console.print(f"import {import_id}: this file was uploaded before; following that import")
+    if not wait:
+        console.print(f"import {import_id} is {job['status']}: follow it at GET {job_url}")
+        return
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("rows"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task(f"import {job['status']}", total=job.get("total_rows"))
+            while True:
+                progress.update(
+                    task,
+                    total=job.get("total_rows"),
+                    completed=job["rows_read"],
+                    description=f"import {job['status']} ({job['accepted']} accepted, {job['rejected']} rejected)",
+                )
+                if job["status"] in FINISHED_IMPORT:
+                    break
+                time.sleep(IMPORT_POLL_SECONDS)
+                polled = httpx.get(job_url, params={"limit": 0}, headers=auth, timeout=30)
+                if not polled.is_success:
+                    console.print(f"[red]{polled.status_code}[/red] {polled.text}")
+                    raise typer.Exit(1)
+                job = polled.json()
+    except KeyboardInterrupt:
+        console.print(
+            f"\nthe import goes on without this command: follow it at GET {job_url}, "
+            f"cancel it with DELETE {job_url}"
+        )
+        raise typer.Exit(130) from None
+
+    status = job["status"]
+    color = "green" if status == "done" else "red"
+    console.print(
+        f"import {import_id} [{color}]{status}[/{color}]: {job['accepted']} accepted, "
+        f"{job['rejected']} rejected of {job['total_rows']} rows; "
+        f"ignored columns: {', '.join(job['ignored_columns']) or 'none'}"
+    )
+    if job.get("error"):
+        console.print(f"  error: {job['error']}")
+    if job["rejected"] and show_rejected:
+        page = httpx.get(
+            job_url,
+            params={"status": "rejected", "limit": show_rejected},
+            headers=auth,
+            timeout=30,
+        ).json()
+        for row in page["rows"]:
+            reasons = "; ".join(f"{e['field']}: {e['message']}" for e in row["errors"])
+            console.print(f"  row {row['row']}: {reasons}")
+        if job["rejected"] > len(page["rows"]):
+            console.print(
+                f"  ... {job['rejected'] - len(page['rows'])} more: GET {job_url}?status=rejected"
+            )
+    if status != "done":
+        raise typer.Exit(1)
+
+
+MappingOption = Annotated[
+    str | None, typer.Option(help='JSON: CSV header -> lead field, e.g. {"E-Mail":"email"}')
+]
+TokenOption = Annotated[str, typer.Option(envvar="LEADFLOW_ADMIN_TOKEN")]
+ShowRejectedOption = Annotated[int, typer.Option(help="how many rejected rows to list")]
+WaitOption = Annotated[
+    bool, typer.Option(help="follow the import job to the end (--no-wait: upload only)")
+]
+
+
 @app.command("import-trade-show")
 def import_trade_show(
     file: Annotated[
@@ -266,67 +408,54 @@ def import_trade_show(
     name: Annotated[str, typer.Option(help="show name")],
     end_date: Annotated[str, typer.Option(help="last day of the show, YYYY-MM-DD")],
     timezone: Annotated[str, typer.Option(help="the show's IANA time zone")],
-    mapping: Annotated[
-        str | None, typer.Option(help='JSON: CSV header -> lead field, e.g. {"E-Mail":"email"}')
-    ] = None,
+    mapping: MappingOption = None,
     url: Annotated[str, typer.Option()] = INGEST_URL,
-    token: Annotated[str, typer.Option(envvar="LEADFLOW_ADMIN_TOKEN")] = DEV_ADMIN_TOKEN,
-    show_rejected: Annotated[int, typer.Option(help="how many rejected rows to list")] = 20,
+    token: TokenOption = DEV_ADMIN_TOKEN,
+    show_rejected: ShowRejectedOption = 20,
+    wait: WaitOption = True,
 ) -> None:
-    """Upload a trade-show badge-scan file; every row is validated and published like a web lead."""
-    import httpx
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-
+    """Import a trade-show badge-scan file: upload it, then follow its import job to the end."""
     date.fromisoformat(end_date)
-    raw = file.read_bytes()
     data = {"name": name, "end_date": end_date, "timezone": timezone}
     if mapping:
         data["mapping"] = mapping
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
-        task = progress.add_task(f"uploading {file.name}", total=len(raw))
-
-        class Tracked:
-            def __init__(self) -> None:
-                self.sent = 0
-
-            def read(self, n: int = -1) -> bytes:
-                chunk = raw[self.sent : self.sent + (n if n > 0 else len(raw))]
-                self.sent += len(chunk)
-                progress.update(task, completed=self.sent)
-                if self.sent >= len(raw):
-                    progress.update(task, description=f"validating and publishing {file.name}")
-                return chunk
-
-        response = httpx.post(
-            f"{url}/v1/trade-shows/{show}/imports",
-            data=data,
-            files={"file": (file.name, Tracked(), "text/csv")},  # type: ignore[dict-item]
-            headers={"authorization": f"Bearer {token}"},
-            timeout=600,
-        )
-    if not response.is_success:
-        console.print(f"[red]{response.status_code}[/red] {response.text}")
-        raise typer.Exit(1)
-    result = response.json()
-    replay = " (already imported: nothing published again)" if response.status_code == 200 else ""
-    console.print(
-        f"import {result['import_id']}{replay}: {result['accepted']} accepted, {result['rejected']} rejected "
-        f"of {result['total_rows']} rows; ignored columns: {', '.join(result['ignored_columns']) or 'none'}"
+    _upload_and_follow(
+        f"/v1/trade-shows/{show}/imports",
+        file,
+        data,
+        url=url,
+        token=token,
+        show_rejected=show_rejected,
+        wait=wait,
     )
-    rejected = [r for r in result["rows"] if r["status"] == "rejected"]
-    for row in rejected[:show_rejected]:
-        reasons = "; ".join(f"{e['field']}: {e['message']}" for e in row["errors"])
-        console.print(f"  row {row['row']}: {reasons}")
-    if len(rejected) > show_rejected:
-        console.print(
-            f"  ... {len(rejected) - show_rejected} more: GET {url}/v1/imports/{result['import_id']}?status=rejected"
-        )
+
+
+@app.command("import-list")
+def import_list(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="purchased-list CSV")
+    ],
+    list_id: Annotated[
+        str, typer.Option("--list", help="the list source's id, e.g. purchased-lists")
+    ],
+    mapping: MappingOption = None,
+    url: Annotated[str, typer.Option()] = INGEST_URL,
+    token: TokenOption = DEV_ADMIN_TOKEN,
+    show_rejected: ShowRejectedOption = 20,
+    wait: WaitOption = True,
+) -> None:
+    """Import a purchased list (names for nurture, never routed to sales): upload it, then
+    follow its import job to the end."""
+    data = {"mapping": mapping} if mapping else {}
+    _upload_and_follow(
+        f"/v1/lists/{list_id}/imports",
+        file,
+        data,
+        url=url,
+        token=token,
+        show_rejected=show_rejected,
+        wait=wait,
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from services.ingest import metrics
 from services.ingest.activities.endpoints import router as activities_router
 from services.ingest.context import IngestContext, utc_now
 from services.ingest.idempotency.repository import IdempotencyRepository
+from services.ingest.imports.endpoints import router as imports_router
+from services.ingest.imports.worker import ImportWorker
 from services.ingest.leads.endpoints import router as leads_router
 from services.ingest.settings import IngestSettings
 from services.ingest.sources.config import load_sources
@@ -29,6 +31,9 @@ from shared.metrics import HttpMetricsMiddleware
 
 log = get_logger(__name__)
 PURGE_EVERY_SECONDS = 600
+# Within uvicorn's graceful-shutdown window (10 s): a batch is published within the publish
+# timeout; one that is cut off is re-published by the next worker with the same event ids.
+IMPORT_STOP_GRACE_SECONDS = 8
 
 
 async def _purge_expired_keys(ctx: IngestContext) -> None:
@@ -72,11 +77,26 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         )
         app.state.ingest = ctx
         purger = asyncio.create_task(_purge_expired_keys(ctx))
+        workers = [ImportWorker(ctx) for _ in range(settings.ingest_import_workers)]
+        worker_tasks = [
+            asyncio.create_task(w.run(), name=f"ingest-import-worker-{i}")
+            for i, w in enumerate(workers)
+        ]
         log.info("ingest.started", sources=sorted(sources), kafka=settings.kafka_bootstrap_servers)
         try:
             yield
         finally:
             purger.cancel()
+            # import workers finish the batch in flight, then let go of their jobs
+            for worker in workers:
+                await worker.stop()
+            if worker_tasks:
+                _, late = await asyncio.wait(worker_tasks, timeout=IMPORT_STOP_GRACE_SECONDS)
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*worker_tasks, return_exceptions=True)
+            for worker in workers:
+                await worker.release()
             await producer.stop()
             await engine.dispose()
             log.info("ingest.stopped")
@@ -84,13 +104,14 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app = FastAPI(
         title="leadflow ingest",
         version="1",
-        summary="Web-form webhooks, trade-show badge scans and sales activities, published to Kafka.",
+        summary="Web-form webhooks, trade-show badge scans, purchased lists and sales activities, published to Kafka.",
         lifespan=lifespan,
     )
     install_error_handlers(app)
     app.include_router(leads_router)
     app.include_router(activities_router)
     app.include_router(trade_shows_router)
+    app.include_router(imports_router)
 
     def checks() -> dict[str, ReadinessCheck]:
         ctx: IngestContext = app.state.ingest
@@ -100,7 +121,10 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimitMiddleware,
         default_limit=settings.ingest_max_body_bytes,
-        limits={"/v1/trade-shows": settings.ingest_import_max_bytes},
+        limits={
+            "/v1/trade-shows": settings.ingest_import_max_bytes,
+            "/v1/lists": settings.ingest_import_max_bytes,
+        },
     )
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics.HTTP)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,8 @@ class IngestContext:
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock = utc_now
     limiters: dict[str, RateLimiter] = field(default_factory=dict)
+    # set when a job is queued here, so this process's idle import worker starts at once
+    import_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def ttl(self) -> timedelta:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge, Histogram
 
 from shared.metrics import HttpMetrics
 
@@ -33,7 +33,36 @@ ACTIVITIES = Counter(
     "leadflow_ingest_activities_total", "Activities accepted from sales tools, by kind", ["kind"]
 )
 IMPORT_ROWS = Counter(
-    "leadflow_ingest_trade_show_rows_total",
-    "Trade-show import rows, by outcome (accepted, rejected)",
-    ["outcome"],
+    "leadflow_ingest_import_rows_total",
+    "Import job rows recorded, by kind (trade_show, list) and outcome (accepted, rejected)",
+    ["kind", "outcome"],
 )
+IMPORT_JOBS = Counter(
+    "leadflow_ingest_import_jobs_total",
+    "Import jobs entering a status (queued, running, done, cancelled, failed), by kind",
+    ["kind", "status"],
+)
+IMPORT_JOBS_RUNNING = Gauge(
+    "leadflow_ingest_import_jobs_running", "Import jobs this process is working on now"
+)
+IMPORT_BATCH_SECONDS = Histogram(
+    "leadflow_ingest_import_batch_duration_seconds",
+    "One import batch: validate its rows, publish them (acks=all), record the step",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+# what an import row counts as among all leads: (source_kind, channel)
+_IMPORT_LEAD_LABELS = {
+    "trade_show": ("trade_show", "trade_show"),
+    "list": ("list", "purchased_list"),
+}
+
+
+def count_import_rows(kind: str, accepted: int, rejected: int) -> None:
+    """One recorded batch, counted once (a batch re-sent after a crash was not recorded)."""
+    source_kind, channel = _IMPORT_LEAD_LABELS[kind]
+    IMPORT_ROWS.labels(kind, "accepted").inc(accepted)
+    IMPORT_ROWS.labels(kind, "rejected").inc(rejected)
+    LEADS_RECEIVED.labels(source_kind, channel).inc(accepted + rejected)
+    LEADS_ACCEPTED.labels(source_kind, channel).inc(accepted)
+    if rejected:
+        LEADS_REJECTED.labels(source_kind, "validation").inc(rejected)

@@ -1,29 +1,46 @@
-"""The ``ingest`` schema: idempotency keys with stored responses, trade-show imports."""
+"""The ``ingest`` schema: idempotency keys with stored responses, import jobs (the stored
+file in chunks, progress, a worker's lease) and their per-row results."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Date,
     DateTime,
+    Enum,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     SmallInteger,
     String,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.ingest.domain.jobs import ImportKind, JobStatus
 from shared.db import make_base
 
 SCHEMA = "ingest"
 Base = make_base(SCHEMA)
+
+
+def _string_enum(enum: type[StrEnum]) -> Enum:
+    """A StrEnum stored as its value in a VARCHAR(16) (no database enum type to migrate)."""
+    return Enum(
+        enum,
+        native_enum=False,
+        create_constraint=False,
+        length=16,
+        values_callable=lambda e: [m.value for m in e],
+    )
 
 
 class IdempotencyKey(Base):
@@ -46,30 +63,76 @@ class IdempotencyKey(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
-class TradeShowImport(Base):
-    __tablename__ = "trade_show_import"
+class ImportJob(Base):
+    """One uploaded file (a trade show's badge scans or a purchased list) and its progress.
+
+    The id derives from the target and the file's hash, so a re-upload finds it. Chunks
+    ``0 .. next_chunk - 1`` are published and their rows recorded; a worker holds the job
+    while ``lease_expires_at`` is ahead and renews it with every batch."""
+
+    __tablename__ = "import_job"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    show_id: Mapped[str] = mapped_column(String(64), index=True)
-    show_name: Mapped[str] = mapped_column(String(200))
-    end_date: Mapped[date] = mapped_column(Date)
-    timezone: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[ImportKind] = mapped_column(_string_enum(ImportKind))
+    status: Mapped[JobStatus] = mapped_column(_string_enum(JobStatus), index=True)
+    # the stack it belongs to: only workers with the same topic prefix claim it
+    topic_prefix: Mapped[str] = mapped_column(String(100))
+    list_id: Mapped[str | None] = mapped_column(String(64))
+    show_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    show_name: Mapped[str | None] = mapped_column(String(200))
+    end_date: Mapped[date | None] = mapped_column(Date)
+    timezone: Mapped[str | None] = mapped_column(String(64))
     file_name: Mapped[str | None] = mapped_column(String(300))
     file_sha256: Mapped[str] = mapped_column(String(64))
-    total_rows: Mapped[int] = mapped_column(Integer)
-    accepted_rows: Mapped[int] = mapped_column(Integer)
-    rejected_rows: Mapped[int] = mapped_column(Integer)
+    file_bytes: Mapped[int] = mapped_column(BigInteger)
+    fields: Mapped[list[str]] = mapped_column(JSONB)  # the lead field of each stored column
     column_mapping: Mapped[dict[str, Any]] = mapped_column(JSONB)
     ignored_columns: Mapped[list[str]] = mapped_column(JSONB)
+    total_rows: Mapped[int | None] = mapped_column(Integer)
+    accepted_rows: Mapped[int] = mapped_column(Integer)
+    rejected_rows: Mapped[int] = mapped_column(Integer)
+    chunk_count: Mapped[int] = mapped_column(Integer)
+    next_chunk: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ImportChunk(Base):
+    """The stored file, ``rows`` (JSON: row number, then one value per job field) per chunk;
+    deleted when the job is done."""
+
+    __tablename__ = "import_chunk"
+
+    import_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        ForeignKey("ingest.import_job.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    row_count: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[str] = mapped_column(Text)
 
 
 class ImportRow(Base):
     __tablename__ = "import_row"
+    __table_args__ = (
+        # the rejected rows of an import, in order, without reading its accepted ones
+        Index(
+            "ix_ingest_import_row_rejected",
+            "import_id",
+            "row_number",
+            postgresql_where=text("status = 'rejected'"),
+        ),
+    )
 
     import_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True),
-        ForeignKey("ingest.trade_show_import.id", ondelete="CASCADE"),
+        ForeignKey("ingest.import_job.id", ondelete="CASCADE"),
         primary_key=True,
     )
     row_number: Mapped[int] = mapped_column(Integer, primary_key=True)

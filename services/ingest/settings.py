@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import CommonSettings
@@ -15,10 +16,20 @@ class IngestSettings(CommonSettings):
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8000
     ingest_sources_file: Path = DEFAULT_SOURCES_FILE
-    # Web leads and activities; trade-show files have their own, larger limit.
+    # Web leads and activities; import files (trade shows, lists) have their own, larger limit.
     ingest_max_body_bytes: int = 64 * 1024
-    ingest_import_max_bytes: int = 20 * 1024 * 1024
-    ingest_import_max_rows: int = 50_000
+    ingest_import_max_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    ingest_import_max_rows: int = Field(1_000_000, ge=1)
+    # Import jobs: rows per stored chunk, which is also one published batch and one progress
+    # step (a restart re-publishes at most one); jobs one process works at a time; how often
+    # an idle worker looks for queued jobs; how long a worker's claim holds without renewal
+    # (each batch renews it; a dead worker's job is taken over once it runs out); an optional
+    # cap on rows published per second per job (0: none), so bulk never crowds out web leads.
+    ingest_import_batch_rows: int = Field(1000, ge=1, le=10_000)
+    ingest_import_workers: int = Field(1, ge=0)
+    ingest_import_poll_seconds: float = Field(1.0, gt=0)
+    ingest_import_lease_seconds: float = Field(30.0, gt=0)
+    ingest_import_max_rows_per_second: float = Field(0, ge=0)
     ingest_publish_timeout_seconds: float = 5.0
     ingest_idempotency_ttl_hours: int = 24
     ingest_signature_tolerance_seconds: int = 300

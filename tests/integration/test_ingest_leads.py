@@ -9,7 +9,7 @@ import httpx
 import jsonschema
 import pytest
 
-from shared.events.registry import LEAD_RECEIVED
+from shared.events.registry import LEAD_RECEIVED, LEAD_RECEIVED_BULK
 from shared.settings import DEV_WEBHOOK_SECRET
 from tests.conftest import start_ingest
 from tests.kafka_helpers import TopicReader, value
@@ -226,15 +226,16 @@ async def test_public_form_checks_origin_and_honeypot(client):
     assert response.json()["errors"][0]["field"] == "fax_number"
 
 
-async def test_purchased_list_names_are_flagged(client, topic):
-    body, headers = signed_request({"email": unique_email("bought")}, source="purchased-lists")
-    response = await client.post("/v1/leads", content=body, headers=headers)
-    assert response.status_code == 202 and response.json()["purchased_list"] is True
-    records = await topic.read(
-        until=lambda rs: any(value(r)["id"] == response.json()["event_id"] for r in rs)
-    )
-    data = next(value(r)["data"] for r in records if value(r)["id"] == response.json()["event_id"])
+async def test_purchased_list_names_are_flagged_and_take_the_bulk_lane(client, topic, stack):
+    async with TopicReader(stack.bootstrap, LEAD_RECEIVED_BULK.topic) as bulk:
+        body, headers = signed_request({"email": unique_email("bought")}, source="purchased-lists")
+        response = await client.post("/v1/leads", content=body, headers=headers)
+        assert response.status_code == 202 and response.json()["purchased_list"] is True
+        event_id = response.json()["event_id"]
+        records = await bulk.read(until=lambda rs: any(value(r)["id"] == event_id for r in rs))
+    data = next(value(r)["data"] for r in records if value(r)["id"] == event_id)
     assert data["purchased_list"] is True and data["channel"] == "purchased_list"
+    assert event_id not in {value(r)["id"] for r in await topic.read(timeout=1)}
 
 
 async def test_unknown_media_type_and_missing_source(client):

@@ -1,4 +1,5 @@
-"""A 10,000-row badge-scan file: every good row on the topic once, every bad row reported."""
+"""A 10,000-row badge-scan file as an import job: every good row on the bulk lane once,
+every bad row reported."""
 
 from __future__ import annotations
 
@@ -13,10 +14,8 @@ import uuid
 import httpx
 import pytest
 
-from shared.settings import DEV_ADMIN_TOKEN
+from tests.import_jobs import ADMIN, all_rows, wait_finished
 from tests.kafka_helpers import TopicReader, value
-
-ADMIN = {"authorization": f"Bearer {DEV_ADMIN_TOKEN}"}
 
 
 def badge_file(rows: int, tag: str) -> tuple[bytes, dict[int, str]]:
@@ -62,25 +61,33 @@ async def test_ten_thousand_rows_with_bad_rows(client, stack):
     tag = f"show{uuid.uuid4().hex[:8]}"
     raw, bad = badge_file(10_000, tag)
     form = {"name": "SaaStr Europa", "end_date": "2026-06-12", "timezone": "Europe/Berlin"}
-    async with TopicReader(stack.bootstrap, "leads.received.v1") as topic:
+    async with TopicReader(stack.bootstrap, "leads.bulk.v1") as topic:
         response = await client.post(
             f"/v1/trade-shows/{tag}/imports",
             data=form,
             files={"file": ("scans.csv", raw, "text/csv")},
             headers=ADMIN,
         )
-        assert response.status_code == 201, response.text[:500]
-        result = response.json()
-        assert result["total_rows"] == 10_000
+        assert response.status_code == 202, response.text[:500]
+        queued = response.json()
+        import_id = queued["import_id"]
+        assert response.headers["location"] == f"/v1/imports/{import_id}"
+        assert queued["status"] in ("queued", "running") and queued["total_rows"] == 10_000
+        assert queued["ignored_columns"] == ["Badge ID"]
+        assert queued["topic"] == "leads.bulk.v1"
+
+        result = await wait_finished(client, import_id)
+        assert result["status"] == "done", result
+        assert result["total_rows"] == result["rows_read"] == 10_000
         assert result["rejected"] == len(bad)
         assert result["accepted"] == 10_000 - len(bad)
-        assert result["ignored_columns"] == ["Badge ID"]
-        rejected = {r["row"]: r for r in result["rows"] if r["status"] == "rejected"}
+        rows = await all_rows(client, import_id)
+        assert [r["row"] for r in rows] == list(range(1, 10_001))
+        rejected = {r["row"]: r for r in rows if r["status"] == "rejected"}
         assert set(rejected) == set(bad)
         for n, field in bad.items():
             assert field in [e["field"] for e in rejected[n]["errors"]], rejected[n]
 
-        import_id = result["import_id"]
         records = await topic.read(
             until=lambda rs: (
                 sum(
@@ -92,19 +99,23 @@ async def test_ten_thousand_rows_with_bad_rows(client, stack):
             ),
             timeout=60,
         )
-        rows_on_topic = collections.Counter(
-            value(r)["data"]["trade_show"]["row_number"]
+        mine = [
+            value(r)
             for r in records
             if (value(r)["data"].get("trade_show") or {}).get("import_id") == import_id
-        )
+        ]
+        rows_on_topic = collections.Counter(e["data"]["trade_show"]["row_number"] for e in mine)
         good = set(range(1, 10_001)) - set(bad)
         assert set(rows_on_topic) == good
         assert max(rows_on_topic.values()) == 1
-        sample = next(
-            value(r)["data"]
-            for r in records
-            if (value(r)["data"].get("trade_show") or {}).get("import_id") == import_id
-        )
+        # each accepted row's result names the submission and the event that carries it
+        by_row = {e["data"]["trade_show"]["row_number"]: e for e in mine}
+        for r in rows:
+            if r["status"] == "accepted":
+                event = by_row[r["row"]]
+                assert r["event_id"] == event["id"]
+                assert r["submission_id"] == r["lead_id"] == event["data"]["lead_id"]
+        sample = mine[0]["data"]
         assert sample["channel"] == "trade_show"
         assert (
             sample["trade_show"]["timezone"] == "Europe/Berlin"
@@ -121,7 +132,8 @@ async def test_ten_thousand_rows_with_bad_rows(client, stack):
             headers=ADMIN,
         )
         assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
-        assert again.json()["import_id"] == import_id
+        assert again.json()["import_id"] == import_id and again.json()["status"] == "done"
+        await asyncio.sleep(0.5)
         assert await topic.new_count() == 0
 
     stored = await client.get(
@@ -152,7 +164,8 @@ async def test_import_needs_admin_token_and_a_usable_file(client):
     response = await client.post(
         "/v1/trade-shows/s2/imports", data=mapped, files=files, headers=ADMIN
     )
-    assert response.status_code == 201 and response.json()["accepted"] == 1
+    assert response.status_code == 202
+    assert (await wait_finished(client, response.json()["import_id"]))["accepted"] == 1
     assert (await client.get(f"/v1/imports/{uuid.uuid4()}", headers=ADMIN)).status_code == 404
 
 
@@ -168,5 +181,6 @@ async def test_import_command_line_shows_results(ingest, tmp_path):
     )  # fmt: skip
     out = (await asyncio.wait_for(proc.communicate(), 120))[0].decode()
     assert proc.returncode == 0, out
+    assert "import done" in out
     assert f"{300 - len(bad)} accepted, {len(bad)} rejected of 300 rows" in out
     assert f"row {min(bad)}:" in out  # rejected rows listed with their reasons

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ValidationError
 from services.ingest import metrics
 from services.ingest.activities.schemas import ActivityIn
 from services.ingest.context import IngestContext, get_context
-from services.ingest.idempotency.service import publish_request_once, stable_id
+from services.ingest.domain.ids import stable_id
+from services.ingest.idempotency.service import publish_request_once
 from services.ingest.leads.endpoints import ERRORS
 from services.ingest.sources.auth import Authenticated, authenticate_signed
 from shared.events.envelope import make_event

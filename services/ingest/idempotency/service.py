@@ -9,7 +9,6 @@ which consumers dedupe on.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,13 +28,7 @@ from services.ingest.sources.auth import Authenticated
 from shared.http import ApiError
 from shared.kafka.producer import KafkaUnavailable
 
-ID_NAMESPACE = uuid.UUID("6f1b0d8e-4c1a-5b7e-9a57-2d4c6b1f0e11")
 LOCK_FOR = timedelta(seconds=30)
-
-
-def stable_id(*parts: str) -> uuid.UUID:
-    """A deterministic id: the same request always maps to the same lead and event id."""
-    return uuid.uuid5(ID_NAMESPACE, "\x1f".join(parts))
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,23 @@
-"""Turning one accepted submission into a ``leads.received.v1`` event, published once."""
+"""Turning one accepted submission into a ``leads.received.v1`` (web) or ``leads.bulk.v1``
+(purchased list, trade show) event, published once."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 from services.ingest import metrics
 from services.ingest.context import IngestContext
-from services.ingest.idempotency.service import Outcome, publish_request_once, stable_id
+from services.ingest.domain.ids import stable_id
+from services.ingest.idempotency.service import Outcome, publish_request_once
 from services.ingest.leads.schemas import LeadInvalid, form_to_fields, validate_lead
 from services.ingest.sources.auth import Authenticated
 from shared.domain.contact import match_key
 from shared.events.envelope import make_event
-from shared.events.models import LeadData, LeadReceived, SourceRef
-from shared.events.registry import LEAD_RECEIVED
+from shared.events.models import LeadData, LeadReceived, SourceRef, TradeShowRef
+from shared.events.registry import LEAD_RECEIVED, LEAD_RECEIVED_BULK, EventType
 from shared.http import ApiError
 from shared.kafka.producer import Message
 
@@ -71,6 +74,13 @@ def parse_body(auth: Authenticated, content_type: str) -> dict[str, Any]:
     return fields
 
 
+def lane(channel: str) -> EventType:
+    """Web leads travel on the fast lane (leads.received.v1); trade-show rows and purchased
+    lists on the bulk lane (leads.bulk.v1), which the router consumes apart, so a large
+    import never delays a web lead."""
+    return LEAD_RECEIVED if channel == "web" else LEAD_RECEIVED_BULK
+
+
 def received_event(
     *,
     lead: LeadData,
@@ -78,9 +88,10 @@ def received_event(
     channel: str,
     lead_id: uuid.UUID,
     event_id: str,
-    received_at: Any,
-    trade_show: Any = None,
+    received_at: datetime,
+    trade_show: TradeShowRef | None = None,
 ) -> Message:
+    """The event of one accepted submission, on its channel's lane (topic without prefix)."""
     key = match_key(lead.email, lead.phone, str(lead_id))
     data = LeadReceived(
         lead_id=lead_id,
@@ -100,7 +111,7 @@ def received_event(
         data=data,
         time=received_at,
     )
-    return (LEAD_RECEIVED.topic, str(key).encode(), event, ())
+    return (lane(channel).topic, str(key).encode(), event, ())
 
 
 async def submit_lead(ctx: IngestContext, auth: Authenticated, content_type: str) -> Outcome:

@@ -1,35 +1,39 @@
-"""Trade-show badge-scan imports (admin token)."""
+"""Trade-show badge-scan imports (admin token): an import job like a purchased list's."""
 
 from __future__ import annotations
 
-import json
 import zoneinfo
 from datetime import date
-from typing import Annotated, Literal
-from uuid import UUID
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, UploadFile
 from fastapi.responses import JSONResponse
 
 from services.ingest.context import IngestContext, get_context
-from services.ingest.leads.endpoints import ERRORS
+from services.ingest.domain.jobs import ImportKind
+from services.ingest.imports.batch import Show
+from services.ingest.imports.endpoints import MAPPING_HELP, UPLOAD_ERRORS, upload
+from services.ingest.imports.schemas import ImportJobOut
+from services.ingest.imports.service import Target
 from services.ingest.sources.auth import require_admin
-from services.ingest.trade_shows.service import ShowInfo, get_import, import_file
-from shared.http import ApiError
+from shared.http import invalid_field
 
 router = APIRouter(prefix="/v1", tags=["trade shows"], dependencies=[Depends(require_admin)])
 
 
 @router.post(
     "/trade-shows/{show}/imports",
-    status_code=201,
-    responses=ERRORS,  # type: ignore[arg-type]
-    summary="Import a badge-scan CSV: every row validated and published like a web lead",
+    status_code=202,
+    response_model=ImportJobOut,
+    responses={k: v for k, v in UPLOAD_ERRORS.items() if k != 404},
+    summary="Import a badge-scan CSV as a background job: every row validated and published like a web lead",
     description=(
         "multipart/form-data with `file` (CSV), `name`, `end_date` (YYYY-MM-DD), `timezone` (IANA) and "
         'optionally `mapping`, a JSON object from CSV header to lead field ("" drops a column). Common '
-        "scanner headers are recognized. 201 with per-row results; uploading the same file again returns "
-        "the first import (200, `Idempotent-Replayed: true`) and publishes nothing."
+        "scanner headers are recognized. 202 at once with the queued job (and its `Location`); a worker "
+        "publishes the good rows to leads.bulk.v1. Follow it at `GET /v1/imports/{id}`, which has the "
+        "per-row results. Uploading the same file for the same show again returns the first job (200, "
+        "`Idempotent-Replayed: true`) and publishes nothing."
     ),
 )
 async def create_import(
@@ -40,58 +44,13 @@ async def create_import(
     name: Annotated[str, Form(min_length=1, max_length=200)],
     end_date: Annotated[date, Form(description="last day of the show")],
     timezone: Annotated[str, Form(description="the show's IANA time zone")],
-    mapping: Annotated[str | None, Form(description="JSON: CSV header -> lead field")] = None,
+    mapping: Annotated[str | None, Form(description=MAPPING_HELP)] = None,
     ctx: IngestContext = Depends(get_context),
 ) -> JSONResponse:
     if timezone not in zoneinfo.available_timezones():
-        raise ApiError(
-            422,
-            "validation_error",
-            "invalid timezone",
-            errors=[
-                {"field": "timezone", "message": "must be an IANA time zone", "type": "value_error"}
-            ],
-        )
-    overrides: dict[str, str] | None = None
-    if mapping:
-        try:
-            overrides = json.loads(mapping)
-        except json.JSONDecodeError:
-            overrides = None
-        if not isinstance(overrides, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in overrides.items()
-        ):
-            raise ApiError(
-                422,
-                "validation_error",
-                "invalid mapping",
-                errors=[
-                    {
-                        "field": "mapping",
-                        "message": "must be a JSON object of strings",
-                        "type": "value_error",
-                    }
-                ],
-            )
-    raw = await file.read()
-    result, replayed = await import_file(
-        ctx,
-        ShowInfo(show_id=show, name=name, end_date=end_date, timezone=timezone),
-        raw,
-        file.filename,
-        overrides,
+        raise invalid_field("timezone", "must be an IANA time zone")
+    target = Target(
+        kind=ImportKind.trade_show,
+        show=Show(show_id=show, name=name, end_date=end_date, timezone=timezone),
     )
-    return JSONResponse(
-        result,
-        status_code=200 if replayed else 201,
-        headers={"Idempotent-Replayed": "true"} if replayed else {},
-    )
-
-
-@router.get("/imports/{import_id}", summary="An import's summary and per-row results")
-async def read_import(
-    import_id: UUID,
-    status: Annotated[Literal["accepted", "rejected"] | None, Query()] = None,
-    ctx: IngestContext = Depends(get_context),
-) -> JSONResponse:
-    return JSONResponse(await get_import(ctx, import_id, status))
+    return await upload(ctx, target, file, mapping)
