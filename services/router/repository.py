@@ -314,10 +314,8 @@ class BatchRepository(RouterRepository):
         if not event_ids:
             return set()
         rows = await self.session.execute(
-            insert(ProcessedEvent)
-            .values([{"event_id": e, "processed_at": now} for e in dict.fromkeys(event_ids)])
-            .on_conflict_do_nothing()
-            .returning(ProcessedEvent.event_id)
+            insert(ProcessedEvent).on_conflict_do_nothing().returning(ProcessedEvent.event_id),
+            [{"event_id": e, "processed_at": now} for e in dict.fromkeys(event_ids)],
         )
         return {r[0] for r in rows}
 
@@ -450,9 +448,9 @@ class BatchRepository(RouterRepository):
             return set()
         inserted = await self.session.execute(
             insert(LeadIdentity)
-            .values([{"kind": k, "value": v, "lead_id": lead_id} for k, v, lead_id in rows])
             .on_conflict_do_nothing()
-            .returning(LeadIdentity.kind, LeadIdentity.value)
+            .returning(LeadIdentity.kind, LeadIdentity.value),
+            [{"kind": k, "value": v, "lead_id": lead_id} for k, v, lead_id in rows],
         )
         return {(r[0], r[1]) for r in inserted}
 
@@ -471,10 +469,11 @@ class BatchRepository(RouterRepository):
     async def upsert_clocks(self, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
-        statement = insert(SlaClock.__table__).values(list(rows))
+        statement = insert(SlaClock.__table__)
         columns = [c for c in rows[0] if c != "lead_id"]
         await self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=["lead_id"], set_={c: statement.excluded[c] for c in columns}
-            )
+            ),
+            list(rows),
         )

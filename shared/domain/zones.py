@@ -3,6 +3,7 @@ nurture's send windows."""
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,6 +21,7 @@ __all__ = [
 TRADE_SHOW_FIRST_CONTACT = time(8, 0)
 
 
+@functools.lru_cache(maxsize=1024)
 def get_zone(tz: str) -> ZoneInfo:
     try:
         return ZoneInfo(tz)

@@ -34,7 +34,8 @@ class KafkaUnavailable(RuntimeError):
     """Kafka did not acknowledge in time; nothing may be reported as accepted."""
 
 
-Message = tuple[str, bytes, CloudEvent, Sequence[tuple[str, bytes]]]
+# (topic, key, event, headers); the event may be its JSON bytes already (the outbox relay)
+Message = tuple[str, bytes, CloudEvent | bytes, Sequence[tuple[str, bytes]]]
 
 
 class EventProducer:
@@ -147,7 +148,12 @@ class EventProducer:
 
         async def send_all() -> list[RecordMetadata]:
             futures = [
-                await producer.send(topic, value=event.to_bytes(), key=key, headers=list(headers))
+                await producer.send(
+                    topic,
+                    value=event if isinstance(event, bytes) else event.to_bytes(),
+                    key=key,
+                    headers=list(headers),
+                )
                 for topic, key, event, headers in messages
             ]
             return list(await asyncio.gather(*futures))

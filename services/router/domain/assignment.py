@@ -12,7 +12,7 @@ run of picks each rep's share stays within one lead of ``weight / total``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
 
@@ -318,7 +318,7 @@ def _tried(team: Team, pick: Pick, now: datetime) -> dict[str, Any]:
         "team": team.id,
         "open": team.hours.is_open(now),
         "skipped": None,
-        "candidates": [asdict(c) for c in pick.candidates],
+        "candidates": [dict(vars(c)) for c in pick.candidates],
         "pick": pick.rep_id,
         "tie_break": pick.tie_break,
     }

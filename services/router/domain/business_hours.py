@@ -70,8 +70,16 @@ class WorkingHours:
         at = to_utc(at)
         if not any(self.windows):
             return False
-        start, _ = next(self._intervals(at))
-        return start <= at
+        # Routing asks this for every rep of a team on every lead, at nearly the same
+        # instant: the last answer holds over the span it was computed for (open until
+        # the interval ends; closed from the question until the next interval starts).
+        memo = self.__dict__.get("_memo")
+        if memo is not None and memo[0] <= at < memo[1]:
+            return bool(memo[2])
+        start, end = next(self._intervals(at))
+        span = (start, end, True) if start <= at else (at, start, False)
+        self.__dict__["_memo"] = span
+        return span[2]
 
     def next_open(self, at: datetime) -> datetime:
         """``at`` itself (in UTC) when open, else the start of the next window."""

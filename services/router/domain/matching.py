@@ -13,6 +13,7 @@ same inputs, every function returns the same value, in the same order.
 from __future__ import annotations
 
 import copy
+import functools
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -75,6 +76,11 @@ def _fold_text(text: str) -> str:
 
 
 def _words(text: str) -> list[str]:
+    return list(_words_cached(text))
+
+
+@functools.lru_cache(maxsize=65536)
+def _words_cached(text: str) -> tuple[str, ...]:
     """Folded text split into words of letters and digits; punctuation separates words."""
     chars: list[str] = []
     for ch in _fold_text(text):
@@ -83,9 +89,12 @@ def _words(text: str) -> list[str]:
         category = unicodedata.category(ch)
         # Letters, digits and spacing marks (vowel signs in Indic scripts) are word parts.
         chars.append(ch if category[0] in "LN" or category == "Mc" else " ")
-    return "".join(chars).split()
+    return tuple("".join(chars).split())
 
 
+# The normalizers are pure functions of short strings, and the same names (a company's
+# fuzzy-match candidates) are compared again for every arrival at that company: cached.
+@functools.lru_cache(maxsize=65536)
 def normalize_company_name(name: str) -> str:
     """The comparable form of a company name: ``"The Acme Co., Inc."`` -> ``"acme"``.
 
@@ -105,6 +114,7 @@ def normalize_company_name(name: str) -> str:
     return " ".join(words)
 
 
+@functools.lru_cache(maxsize=65536)
 def normalize_person_name(first: str | None, last: str | None) -> str:
     """``("José", "O'Brien-Smith")`` -> ``"jose obrien smith"``; blank parts are skipped.
 
@@ -115,6 +125,7 @@ def normalize_person_name(first: str | None, last: str | None) -> str:
     return " ".join(_words(first or "") + _words(last or ""))
 
 
+@functools.lru_cache(maxsize=65536)
 def _company_domain(domain: str | None) -> str | None:
     """A domain usable as a company identity: normalized, and never a free-mail domain."""
     if not domain:

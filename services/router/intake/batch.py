@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -205,7 +204,7 @@ def _fuzzy_hits(
 
 async def _apply(repo: BatchRepository, out: BatchOutcome, now: datetime) -> None:
     """Write one batch's outcome: every statement is set-at-a-time."""
-    created = [asdict(out.leads[lead_id]) for lead_id in out.leads if lead_id in out.created]
+    created = [_values(out.leads[lead_id]) for lead_id in out.leads if lead_id in out.created]
     await repo.insert_rows(Lead, created)
     await repo.update_leads(
         [
@@ -218,12 +217,12 @@ async def _apply(repo: BatchRepository, out: BatchOutcome, now: datetime) -> Non
     lost = [(k, v) for k, v, _ in out.identities if (k, v) not in claimed]
     if lost:
         raise IdentityRace(str(lost))
-    await repo.insert_rows(LeadSubmission, [asdict(s) for s in out.submissions])
+    await repo.insert_rows(LeadSubmission, [_values(s) for s in out.submissions])
     await repo.end_assignments(sorted(out.end_assignments_of), now)
-    await repo.insert_rows(Assignment, [asdict(a) for a in out.assignments])
+    await repo.insert_rows(Assignment, [_values(a) for a in out.assignments])
     await repo.set_rep_weights(out.weights)
     await repo.add_open_leads(out.open_lead_deltas)
-    await repo.upsert_clocks([asdict(c) for c in out.clocks.values()])
+    await repo.upsert_clocks([_values(c) for c in out.clocks.values()])
     await repo.insert_rows(Outbox, [outbox_row(*assigned_event(e, now), now) for e in out.emits])
     _count(repo, out)
     for outcome in out.outcomes:
@@ -237,6 +236,11 @@ async def _apply(repo: BatchRepository, out: BatchOutcome, now: datetime) -> Non
             rep_id=a.rep_id if a else None,
             team_id=a.team_id if a else None,
         )
+
+
+def _values(value: Any) -> dict[str, Any]:
+    """A row value's columns (shallow: the JSON columns are not copied again)."""
+    return dict(vars(value))
 
 
 def _count(repo: BatchRepository, out: BatchOutcome) -> None:
