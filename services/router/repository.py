@@ -287,6 +287,38 @@ class RouterRepository:
             .with_for_update(skip_locked=True)
         )
 
+    async def lock_leads_skip_locked(self, lead_ids: Sequence[uuid.UUID]) -> list[Lead]:
+        """The leads, locked in id order; those another transaction holds are left out."""
+        if not lead_ids:
+            return []
+        return list(
+            await self.session.scalars(
+                select(Lead)
+                .where(Lead.id.in_(sorted(set(lead_ids))))
+                .order_by(Lead.id)
+                .with_for_update(skip_locked=True)
+            )
+        )
+
+    async def claim_due_clocks(
+        self, lead_ids: Sequence[uuid.UUID], now: datetime
+    ) -> list[SlaClock]:
+        """The clocks of these (locked) leads that are still due, locked, in lead id order."""
+        if not lead_ids:
+            return []
+        return list(
+            await self.session.scalars(
+                select(SlaClock)
+                .where(
+                    SlaClock.lead_id.in_(list(lead_ids)),
+                    SlaClock.next_fire_at.is_not(None),
+                    SlaClock.next_fire_at <= now,
+                )
+                .order_by(SlaClock.lead_id)
+                .with_for_update(skip_locked=True)
+            )
+        )
+
     async def postpone_clock(self, lead_id: uuid.UUID, until: datetime) -> None:
         await self.session.execute(
             update(SlaClock).where(SlaClock.lead_id == lead_id).values(next_fire_at=until)

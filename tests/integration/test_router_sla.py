@@ -166,3 +166,31 @@ async def _parked(ctx) -> int:
 
     async with ctx.sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(PendingActivity)) or 0)
+
+
+async def test_hundreds_of_clocks_due_at_once_fire_in_batches_each_once(
+    env, router, producer, stack
+):
+    """A trade show's Monday 08:00: many clocks fall due together and step in batches."""
+    ctx, clock = router
+    leads = [
+        received(sales_ready(f"many{n}.{uuid.uuid4().hex[:6]}@x.example"), at=clock.now)
+        for n in range(300)
+    ]
+    async with TopicReader(stack.bootstrap, env.topic(LEAD_SLA.topic)) as sla:
+        await publish_received(env, producer, leads)
+        await wait_for(lambda: _clocks_when(env, 300), timeout=60)
+        clock.advance(seconds=61)  # every warning is due
+        assert await fire_due(ctx) == 200  # one batch
+        assert await fire_due(ctx) == 100
+        assert await fire_due(ctx) == 0
+        events = await sla.read(until=lambda rs: len(rs) >= 300, timeout=30)
+    warned = [value(r)["data"]["lead_id"] for r in events if value(r)["data"]["kind"] == "warning"]
+    assert len(warned) == len(set(warned)) == 300
+
+
+async def _clocks_when(env, count):
+    from tests.router_env import sql
+
+    n = (await sql(env, "SELECT count(*) FROM router.sla_clock"))[0][0]
+    return n if n >= count else None
