@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.nurture.domain.sequences import StepPlan
+from services.nurture.domain.state import Lifecycle
 from services.nurture.models import Enrollment, NurtureLead, Outbox, ScheduledStep
-from shared.events.envelope import derived_id, make_event
+from shared.events.envelope import CloudEvent, derived_id, make_event
 from shared.events.models import NurtureLifecycle, NurtureStep
 from shared.events.registry import NURTURE_LIFECYCLE, NURTURE_STEP
-from shared.outbox import enqueue
+from shared.outbox import enqueue, outbox_row
 
 NAMESPACE = uuid.UUID("5b0e3a52-4f7e-5b8e-9d3a-2c6f1e0a7d41")
 SOURCE = "/leadflow/nurture"
@@ -74,23 +77,43 @@ def emit_lifecycle(
     enrollment: Enrollment | None = None,
     segment: str | None = None,
 ) -> None:
+    event = lifecycle_event(
+        Lifecycle(
+            lead_id=lead.id, kind=kind, cause=cause, reason=reason, at=now, list_name=lead.list_name,
+            sequence_id=enrollment.sequence_id if enrollment else None,
+            enrollment_id=enrollment.id if enrollment else None, segment=segment,
+        )
+    )  # fmt: skip
+    enqueue(session, Outbox, NURTURE_LIFECYCLE.topic, str(lead.id), event, now)
+
+
+def lifecycle_event(ev: Lifecycle) -> CloudEvent:
+    """The ``nurture.lifecycle.v1`` event for a lifecycle value; its id derives from the
+    cause, so the same cause re-sent is recognisably the same event."""
     data = NurtureLifecycle(
-        lead_id=lead.id,
-        kind=kind,  # type: ignore[arg-type]
-        sequence_id=enrollment.sequence_id if enrollment else None,
-        enrollment_id=enrollment.id if enrollment else None,
-        list=lead.list_name,  # type: ignore[arg-type]
-        reason=reason,
-        segment=segment,  # type: ignore[arg-type]
-        at=now,
+        lead_id=ev.lead_id,
+        kind=str(ev.kind),  # type: ignore[arg-type]
+        sequence_id=ev.sequence_id,
+        enrollment_id=ev.enrollment_id,
+        list=str(ev.list_name),  # type: ignore[arg-type]
+        reason=ev.reason,
+        segment=ev.segment,  # type: ignore[arg-type]
+        at=ev.at,
     )
-    ident = event_id(cause, kind, str(lead.id), str(enrollment.id) if enrollment else "")
-    event = make_event(
+    ident = event_id(ev.cause, str(ev.kind), str(ev.lead_id), str(ev.enrollment_id or ""))
+    return make_event(
         id=ident,
         type=NURTURE_LIFECYCLE.type,
         source=SOURCE,
-        subject=str(lead.id),
+        subject=str(ev.lead_id),
         data=data,
-        time=now,
+        time=ev.at,
     )
-    enqueue(session, Outbox, NURTURE_LIFECYCLE.topic, str(lead.id), event, now)
+
+
+def lifecycle_outbox_rows(events: Sequence[Lifecycle], now: datetime) -> list[dict[str, Any]]:
+    """Outbox rows for a batch's lifecycle events, keyed by lead, in order."""
+    return [
+        outbox_row(NURTURE_LIFECYCLE.topic, str(ev.lead_id), lifecycle_event(ev), now)
+        for ev in events
+    ]

@@ -1,36 +1,65 @@
-"""Kafka message -> the right service, each message in its own transaction."""
+"""Kafka messages -> nurture. Decisions (``leads.assigned.v1``) and activities
+(``leads.activity.v1``) are decided a batch per transaction; a message alone (the
+consumer's fallback when a batch fails) is a batch of one."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 
 from aiokafka.structs import ConsumerRecord
 from pydantic import BaseModel
 
-from services.nurture.activities.service import handle_activity
 from services.nurture.context import NurtureContext
-from services.nurture.decisions.service import handle_assigned
-from services.nurture.repository import NurtureRepository
+from services.nurture.intake.batch import Item, handle_batch
+from services.nurture.repository import BatchRepository
 from shared.events.envelope import CloudEvent
 from shared.events.models import ActivityReceived, LeadAssigned
 from shared.events.registry import LEAD_ACTIVITY, LEAD_ASSIGNED
-from shared.kafka.consumer import Handler, InvalidMessage
+from shared.kafka.consumer import BatchHandler, Handler, InvalidMessage
+
+
+def _routes(ctx: NurtureContext) -> dict[str, tuple[str, type[BaseModel]]]:
+    prefix = ctx.settings.topic_prefix
+    return {
+        prefix + LEAD_ASSIGNED.topic: (LEAD_ASSIGNED.type, LeadAssigned),
+        prefix + LEAD_ACTIVITY.topic: (LEAD_ACTIVITY.type, ActivityReceived),
+    }
+
+
+def _decode(
+    routes: dict[str, tuple[str, type[BaseModel]]], event: CloudEvent, record: ConsumerRecord
+) -> Item:
+    route = routes.get(record.topic)
+    if route is None:
+        raise InvalidMessage(f"nurture does not consume {record.topic}")
+    expected_type, model = route
+    if event.type != expected_type:
+        raise InvalidMessage(f"{record.topic} carries {expected_type}, not {event.type}")
+    return event, event.data_as(model)  # type: ignore[return-value]
+
+
+async def _decide(ctx: NurtureContext, items: Sequence[Item]) -> None:
+    async with ctx.sessions.begin() as session:
+        await handle_batch(ctx, BatchRepository(session), items)
+    ctx.relay.notify()
 
 
 def make_handler(ctx: NurtureContext) -> Handler:
-    prefix = ctx.settings.topic_prefix
-    routes: dict[str, tuple[str, type[BaseModel], Callable[..., Awaitable[None]]]] = {
-        prefix + LEAD_ASSIGNED.topic: (LEAD_ASSIGNED.type, LeadAssigned, handle_assigned),
-        prefix + LEAD_ACTIVITY.topic: (LEAD_ACTIVITY.type, ActivityReceived, handle_activity),
-    }
+    routes = _routes(ctx)
 
     async def handle(event: CloudEvent, record: ConsumerRecord) -> None:
-        expected_type, model, service = routes[record.topic]
-        if event.type != expected_type:
-            raise InvalidMessage(f"{record.topic} carries {expected_type}, not {event.type}")
-        data = event.data_as(model)
-        async with ctx.sessions.begin() as session:
-            await service(ctx, NurtureRepository(session), event, data)
-        ctx.relay.notify()
+        await _decide(ctx, [_decode(routes, event, record)])
 
     return handle
+
+
+def make_batch_handler(ctx: NurtureContext) -> tuple[BatchHandler, frozenset[str]]:
+    """The handler for whole batches, and the topics it takes. A message it cannot decode
+    raises, and the consumer then handles the batch one message at a time (where that
+    message alone goes to the DLQ)."""
+    routes = _routes(ctx)
+
+    async def handle(items: Sequence[tuple[CloudEvent, ConsumerRecord]]) -> None:
+        await _decide(ctx, [_decode(routes, event, record) for event, record in items])
+
+    return handle, frozenset(routes)

@@ -10,15 +10,18 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.nurture.domain import state as values
 from services.nurture.models import (
     Enrollment,
     LeadAlias,
     NurtureLead,
+    Outbox,
     PendingActivity,
+    ProcessedEvent,
     ScheduledStep,
 )
 
@@ -252,3 +255,161 @@ class NurtureRepository:
             .with_for_update(skip_locked=True)
         )
         return list((await self.session.execute(stmt)).scalars())
+
+
+def _columns(model: Any, value_type: type) -> list[Any]:
+    """The model's attributes named as the value's fields (``Lead.list_name`` is ``list``)."""
+    return [getattr(model, name).label(name) for name in value_type.__dataclass_fields__]
+
+
+LEAD_COLUMNS = _columns(NurtureLead, values.Lead)
+ENROLLMENT_COLUMNS = _columns(Enrollment, values.Enrollment)
+STEP_COLUMNS = _columns(ScheduledStep, values.Step)
+
+
+class BatchRepository(NurtureRepository):
+    """The queries of a batch of decisions and activities: one statement per kind of thing,
+    rows as the domain's values (``services.nurture.domain.state``)."""
+
+    async def mark_processed_many(self, event_ids: Sequence[str], now: datetime) -> set[str]:
+        """Record event ids; returns those not processed before."""
+        if not event_ids:
+            return set()
+        rows = await self.session.execute(
+            insert(ProcessedEvent)
+            .values([{"event_id": e, "processed_at": now} for e in dict.fromkeys(event_ids)])
+            .on_conflict_do_nothing()
+            .returning(ProcessedEvent.event_id)
+        )
+        return {r[0] for r in rows}
+
+    async def lock_keys(self, keys: Sequence[str]) -> None:
+        """Advisory locks on many keys in one statement, in hash order (every batch takes them
+        in the same order, so two batches never deadlock on them)."""
+        if not keys:
+            return
+        await self.session.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h"
+                " FROM unnest(CAST(:keys AS text[])) AS k) AS s ORDER BY h"
+            ),
+            {"keys": sorted(set(keys))},
+        )
+
+    async def aliases_of(self, refs: Iterable[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+        refs = list(set(refs))
+        if not refs:
+            return {}
+        rows = await self.session.execute(
+            select(LeadAlias.ref_id, LeadAlias.lead_id).where(LeadAlias.ref_id.in_(refs))
+        )
+        return {r[0]: r[1] for r in rows}
+
+    async def lock_lead_values(self, ids: Iterable[uuid.UUID]) -> list[values.Lead]:
+        """The leads that exist among ``ids``, locked in id order (as every writer locks)."""
+        ids = sorted(set(ids))
+        if not ids:
+            return []
+        rows = await self.session.execute(
+            select(*LEAD_COLUMNS)
+            .where(NurtureLead.id.in_(ids))
+            .order_by(NurtureLead.id)
+            .with_for_update(of=NurtureLead)
+        )
+        return [values.Lead(**r._mapping) for r in rows]
+
+    async def enrollment_values(self, lead_ids: Sequence[uuid.UUID]) -> list[values.Enrollment]:
+        if not lead_ids:
+            return []
+        rows = await self.session.execute(
+            select(*ENROLLMENT_COLUMNS)
+            .where(Enrollment.lead_id.in_(list(lead_ids)))
+            .order_by(Enrollment.enrolled_at, Enrollment.id)
+        )
+        return [values.Enrollment(**r._mapping) for r in rows]
+
+    async def open_step_values(self, lead_ids: Sequence[uuid.UUID]) -> list[values.Step]:
+        """Pending and paused steps of these leads (no transition touches the others)."""
+        if not lead_ids:
+            return []
+        rows = await self.session.execute(
+            select(*STEP_COLUMNS).where(
+                ScheduledStep.lead_id.in_(list(lead_ids)),
+                ScheduledStep.state.in_(list(values.OPEN_STEPS)),
+            )
+        )
+        return [values.Step(**r._mapping) for r in rows]
+
+    async def parked_rows(
+        self, refs: Iterable[uuid.UUID]
+    ) -> list[tuple[str, uuid.UUID, dict[str, Any], datetime]]:
+        """Activities parked under these refs: (event id, ref, activity, parked at)."""
+        refs = list(set(refs))
+        if not refs:
+            return []
+        rows = await self.session.execute(
+            select(
+                PendingActivity.event_id,
+                PendingActivity.lead_ref,
+                PendingActivity.activity,
+                PendingActivity.parked_at,
+            ).where(PendingActivity.lead_ref.in_(refs))
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    # --- writes: each one statement (or one executemany) for the whole batch ---
+
+    async def insert_leads(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(NurtureLead), list(rows))
+
+    async def update_leads(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Bulk UPDATE by primary key: each dict holds ``id`` and the attributes to set."""
+        if rows:
+            await self.session.execute(update(NurtureLead), list(rows))
+
+    async def add_aliases(self, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> None:
+        if pairs:
+            await self.session.execute(
+                insert(LeadAlias)
+                .values([{"ref_id": ref, "lead_id": lead_id} for ref, lead_id in pairs])
+                .on_conflict_do_nothing()
+            )
+
+    async def insert_enrollments(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Returns how many were inserted (the others' cause, or open sequence, existed)."""
+        if not rows:
+            return 0
+        result = await self.session.execute(
+            insert(Enrollment).on_conflict_do_nothing().returning(Enrollment.id), list(rows)
+        )
+        return len(result.all())
+
+    async def update_enrollments(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(update(Enrollment), list(rows))
+
+    async def insert_steps(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(ScheduledStep).on_conflict_do_nothing(), list(rows))
+
+    async def update_steps(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Bulk UPDATE by primary key (``id`` and the attributes to set)."""
+        if rows:
+            await self.session.execute(update(ScheduledStep), list(rows))
+
+    async def park_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(
+                insert(PendingActivity).values(list(rows)).on_conflict_do_nothing()
+            )
+
+    async def unpark(self, event_ids: Sequence[str]) -> None:
+        if event_ids:
+            await self.session.execute(
+                delete(PendingActivity).where(PendingActivity.event_id.in_(list(event_ids)))
+            )
+
+    async def insert_outbox(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(Outbox.__table__), list(rows))

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from services.nurture import metrics
 from services.nurture.context import Clock, NurtureContext, utc_now
-from services.nurture.handlers import make_handler
+from services.nurture.handlers import make_batch_handler, make_handler
 from services.nurture.lifecycle.service import sweep
 from services.nurture.models import Outbox, ProcessedEvent
 from services.nurture.repository import NurtureRepository
@@ -65,6 +65,7 @@ class NurtureRuntime:
         )  # fmt: skip
         self.tasks.spawn("outbox", relay.run())
         if self.consume:
+            batch_handler, batch_topics = make_batch_handler(ctx)
             self.loop = ConsumerLoop(
                 ConsumerConfig(
                     topics=[s.topic(LEAD_ASSIGNED.topic), s.topic(LEAD_ACTIVITY.topic)],
@@ -74,6 +75,8 @@ class NurtureRuntime:
                 ),
                 make_handler(ctx),
                 producer,
+                batch_handler=batch_handler,
+                batch_topics=batch_topics,
             )
             self.tasks.spawn("consumer", self.loop.run(), fatal=True)
         if self.schedule:

@@ -1,17 +1,20 @@
-"""State changes of one (locked) lead: enroll, pause, resume, end, suppress, engage.
+"""State changes of one (locked) lead as ORM rows: enroll, pause, resume, end, suppress,
+engage, for the operator API, the step scheduler and the lifecycle sweep.
 
 Every function runs inside the caller's transaction and writes the lifecycle events it
-causes to the outbox; the lead row is locked by the caller before any of them runs."""
+causes to the outbox; the lead row is locked by the caller before any of them runs. The
+consumer applies the same transitions to values (``services.nurture.domain.state``), a
+batch at a time; the two must stay alike."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
 from services.nurture import metrics
 from services.nurture.context import NurtureContext
 from services.nurture.domain.policy import first_step_at
+from services.nurture.domain.state import enrollment_id as enrollment_id_of
 from services.nurture.events import emit_lifecycle
 from services.nurture.models import Enrollment, NurtureLead
 from services.nurture.repository import OPEN, NurtureRepository
@@ -34,7 +37,7 @@ async def enroll(
     """Start a sequence (None when this cause enrolled before or it is already running)."""
     plans = ctx.config.steps(sequence_id)
     paused = lead.with_sales
-    enrollment_id = uuid.uuid4()
+    enrollment_id = enrollment_id_of(cause)
     enrollment = await repo.add_enrollment(
         {
             "id": enrollment_id, "lead_id": lead.id, "sequence_id": sequence_id, "trigger": trigger,
