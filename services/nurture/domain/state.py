@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from services.nurture.domain.policy import first_step_at
 from services.nurture.domain.sequences import SequencesConfig
@@ -48,6 +49,17 @@ class ListName(StrEnum):
     active = "active"
     remarket = "remarket"
     sunset = "sunset"
+
+
+R = TypeVar("R")
+
+
+def replace(row: R, **changes: Any) -> R:
+    """``dataclasses.replace`` for the frozen rows here, without re-running ``__init__``
+    (a batch replaces rows several times per event: this is a tenth of the cost)."""
+    new = object.__new__(type(row))
+    new.__dict__.update(row.__dict__, **changes)
+    return new
 
 
 def enrollment_id(cause: str) -> uuid.UUID:
@@ -180,7 +192,7 @@ class LeadBook:
     # --- writing ---
 
     def change(self, **changes: object) -> None:
-        self.lead = replace(self.lead, **changes)  # type: ignore[arg-type]
+        self.lead = replace(self.lead, **changes)
 
     def emit(
         self, kind: str, *, cause: str, reason: str, now: datetime,
@@ -200,7 +212,7 @@ class LeadBook:
     ) -> None:
         for key, step in list(self.steps.items()):
             if step.enrollment_id in enrollment_ids and step.state in from_states:
-                self.steps[key] = replace(step, **changes)  # type: ignore[arg-type]
+                self.steps[key] = replace(step, **changes)
 
     def enroll(
         self, config: SequencesConfig, *, trigger: str, sequence_id: str, start_at: datetime,
