@@ -1,8 +1,10 @@
 """Nurture benchmark: due-step throughput with 1,000,000 scheduled steps pending vs an empty
-table, and lateness of steps falling due at constant rates.
+table, lateness of steps falling due at constant rates, and enrollments per second when a
+burst of routing decisions arrives (``tests/bench/nurture_enrollments.py``).
 
 ``python -m tests.bench.nurture [--seed-steps 1000000] [--due 20000] [--rates 50,200]
-[--duration 30] [--repeats 3]`` (``make bench NURTURE_BENCH_ARGS="..."``).
+[--duration 30] [--repeats 3] [--measure all|steps|enrollments] [--enrollments 20000]
+[--label current]`` (``make bench NURTURE_BENCH_ARGS="..."``).
 
 What it does:
 
@@ -1063,6 +1065,14 @@ def _before(run: dict[str, Any]) -> str:
 
 
 def markdown(result: dict[str, Any]) -> str:
+    """``nurture.md``: the due-step sections (when measured) and the enrollments section."""
+    from tests.bench import nurture_enrollments
+
+    steps = _steps_markdown(result) if "throughput_runs" in result else "# Nurture benchmark\n"
+    return steps + "\n".join(["", *nurture_enrollments.markdown(result.get("enrollments", {}))])
+
+
+def _steps_markdown(result: dict[str, Any]) -> str:
     m, p, s = result["machine"], result["parameters"], result["seed"]
     idle = p["idle_before_start"]
     quiet = "quiet" if idle["quiet"] else "NOT quiet: other jobs were running"
@@ -1249,6 +1259,17 @@ def markdown(result: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- main
 
 
+async def _enrollments(
+    stack: Stack, tmp: Path, procs: list[ServiceProcess], params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    from tests.bench import nurture_enrollments
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TaskProgressColumn(), TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console, transient=False) as progress:
+        return await nurture_enrollments.run_enrollments(stack, tmp, procs, params, progress)
+
+
 def _parse_rates(value: str) -> list[float]:
     try:
         rates = [float(x) for x in value.split(",") if x.strip()]
@@ -1302,6 +1323,23 @@ def main(
             "machine to drop under 30 % of a core"
         ),
     ] = 60.0,
+    measure: Annotated[
+        str,
+        typer.Option(
+            help="all | steps (due-step throughput and lateness) | enrollments (decisions "
+            "drained per second); what is not measured is kept from nurture.json"
+        ),
+    ] = "all",
+    enrollments: Annotated[
+        int, typer.Option(help="enrollments: leads.assigned.v1 decisions published per repeat")
+    ] = 20_000,
+    label: Annotated[
+        str,
+        typer.Option(
+            help="enrollments: the name of the measured code in the results (before, after, "
+            "current ...); an earlier result under the same name is replaced"
+        ),
+    ] = "current",
     render_only: Annotated[
         bool, typer.Option(help="only re-render nurture.md (and the tables) from nurture.json")
     ] = False,
@@ -1309,15 +1347,25 @@ def main(
         bool, typer.Option(help="keep the temp dir (logs, data) for inspection")
     ] = False,
 ) -> None:
-    """Nurture due-step throughput (1M pending steps vs empty) and lateness at constant rates."""
+    """Nurture due-step throughput (1M pending steps vs empty), lateness at constant rates,
+    and enrollments per second from a burst of routing decisions."""
     if render_only:
         result = json.loads((out / "nurture.json").read_text())
-        result["summary"] = summarize(result, result["parameters"])
+        if "throughput_runs" in result:
+            result["summary"] = summarize(result, result["parameters"])
         (out / "nurture.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
         (out / "nurture.md").write_text(markdown(result))
-        print_tables(tables(result))
+        if "throughput_runs" in result:
+            print_tables(tables(result))
         console.print(f"re-rendered {out / 'nurture.md'} from {out / 'nurture.json'}")
         return
+    if measure not in ("all", "steps", "enrollments"):
+        raise typer.BadParameter("--measure must be all, steps or enrollments")
+    if not (1000 <= enrollments <= MAX_DUE):
+        raise typer.BadParameter(f"--enrollments must be in [1000, {MAX_DUE:,}]")
+    if not label or not all(c.isalnum() or c in "-_" for c in label):
+        raise typer.BadParameter("--label: letters, digits, - and _")
+    measure_steps, measure_enrollments = measure != "enrollments", measure != "steps"
     rate_list = _parse_rates(rates)
     checks = [
         (1000 <= seed_steps <= MAX_SEED, f"--seed-steps must be in [1000, {MAX_SEED:,}]"),
@@ -1365,40 +1413,79 @@ def main(
     per_slice = run_timeout + wait_idle_run + 30
     per_rate = LATENESS_LEAD_S + warmup + duration + drain_timeout + wait_idle_run + 30
     worst = repeats * ((2 if baseline else 1) * per_slice + len(rate_list) * per_rate)
+    worst = (worst if measure_steps else 0) + (
+        repeats * (run_timeout + wait_idle_run + 90) if measure_enrollments else 0
+    )
     console.log(
-        f"bounded: at most ~{worst / 60:.0f} min of measurements (timeouts) plus seeding "
-        f"{seed_steps:,} steps"
+        f"bounded: at most ~{worst / 60:.0f} min of measurements (timeouts)"
+        + (f" plus seeding {seed_steps:,} steps" if measure_steps else "")
     )
     params["idle_before_start"] = wait_for_quiet(wait_idle)
     params["code"] = code_version(*CODE_PATHS)
+    eparams = {
+        "command": params["command"],
+        "cwd": str(REPO_ROOT),
+        "enrollments": enrollments,
+        "repeats": repeats,
+        "run_timeout": run_timeout,
+        "wait_idle_run": wait_idle_run,
+        "client_loop": loop_name,
+        "sequences_file": params["sequences_file"],
+        "idle_before_start": params["idle_before_start"],
+        "code": params["code"],
+        **DEFAULTS,
+    }
     machine = machine_info()
     started = time.perf_counter()
+    raw: dict[str, Any] | None = None
+    enroll_runs: list[dict[str, Any]] | None = None
     try:
         with bench_stack("nurture", keep) as (stack, tmp, procs):
             with asyncio.Runner(loop_factory=factory) as runner:
-                raw = runner.run(run_all(stack, tmp, procs, params))
+                if measure_steps:
+                    raw = runner.run(run_all(stack, tmp, procs, params))
+                if measure_enrollments:
+                    enroll_runs = runner.run(_enrollments(stack, tmp, procs, eparams))
     except KeyboardInterrupt:
         console.print("[red]interrupted: stack torn down, no results written[/red]")
         raise typer.Exit(130) from None
 
-    result = {
-        "machine": machine,
-        "parameters": params,
-        "elapsed_s": round(time.perf_counter() - started, 1),
-        **raw,
-    }
     # each run starts a fresh nurture process: had the code changed meanwhile, say so
-    after = code_version(*CODE_PATHS)
-    result["code_changed_during_run"] = after["fingerprint"] != params["code"]["fingerprint"]
-    if result["code_changed_during_run"]:
+    changed = code_version(*CODE_PATHS)["fingerprint"] != params["code"]["fingerprint"]
+    if changed:
         console.log("[red]services/nurture or shared changed during the run: see nurture.md[/red]")
-    result["summary"] = summarize(result, params)
+    path = out / "nurture.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    if raw is not None:
+        result = {
+            "machine": machine,
+            "parameters": params,
+            "elapsed_s": round(time.perf_counter() - started, 1),
+            **raw,
+            "code_changed_during_run": changed,
+        }
+        result["summary"] = summarize(result, params)
+    else:
+        result = {k: v for k, v in previous.items() if k != "enrollments"}
+    result["enrollments"] = dict(previous.get("enrollments", {}))
+    if enroll_runs is not None:
+        from tests.bench import nurture_enrollments
+
+        eparams["code_changed_during_run"] = changed
+        result["enrollments"][label] = {
+            "machine": machine,
+            "parameters": eparams,
+            "runs": enroll_runs,
+            "summary": nurture_enrollments.summarize(enroll_runs),
+        }
     out.mkdir(parents=True, exist_ok=True)
-    (out / "nurture.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
     (out / "nurture.md").write_text(markdown(result))
-    print_tables(tables(result))
+    if "throughput_runs" in result:
+        print_tables(tables(result))
     console.print(
-        f"results: {out / 'nurture.json'}, {out / 'nurture.md'} ({result['elapsed_s']:.0f} s)"
+        f"results: {out / 'nurture.json'}, {out / 'nurture.md'} "
+        f"({time.perf_counter() - started:.0f} s)"
     )
 
 
