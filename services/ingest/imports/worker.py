@@ -136,6 +136,9 @@ class ImportWorker:
         metrics.IMPORT_JOBS_RUNNING.inc()
         started, sent = time.monotonic(), 0
         try:
+            if job.next_chunk >= job.chunk_count:  # its last batch was recorded after a cancel
+                await self._finish(job)
+                return
             for seq in range(job.next_chunk, job.chunk_count):
                 if self.stopping.is_set():
                     return
@@ -197,6 +200,30 @@ class ImportWorker:
                 log.info("ingest.import_stopped", import_id=str(job.id), next_chunk=seq + 1)
             return Step.stop, len(outcome.rows)
         return Step.next, len(outcome.rows)
+
+    async def _finish(self, job: ImportJob) -> None:
+        """A job queued again with every chunk already recorded: nothing left but to end it."""
+        async with self.ctx.sessions.begin() as session:
+            repo = ImportRepository(session)
+            current = await repo.lock(job.id)
+            if (
+                current is None
+                or current.lease_owner != self.owner
+                or current.status != JobStatus.running
+            ):
+                return
+            await repo.advance(
+                job.id,
+                next_chunk=current.next_chunk,
+                accepted=0,
+                rejected=0,
+                status=JobStatus.done,
+                lease=self.lease,
+                now=self.ctx.clock(),
+            )
+            await repo.delete_chunks(job.id)
+        metrics.IMPORT_JOBS.labels(job.kind.value, JobStatus.done.value).inc()
+        log.info("ingest.import_done", import_id=str(job.id), kind=job.kind.value)
 
     async def _publish(self, job: ImportJob, messages: list[Message]) -> bool:
         """Publish and wait for acks; while Kafka is away, retry and keep the lease. False:
