@@ -198,3 +198,39 @@ async def _team_when(env, team, count):
         t=team,
     )
     return rows if len(rows) >= count else None
+
+
+async def test_kill_9_in_the_middle_of_batches_on_both_lanes_decides_each_once(
+    env, producer, tmp_path, stack
+):
+    web = [received(sales_ready(_unique(f"kw{n}"), last_name=f"Kw{n}")) for n in range(1000)]
+    bulk = [
+        received(sales_ready(_unique(f"kb{n}"), last_name=f"Kb{n}"), source="purchased-lists", kind="list")
+        for n in range(3000)
+    ]  # fmt: skip
+    await producer.publish_many(
+        [(env.topic(LEAD_RECEIVED_BULK.topic), k, e, ()) for _, k, e in bulk]
+    )
+    await publish_received(env, producer, web)
+    async with TopicReader(stack.bootstrap, env.topic(LEAD_ASSIGNED.topic)) as assigned:
+        router = await asyncio.to_thread(start_router, env, tmp_path, "router-kill")
+        await wait_for(lambda: _processed_when(env, 600), timeout=120)
+        router.kill()  # batches of hundreds are in flight: this lands inside one
+        at_kill = (await sql(env, "SELECT count(*) FROM router.processed_event"))[0][0]
+        assert at_kill < 4000, "killed too late to prove anything"
+        await asyncio.to_thread(router.start)
+        await wait_for(lambda: _processed_when(env, 4000), timeout=300)
+        records = await assigned.read(
+            until=lambda rs: len({value(r)["id"] for r in rs}) >= 4000, timeout=120
+        )
+        await asyncio.to_thread(router.stop)
+    rows = await sql(env, "SELECT lead_id, count(*) FROM router.assignment GROUP BY lead_id")
+    assert len(rows) == 4000 and all(n == 1 for _, n in rows)
+    assert (await sql(env, "SELECT count(*) FROM router.lead_submission"))[0][0] == 4000
+    assert (await sql(env, "SELECT sum(open_leads) FROM router.rep"))[0][0] == 1000
+    per_lead = collections.defaultdict(set)
+    for record in records:
+        event = value(record)
+        per_lead[event["data"]["lead_id"]].add(event["id"])
+    assert len(per_lead) == 4000
+    assert all(len(ids) == 1 for ids in per_lead.values()), "a re-sent event keeps its id"
