@@ -24,6 +24,7 @@ and the breakdown items (all whole points) add up exactly to the total.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -145,11 +146,17 @@ class Condition:
     def matches(self, lead: LeadProfile) -> bool:
         return self.explain(lead) is not None
 
+    @functools.cached_property
+    def _options(self) -> tuple[tuple[str, str], ...]:
+        """(option as written, its folded token), blank options left out."""
+        assert isinstance(self.value, tuple)
+        folded = ((option, option.strip().casefold()) for option in self.value)
+        return tuple((option, token) for option, token in folded if token)
+
     def explain(self, lead: LeadProfile) -> str | None:
         """Why the condition holds on ``lead`` (for the breakdown), or None if it does not."""
         actual = _field_value(lead, self.field)
         name = "job_title" if self.field == "title" else self.field
-        shown = name if name in _REDACTED_FIELDS or actual is None else f"{name} {actual!r}"
         if self.op == "present":
             present = actual is not None
             if present != self.value:
@@ -160,19 +167,21 @@ class Condition:
         folded = actual.casefold()
         if self.op == "equals":
             assert isinstance(self.value, str)
-            return f"{shown} equals {self.value!r}" if folded == self.value.casefold() else None
-        assert isinstance(self.value, tuple)
-        for option in self.value:
-            token = option.strip().casefold()
-            if not token:
-                continue
+            if folded != self.value.casefold():
+                return None
+            return f"{_shown(name, actual)} equals {self.value!r}"
+        for option, token in self._options:
             if self.op == "in" and folded == token:
-                return f"{shown} is {option!r}"
+                return f"{_shown(name, actual)} is {option!r}"
             if self.op == "contains_any" and _token_pattern(token).search(folded):
-                return f"{shown} contains {option!r}"
+                return f"{_shown(name, actual)} contains {option!r}"
             if self.op == "ends_with_any" and folded.endswith(token):
-                return f"{shown} ends with {option!r}"
+                return f"{_shown(name, actual)} ends with {option!r}"
         return None
+
+
+def _shown(name: str, actual: str) -> str:
+    return name if name in _REDACTED_FIELDS else f"{name} {actual!r}"
 
 
 @dataclass(frozen=True)
