@@ -115,7 +115,7 @@ def outbox_row(topic: str, key: str, event: CloudEvent, now: datetime) -> dict[s
     return {
         "topic": topic,
         "key": key.encode(),
-        "event": event.model_dump(mode="json", exclude_none=True),
+        "event": event.to_json_dict(),
         "created_at": now,
     }
 
