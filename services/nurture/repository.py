@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -273,13 +275,9 @@ class BatchRepository(NurtureRepository):
 
     async def mark_processed_many(self, event_ids: Sequence[str], now: datetime) -> set[str]:
         """Record event ids; returns those not processed before."""
-        if not event_ids:
-            return set()
-        rows = await self.session.execute(
-            insert(ProcessedEvent)
-            .values([{"event_id": e, "processed_at": now} for e in dict.fromkeys(event_ids)])
-            .on_conflict_do_nothing()
-            .returning(ProcessedEvent.event_id)
+        rows = await INSERT_PROCESSED.run(
+            self.session,
+            [{"event_id": e, "processed_at": now} for e in dict.fromkeys(event_ids)],
         )
         return {r[0] for r in rows}
 
@@ -357,52 +355,40 @@ class BatchRepository(NurtureRepository):
         )
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
-    # --- writes: each one statement (or one executemany) for the whole batch ---
+    # --- writes: one statement each for the whole batch, rows passed as one array per
+    # column (INSERT ... SELECT FROM unnest(...)): constant SQL, prepared once per connection,
+    # and the arrays are encoded by the driver, not row by row in Python ---
 
-    async def insert_leads(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(insert(NurtureLead), list(rows))
+    async def insert_leads(self, leads: Sequence[values.Lead]) -> None:
+        await INSERT_LEADS.run(self.session, [_lead_row(lead) for lead in leads])
 
-    async def update_leads(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Bulk UPDATE by primary key: each dict holds ``id`` and the attributes to set."""
-        if rows:
-            await self.session.execute(update(NurtureLead), list(rows))
+    async def update_leads(self, leads: Sequence[values.Lead]) -> None:
+        """Every column of each lead, by primary key."""
+        await UPDATE_LEADS.run(self.session, [_lead_row(lead) for lead in leads])
 
     async def add_aliases(self, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> None:
-        if pairs:
-            await self.session.execute(
-                insert(LeadAlias)
-                .values([{"ref_id": ref, "lead_id": lead_id} for ref, lead_id in pairs])
-                .on_conflict_do_nothing()
-            )
-
-    async def insert_enrollments(self, rows: Sequence[dict[str, Any]]) -> int:
-        """Returns how many were inserted (the others' cause, or open sequence, existed)."""
-        if not rows:
-            return 0
-        result = await self.session.execute(
-            insert(Enrollment).on_conflict_do_nothing().returning(Enrollment.id), list(rows)
+        await INSERT_ALIASES.run(
+            self.session, [{"ref_id": ref, "lead_id": lead_id} for ref, lead_id in pairs]
         )
-        return len(result.all())
 
-    async def update_enrollments(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(update(Enrollment), list(rows))
+    async def insert_enrollments(self, enrollments: Sequence[values.Enrollment]) -> int:
+        """Returns how many were inserted (the others' cause, or open sequence, existed)."""
+        rows = await INSERT_ENROLLMENTS.run(self.session, [vars(e) for e in enrollments])
+        return len(rows)
 
-    async def insert_steps(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(insert(ScheduledStep).on_conflict_do_nothing(), list(rows))
+    async def update_enrollments(self, enrollments: Sequence[values.Enrollment]) -> None:
+        """What transitions change (status, who paused it, reason, end), by primary key."""
+        await UPDATE_ENROLLMENTS.run(self.session, [vars(e) for e in enrollments])
 
-    async def update_steps(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Bulk UPDATE by primary key (``id`` and the attributes to set)."""
-        if rows:
-            await self.session.execute(update(ScheduledStep), list(rows))
+    async def insert_steps(self, steps: Sequence[values.Step]) -> None:
+        await INSERT_STEPS.run(self.session, [vars(s) for s in steps])
+
+    async def update_steps(self, steps: Sequence[values.Step]) -> None:
+        """State, due time and note of stored steps, by primary key."""
+        await UPDATE_STEPS.run(self.session, [vars(s) for s in steps])
 
     async def park_many(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(
-                insert(PendingActivity).values(list(rows)).on_conflict_do_nothing()
-            )
+        await INSERT_PARKED.run(self.session, rows)
 
     async def unpark(self, event_ids: Sequence[str]) -> None:
         if event_ids:
@@ -411,5 +397,92 @@ class BatchRepository(NurtureRepository):
             )
 
     async def insert_outbox(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(insert(Outbox.__table__), list(rows))
+        await INSERT_OUTBOX.run(self.session, rows)
+
+
+PG = postgresql.dialect()
+ARRAY_TYPES = {"UUID": "uuid", "BOOLEAN": "bool", "INTEGER": "int4", "BIGINT": "int8",
+               "BYTEA": "bytea", "TIMESTAMP WITH TIME ZONE": "timestamptz"}  # fmt: skip
+
+
+class Bulk:
+    """One multi-row statement over a table's columns: ``INSERT ... SELECT FROM unnest`` or
+    ``UPDATE ... FROM unnest ... WHERE key``. JSONB columns travel as text and are cast."""
+
+    def __init__(
+        self, table: Any, columns: Sequence[str], *, update_by: str | None = None,
+        suffix: str = "",
+    ) -> None:  # fmt: skip
+        self.columns = list(columns)
+        self.returns = "RETURNING" in suffix
+        cols = [table.c[name] for name in self.columns]
+        json = {c.name for c in cols if c.type.compile(dialect=PG) == "JSONB"}
+        arrays = ", ".join(f"CAST(:p_{c.name} AS {self._array_type(c)}[])" for c in cols)
+        names = ", ".join(f'"{c.name}"' for c in cols)
+        source = f"unnest({arrays}) AS v({names})"
+
+        def val(name: str) -> str:
+            return f'CAST(v."{name}" AS jsonb)' if name in json else f'v."{name}"'
+
+        if update_by is None:
+            picked = ", ".join(val(n) for n in self.columns)
+            sql = f"INSERT INTO {table.fullname} ({names}) SELECT {picked} FROM {source} {suffix}"
+        else:
+            sets = ", ".join(f'"{n}" = {val(n)}' for n in self.columns if n != update_by)
+            sql = (
+                f"UPDATE {table.fullname} AS t SET {sets} FROM {source} "
+                f'WHERE t."{update_by}" = v."{update_by}" {suffix}'
+            )
+        self.statement = text(sql)
+        self.json = json
+
+    @staticmethod
+    def _array_type(column: Any) -> str:
+        name = column.type.compile(dialect=PG)
+        return ARRAY_TYPES.get(name, "text")  # VARCHAR(n), JSONB (as text)
+
+    async def run(self, session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        if not rows:
+            return []
+        params = {f"p_{name}": [row[name] for row in rows] for name in self.columns}
+        for name in self.json:
+            params[f"p_{name}"] = [
+                v if v is None or isinstance(v, str) else orjson.dumps(v).decode()
+                for v in params[f"p_{name}"]
+            ]
+        result = await session.execute(self.statement, params)
+        return list(result.all()) if self.returns else []
+
+
+def _lead_row(lead: values.Lead) -> dict[str, Any]:
+    """A lead value as column values (the attribute ``list_name`` is the column ``list``)."""
+    row = dict(vars(lead))
+    row["list"] = row.pop("list_name")
+    return row
+
+
+LEAD = NurtureLead.__table__
+LEAD_COLUMNS_ALL = [c.name for c in LEAD.columns]
+STEP_COLUMNS_NEW = ["enrollment_id", "lead_id", "step", "channel", "state", "due_at",
+                    "planned_at", "note"]  # fmt: skip
+INSERT_LEADS = Bulk(LEAD, LEAD_COLUMNS_ALL)
+UPDATE_LEADS = Bulk(LEAD, LEAD_COLUMNS_ALL, update_by="id")
+INSERT_ALIASES = Bulk(LeadAlias.__table__, ["ref_id", "lead_id"], suffix="ON CONFLICT DO NOTHING")
+INSERT_ENROLLMENTS = Bulk(
+    Enrollment.__table__, [c.name for c in Enrollment.__table__.columns],
+    suffix="ON CONFLICT DO NOTHING RETURNING id",
+)  # fmt: skip
+UPDATE_ENROLLMENTS = Bulk(
+    Enrollment.__table__, ["id", "status", "paused_by", "reason", "ended_at"], update_by="id"
+)
+INSERT_STEPS = Bulk(ScheduledStep.__table__, STEP_COLUMNS_NEW, suffix="ON CONFLICT DO NOTHING")
+UPDATE_STEPS = Bulk(ScheduledStep.__table__, ["id", "state", "due_at", "note"], update_by="id")
+INSERT_PARKED = Bulk(
+    PendingActivity.__table__, ["event_id", "lead_ref", "activity", "parked_at"],
+    suffix="ON CONFLICT DO NOTHING",
+)  # fmt: skip
+INSERT_OUTBOX = Bulk(Outbox.__table__, ["topic", "key", "event", "created_at"])
+INSERT_PROCESSED = Bulk(
+    ProcessedEvent.__table__, ["event_id", "processed_at"],
+    suffix="ON CONFLICT DO NOTHING RETURNING event_id",
+)  # fmt: skip

@@ -136,19 +136,15 @@ async def apply(
     now: datetime,
 ) -> None:
     """Write one batch's outcome: every statement is set-at-a-time, parents before children."""
-    await repo.insert_leads([dict(vars(lead)) for lead in out.created_leads])
-    await repo.update_leads([dict(vars(lead)) for lead in out.changed_leads])
+    await repo.insert_leads(out.created_leads)
+    await repo.update_leads(out.changed_leads)
     await repo.add_aliases(out.aliases)
-    created = [dict(vars(e)) for e in out.created_enrollments]
+    created = out.created_enrollments
     if await repo.insert_enrollments(created) != len(created):
         raise EnrollmentRace(f"{len(created)} enrollments decided, fewer inserted")
-    await repo.update_enrollments([dict(vars(e)) for e in out.changed_enrollments])
-    await repo.insert_steps(
-        [{k: v for k, v in vars(s).items() if k != "id"} for s in out.created_steps]
-    )
-    await repo.update_steps(
-        [{"id": s.id, "state": s.state, "due_at": s.due_at, "note": s.note} for s in out.changed_steps]
-    )  # fmt: skip
+    await repo.update_enrollments(out.changed_enrollments)
+    await repo.insert_steps(out.created_steps)
+    await repo.update_steps(out.changed_steps)
     await repo.park_many(
         [
             {"event_id": p.activity.event_id, "lead_ref": p.activity.ref, "parked_at": p.parked_at,
