@@ -26,12 +26,18 @@ NAMING_CONVENTION = {
 
 
 async def lock_keys(session: AsyncSession, *keys: str) -> None:
-    """Transaction-level advisory locks on arbitrary keys, taken in sorted order so that
-    holders of several never deadlock; released at commit or rollback."""
-    for key in sorted(set(keys)):
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key}
-        )
+    """Transaction-level advisory locks on arbitrary keys, taken in one statement in the
+    order of their hashes, so that holders of several never deadlock; released at commit or
+    rollback."""
+    if not keys:
+        return
+    await session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h"
+            " FROM unnest(CAST(:keys AS text[])) AS k) AS s ORDER BY h"
+        ),
+        {"keys": sorted(set(keys))},
+    )
 
 
 def lead_ref_key(ref: object) -> str:

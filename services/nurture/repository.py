@@ -26,6 +26,7 @@ from services.nurture.models import (
     ProcessedEvent,
     ScheduledStep,
 )
+from shared.db import lock_keys
 
 OPEN = ("active", "paused")
 
@@ -282,17 +283,8 @@ class BatchRepository(NurtureRepository):
         return {r[0] for r in rows}
 
     async def lock_keys(self, keys: Sequence[str]) -> None:
-        """Advisory locks on many keys in one statement, in hash order (every batch takes them
-        in the same order, so two batches never deadlock on them)."""
-        if not keys:
-            return
-        await self.session.execute(
-            text(
-                "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h"
-                " FROM unnest(CAST(:keys AS text[])) AS k) AS s ORDER BY h"
-            ),
-            {"keys": sorted(set(keys))},
-        )
+        """Advisory locks on many keys in one statement (see :func:`shared.db.lock_keys`)."""
+        await lock_keys(self.session, *keys)
 
     async def aliases_of(self, refs: Iterable[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
         refs = list(set(refs))

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.router.domain.intake import FUZZY_CANDIDATES
 from services.router.domain.matching import Candidate
 from services.router.models import (
     Activity,
@@ -25,8 +26,7 @@ from services.router.models import (
     SlaClock,
     Team,
 )
-
-FUZZY_CANDIDATES = 200
+from shared.db import lock_keys
 
 
 class RouterRepository:
@@ -48,65 +48,6 @@ class RouterRepository:
 
     async def lock_lead(self, lead_id: uuid.UUID) -> Lead | None:
         return await self.session.scalar(select(Lead).where(Lead.id == lead_id).with_for_update())
-
-    async def lock_company(self, company_key: str) -> None:
-        """Serialize lead creation per company, so typo'd twins arriving at once see each other."""
-        await self.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": company_key}
-        )
-
-    async def fuzzy_candidates(self, company_key: str) -> list[Candidate]:
-        """Leads at the same company, only the columns name matching needs (no full profiles)."""
-        rows = await self.session.execute(
-            select(
-                Lead.id,
-                Lead.first_name,
-                Lead.last_name,
-                Lead.profile["company"].astext,
-                Lead.profile["company_domain"].astext,
-            )
-            .where(Lead.company_key == company_key)
-            .order_by(Lead.created_at)
-            .limit(FUZZY_CANDIDATES)
-        )
-        return [
-            Candidate(
-                lead_id=str(r[0]),
-                first_name=r[1],
-                last_name=r[2],
-                company=r[3],
-                company_domain=r[4],
-            )
-            for r in rows
-        ]
-
-    def add_lead(self, lead: Lead) -> None:
-        self.session.add(lead)
-
-    async def claim_identities(
-        self, lead_id: uuid.UUID, identities: Sequence[tuple[str, str]]
-    ) -> list[tuple[str, str]]:
-        """Attach identities to a lead; returns those already owned by another lead."""
-        taken: list[tuple[str, str]] = []
-        for kind, value in identities:
-            inserted = await self.session.scalar(
-                insert(LeadIdentity)
-                .values(kind=kind, value=value, lead_id=lead_id)
-                .on_conflict_do_nothing()
-                .returning(LeadIdentity.kind)
-            )
-            if inserted is None:
-                owner = await self.session.scalar(
-                    select(LeadIdentity.lead_id).where(
-                        LeadIdentity.kind == kind, LeadIdentity.value == value
-                    )
-                )
-                if owner != lead_id:
-                    taken.append((kind, value))
-        return taken
-
-    def add_submission(self, submission: LeadSubmission) -> None:
-        self.session.add(submission)
 
     async def lead_for_submission(self, submission_id: uuid.UUID) -> uuid.UUID | None:
         return await self.session.scalar(
@@ -352,17 +293,8 @@ class BatchRepository(RouterRepository):
         return {r[0] for r in rows}
 
     async def lock_keys(self, keys: Sequence[str]) -> None:
-        """Advisory locks on many keys in one statement, in hash order (every batch takes them
-        in the same order, so two batches never deadlock on them)."""
-        if not keys:
-            return
-        await self.session.execute(
-            text(
-                "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h"
-                " FROM unnest(CAST(:keys AS text[])) AS k) AS s ORDER BY h"
-            ),
-            {"keys": sorted(set(keys))},
-        )
+        """Advisory locks on many keys in one statement (see :func:`shared.db.lock_keys`)."""
+        await lock_keys(self.session, *keys)
 
     async def fuzzy_candidates_many(
         self, company_keys: Sequence[str]
