@@ -7,10 +7,13 @@ deployment fails loudly instead of running with a guessable secret.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.dispositions import DEFAULT_DISPOSITIONS_FILE
 
 # Dev defaults, printed in the README. They are placeholders everywhere else.
 DEV_WEBHOOK_SECRET = (
@@ -52,6 +55,8 @@ class CommonSettings(BaseSettings):
     topic_prefix: str = ""
     # Processed event ids (the consumers' dedupe memory) are kept this long, then pruned.
     processed_event_retention_days: int = Field(14, ge=1)
+    # disqualification reasons and what each does: read by ingest and the router alike
+    dispositions_file: Path = DEFAULT_DISPOSITIONS_FILE
 
     # Dev-only conveniences; ignored outside dev.
     dev_webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)

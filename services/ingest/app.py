@@ -19,6 +19,7 @@ from services.ingest.settings import IngestSettings
 from services.ingest.sources.config import load_sources
 from services.ingest.trade_shows.endpoints import router as trade_shows_router
 from shared import db
+from shared.dispositions import load_dispositions
 from shared.http import (
     BodySizeLimitMiddleware,
     ReadinessCheck,
@@ -57,6 +58,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         dev=settings.is_dev,
         dev_secret=settings.dev_webhook_secret.get_secret_value(),
     )
+    dispositions = load_dispositions(settings.dispositions_file)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,6 +76,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             engine=engine,
             sessions=db.sessionmaker(engine),
             clock=getattr(app.state, "clock", utc_now),
+            dispositions=dispositions,
         )
         app.state.ingest = ctx
         purger = asyncio.create_task(_purge_expired_keys(ctx))

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from services.ingest.domain.ratelimit import RateLimiter
 from services.ingest.settings import IngestSettings
 from services.ingest.sources.config import Source
+from shared.dispositions import Dispositions, load_dispositions
 from shared.kafka.producer import EventProducer
 
 Clock = Callable[[], datetime]
@@ -30,6 +31,7 @@ class IngestContext:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock = utc_now
+    dispositions: Dispositions = field(default_factory=load_dispositions)
     limiters: dict[str, RateLimiter] = field(default_factory=dict)
     # set when a job is queued here, so this process's idle import worker starts at once
     import_wakeup: asyncio.Event = field(default_factory=asyncio.Event)

@@ -51,3 +51,33 @@ SLA_TIMER_LATENESS = Histogram(
     "How late an SLA timer fired after it was due",
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
+# After assignment: the funnel (lifecycle stages), dispositions, recycling, releases.
+LIFECYCLE_TRANSITIONS = Counter(
+    "leadflow_router_lifecycle_transitions_total",
+    "Leads moving between lifecycle stages (funnel), by source and channel",
+    ["from_stage", "to_stage", "source", "channel"],
+)
+TIME_IN_STAGE = Histogram(
+    "leadflow_router_time_in_stage_seconds",
+    "How long a lead stayed in a lifecycle stage before it moved on",
+    ["stage"],
+    buckets=(60, 3600, 14400, 86400, 259200, 604800, 1209600, 2592000, 7776000, 31536000),
+)
+DISPOSITIONS = Counter(
+    "leadflow_router_dispositions_total",
+    "Sales statuses reported by sales tools, applied or superseded by a newer one",
+    ["status", "outcome"],
+)
+DISQUALIFIED = Counter(
+    "leadflow_router_disqualified_total", "Leads disqualified, by reason code", ["reason"]
+)
+RECYCLED = Counter(
+    "leadflow_router_recycled_total",
+    "Leads recycled back to marketing, by reason (inactive, or the disqualification reason)",
+    ["reason"],
+)
+RELEASED = Counter(
+    "leadflow_router_leads_released_total",
+    "Open leads taken from a rep who left (rep_inactive, rep_away), re-routed or queued",
+    ["why", "outcome"],
+)

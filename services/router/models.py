@@ -5,10 +5,10 @@ ids and the outbox."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,7 +23,8 @@ class Lead(Base):
     __tablename__ = "lead"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    # assigned | queued | nurture | converted
+    # new | assigned | queued | nurture | opportunity | converted | disqualified | recycled
+    # (services/router/domain/lifecycle.py); "assigned" is the only one that occupies its rep
     status: Mapped[str] = mapped_column(String(16), index=True)
     # only ever arrived from purchased lists: a name, not a lead
     is_name: Mapped[bool] = mapped_column(Boolean)
@@ -45,6 +46,87 @@ class Lead(Base):
     last_activity_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # the last sales status a sales tool reported (working | qualified | disqualified |
+    # converted) or recycled, and when it happened: an older report never overrides it
+    sales_status: Mapped[str | None] = mapped_column(String(16))
+    sales_status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disqualify_reason: Mapped[str | None] = mapped_column(String(32))
+    # the funnel position: name | lead | mql | sql | opportunity | customer | recycled | disqualified
+    lifecycle_stage: Mapped[str] = mapped_column(String(16), server_default="lead")
+    stage_entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_owner_rep_id: Mapped[str | None] = mapped_column(String(64))
+    owned_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the owner's last touch or status change (else when ownership began): recycling's clock
+    last_worked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    recycled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    duplicate_of: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+
+    __table_args__ = (
+        Index(
+            "ix_router_lead_recycle",
+            "team_id",
+            "last_worked_at",
+            postgresql_where=text("status = 'assigned'"),
+        ),
+        Index("ix_router_lead_lifecycle_stage", "lifecycle_stage"),
+    )
+
+
+class LeadStage(Base):
+    """Each lifecycle stage a lead entered, when, and why; ``left_at`` set when it moved on."""
+
+    __tablename__ = "lead_stage"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("router.lead.id"), index=True
+    )
+    stage: Mapped[str] = mapped_column(String(16))
+    previous_stage: Mapped[str | None] = mapped_column(String(16))
+    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cause: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (Index("ix_router_lead_stage_entered", "stage", "entered_at"),)
+
+
+class LeadStatusChange(Base):
+    """Every sales status reported for a lead (who, when, why) and every recycling; ``applied``
+    is false for a report older than the status in effect."""
+
+    __tablename__ = "lead_status_change"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("router.lead.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32))
+    rep_id: Mapped[str | None] = mapped_column(String(64))
+    reported_by: Mapped[str] = mapped_column(String(64))  # a source id, or "leadflow"
+    duplicate_of: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    applied: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[str] = mapped_column(Text)
+    cause_event_id: Mapped[str] = mapped_column(String(128))
+
+    __table_args__ = (Index("ix_router_lead_status_change_lead", "lead_id", "occurred_at"),)
+
+
+class DuplicateReview(Base):
+    """A pair of leads that may be one person, waiting for a person to merge or dismiss."""
+
+    __tablename__ = "duplicate_review"
+
+    lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    other_lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    reported_by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32))  # rep_marked | ...
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16))  # open | merged | dismissed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_router_duplicate_review_status", "status"),)
 
 
 class LeadIdentity(Base):
@@ -90,6 +172,15 @@ class Team(Base):
     warning_minutes: Mapped[int] = mapped_column(Integer)
     escalation: Mapped[str] = mapped_column(String(16))
     manager: Mapped[str | None] = mapped_column(String(64))
+    # a lead its owner has not worked this long goes back to marketing
+    recycle_after_days: Mapped[int] = mapped_column(Integer, server_default="30")
+    # a rep out of office longer than this has their open leads re-routed (or queued)
+    away_after_days: Mapped[int] = mapped_column(Integer, server_default="3")
+    on_rep_away: Mapped[str] = mapped_column(String(8), server_default="reroute")  # | queue
+    # public holidays: of this country (ISO alpha-2) and subdivision, plus admin-added dates
+    country: Mapped[str | None] = mapped_column(String(2))
+    subdivision: Mapped[str | None] = mapped_column(String(16))
+    holidays: Mapped[list[dict[str, str]]] = mapped_column(JSONB, server_default="[]")
 
 
 class Rep(Base):
@@ -108,6 +199,17 @@ class Rep(Base):
     open_leads: Mapped[int] = mapped_column(Integer)
     current_weight: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # at most this many new leads per day / per week (Monday to Sunday) in the rep's zone
+    daily_cap: Mapped[int | None] = mapped_column(Integer)
+    weekly_cap: Mapped[int | None] = mapped_column(Integer)
+    # the local day / week (its Monday) the counts below are for
+    cap_day: Mapped[date | None] = mapped_column(Date)
+    day_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    cap_week: Mapped[date | None] = mapped_column(Date)
+    week_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    country: Mapped[str | None] = mapped_column(String(2))
+    subdivision: Mapped[str | None] = mapped_column(String(16))
+    holidays: Mapped[list[dict[str, str]]] = mapped_column(JSONB, server_default="[]")
 
 
 class RoutingRule(Base):

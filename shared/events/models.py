@@ -155,7 +155,21 @@ class ActivityKind(StrEnum):
     page_visit = "page_visit"
     unsubscribe = "unsubscribe"
     bounce = "bounce"
+    # sales statuses (dispositions) a sales tool reports; converted ends the funnel
+    working = "working"
+    qualified = "qualified"
+    disqualified = "disqualified"
     converted = "converted"
+
+
+DISPOSITION_KINDS = frozenset(
+    {
+        ActivityKind.working,
+        ActivityKind.qualified,
+        ActivityKind.disqualified,
+        ActivityKind.converted,
+    }
+)
 
 
 class ActivityReceived(EventModel):
@@ -174,6 +188,18 @@ class ActivityReceived(EventModel):
     source: SourceRef
     url: str | None = Field(None, description="for click and page_visit")
     metadata: dict[str, CustomValue] = {}
+    reason: str | None = Field(
+        None, description="for kind=disqualified: a reason code from the dispositions file"
+    )
+    duplicate_of: UUID | None = Field(
+        None, description="for reason=duplicate: the lead (or submission) this one duplicates"
+    )
+
+
+LifecycleStageName = Literal[
+    "name", "lead", "mql", "sql", "opportunity", "customer", "recycled", "disqualified"
+]
+SalesStatusName = Literal["working", "qualified", "disqualified", "converted", "recycled"]
 
 
 class ScoreItemData(EventModel):
@@ -240,6 +266,9 @@ class LeadAssigned(EventModel):
     team_timezone: str | None = Field(
         None, description="IANA zone of the owning team (contact time when the lead has none)"
     )
+    lifecycle_stage: LifecycleStageName | None = Field(
+        None, description="the lead's funnel position after this decision"
+    )
 
 
 class LeadSla(EventModel):
@@ -299,3 +328,43 @@ class NurtureLifecycle(EventModel):
         None, description="for reengaged: the inactivity segment"
     )
     at: datetime
+
+
+class LeadLifecycle(EventModel):
+    """``io.leadflow.lead.lifecycle.v1`` on ``leads.lifecycle.v1``, keyed by ``lead_id``: what
+    happened to a lead after its assignment. One per change: a sales status a sales tool
+    reported (working, qualified, disqualified, converted), a recycling back to marketing
+    (the rep did not work it, or disqualified it "not now"), a release of a rep's lead (the
+    rep was deactivated or away), and each lifecycle stage move these cause."""
+
+    lead_id: UUID
+    change: Literal["status", "recycled", "released", "stage"] = Field(
+        description="status: a reported sales status; recycled: back to marketing; released: "
+        "the owner left (deactivated, away) and the lead was re-routed or queued; stage: only "
+        "the lifecycle stage moved (engagement re-scored a recycled lead)"
+    )
+    status: SalesStatusName | None = Field(
+        None, description="the sales status in effect after this change"
+    )
+    reason: str | None = Field(
+        None,
+        description="disqualification reason code; for recycled: inactive | the reason code; "
+        "for released: rep_inactive | rep_away",
+    )
+    marketing: Literal["none", "remarket", "suppress", "stop"] = Field(
+        description="what marketing does now: remarket list, suppress (invalid contact), "
+        "stop the sequences (closed for good), or nothing"
+    )
+    stage: LifecycleStageName = Field(description="the lifecycle stage after this change")
+    previous_stage: LifecycleStageName | None = None
+    rep_id: str | None = Field(None, description="who reported it, when a rep did")
+    owner_rep_id: str | None = Field(None, description="the owner after this change")
+    released_rep_id: str | None = Field(
+        None, description="the rep whose capacity this change freed"
+    )
+    team_id: str | None = None
+    reported_by: str = Field(description="the source id of the sales tool, or leadflow")
+    duplicate_of: UUID | None = Field(None, description="for reason duplicate: the other lead")
+    occurred_at: datetime = Field(description="when it happened (the report's occurred_at)")
+    at: datetime = Field(description="when leadflow applied it")
+    detail: str = Field(description="one sentence: what happened and why")

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from shared.events.models import (
     ActivityReceived,
     LeadAssigned,
+    LeadLifecycle,
     LeadReceived,
     LeadSla,
     NurtureLifecycle,
@@ -57,6 +58,9 @@ LEAD_ASSIGNED = EventType(
     "io.leadflow.lead.assigned.v1", "leads.assigned.v1", LeadAssigned, "lead id"
 )
 LEAD_SLA = EventType("io.leadflow.lead.sla.v1", "leads.sla.v1", LeadSla, "lead id")
+LEAD_LIFECYCLE = EventType(
+    "io.leadflow.lead.lifecycle.v1", "leads.lifecycle.v1", LeadLifecycle, "lead id"
+)
 
 NURTURE_STEP = EventType("io.leadflow.nurture.step.v1", "nurture.steps.v1", NurtureStep, "lead id")
 NURTURE_LIFECYCLE = EventType(
@@ -70,6 +74,7 @@ EVENT_TYPES: dict[str, EventType] = {
         LEAD_ACTIVITY,
         LEAD_ASSIGNED,
         LEAD_SLA,
+        LEAD_LIFECYCLE,
         NURTURE_STEP,
         NURTURE_LIFECYCLE,
     )

@@ -12,6 +12,7 @@ LEADS_BULK = "leads.bulk.v1"
 LEADS_ASSIGNED = "leads.assigned.v1"
 LEADS_ACTIVITY = "leads.activity.v1"
 LEADS_SLA = "leads.sla.v1"
+LEADS_LIFECYCLE = "leads.lifecycle.v1"
 NURTURE_STEPS = "nurture.steps.v1"
 NURTURE_LIFECYCLE = "nurture.lifecycle.v1"
 
@@ -21,6 +22,7 @@ PARTITIONS: dict[str, int] = {
     LEADS_ASSIGNED: 12,
     LEADS_ACTIVITY: 12,
     LEADS_SLA: 6,
+    LEADS_LIFECYCLE: 12,
     NURTURE_STEPS: 12,
     NURTURE_LIFECYCLE: 12,
 }

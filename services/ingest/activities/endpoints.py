@@ -16,10 +16,11 @@ from services.ingest.domain.ids import stable_id
 from services.ingest.idempotency.service import publish_request_once
 from services.ingest.leads.endpoints import ERRORS
 from services.ingest.sources.auth import Authenticated, authenticate_signed
+from shared.dispositions import Dispositions
 from shared.events.envelope import make_event
 from shared.events.models import ActivityReceived, SourceRef
 from shared.events.registry import LEAD_ACTIVITY
-from shared.http import ApiError, field_errors_from_pydantic
+from shared.http import ApiError, field_errors_from_pydantic, invalid_field
 
 router = APIRouter(prefix="/v1", tags=["activities"])
 
@@ -30,9 +31,9 @@ class ActivityAccepted(BaseModel):
     event_id: str
 
 
-def _parse(body: bytes) -> ActivityIn:
+def _parse(body: bytes, dispositions: Dispositions) -> ActivityIn:
     try:
-        return ActivityIn.model_validate_json(body)
+        activity = ActivityIn.model_validate_json(body)
     except ValidationError as exc:
         errors = field_errors_from_pydantic(exc.errors(include_url=False))
         raise ApiError(
@@ -41,6 +42,10 @@ def _parse(body: bytes) -> ActivityIn:
             "invalid activity: " + ", ".join(e["field"] for e in errors),
             errors=errors,
         ) from None
+    if activity.reason is not None and dispositions.action(activity.reason) is None:
+        allowed = ", ".join(dispositions.codes)
+        raise invalid_field("reason", f"unknown reason {activity.reason!r}; allowed: {allowed}")
+    return activity
 
 
 @router.post(
@@ -48,7 +53,14 @@ def _parse(body: bytes) -> ActivityIn:
     status_code=202,
     response_model=ActivityAccepted,
     responses=ERRORS,  # type: ignore[arg-type]
-    summary="Report an activity on a lead (signed sources only)",
+    summary="Report an activity or a sales status on a lead (signed sources only)",
+    description=(
+        "Touches, replies, opens, clicks, page visits, unsubscribes and bounces; and the sales "
+        "status a sales tool sets: working (contacted), qualified (an opportunity), "
+        "disqualified with a reason code of the dispositions file, converted. The lead is "
+        "named by its lead id or by the submission id ingest answered. Statuses are applied "
+        "in occurred_at order: an older report never overrides a newer one."
+    ),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -67,7 +79,7 @@ async def post_activity(
     auth: Authenticated = Depends(authenticate_signed),
     ctx: IngestContext = Depends(get_context),
 ) -> JSONResponse:
-    activity = _parse(auth.body)
+    activity = _parse(auth.body, ctx.dispositions)
     now = ctx.clock()
     source = auth.source
 
@@ -86,6 +98,8 @@ async def post_activity(
             source=SourceRef(id=source.id, kind=source.kind),
             url=activity.url,
             metadata=activity.metadata,
+            reason=activity.reason,
+            duplicate_of=activity.duplicate_of,
         )
         event = make_event(
             id=event_id,

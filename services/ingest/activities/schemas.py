@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.dispositions import REASON_PATTERN
 from shared.events.models import ActivityKind, CustomValue
 
 
@@ -22,6 +24,13 @@ class ActivityIn(BaseModel):
                     "occurred_at": "2026-11-23T14:05:00Z",
                 },
                 {"kind": "bounce", "bounce_type": "hard"},
+                {"kind": "working", "rep_id": "rep-ana"},
+                {
+                    "kind": "disqualified",
+                    "reason": "bad_timing",
+                    "rep_id": "rep-ana",
+                    "occurred_at": "2026-11-30T10:00:00Z",
+                },
             ]
         },
     )
@@ -35,6 +44,14 @@ class ActivityIn(BaseModel):
     )
     url: str | None = Field(None, max_length=2000)
     metadata: dict[str, CustomValue] = Field(default_factory=dict, max_length=50)
+    reason: str | None = Field(
+        None,
+        pattern=REASON_PATTERN,
+        description="for kind=disqualified (required): a reason code of the dispositions file",
+    )
+    duplicate_of: uuid.UUID | None = Field(
+        None, description="for reason=duplicate (required): the lead or submission id it duplicates"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ActivityIn:
@@ -44,6 +61,14 @@ class ActivityIn(BaseModel):
             raise ValueError("touch_channel is only for kind=touch")
         if self.kind == ActivityKind.bounce and self.bounce_type is None:
             raise ValueError("bounce_type (hard or soft) is required for kind=bounce")
+        if self.kind == ActivityKind.disqualified and self.reason is None:
+            raise ValueError("reason is required for kind=disqualified")
+        if self.kind != ActivityKind.disqualified and self.reason is not None:
+            raise ValueError("reason is only for kind=disqualified")
+        if self.duplicate_of is not None and self.reason != "duplicate":
+            raise ValueError("duplicate_of is only for reason=duplicate")
+        if self.reason == "duplicate" and self.duplicate_of is None:
+            raise ValueError("duplicate_of (the other lead's id) is required for reason=duplicate")
         if self.occurred_at is not None and self.occurred_at.tzinfo is None:
             raise ValueError("occurred_at needs a time zone offset, e.g. 2026-11-23T14:05:00Z")
         return self
