@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -10,6 +10,7 @@ from services.router.domain.matching import MatchThresholds
 from services.router.domain.scoring import ScoringRulesSource
 from services.router.settings import RouterSettings
 from shared.clock import Clock, utc_now
+from shared.dispositions import Dispositions, load_dispositions
 from shared.kafka.producer import EventProducer
 from shared.outbox import OutboxRelay
 
@@ -25,6 +26,7 @@ class RouterContext:
     fallback_queue: str
     follow_the_sun: tuple[str, ...]
     clock: Clock = utc_now
+    dispositions: Dispositions = field(default_factory=load_dispositions)
 
     @property
     def match_thresholds(self) -> MatchThresholds:

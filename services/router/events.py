@@ -14,12 +14,13 @@ from shared.events.envelope import CloudEvent, derived_id, make_event
 from shared.events.models import (
     LeadAssigned,
     LeadData,
+    LeadLifecycle,
     LeadSla,
     ScoreData,
     SlaWindow,
     TradeShowRef,
 )
-from shared.events.registry import LEAD_ASSIGNED, LEAD_SLA
+from shared.events.registry import LEAD_ASSIGNED, LEAD_LIFECYCLE, LEAD_SLA
 from shared.outbox import enqueue
 
 NAMESPACE = uuid.UUID("0c7f6f5e-8f0e-5d0b-9a3c-7a1f2e4d5b60")
@@ -109,6 +110,7 @@ def _assigned(
         channel=channel,  # type: ignore[arg-type]
         trade_show=trade_show,
         team_timezone=team_timezone,
+        lifecycle_stage=lead.lifecycle_stage,
     )
     event = make_event(
         id=event_id(assignment.cause_event_id, "assigned", str(assignment.id)),
@@ -155,3 +157,18 @@ def emit_sla(
         time=now,
     )
     enqueue(session, Outbox, LEAD_SLA.topic, str(clock.lead_id), event, now)
+
+
+def emit_lifecycle(
+    session: AsyncSession, data: LeadLifecycle, *, cause: str, now: datetime
+) -> None:
+    """One status change, recycling, release or stage move (``leads.lifecycle.v1``)."""
+    event = make_event(
+        id=event_id(cause, "lifecycle", data.change, str(data.lead_id)),
+        type=LEAD_LIFECYCLE.type,
+        source=SOURCE,
+        subject=str(data.lead_id),
+        data=data,
+        time=now,
+    )
+    enqueue(session, Outbox, LEAD_LIFECYCLE.topic, str(data.lead_id), event, now)

@@ -16,8 +16,11 @@ from services.router.domain.matching import Candidate
 from services.router.models import (
     Activity,
     Assignment,
+    DuplicateReview,
     Lead,
     LeadIdentity,
+    LeadStage,
+    LeadStatusChange,
     LeadSubmission,
     PendingActivity,
     ProcessedEvent,
@@ -277,6 +280,58 @@ class RouterRepository:
         ).one()
         oldest = (now - row[1]).total_seconds() if row[1] is not None else 0.0
         return int(row[0]), oldest
+
+    async def status_changes(self, lead_id: uuid.UUID) -> list[LeadStatusChange]:
+        rows = await self.session.scalars(
+            select(LeadStatusChange)
+            .where(LeadStatusChange.lead_id == lead_id)
+            .order_by(LeadStatusChange.occurred_at, LeadStatusChange.recorded_at)
+        )
+        return list(rows)
+
+    async def stages(self, lead_id: uuid.UUID) -> list[LeadStage]:
+        rows = await self.session.scalars(
+            select(LeadStage).where(LeadStage.lead_id == lead_id).order_by(LeadStage.entered_at)
+        )
+        return list(rows)
+
+    async def duplicate_reviews(self, status: str, limit: int = 500) -> list[DuplicateReview]:
+        rows = await self.session.scalars(
+            select(DuplicateReview)
+            .where(DuplicateReview.status == status)
+            .order_by(DuplicateReview.created_at)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def record_stage_moves(self, moves: Sequence[Any]) -> None:
+        """Close the stages the leads left and insert the ones they entered (two statements)."""
+        if not moves:
+            return
+        left = sorted({m.lead_id for m in moves if m.previous_stage is not None})
+        if left:
+            at = max(m.entered_at for m in moves)
+            await self.session.execute(
+                update(LeadStage)
+                .where(LeadStage.lead_id.in_(left), LeadStage.left_at.is_(None))
+                .values(left_at=at)
+            )
+        last = {m.lead_id: i for i, m in enumerate(moves)}  # a lead may move twice in a batch
+        await self.session.execute(
+            insert(LeadStage.__table__),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "lead_id": m.lead_id,
+                    "stage": m.stage,
+                    "previous_stage": m.previous_stage,
+                    "entered_at": m.entered_at,
+                    "left_at": None if last[m.lead_id] == i else m.entered_at,
+                    "cause": m.cause,
+                }
+                for i, m in enumerate(moves)
+            ],
+        )
 
 
 class BatchRepository(RouterRepository):

@@ -41,6 +41,11 @@ class TeamConfig(_Strict):
     warning_minutes: int = Field(45, ge=1)
     escalation: Literal["reassign", "notify_manager"] = "reassign"
     manager: str | None = None
+    # a lead its owner has not worked (no touch, no status change) this long is recycled
+    recycle_after_days: int = Field(30, ge=1, le=365)
+    # a rep out of office longer than this has their open leads re-routed, or queued
+    away_after_days: int = Field(3, ge=0, le=365)
+    on_rep_away: Literal["reroute", "queue"] = "reroute"
 
     _tz = field_validator("timezone")(classmethod(lambda cls, v: _check_tz(v)))
 
@@ -152,6 +157,9 @@ def team_row(team: TeamConfig) -> dict[str, Any]:
         "warning_minutes": team.warning_minutes,
         "escalation": team.escalation,
         "manager": team.manager,
+        "recycle_after_days": team.recycle_after_days,
+        "away_after_days": team.away_after_days,
+        "on_rep_away": team.on_rep_away,
     }
 
 

@@ -11,12 +11,14 @@ from services.router.assignment.service import decide
 from services.router.context import Clock, RouterContext, utc_now
 from services.router.domain.scoring import ScoringRulesSource
 from services.router.handlers import make_batch_handler, make_handler
+from services.router.lifecycle.service import run_sweeper
 from services.router.models import Outbox, ProcessedEvent
 from services.router.repository import RouterRepository
 from services.router.routing_config import load_routing_config, rep_row, team_row
 from services.router.settings import RouterSettings
 from services.router.sla.service import run_scheduler
 from shared import db
+from shared.dispositions import load_dispositions
 from shared.events.registry import LEAD_ACTIVITY, LEAD_RECEIVED, LEAD_RECEIVED_BULK
 from shared.kafka.consumer import ConsumerConfig, ConsumerLoop, LaneGate
 from shared.kafka.dlq_watch import watch_dlq
@@ -85,6 +87,7 @@ class RouterRuntime:
             fallback_queue=routing.fallback_queue,
             follow_the_sun=tuple(routing.follow_the_sun),
             clock=self.clock,
+            dispositions=load_dispositions(s.dispositions_file),
         )
         self.tasks.spawn("outbox", relay.run())
         if self.consume:
@@ -126,6 +129,7 @@ class RouterRuntime:
         if self.schedule:
             self.tasks.spawn("sla", run_scheduler(ctx, self._stopping))
             self.tasks.spawn("queue", self._drain_queue_forever(ctx))
+            self.tasks.spawn("lifecycle", run_sweeper(ctx, self._stopping))
         self.tasks.spawn("scoring", self._reload_scoring_forever(ctx))
         dlq_topics = [
             dlq_topic(s.topic(t.topic)) for t in (LEAD_RECEIVED, LEAD_RECEIVED_BULK, LEAD_ACTIVITY)

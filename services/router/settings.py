@@ -32,6 +32,8 @@ class RouterSettings(CommonSettings):
     # how often leadflow_dlq_messages (dead letters awaiting replay) is refreshed
     router_dlq_watch_seconds: float = 30.0
     router_max_escalations: int = 2
+    # how often unworked leads are recycled and the leads of departed reps released
+    router_lifecycle_sweep_seconds: float = 60.0
     router_match_name_threshold: float = 88.0
     router_match_company_threshold: float = 90.0
 

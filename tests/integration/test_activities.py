@@ -87,3 +87,47 @@ async def test_activities_need_a_signed_source(client):
         headers={"x-leadflow-source": "crm"},
     )
     assert response.status_code in (401, 422)
+
+
+async def test_a_disqualification_needs_a_reason_from_the_dispositions_file(client, stack):
+    lead_id = str(uuid.uuid4())
+    body, headers = signed_request({"kind": "disqualified", "reason": "too_tall"}, source="crm")
+    response = await client.post(f"/v1/leads/{lead_id}/activities", content=body, headers=headers)
+    assert response.status_code == 422
+    problem = response.json()
+    assert [e["field"] for e in problem["errors"]] == ["reason"]
+    for allowed in ("bad_timing", "duplicate", "invalid_contact", "no_budget", "not_a_fit"):
+        assert allowed in problem["detail"]
+
+    for payload in (
+        {"kind": "disqualified"},  # no reason
+        {"kind": "working", "reason": "bad_timing"},  # a reason only disqualifies
+        {"kind": "disqualified", "reason": "duplicate"},  # duplicate of what?
+        {"kind": "disqualified", "reason": "Bad Timing"},  # not a code
+    ):
+        body, headers = signed_request(payload, source="crm")
+        response = await client.post(
+            f"/v1/leads/{lead_id}/activities", content=body, headers=headers
+        )
+        assert response.status_code == 422, payload
+
+    async with TopicReader(stack.bootstrap, LEAD_ACTIVITY.topic) as topic:
+        body, headers = signed_request(
+            {"kind": "disqualified", "reason": "duplicate", "duplicate_of": str(uuid.uuid4()),
+             "rep_id": "rep-ana"},
+            source="crm",
+        )  # fmt: skip
+        response = await client.post(
+            f"/v1/leads/{lead_id}/activities", content=body, headers=headers
+        )
+        assert response.status_code == 202, response.text
+        event_id = response.json()["event_id"]
+        records = await topic.read(until=lambda rs: any(value(r)["id"] == event_id for r in rs))
+    (record,) = [r for r in records if value(r)["id"] == event_id]
+    SCHEMA.validate(value(record))
+    data = value(record)["data"]
+    assert (data["kind"], data["reason"], data["rep_id"]) == (
+        "disqualified",
+        "duplicate",
+        "rep-ana",
+    )

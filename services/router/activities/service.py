@@ -10,17 +10,25 @@ from datetime import datetime
 
 from services.router.assignment.service import decide
 from services.router.context import RouterContext
+from services.router.domain.lifecycle import LeadStatus
 from services.router.intake.scoring import rescore
+from services.router.lifecycle.service import apply_disposition
 from services.router.models import Lead, ProcessedEvent
 from services.router.repository import RouterRepository
 from services.router.sla.service import stop_on_first_touch
 from shared.db import lead_ref_key, lock_keys
 from shared.events.envelope import CloudEvent
-from shared.events.models import ActivityKind, ActivityReceived
+from shared.events.models import DISPOSITION_KINDS, ActivityKind, ActivityReceived
 from shared.logging import get_logger
 from shared.outbox import mark_processed
 
 log = get_logger(__name__)
+
+
+# What a lead does (not what sales or the mail system does to it).
+ENGAGEMENT = frozenset(
+    {ActivityKind.reply, ActivityKind.open, ActivityKind.click, ActivityKind.page_visit}
+)
 
 
 def is_first_touch(data: ActivityReceived) -> bool:
@@ -95,20 +103,26 @@ async def apply_activity(
         lead.last_activity_at = data.occurred_at
     lead.updated_at = now
 
-    if is_first_touch(data) or data.kind == ActivityKind.converted:
+    if data.kind in DISPOSITION_KINDS:  # a sales status: see services/router/lifecycle
+        await apply_disposition(ctx, repo, lead, data, cause=cause, now=now)
+        return
+    if is_first_touch(data):
         await stop_on_first_touch(
             repo, lead, touched_at=data.occurred_at, rep_id=data.rep_id, cause=cause, now=now
         )
-    if data.kind == ActivityKind.converted:
-        if lead.status == "assigned" and lead.owner_rep_id:
-            await repo.add_open_lead(lead.owner_rep_id, -1)
-        lead.status = "converted"
-        return
+        if lead.status == LeadStatus.assigned and (
+            lead.last_worked_at is None or data.occurred_at > lead.last_worked_at
+        ):
+            lead.last_worked_at = data.occurred_at  # the owner works it: recycling waits
 
     before = lead.stage
-    await rescore(ctx, repo, lead, now)
-    if lead.status == "nurture" and not lead.is_name and before == "none" and lead.stage != "none":
-        # engagement made it sales-ready: hand it to sales now
+    recycled = lead.status == LeadStatus.recycled
+    await rescore(ctx, repo, lead, now, reopen=recycled and data.kind in ENGAGEMENT)
+    back = recycled and data.kind in ENGAGEMENT and lead.stage != "none"
+    first_time = lead.status == LeadStatus.nurture and before == "none" and lead.stage != "none"
+    if (back or first_time) and not lead.is_name:
+        # engagement made it sales-ready (again): hand it to sales now; a recycled lead goes
+        # back to its last owner when that rep is active
         await decide(
             ctx,
             repo,

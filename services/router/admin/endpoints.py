@@ -12,6 +12,7 @@ from sqlalchemy import delete
 
 from services.router.admin.schemas import RepConfig, RepPatch, RulesIn, TeamConfig
 from services.router.context import RouterContext
+from services.router.lifecycle.service import departure, release_rep
 from services.router.models import Lead, Rep, RoutingRule, Team
 from services.router.repository import RouterRepository
 from services.router.routing_config import rep_row, team_row
@@ -58,6 +59,9 @@ def _team_out(team: Team) -> dict[str, Any]:
                         "warning_minutes",
                         "escalation",
                         "manager",
+                        "recycle_after_days",
+                        "away_after_days",
+                        "on_rep_away",
                     )
                 }
             }
@@ -101,7 +105,24 @@ async def put_rep(
         if existing is not None:  # keep live counters
             row["open_leads"], row["current_weight"] = existing.open_leads, existing.current_weight
         rep = await session.merge(Rep(**row))
-        return _rep_out(rep)
+        out = _rep_out(rep)
+    return await _release_if_departed(ctx, rep_id, out)
+
+
+async def _release_if_departed(
+    ctx: RouterContext, rep_id: str, out: dict[str, Any]
+) -> dict[str, Any]:
+    """A rep deactivated, or away longer than the team allows: their open leads are
+    re-routed (or queued, per team) now, each with a decision and a lifecycle event."""
+    async with ctx.sessions() as session:
+        repo = RouterRepository(session)
+        rep = await repo.rep(rep_id)
+        team = await repo.team(rep.team_id) if rep is not None else None
+        why = departure(rep, team, ctx.clock()) if rep is not None else None
+    released = await release_rep(ctx, rep_id, why=why) if why is not None else 0
+    if released:
+        out = {**out, "open_leads": out["open_leads"] - released}
+    return {**out, "released": {"leads": released, "why": why}}
 
 
 @router.patch("/reps/{rep_id}", dependencies=[Depends(admin)])
@@ -132,7 +153,8 @@ async def patch_rep(
         row["open_leads"], row["current_weight"] = rep.open_leads, rep.current_weight
         for key, value in row.items():
             setattr(rep, key, value)
-        return _rep_out(rep)
+        out = _rep_out(rep)
+    return await _release_if_departed(ctx, rep_id, out)
 
 
 @router.get("/rules", dependencies=[Depends(admin)])
@@ -172,10 +194,39 @@ async def put_rules(
     ]
 
 
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+@router.get(
+    "/duplicates",
+    dependencies=[Depends(admin)],
+    summary="Pairs of leads that may be one person, waiting for review",
+)
+async def list_duplicates(
+    status: str = "open", ctx: RouterContext = Depends(get_context)
+) -> list[dict[str, Any]]:
+    if status not in ("open", "merged", "dismissed"):
+        raise invalid_field("status", f"status must be open, merged or dismissed, not {status!r}")
+    async with ctx.sessions() as session:
+        return [
+            {
+                "lead_id": str(d.lead_id),
+                "other_lead_id": str(d.other_lead_id),
+                "reason": d.reason,
+                "reported_by": d.reported_by,
+                "evidence": d.evidence,
+                "status": d.status,
+                "created_at": _iso(d.created_at),
+            }
+            for d in await RouterRepository(session).duplicate_reviews(status)
+        ]
+
+
 @router.get(
     "/leads/{lead_id}",
     dependencies=[Depends(admin)],
-    summary="One lead whole: owner, score, merges, decisions, SLA",
+    summary="One lead whole: owner, score, merges, decisions, SLA, sales status and stage history",
 )
 async def get_lead(lead_id: uuid.UUID, ctx: RouterContext = Depends(get_context)) -> dict[str, Any]:
     async with ctx.sessions() as session:
@@ -190,6 +241,45 @@ async def get_lead(lead_id: uuid.UUID, ctx: RouterContext = Depends(get_context)
         return {
             "id": str(lead.id),
             "status": lead.status,
+            "sales_status": None
+            if lead.sales_status is None
+            else {
+                "status": lead.sales_status,
+                "reason": lead.disqualify_reason,
+                "at": _iso(lead.sales_status_at),
+            },
+            "lifecycle_stage": {
+                "stage": lead.lifecycle_stage,
+                "since": _iso(lead.stage_entered_at),
+            },
+            "last_owner_rep_id": lead.last_owner_rep_id,
+            "last_worked_at": _iso(lead.last_worked_at),
+            "recycled_at": _iso(lead.recycled_at),
+            "duplicate_of": str(lead.duplicate_of) if lead.duplicate_of else None,
+            "status_history": [
+                {
+                    "status": c.status,
+                    "reason": c.reason,
+                    "rep_id": c.rep_id,
+                    "reported_by": c.reported_by,
+                    "duplicate_of": str(c.duplicate_of) if c.duplicate_of else None,
+                    "occurred_at": _iso(c.occurred_at),
+                    "recorded_at": _iso(c.recorded_at),
+                    "applied": c.applied,
+                    "detail": c.detail,
+                }
+                for c in await repo.status_changes(lead.id)
+            ],
+            "stages": [
+                {
+                    "stage": st.stage,
+                    "previous_stage": st.previous_stage,
+                    "entered_at": _iso(st.entered_at),
+                    "left_at": _iso(st.left_at),
+                    "cause": st.cause,
+                }
+                for st in await repo.stages(lead.id)
+            ],
             "purchased_list": lead.is_name,
             "owner": {"rep_id": lead.owner_rep_id, "team_id": lead.team_id, "queue": lead.queue},
             "profile": lead.profile,

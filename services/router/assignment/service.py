@@ -18,6 +18,7 @@ from services.router.context import RouterContext
 from services.router.convert import lead_profile, to_rep, to_rule, to_team
 from services.router.domain.assignment import Decision, choose_rep, route
 from services.router.domain.business_hours import add_business_minutes
+from services.router.domain.lifecycle import LeadStatus
 from services.router.events import emit_assigned
 from services.router.models import Assignment, Lead, SlaClock
 from services.router.repository import RouterRepository
@@ -73,6 +74,21 @@ async def decide(
                 origin=origin,
             )  # fmt: skip
 
+    if lead.status == LeadStatus.recycled and lead.last_owner_rep_id is not None:
+        last = await repo.rep(lead.last_owner_rep_id)
+        if last is not None and last.active and _not_for_sales(lead, ctx) is None:
+            reason = (
+                f"recycled lead scores {lead.stage} again: back to its last owner {last.id} "
+                "(sticky routing)"
+            )
+            return await _record(
+                ctx, repo, lead, outcome="assigned", kind="sticky", rep_id=last.id, team_id=last.team_id,
+                queue=None, rule=None, reason=reason,
+                explanation={"sticky": {"rep": last.id, "active": True, "last_owner": True}},
+                cause_event_id=cause_event_id, submission_id=submission_id, now=now, started_at=started_at,
+                origin=origin,
+            )  # fmt: skip
+
     nurture_reason = _not_for_sales(lead, ctx)
     if nurture_reason is not None:
         return await _record(
@@ -103,7 +119,11 @@ class TeamContended(Exception):
 
 
 async def _route_locking_only_the_team(
-    ctx: RouterContext, repo: RouterRepository, lead: Lead, now: datetime
+    ctx: RouterContext,
+    repo: RouterRepository,
+    lead: Lead,
+    now: datetime,
+    exclude: frozenset[str] = frozenset(),
 ) -> Decision:
     """Route on the reps as read; then lock only the team whose reps the decision changes
     and read them again. Unchanged, the decision stands; else decide again under the lock."""
@@ -121,6 +141,7 @@ async def _route_locking_only_the_team(
             ctx.follow_the_sun,
             now,
             fallback_queue=ctx.fallback_queue,
+            exclude=exclude,
         )
         if not decision.weights or decision.team_id is None or decision.team_id in locked:
             return decision
@@ -168,6 +189,43 @@ async def reassign(
         ctx, repo, lead, outcome="assigned", kind="reassigned", rep_id=pick.rep_id, team_id=team_row.id, queue=None,
         rule=None, reason=reason, explanation=explanation, cause_event_id=cause, submission_id=None, now=now,
         started_at=now,
+    )  # fmt: skip
+
+
+async def release_lead(
+    ctx: RouterContext,
+    repo: RouterRepository,
+    lead: Lead,
+    *,
+    rep_id: str,
+    why: str,
+    queue: bool,
+    cause: str,
+    now: datetime,
+) -> Assignment:
+    """Take a (locked, assigned) lead from a rep who left (``why``: rep_inactive, rep_away):
+    route it again by the rules, the rep excluded, or queue it when the team says so."""
+    await repo.add_open_lead(rep_id, -1)
+    lead.owner_rep_id = None
+    lead.status = "queued"  # ownership has ended: routing below starts from no owner
+    released = {"rep": rep_id, "why": why}
+    left = "was deactivated" if why == "rep_inactive" else "is away"
+    if queue:
+        reason = f"{rep_id} {left}: the team queues such leads to {ctx.fallback_queue!r}."
+        return await _record(
+            ctx, repo, lead, outcome="queued", kind="reassigned", rep_id=None, team_id=lead.team_id,
+            queue=ctx.fallback_queue, rule=None, reason=reason,
+            explanation={"released": released, "queue": ctx.fallback_queue},
+            cause_event_id=cause, submission_id=None, now=now, started_at=now,
+        )  # fmt: skip
+    decision = await _route_locking_only_the_team(ctx, repo, lead, now, exclude=frozenset({rep_id}))
+    await repo.set_rep_weights(decision.weights)
+    return await _record(
+        ctx, repo, lead, outcome=decision.outcome, kind="reassigned", rep_id=decision.rep_id,
+        team_id=decision.team_id, queue=ctx.fallback_queue if decision.outcome == "queued" else None,
+        rule=decision.rule, reason=f"{rep_id} {left}. " + decision.reason,
+        explanation={"released": released, **decision.explanation}, cause_event_id=cause,
+        submission_id=None, now=now, started_at=now,
     )  # fmt: skip
 
 
@@ -220,10 +278,12 @@ async def _record(
     lead.team_id = team_id
     lead.queue = queue
     lead.updated_at = now
+    if rep_id is not None and previous_owner != rep_id:  # a new owner: recycling clock restarts
+        lead.last_owner_rep_id, lead.owned_since, lead.last_worked_at = rep_id, now, None
 
     clock = None
     if outcome != "assigned":
-        await _close_clock(repo, lead.id)
+        await close_clock(repo, lead.id)
     if outcome == "assigned" and rep_id is not None and team_id is not None:
         clock = await _start_clock(
             repo, lead, team_id, rep_id, started_at, kind, known=previous_status != "new"
@@ -303,7 +363,7 @@ async def _start_clock(
     return clock
 
 
-async def _close_clock(repo: RouterRepository, lead_id: uuid.UUID) -> None:
+async def close_clock(repo: RouterRepository, lead_id: uuid.UUID) -> None:
     """Leaving sales (nurture, queue): no first-touch clock runs for nobody."""
     clock = await repo.clock(lead_id, lock=True)
     if clock is not None and clock.state in ("running", "warned", "breached", "escalated"):

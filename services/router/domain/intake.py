@@ -24,6 +24,12 @@ from typing import Any
 
 from services.router.domain.assignment import Rep, RoutingRule, Team, route
 from services.router.domain.business_hours import add_business_minutes
+from services.router.domain.lifecycle import (
+    CLOSED_TO_ROUTING,
+    LeadStatus,
+    Stage,
+    scored_stage,
+)
 from services.router.domain.matching import (
     Candidate,
     MatchThresholds,
@@ -43,14 +49,6 @@ PROFILE_FIELDS = tuple(
     for f in LeadProfile.__dataclass_fields__
     if f not in ("source_id", "channel", "purchased_list")
 )
-
-
-class LeadStatus(StrEnum):
-    new = "new"
-    assigned = "assigned"
-    queued = "queued"
-    nurture = "nurture"
-    converted = "converted"
 
 
 class DecisionKind(StrEnum):
@@ -99,6 +97,28 @@ class LeadRow:
     last_activity_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    lifecycle_stage: str = "lead"
+    stage_entered_at: datetime | None = None
+    sales_status: str | None = None
+    sales_status_at: datetime | None = None
+    disqualify_reason: str | None = None
+    last_owner_rep_id: str | None = None
+    owned_since: datetime | None = None
+    last_worked_at: datetime | None = None
+    recycled_at: datetime | None = None
+    duplicate_of: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class StageMove:
+    """A lead entering a lifecycle stage (the ``router.lead_stage`` row), and the one it left."""
+
+    lead_id: uuid.UUID
+    stage: str
+    previous_stage: str | None
+    entered_at: datetime
+    cause: str
+    left_entered_at: datetime | None  # when the stage it left was entered (time in stage)
 
 
 @dataclass(frozen=True)
@@ -239,6 +259,7 @@ class LeadOutcome:
     assignment: AssignmentRow | None
     emit: Emit | None
     observations: tuple[Observation, ...]
+    stage_move: StageMove | None = None
 
 
 @dataclass
@@ -277,6 +298,7 @@ class BatchOutcome:
     teams_changed: set[str]  # teams whose reps' routing state this batch changed
     emits: list[Emit]
     observations: list[Observation]
+    stage_moves: list[StageMove] = field(default_factory=list)
 
 
 def profile_of(
@@ -325,6 +347,8 @@ def decide_batch(
             out.assignments.append(outcome.assignment)
         if outcome.emit is not None:
             out.emits.append(outcome.emit)
+        if outcome.stage_move is not None:
+            out.stage_moves.append(outcome.stage_move)
     out.created = set(state.created)
     out.clocks = {lead_id: state.clocks[lead_id] for lead_id in state.clocks_changed}
     for rep_id, rep in state.reps.items():
@@ -404,6 +428,8 @@ def decide_arrival(
             last_activity_at=None,
             created_at=now,
             updated_at=now,
+            lifecycle_stage=Stage.name if arrival.purchased_list else Stage.lead,
+            stage_entered_at=now,
         )
         state.created.add(lead.id)
         state.activities[lead.id] = []
@@ -460,13 +486,14 @@ def decide_arrival(
         received_at=arrival.received_at,
         processed_at=now,
     )
-    if lead.status == LeadStatus.converted:
+    if lead.status in CLOSED_TO_ROUTING:  # sales has the deal: recorded, not routed
         state.leads[lead.id] = lead
         return LeadOutcome(
             lead, created, submission, tuple(claimed), None, None, tuple(observations)
         )
 
-    result = score(lead_profile(lead), state.activities.get(lead.id, []), config.rules, now)
+    activities = scoring_activities(state.activities.get(lead.id, []), lead)
+    result = score(lead_profile(lead), activities, config.rules, now)
     lead = replace(
         lead,
         score=result.total,
@@ -474,11 +501,53 @@ def decide_arrival(
         stage=result.stage,
         score_breakdown=result.to_dict(),
     )
+    lead, move = move_stage(
+        lead,
+        scored_stage(Stage(lead.lifecycle_stage), result.stage, is_name=lead.is_name, reopen=True),
+        cause="submission",
+        now=now,
+        created=created,
+    )
+    if move is not None:
+        observations.append(_transition(move, lead))
     assignment, emit, more = _route(state, lead, arrival, config, now, new_id)
     lead = state.leads[lead.id]
     observations.extend(more)
     return LeadOutcome(
-        lead, created, submission, tuple(claimed), assignment, emit, tuple(observations)
+        lead, created, submission, tuple(claimed), assignment, emit, tuple(observations), move
+    )
+
+
+def scoring_activities(points: Sequence[ActivityPoint], lead: LeadRow) -> list[ActivityPoint]:
+    """The engagement a lead's score counts: all of it, except for a recycled lead, whose
+    score counts only what happened since it was recycled (so "engages again and scores
+    MQL" means engagement after sales gave it back)."""
+    if lead.status == LeadStatus.recycled and lead.recycled_at is not None:
+        return [p for p in points if p.at > lead.recycled_at]
+    return list(points)
+
+
+def move_stage(
+    lead: LeadRow, stage: Stage, *, cause: str, now: datetime, created: bool = False
+) -> tuple[LeadRow, StageMove | None]:
+    """The lead in ``stage`` and the move that took it there (None when it stays). A lead
+    created now enters its first stage (no previous one)."""
+    if created:
+        lead = replace(lead, lifecycle_stage=stage, stage_entered_at=now)
+        return lead, StageMove(lead.id, stage, None, now, cause, None)
+    if stage == lead.lifecycle_stage:
+        return lead, None
+    move = StageMove(lead.id, stage, lead.lifecycle_stage, now, cause, lead.stage_entered_at)
+    return replace(lead, lifecycle_stage=stage, stage_entered_at=now), move
+
+
+def _transition(move: StageMove, lead: LeadRow) -> Observation:
+    return Observation(
+        "lifecycle_transition",
+        (move.previous_stage or "none", move.stage, lead.source_id, lead.channel),
+        (move.entered_at - move.left_entered_at).total_seconds()
+        if move.left_entered_at is not None
+        else -1.0,
     )
 
 
@@ -511,6 +580,17 @@ def _route(
                 team_id=owner.team_id, queue=None, rule=None,
                 reason=f"known lead returns to its current owner {owner.id} (sticky routing)",
                 explanation={"sticky": {"rep": owner.id, "active": True}},
+            )  # fmt: skip
+    if lead.status == LeadStatus.recycled and lead.last_owner_rep_id is not None:
+        last = state.reps.get(lead.last_owner_rep_id)
+        if last is not None and last.active and not_for_sales(lead, config.rules) is None:
+            return _record(
+                state, lead, arrival, config, now, new_id,
+                outcome=LeadStatus.assigned, kind=DecisionKind.sticky, rep_id=last.id,
+                team_id=last.team_id, queue=None, rule=None,
+                reason=f"recycled lead scores {lead.stage} again: back to its last owner "
+                f"{last.id} (sticky routing)",
+                explanation={"sticky": {"rep": last.id, "active": True, "last_owner": True}},
             )  # fmt: skip
     nurture_reason = not_for_sales(lead, config.rules)
     if nurture_reason is not None:
@@ -592,6 +672,8 @@ def _record(
     lead = replace(
         lead, status=outcome, owner_rep_id=rep_id, team_id=team_id, queue=queue, updated_at=now
     )
+    if rep_id is not None and previous_owner != rep_id:  # a new owner: recycling clock restarts
+        lead = replace(lead, last_owner_rep_id=rep_id, owned_since=now, last_worked_at=None)
     state.leads[lead.id] = lead
     clock: ClockRow | None = None
     if outcome != LeadStatus.assigned:

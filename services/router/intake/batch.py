@@ -53,7 +53,8 @@ log = get_logger(__name__)
 
 LEAD_UPDATE_COLUMNS = (
     "status", "is_name", "profile", "first_name", "last_name", "score", "temperature", "stage",
-    "score_breakdown", "owner_rep_id", "team_id", "queue", "updated_at",
+    "score_breakdown", "owner_rep_id", "team_id", "queue", "updated_at", "lifecycle_stage",
+    "stage_entered_at", "last_owner_rep_id", "owned_since", "last_worked_at",
 )  # fmt: skip
 
 
@@ -223,6 +224,7 @@ async def _apply(repo: BatchRepository, out: BatchOutcome, now: datetime) -> Non
     await repo.set_rep_weights(out.weights)
     await repo.add_open_leads(out.open_lead_deltas)
     await repo.upsert_clocks([_values(c) for c in out.clocks.values()])
+    await repo.record_stage_moves(out.stage_moves)
     await repo.insert_rows(Outbox, [outbox_row(*assigned_event(e, now), now) for e in out.emits])
     _count(repo, out)
     for outcome in out.outcomes:
@@ -248,6 +250,8 @@ def _count(repo: BatchRepository, out: BatchOutcome) -> None:
     routed: dict[tuple[str, str], int] = {}
     scores: list[float] = []
     intake: list[float] = []
+    transitions: dict[tuple[str, ...], int] = {}
+    in_stage: list[tuple[str, float]] = []
     for o in out.observations:
         if o.metric == "merges":
             merges[o.labels[0]] = merges.get(o.labels[0], 0) + 1
@@ -258,6 +262,10 @@ def _count(repo: BatchRepository, out: BatchOutcome) -> None:
             scores.append(o.value)
         elif o.metric == "intake_to_assignment":
             intake.append(o.value)
+        elif o.metric == "lifecycle_transition":
+            transitions[o.labels] = transitions.get(o.labels, 0) + 1
+            if o.value >= 0:
+                in_stage.append((o.labels[0], o.value))
 
     def record() -> None:
         for how, n in merges.items():
@@ -268,5 +276,9 @@ def _count(repo: BatchRepository, out: BatchOutcome) -> None:
             metrics.SCORES.observe(value)
         for value in intake:
             metrics.INTAKE_TO_ASSIGNMENT.observe(value)
+        for labels, n in transitions.items():
+            metrics.LIFECYCLE_TRANSITIONS.labels(*labels).inc(n)
+        for stage, seconds in in_stage:
+            metrics.TIME_IN_STAGE.labels(stage).observe(seconds)
 
     on_commit(repo.session, record)
