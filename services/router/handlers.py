@@ -8,15 +8,19 @@ from collections.abc import Sequence
 
 from aiokafka.structs import ConsumerRecord
 
+from services.router import metrics
 from services.router.activities.service import handle_activity
 from services.router.assignment.service import TeamContended
 from services.router.context import RouterContext
 from services.router.intake.batch import IdentityRace, handle_received_batch
 from services.router.repository import BatchRepository, RouterRepository
 from shared.events.envelope import CloudEvent
-from shared.events.models import ActivityReceived, LeadReceived
+from shared.events.models import ActivityReceived, LeadReceived, unknown_activity_kind
 from shared.events.registry import LEAD_ACTIVITY, LEAD_RECEIVED, LEAD_RECEIVED_BULK
 from shared.kafka.consumer import BatchHandler, Handler, InvalidMessage
+from shared.logging import get_logger
+
+log = get_logger(__name__)
 
 # An identity race or contended teams is settled by the next attempt (it then sees the
 # other transaction's committed rows); three attempts cover two instances and a retry.
@@ -57,6 +61,11 @@ def make_handler(ctx: RouterContext) -> Handler:
         if record.topic != activities:
             raise InvalidMessage(f"the router does not consume {record.topic}")
         _check_type(event, record, LEAD_ACTIVITY.type)
+        kind = unknown_activity_kind(event.data)
+        if kind is not None:  # a newer producer's kind: skipped, not dead-lettered
+            metrics.ACTIVITIES_SKIPPED.inc()
+            log.info("router.activity_kind_unknown", kind=kind[:32], event_id=event.id)
+            return
         data = event.data_as(ActivityReceived)
         async with ctx.sessions.begin() as session:
             await handle_activity(ctx, RouterRepository(session), event, data)

@@ -81,3 +81,7 @@ RELEASED = Counter(
     "Open leads taken from a rep who left (rep_inactive, rep_away), re-routed or queued",
     ["why", "outcome"],
 )
+ACTIVITIES_SKIPPED = Counter(
+    "leadflow_router_activities_skipped_total",
+    "Activities of a kind this router version does not know (a newer producer's): skipped",
+)

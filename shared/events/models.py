@@ -162,6 +162,16 @@ class ActivityKind(StrEnum):
     converted = "converted"
 
 
+def unknown_activity_kind(data: Any) -> str | None:
+    """The ``kind`` of raw activity data when this version does not know it (else None).
+    ``leads.activity.v1``'s kinds are an open set: a reader skips a kind it does not know
+    (a newer producer's), rather than dead-letter the activity."""
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if isinstance(kind, str) and kind not in ActivityKind.__members__.values():
+        return kind
+    return None
+
+
 DISPOSITION_KINDS = frozenset(
     {
         ActivityKind.working,

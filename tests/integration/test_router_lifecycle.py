@@ -416,3 +416,31 @@ async def test_deactivating_a_rep_in_the_admin_api_reroutes_their_open_leads(
         assert await _open_leads(env) == {"rep-a": 0, "rep-b": 2, "rep-d": 0, "rep-e": 0}
     finally:
         await asyncio.to_thread(router.stop)
+
+
+async def test_an_activity_of_a_kind_this_router_does_not_know_is_skipped_not_dead_lettered(
+    env, router, producer, stack
+):
+    _ctx, clock = router
+    lead = await _arrive(env, producer, clock, sales_ready(_email("future")))
+    data = ActivityReceived(
+        activity_id=uuid.uuid4(), lead_id=uuid.UUID(lead), kind=ActivityKind.open,
+        occurred_at=clock.now, received_at=clock.now, source=SourceRef(id="crm", kind="signed"),
+    )  # fmt: skip
+    event = make_event(
+        type=LEAD_ACTIVITY.type, source="/tests/crm", subject=lead, data=data, time=clock.now
+    )
+    doc = json.loads(event.to_bytes())
+    doc["data"]["kind"] = "webinar_attended"  # a kind from a newer producer
+    async with TopicReader(stack.bootstrap, env.topic(LEAD_ACTIVITY.topic + ".dlq")) as dlq:
+        await producer.publish_raw(
+            env.topic(LEAD_ACTIVITY.topic), lead.encode(), json.dumps(doc).encode()
+        )
+        # the next activity on the same partition is handled: the unknown one did not block it
+        await _processed(env, await _report(env, producer, clock, lead, "working", rep_id="x"))
+        assert await dlq.new_count() == 0
+    assert (await _lead(env, lead))["sales_status"] == "working"
+    kinds = await sql(
+        env, "SELECT kind FROM router.activity WHERE lead_id = :id", id=uuid.UUID(lead)
+    )
+    assert [k for (k,) in kinds] == ["working"]
