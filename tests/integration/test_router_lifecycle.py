@@ -414,6 +414,35 @@ async def test_deactivating_a_rep_in_the_admin_api_reroutes_their_open_leads(
         assert moved[0]["rep_id"] == "rep-b"
         assert "rep-a was deactivated" in moved[0]["reason"]
         assert await _open_leads(env) == {"rep-a": 0, "rep-b": 2, "rep-d": 0, "rep-e": 0}
+
+        # the status history is in the lead's admin view: who, when, why
+        lead_id = moved[0]["lead_id"]
+        clock = ManualClock(datetime.now(UTC))
+        await _processed(
+            env,
+            await _report(env, producer, clock, lead_id, "disqualified", reason="competitor",
+                          rep_id="rep-b"),
+        )  # fmt: skip
+        async with httpx.AsyncClient(base_url=router.url, timeout=30) as client:
+            lead = (await client.get(f"/v1/admin/leads/{lead_id}", headers=ADMIN)).json()
+            duplicates = await client.get("/v1/admin/duplicates", headers=ADMIN)
+            bad = await client.get("/v1/admin/duplicates?status=maybe", headers=ADMIN)
+        assert lead["status"] == "disqualified"
+        assert lead["sales_status"]["status"] == "disqualified"
+        assert lead["sales_status"]["reason"] == "competitor"
+        (change,) = lead["status_history"]
+        assert (change["status"], change["reason"], change["rep_id"], change["reported_by"]) == (
+            "disqualified",
+            "competitor",
+            "rep-b",
+            "crm",
+        )
+        assert change["applied"] is True and "competitor" in change["detail"]
+        assert [st["stage"] for st in lead["stages"]][-1] == "disqualified"
+        assert lead["lifecycle_stage"]["stage"] == "disqualified"
+        assert [d["kind"] for d in lead["decisions"]] == ["initial", "reassigned"]
+        assert duplicates.status_code == 200 and duplicates.json() == []
+        assert bad.status_code == 422
     finally:
         await asyncio.to_thread(router.stop)
 
