@@ -669,8 +669,14 @@ def _record(
         decided_at=now,
         ended_at=None,
     )
+    # a recycled lead that is not sales-ready again stays recycled (marketing's remarket list)
+    status = (
+        LeadStatus.recycled
+        if previous_status == LeadStatus.recycled and outcome == LeadStatus.nurture
+        else outcome
+    )
     lead = replace(
-        lead, status=outcome, owner_rep_id=rep_id, team_id=team_id, queue=queue, updated_at=now
+        lead, status=status, owner_rep_id=rep_id, team_id=team_id, queue=queue, updated_at=now
     )
     if rep_id is not None and previous_owner != rep_id:  # a new owner: recycling clock restarts
         lead = replace(lead, last_owner_rep_id=rep_id, owned_since=now, last_worked_at=None)

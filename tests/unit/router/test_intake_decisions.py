@@ -175,6 +175,87 @@ def test_a_known_converted_lead_is_merged_but_not_routed() -> None:
     assert out.leads[lead_id].profile["city"] == "Boston"
 
 
+def _known(status: str, email: str, **fields: Any) -> LeadRow:
+    values: dict[str, Any] = dict(
+        id=uuid.uuid4(), status=status, is_name=False, profile={"email": email, **QUALIFIED},
+        first_name="Pat", last_name="Lee", company_key=None, source_id="website", channel="web",
+        received_at=NOW - timedelta(days=60), score=40, temperature="warm", stage="mql",
+        score_breakdown={}, owner_rep_id=None, team_id="sales", queue=None, first_touch_at=None,
+        last_activity_at=None, created_at=NOW - timedelta(days=60),
+        updated_at=NOW - timedelta(days=60), lifecycle_stage="recycled",
+        stage_entered_at=NOW - timedelta(days=10), last_owner_rep_id="b",
+        recycled_at=NOW - timedelta(days=10),
+    )  # fmt: skip
+    values.update(fields)
+    return LeadRow(**values)
+
+
+def _state_with(lead: LeadRow, email: str) -> BatchState:
+    state = empty_state(leads={lead.id: lead})
+    state.identities = {("email", email): lead.id}
+    return state
+
+
+def test_a_recycled_lead_that_returns_sales_ready_goes_to_its_last_owner() -> None:
+    lead = _known("recycled", "back@acme8.com")
+    state = _state_with(lead, "back@acme8.com")
+    out = decide_batch(state, [arrival(8, email="back@acme8.com")], CONFIG, NOW)
+    (assignment,) = out.assignments
+    assert (assignment.kind, assignment.rep_id) == ("sticky", "b")
+    assert assignment.explanation["sticky"]["last_owner"] is True
+    after = out.leads[lead.id]
+    assert (after.status, after.owner_rep_id, after.lifecycle_stage) == ("assigned", "b", "mql")
+    assert after.owned_since == NOW and out.open_lead_deltas == {"b": 1}
+    (move,) = out.stage_moves
+    assert (move.previous_stage, move.stage, move.left_entered_at) == (
+        "recycled",
+        "mql",
+        NOW - timedelta(days=10),
+    )
+
+
+def test_a_recycled_lead_whose_last_owner_left_is_routed_by_the_rules() -> None:
+    lead = _known("recycled", "rr@acme9.com")
+    state = _state_with(lead, "rr@acme9.com")
+    state.reps["b"] = Rep(id="b", team_id="sales", name="b", weight=2, capacity=10, active=False)
+    out = decide_batch(state, [arrival(9, email="rr@acme9.com")], CONFIG, NOW)
+    (assignment,) = out.assignments
+    assert assignment.kind == "initial" and assignment.rep_id in ("a", "c")
+
+
+def test_a_recycled_lead_that_returns_below_mql_stays_recycled() -> None:
+    cold = {"job_title": "Intern", "company_size": "1-10", "industry": "Retail", "country": "US"}
+    lead = _known("recycled", "cold@acme10.com", profile={"email": "cold@acme10.com", **cold})
+    state = _state_with(lead, "cold@acme10.com")
+    out = decide_batch(state, [arrival(10, email="cold@acme10.com", **cold)], CONFIG, NOW)
+    (assignment,) = out.assignments
+    assert assignment.outcome == "nurture"
+    after = out.leads[lead.id]
+    assert (after.status, after.lifecycle_stage) == ("recycled", "recycled")
+    assert out.stage_moves == []
+
+
+def test_an_opportunity_is_merged_but_not_routed_again() -> None:
+    lead = _known("opportunity", "deal@acme11.com", owner_rep_id="a", lifecycle_stage="opportunity")
+    state = _state_with(lead, "deal@acme11.com")
+    out = decide_batch(state, [arrival(11, email="deal@acme11.com", city="Porto")], CONFIG, NOW)
+    assert out.assignments == [] and out.open_lead_deltas == {}
+    assert out.leads[lead.id].owner_rep_id == "a"
+    assert out.leads[lead.id].profile["city"] == "Porto"
+
+
+def test_new_leads_enter_their_first_stage_by_score() -> None:
+    names = decide_batch(
+        empty_state(), [arrival(12), arrival(13, job_title="Intern", company_size="1-10")],
+        CONFIG, NOW,
+    )  # fmt: skip
+    stages = sorted((m.previous_stage, m.stage) for m in names.stage_moves)
+    assert stages == [(None, "lead"), (None, "sql")] or stages == [(None, "lead"), (None, "mql")]
+    assert {lead.lifecycle_stage for lead in names.leads.values()} == {
+        m.stage for m in names.stage_moves
+    }
+
+
 people = st.lists(st.integers(min_value=0, max_value=6), min_size=1, max_size=25)
 
 
