@@ -258,31 +258,27 @@ def sales_effect(
     if c.marketing == "suppress":
         return SalesEffect(with_sales=False, suppress="invalid_contact", converted=is_converted)
     if c.marketing == "stop" or is_converted:
-        why = "converted" if is_converted else f"closed by sales: {_why(c)}"
+        why = "converted" if is_converted else _reason("closed by sales", c)
         return SalesEffect(with_sales=False, stop=why, converted=is_converted)
     if c.marketing == "remarket":
         if done or is_name:
             return SalesEffect(with_sales=False)
-        return SalesEffect(with_sales=False, remarket=f"{_by_sales(c)}: {_why(c)}")
+        by = "released by sales" if c.change == "released" else "recycled by sales"
+        return SalesEffect(with_sales=False, remarket=_reason(by, c))
     if c.status in STILL_WITH_SALES and not done and not is_name:
         return SalesEffect(with_sales=True)
     return SalesEffect()
 
 
-def _by_sales(c: SalesChange) -> str:
-    return "released by sales" if c.change == "released" else "recycled by sales"
-
-
-def _why(c: SalesChange) -> str:
+def _reason(by: str, c: SalesChange) -> str:
+    """``by`` and why, in words: "recycled by sales: disqualified bad_timing"."""
     if c.reason == "inactive":
-        return "not worked in time"
+        return f"{by}: not worked in time"
     if c.reason in ("rep_inactive", "rep_away"):
-        return f"its rep is {c.reason.removeprefix('rep_')}"
+        return f"{by}: its rep is {c.reason.removeprefix('rep_')}"
     if c.status == "disqualified" or (c.reason and c.change == "recycled"):
-        return f"disqualified {c.reason}" if c.reason else "disqualified"
-    if c.reason:
-        return c.reason
-    return c.status or c.change
+        return f"{by}: disqualified {c.reason}" if c.reason else f"{by}: disqualified"
+    return f"{by}: {c.reason}" if c.reason else by
 
 
 # --- due steps ---

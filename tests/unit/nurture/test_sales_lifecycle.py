@@ -283,3 +283,9 @@ def test_sales_status_activities_have_no_effect_of_their_own():
     out = decide_batch(state, [Activity(f"activity-{k}", lead, k, NOW) for k in kinds], CONFIG, NOW)
     assert [a.what for a in out.applied] == ["activity"] * 3
     assert not out.changed_leads and not out.changed_enrollments and not out.events
+
+
+def test_a_reason_says_who_and_why_even_when_sales_gave_none():
+    c = change("remarket", change="recycled", status="recycled")
+    assert sales_effect(c, **FREE).remarket == "recycled by sales"
+    assert sales_effect(change("stop"), **FREE).stop == "closed by sales"
