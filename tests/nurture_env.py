@@ -1,4 +1,5 @@
-"""Events nurture consumes, as the router and ingest would publish them; seeding due steps."""
+"""Events nurture consumes, as the router and ingest would publish them (decisions, activities,
+sales lifecycle changes); seeding due steps."""
 
 from __future__ import annotations
 
@@ -12,11 +13,15 @@ from shared.events.models import (
     ActivityReceived,
     LeadAssigned,
     LeadData,
+    LeadLifecycle,
     ScoreData,
     SourceRef,
     TradeShowRef,
 )
-from shared.events.registry import LEAD_ACTIVITY, LEAD_ASSIGNED
+from shared.events.registry import LEAD_ACTIVITY, LEAD_ASSIGNED, LEAD_LIFECYCLE
+
+# each topic nurture consumes, by the type it carries
+TOPIC_OF = {t.type: t.topic for t in (LEAD_ASSIGNED, LEAD_ACTIVITY, LEAD_LIFECYCLE)}
 
 
 def assigned(
@@ -88,6 +93,37 @@ def activity(lead_id: uuid.UUID, kind: str, at: datetime, **fields: Any) -> Clou
     )
     return make_event(
         type=LEAD_ACTIVITY.type, source="/tests/crm", subject=str(lead_id), data=data, time=at
+    )
+
+
+def sales_change(
+    lead_id: uuid.UUID,
+    at: datetime,
+    marketing: str,
+    *,
+    change: str = "status",
+    status: str | None = None,
+    reason: str | None = None,
+    stage: str = "sql",
+    detail: str = "test",
+) -> CloudEvent:
+    """A leads.lifecycle.v1 event, as the router publishes it after an assignment."""
+    data = LeadLifecycle(
+        lead_id=lead_id,
+        change=change,  # type: ignore[arg-type]
+        status=status,  # type: ignore[arg-type]
+        reason=reason,
+        marketing=marketing,  # type: ignore[arg-type]
+        stage=stage,  # type: ignore[arg-type]
+        rep_id="rep-1",
+        team_id="amer",
+        reported_by="crm",
+        occurred_at=at,
+        at=at,
+        detail=detail,
+    )
+    return make_event(
+        type=LEAD_LIFECYCLE.type, source="/tests/router", subject=str(lead_id), data=data, time=at
     )
 
 

@@ -1,6 +1,7 @@
-"""Kafka messages -> nurture. Decisions (``leads.assigned.v1``) and activities
-(``leads.activity.v1``) are decided a batch per transaction; a message alone (the
-consumer's fallback when a batch fails) is a batch of one."""
+"""Kafka messages -> nurture. Decisions (``leads.assigned.v1``), activities
+(``leads.activity.v1``) and sales lifecycle changes (``leads.lifecycle.v1``) are decided a
+batch per transaction; a message alone (the consumer's fallback when a batch fails) is a
+batch of one."""
 
 from __future__ import annotations
 
@@ -13,17 +14,22 @@ from services.nurture.context import NurtureContext
 from services.nurture.intake.batch import Item, handle_batch
 from services.nurture.repository import BatchRepository
 from shared.events.envelope import CloudEvent
-from shared.events.models import ActivityReceived, LeadAssigned
-from shared.events.registry import LEAD_ACTIVITY, LEAD_ASSIGNED
+from shared.events.models import ActivityReceived, LeadAssigned, LeadLifecycle
+from shared.events.registry import LEAD_ACTIVITY, LEAD_ASSIGNED, LEAD_LIFECYCLE, EventType
 from shared.kafka.consumer import BatchHandler, Handler, InvalidMessage
+
+# what nurture consumes (one consumer, one group)
+CONSUMED: tuple[EventType, ...] = (LEAD_ASSIGNED, LEAD_ACTIVITY, LEAD_LIFECYCLE)
 
 
 def _routes(ctx: NurtureContext) -> dict[str, tuple[str, type[BaseModel]]]:
     prefix = ctx.settings.topic_prefix
-    return {
-        prefix + LEAD_ASSIGNED.topic: (LEAD_ASSIGNED.type, LeadAssigned),
-        prefix + LEAD_ACTIVITY.topic: (LEAD_ACTIVITY.type, ActivityReceived),
+    models: dict[str, type[BaseModel]] = {
+        LEAD_ASSIGNED.type: LeadAssigned,
+        LEAD_ACTIVITY.type: ActivityReceived,
+        LEAD_LIFECYCLE.type: LeadLifecycle,
     }
+    return {prefix + t.topic: (t.type, models[t.type]) for t in CONSUMED}
 
 
 def _decode(

@@ -49,7 +49,12 @@ ENROLLMENTS_ENDED = Counter(
     "Enrollments ended, by sequence and how (completed, stopped, unenrolled)",
     ["sequence", "how"],
 )
-REMARKET = Counter("leadflow_nurture_remarket_total", "Leads moved to the remarket list")
+REMARKET = Counter(
+    "leadflow_nurture_remarket_total",
+    "Leads moved to the remarket list, by reason (unresponsive: the sweep; sales_recycled: "
+    "sales gave it back, leads.lifecycle.v1)",
+    ["reason"],
+)
 SUNSET = Counter("leadflow_nurture_sunset_total", "Leads sunset after a failed re-engagement")
 REENGAGED = Counter(
     "leadflow_nurture_reengaged_total", "Leads put into re-engagement, by segment", ["segment"]

@@ -1,6 +1,6 @@
-"""The ``nurture`` schema: leads as nurture knows them (contact, time zone, list, suppression),
-their aliases (submission ids), enrollments, scheduled steps (the durable timers), parked
-activities, processed event ids and the outbox."""
+"""The ``nurture`` schema: leads as nurture knows them (contact, time zone, list and why,
+suppression, what sales reported), their aliases (submission ids), enrollments, scheduled
+steps (the durable timers), parked events, processed event ids and the outbox."""
 
 from __future__ import annotations
 
@@ -8,7 +8,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,6 +26,7 @@ from shared.db import make_base
 from shared.outbox import OutboxMixin, ProcessedEventMixin
 
 SCHEMA = "nurture"
+ACTIVITY_TYPE = "io.leadflow.lead.activity.v1"  # what pending_activity held before 0002
 Base = make_base(SCHEMA)
 
 
@@ -34,11 +45,18 @@ class NurtureLead(Base):
     is_name: Mapped[bool] = mapped_column(Boolean)
     # active | remarket | sunset
     list_name: Mapped[str] = mapped_column("list", String(16))
+    # why it is on that list (remarket: unresponsive, or recycled by sales; sunset; back)
+    list_reason: Mapped[str | None] = mapped_column(String(300))
     # None | unsubscribed | hard_bounce | invalid_contact
     suppressed: Mapped[str | None] = mapped_column(String(32))
     suppressed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     converted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    with_sales: Mapped[bool] = mapped_column(Boolean)  # handed to sales (SQL or hot)
+    # handed to sales (SQL or hot, or a rep reported working / qualified), until sales gives
+    # it back (recycled to the remarket list) or closes it (leads.lifecycle.v1)
+    with_sales: Mapped[bool] = mapped_column(Boolean)
+    # the sales status leads.lifecycle.v1 last reported, and when leadflow applied it
+    sales_status: Mapped[str | None] = mapped_column(String(16))
+    sales_status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_engaged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # the nurture clock: silence is counted from the later of this and last_engaged_at
     nurture_since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -120,14 +138,18 @@ class ScheduledStep(Base):
 
 
 class PendingActivity(Base):
-    """An activity for a lead nurture has not heard of yet, applied when it arrives."""
+    """An event for a lead nurture has not heard of yet (an activity, or a sales lifecycle
+    change), applied when the lead arrives, in the order the events were parked (``seq``)."""
 
     __tablename__ = "pending_activity"
 
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     lead_ref: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    # the CloudEvents type of ``activity`` (the event's data)
+    event_type: Mapped[str] = mapped_column(String(64), server_default=ACTIVITY_TYPE)
     activity: Mapped[dict[str, Any]] = mapped_column(JSONB)
     parked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=False))
 
 
 class ProcessedEvent(ProcessedEventMixin, Base):

@@ -330,10 +330,10 @@ class BatchRepository(NurtureRepository):
         )
         return [values.Step(**r._mapping) for r in rows]
 
-    async def parked_rows(
-        self, refs: Iterable[uuid.UUID]
-    ) -> list[tuple[str, uuid.UUID, dict[str, Any], datetime]]:
-        """Activities parked under these refs: (event id, ref, activity, parked at)."""
+    async def parked_rows(self, refs: Iterable[uuid.UUID]) -> list[Any]:
+        """Events parked under these refs, in the order they were parked: rows with
+        ``event_id``, ``lead_ref``, ``event_type``, ``activity`` (the event's data) and
+        ``parked_at``."""
         refs = list(set(refs))
         if not refs:
             return []
@@ -341,11 +341,14 @@ class BatchRepository(NurtureRepository):
             select(
                 PendingActivity.event_id,
                 PendingActivity.lead_ref,
+                PendingActivity.event_type,
                 PendingActivity.activity,
                 PendingActivity.parked_at,
-            ).where(PendingActivity.lead_ref.in_(refs))
+            )
+            .where(PendingActivity.lead_ref.in_(refs))
+            .order_by(PendingActivity.parked_at, PendingActivity.seq)
         )
-        return [(r[0], r[1], r[2], r[3]) for r in rows]
+        return list(rows)
 
     # --- writes: one statement each for the whole batch, rows passed as one array per
     # column (INSERT ... SELECT FROM unnest(...)): constant SQL, prepared once per connection,
@@ -470,7 +473,7 @@ UPDATE_ENROLLMENTS = Bulk(
 INSERT_STEPS = Bulk(ScheduledStep.__table__, STEP_COLUMNS_NEW, suffix="ON CONFLICT DO NOTHING")
 UPDATE_STEPS = Bulk(ScheduledStep.__table__, ["id", "state", "due_at", "note"], update_by="id")
 INSERT_PARKED = Bulk(
-    PendingActivity.__table__, ["event_id", "lead_ref", "activity", "parked_at"],
+    PendingActivity.__table__, ["event_id", "lead_ref", "event_type", "activity", "parked_at"],
     suffix="ON CONFLICT DO NOTHING",
 )  # fmt: skip
 INSERT_OUTBOX = Bulk(Outbox.__table__, ["topic", "key", "event", "created_at"])

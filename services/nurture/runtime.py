@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from services.nurture import metrics
 from services.nurture.context import Clock, NurtureContext, utc_now
-from services.nurture.handlers import make_batch_handler, make_handler
+from services.nurture.handlers import CONSUMED, make_batch_handler, make_handler
 from services.nurture.lifecycle.service import sweep
 from services.nurture.models import Outbox, ProcessedEvent
 from services.nurture.repository import NurtureRepository
@@ -17,7 +17,6 @@ from services.nurture.sequences_file import load_sequences
 from services.nurture.settings import NurtureSettings
 from services.nurture.steps.service import fire_due
 from shared import db
-from shared.events.registry import LEAD_ACTIVITY, LEAD_ASSIGNED
 from shared.kafka.consumer import ConsumerConfig, ConsumerLoop
 from shared.kafka.dlq_watch import watch_dlq
 from shared.kafka.producer import EventProducer
@@ -68,7 +67,7 @@ class NurtureRuntime:
             batch_handler, batch_topics = make_batch_handler(ctx)
             self.loop = ConsumerLoop(
                 ConsumerConfig(
-                    topics=[s.topic(LEAD_ASSIGNED.topic), s.topic(LEAD_ACTIVITY.topic)],
+                    topics=[s.topic(t.topic) for t in CONSUMED],
                     group_id=s.nurture_consumer_group,
                     bootstrap_servers=s.kafka_bootstrap_servers,
                     client_id="leadflow-nurture",
@@ -83,7 +82,7 @@ class NurtureRuntime:
             self.tasks.spawn("scheduler", self._schedule_forever(ctx))
             self.tasks.spawn("sweep", self._sweep_forever(ctx))
         self.tasks.spawn("gauges", self._gauge_forever(ctx))
-        dlq_topics = [dlq_topic(s.topic(t.topic)) for t in (LEAD_ASSIGNED, LEAD_ACTIVITY)]
+        dlq_topics = [dlq_topic(s.topic(t.topic)) for t in CONSUMED]
         retention = timedelta(days=s.processed_event_retention_days)
         self.tasks.spawn(
             "prune", prune_forever(sessions, ProcessedEvent, retention, self._stopping)

@@ -60,7 +60,9 @@ async def lead_state(repo: NurtureRepository, lead: NurtureLead) -> dict[str, An
                        "note": s.note} for s in own],
         })  # fmt: skip
     return {
-        "lead_id": str(lead.id), "list": lead.list_name, "timezone": lead.timezone,
+        "lead_id": str(lead.id), "list": lead.list_name, "list_reason": lead.list_reason,
+        "sales_status": lead.sales_status, "sales_status_at": lead.sales_status_at,
+        "timezone": lead.timezone,
         "timezone_source": lead.timezone_source, "channel": lead.channel, "purchased_list": lead.is_name,
         "suppression": {"reason": lead.suppressed, "at": lead.suppressed_at} if lead.suppressed else None,
         "converted_at": lead.converted_at, "with_sales": lead.with_sales, "last_engaged_at": lead.last_engaged_at,

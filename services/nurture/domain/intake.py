@@ -1,5 +1,6 @@
-"""A batch of routing decisions (``leads.assigned.v1``) and activities (``leads.activity.v1``)
--> what happens to each lead, as values (no session, no producer, no clock).
+"""A batch of routing decisions (``leads.assigned.v1``), activities (``leads.activity.v1``) and
+sales lifecycle changes (``leads.lifecycle.v1``) -> what happens to each lead, as values (no
+session, no producer, no clock).
 
 Nurture loads what a batch needs in a few queries (:class:`BatchState`), calls
 :func:`decide_batch`, and writes the returned :class:`BatchOutcome` with bulk statements.
@@ -8,9 +9,10 @@ one lead in a batch end exactly as they would one transaction at a time (:func:`
 gives the state a transaction leaves behind, to decide the next one against).
 
 The rules: a decision creates or refreshes the lead (contact, zone), the policy's plan
-enrolls, pauses or resumes; activities that raced their lead are applied once it is here.
-An activity stops, suppresses or engages; one for a lead nurture has not heard of yet is
-parked."""
+enrolls, pauses or resumes; activities and sales changes that raced their lead are applied
+once it is here. An activity stops, suppresses or engages; a sales change remarkets,
+suppresses, stops or records that sales has the lead (:func:`~.policy.sales_effect`); either
+one for a lead nurture has not heard of yet is parked."""
 
 from __future__ import annotations
 
@@ -24,9 +26,11 @@ from services.nurture.domain.policy import (
     LeadState,
     Pause,
     RoutingDecision,
+    SalesChange,
     activity_effect,
     contact_timezone,
     plan_decision,
+    sales_effect,
 )
 from services.nurture.domain.sequences import SequencesConfig
 from services.nurture.domain.state import (
@@ -91,14 +95,32 @@ class Activity:
 
 
 @dataclass(frozen=True)
-class Parked:
-    """An activity waiting for its lead (a ``nurture.pending_activity`` row)."""
+class SalesUpdate:
+    """One ``leads.lifecycle.v1`` event; ``ref`` is the lead id it names. ``at``: when the
+    router applied it (the order of what sales reported)."""
 
-    activity: Activity
+    event_id: str
+    ref: uuid.UUID
+    change: str
+    status: str | None
+    reason: str | None
+    marketing: str
+    occurred_at: datetime
+    at: datetime
+
+
+Waiting = Activity | SalesUpdate  # what waits for its lead when it comes first
+
+
+@dataclass(frozen=True)
+class Parked:
+    """An event waiting for its lead (a ``nurture.pending_activity`` row)."""
+
+    event: Waiting
     parked_at: datetime
 
 
-Event = Decided | Activity
+Event = Decided | Activity | SalesUpdate
 
 
 @dataclass(frozen=True)
@@ -111,12 +133,14 @@ class BatchState:
     # by lead; the open ones are enough (no transition touches a step once it is closed)
     steps: Mapping[uuid.UUID, Sequence[Step]] = field(default_factory=dict)
     aliases: Mapping[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # ref -> lead
-    parked: Mapping[uuid.UUID, Sequence[Parked]] = field(default_factory=dict)  # by ref
+    # by ref, in the order they were parked
+    parked: Mapping[uuid.UUID, Sequence[Parked]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Applied:
-    """What one event did, for the log: decided, activity, parked or duplicate."""
+    """What one event did, for the log: decided, activity, sales, parked (an activity) or
+    parked_sales."""
 
     event_id: str
     what: str
@@ -136,7 +160,7 @@ class BatchOutcome:
     changed_steps: tuple[Step, ...] = ()
     aliases: tuple[tuple[uuid.UUID, uuid.UUID], ...] = ()
     parked: tuple[Parked, ...] = ()
-    unparked: tuple[str, ...] = ()  # event ids of parked activities now applied
+    unparked: tuple[str, ...] = ()  # event ids of parked events now applied
     events: tuple[Lifecycle, ...] = ()
     observations: tuple[Observation, ...] = ()
     applied: tuple[Applied, ...] = ()
@@ -147,7 +171,14 @@ def decision_of(d: Decided) -> RoutingDecision:
         outcome=d.outcome, channel=d.channel, purchased_list=d.purchased_list,
         temperature=d.temperature, stage=d.stage,
         show_id=d.show.show_id if d.show else None, show_end=d.show.end_date if d.show else None,
-        show_tz=d.show.timezone if d.show else None,
+        show_tz=d.show.timezone if d.show else None, decided_at=d.decided_at,
+    )  # fmt: skip
+
+
+def change_of(u: SalesUpdate) -> SalesChange:
+    return SalesChange(
+        change=u.change, status=u.status, reason=u.reason,
+        marketing=u.marketing,  # type: ignore[arg-type]
     )  # fmt: skip
 
 
@@ -210,7 +241,8 @@ class _Batch:
                     id=d.lead_id, email=d.email, phone=d.phone, email_bounced_at=None,
                     first_name=d.first_name, timezone=tz, timezone_source=tz_source,
                     channel=d.channel or "web", is_name=d.purchased_list, list_name=ListName.active,
-                    suppressed=None, suppressed_at=None, converted_at=None, with_sales=False,
+                    list_reason=None, suppressed=None, suppressed_at=None, converted_at=None,
+                    with_sales=False, sales_status=None, sales_status_at=None,
                     last_engaged_at=None, nurture_since=now, idle_since=now, reengaged_at=None,
                     remarket_at=None, sunset_at=None, created_at=now, updated_at=now,
                 ),
@@ -230,8 +262,9 @@ class _Batch:
             )  # fmt: skip
             if d.submission_id is not None:  # it filled in a form again: its own engagement
                 book.engage(at=d.decided_at, cause=d.event_id, now=now)
-            lead = book.lead
-            if lead.suppressed == "invalid_contact" and (lead.email or lead.phone):
+            if lead.suppressed == "invalid_contact" and (
+                (d.email and d.email != lead.email) or (d.phone and d.phone != lead.phone)
+            ):  # contact data it lacked, or other than what was found invalid: worth a try
                 book.change(suppressed=None, suppressed_at=None, idle_since=now)
         if d.submission_id is not None and d.submission_id != d.lead_id:
             self.aliases[d.submission_id] = d.lead_id
@@ -246,6 +279,7 @@ class _Batch:
             open_triggers=frozenset(e.trigger for e in history if e.status in OPEN),
             ever_triggers=frozenset(e.trigger for e in history),
             shows=frozenset(e.show_id for e in history if e.show_id),
+            sales_changed_at=lead.sales_status_at,
         )  # fmt: skip
         for action in plan_decision(decision_of(d), state, config, now):
             if isinstance(action, Enroll):
@@ -265,23 +299,32 @@ class _Batch:
             (p for ref in d.refs for p in self.parked.pop(ref, ())), key=lambda p: p.parked_at
         )
         for p in waiting:
-            if self.new_parked.pop(p.activity.event_id, None) is None:
-                self.unparked.append(p.activity.event_id)
-            self._apply_activity(book, p.activity)
+            if self.new_parked.pop(p.event.event_id, None) is None:
+                self.unparked.append(p.event.event_id)
+            if isinstance(p.event, Activity):
+                self._apply_activity(book, p.event)
+            else:
+                self._apply_sales(book, p.event)
 
-    # --- activities ---
+    # --- activities and sales changes: applied to a known lead, else parked ---
 
-    def activity(self, a: Activity) -> None:
-        lead_id = self.resolve(a.ref)
+    def waiting(self, ev: Waiting) -> None:
+        lead_id = self.resolve(ev.ref)
         book = self.book(lead_id) if lead_id is not None else None
+        activity = isinstance(ev, Activity)
         if book is None:
-            parked = Parked(a, self.now)
-            self.parked.setdefault(a.ref, []).append(parked)
-            self.new_parked[a.event_id] = parked
-            self.applied.append(Applied(a.event_id, "parked", None))
+            parked = Parked(ev, self.now)
+            self.parked.setdefault(ev.ref, []).append(parked)
+            self.new_parked[ev.event_id] = parked
+            self.applied.append(
+                Applied(ev.event_id, "parked" if activity else "parked_sales", None)
+            )
             return
-        self._apply_activity(book, a)
-        self.applied.append(Applied(a.event_id, "activity", book.lead.id))
+        if isinstance(ev, Activity):
+            self._apply_activity(book, ev)
+        else:
+            self._apply_sales(book, ev)
+        self.applied.append(Applied(ev.event_id, "activity" if activity else "sales", book.lead.id))
 
     def _apply_activity(self, book: LeadBook, a: Activity) -> None:
         now, cause = self.now, a.event_id
@@ -302,6 +345,30 @@ class _Batch:
                 book.suppress(reason="hard_bounce", cause=cause, now=now)
         elif effect.suppress is not None:
             book.suppress(reason=effect.suppress, cause=cause, now=now)
+
+    def _apply_sales(self, book: LeadBook, u: SalesUpdate) -> None:
+        now, cause, lead = self.now, u.event_id, book.lead
+        effect = sales_effect(
+            change_of(u), suppressed=lead.suppressed is not None,
+            converted=lead.converted_at is not None, is_name=lead.is_name,
+        )  # fmt: skip
+        at = u.at if lead.sales_status_at is None else max(u.at, lead.sales_status_at)
+        book.change(sales_status=u.status or lead.sales_status, sales_status_at=at, updated_at=now)
+        if effect.converted and lead.converted_at is None:
+            book.change(converted_at=u.occurred_at)
+        if effect.suppress is not None:
+            book.suppress(reason=effect.suppress, cause=cause, now=now)
+        if effect.stop is not None:
+            book.end(
+                book.ordered(OPEN), status=EnrollmentStatus.stopped, reason=effect.stop,
+                cause=cause, now=now,
+            )  # fmt: skip
+        if effect.remarket is not None:
+            book.remarket(reason=effect.remarket, cause=cause, now=now)
+        elif effect.with_sales is True:
+            book.to_sales(reason=f"with sales: {u.status}", cause=cause, now=now)
+        elif effect.with_sales is False:
+            book.change(with_sales=False)
 
     # --- the outcome ---
 
@@ -353,7 +420,7 @@ def decide_batch(
         if isinstance(ev, Decided):
             batch.decided(ev)
         else:
-            batch.activity(ev)
+            batch.waiting(ev)
     return batch.outcome()
 
 
@@ -370,9 +437,9 @@ def advance(state: BatchState, out: BatchOutcome) -> BatchState:
         steps.setdefault(s.lead_id, {})[s.key] = s
     parked = {k: list(v) for k, v in state.parked.items()}
     gone = set(out.unparked)
-    parked = {k: [p for p in v if p.activity.event_id not in gone] for k, v in parked.items()}
+    parked = {k: [p for p in v if p.event.event_id not in gone] for k, v in parked.items()}
     for p in out.parked:
-        parked.setdefault(p.activity.ref, []).append(p)
+        parked.setdefault(p.event.ref, []).append(p)
     return BatchState(
         leads=leads,
         enrollments={

@@ -75,6 +75,7 @@ class RoutingDecision:
     show_id: str | None = None
     show_end: date | None = None
     show_tz: str | None = None
+    decided_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,9 @@ class LeadState:
     open_triggers: frozenset[str]  # triggers of active or paused enrollments
     ever_triggers: frozenset[str]  # triggers of every enrollment it ever had
     shows: frozenset[str]  # trade shows it was enrolled for
+    # when sales last reported on it (leads.lifecycle.v1): a decision made before that is
+    # older news about who has the lead, and does not hand it to sales or take it back
+    sales_changed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -153,12 +157,25 @@ def plan_decision(
         actions.append(
             Enroll("nurture", seq.id, now, f"{d.temperature} lead below MQL: not given to sales")
         )
+    if _older_than_sales(d, lead):
+        return actions
     if handed_to_sales(d) and not lead.with_sales:
         why = "SQL" if d.stage == "sql" else "hot"
         actions.append(Pause(f"{why} lead handed to sales"))
     elif d.outcome == "nurture" and lead.with_sales:
         actions.append(Resume("back with nurture after sales"))
     return actions
+
+
+def _older_than_sales(d: RoutingDecision, lead: LeadState) -> bool:
+    """The decision and the sales lifecycle travel on two topics: a decision delivered late
+    (after sales already worked the lead and gave it back, say) must not undo what sales
+    reported since."""
+    return (
+        d.decided_at is not None
+        and lead.sales_changed_at is not None
+        and d.decided_at < lead.sales_changed_at
+    )
 
 
 # --- activities ---
@@ -177,7 +194,9 @@ def activity_effect(
 ) -> ActivityEffect:
     """A reply, a meeting or a conversion ends the sequences; an unsubscribe or a hard
     bounce suppresses the lead everywhere; opens, clicks and visits are engagement. A rep's
-    call or email is not the lead's engagement."""
+    call or email is not the lead's engagement. The sales statuses ``working``,
+    ``qualified`` and ``disqualified`` do nothing here: the router turns them into a
+    ``leads.lifecycle.v1`` change that says what marketing does (:func:`sales_effect`)."""
     if kind == "reply":
         return ActivityEffect(engaged=True, stop="reply")
     if kind == "touch" and touch_channel == "meeting":
@@ -191,6 +210,75 @@ def activity_effect(
     if kind == "bounce" and bounce_type == "hard":
         return ActivityEffect(suppress="hard_bounce")
     return ActivityEffect()
+
+
+# --- after assignment: sales lifecycle changes (leads.lifecycle.v1) ---
+
+Marketing = Literal["none", "remarket", "suppress", "stop"]
+STILL_WITH_SALES = frozenset({"working", "qualified"})
+
+
+@dataclass(frozen=True)
+class SalesChange:
+    """What nurture reads from one ``leads.lifecycle.v1``."""
+
+    change: str  # status | recycled | released | stage
+    status: str | None  # working | qualified | disqualified | converted | recycled
+    reason: str | None  # a disqualification code; inactive; rep_inactive | rep_away
+    marketing: Marketing
+
+
+@dataclass(frozen=True)
+class SalesEffect:
+    """What a sales lifecycle change does to a lead in nurture (all fields: no change)."""
+
+    with_sales: bool | None = None  # True: sales has it (pause); False: sales let it go
+    remarket: str | None = None  # onto the remarket list, with this reason
+    suppress: str | None = None  # suppressed everywhere, with this reason
+    stop: str | None = None  # its open enrollments stop, with this reason
+    converted: bool = False
+
+
+def sales_effect(
+    c: SalesChange, *, suppressed: bool, converted: bool, is_name: bool
+) -> SalesEffect:
+    """``marketing`` says what marketing does now:
+
+    - ``remarket``: sales gave the lead back (not worked in time, disqualified "not now",
+      its rep left): onto the remarket list. A suppressed or converted lead stays as it is,
+      and a purchased-list name (never routed to sales) keeps its own list: suppression and
+      conversion win over remarketing;
+    - ``suppress``: the contact data is invalid: suppressed (``invalid_contact``);
+    - ``stop``: closed for good (not a fit, competitor, duplicate; or converted): its
+      sequences stop and nothing more is sent;
+    - ``none``: nothing for marketing, but a rep working or qualifying the lead means sales
+      has it (its nurture pauses); a reported conversion is a conversion."""
+    is_converted = c.status == "converted"
+    done = suppressed or converted
+    if c.marketing == "suppress":
+        return SalesEffect(with_sales=False, suppress="invalid_contact", converted=is_converted)
+    if c.marketing == "stop" or is_converted:
+        why = "converted" if is_converted else _reason("closed by sales", c)
+        return SalesEffect(with_sales=False, stop=why, converted=is_converted)
+    if c.marketing == "remarket":
+        if done or is_name:
+            return SalesEffect(with_sales=False)
+        by = "released by sales" if c.change == "released" else "recycled by sales"
+        return SalesEffect(with_sales=False, remarket=_reason(by, c))
+    if c.status in STILL_WITH_SALES and not done and not is_name:
+        return SalesEffect(with_sales=True)
+    return SalesEffect()
+
+
+def _reason(by: str, c: SalesChange) -> str:
+    """``by`` and why, in words: "recycled by sales: disqualified bad_timing"."""
+    if c.reason == "inactive":
+        return f"{by}: not worked in time"
+    if c.reason in ("rep_inactive", "rep_away"):
+        return f"{by}: its rep is {c.reason.removeprefix('rep_')}"
+    if c.status == "disqualified" or (c.reason and c.change == "recycled"):
+        return f"{by}: disqualified {c.reason}" if c.reason else f"{by}: disqualified"
+    return f"{by}: {c.reason}" if c.reason else by
 
 
 # --- due steps ---

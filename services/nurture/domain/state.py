@@ -1,5 +1,6 @@
 """A lead as nurture knows it, as values: its row, its enrollments and their open steps, and
-the transitions between them (enroll, pause, resume, end, suppress, engage, reactivate).
+the transitions between them (enroll, pause, resume, end, suppress, engage, reactivate, to
+sales and back to marketing's remarket list).
 
 A :class:`LeadBook` is the working copy of one lead while a batch is decided: each
 transition replaces frozen rows and records the lifecycle events and metric observations it
@@ -82,10 +83,13 @@ class Lead:
     channel: str
     is_name: bool
     list_name: str
+    list_reason: str | None
     suppressed: str | None
     suppressed_at: datetime | None
     converted_at: datetime | None
     with_sales: bool
+    sales_status: str | None
+    sales_status_at: datetime | None
     last_engaged_at: datetime | None
     nurture_since: datetime
     idle_since: datetime | None
@@ -151,7 +155,8 @@ class Lifecycle:
 @dataclass(frozen=True)
 class Observation:
     """A metric to count once the transaction commits: ``enrollments`` (sequence),
-    ``enrollments_ended`` (sequence, how) or ``suppressions`` (reason)."""
+    ``enrollments_ended`` (sequence, how), ``suppressions`` (reason) or ``remarket``
+    (reason)."""
 
     metric: str
     labels: tuple[str, ...]
@@ -346,5 +351,34 @@ class LeadBook:
         """Back on the active list (from remarket or sunset)."""
         if self.lead.list_name == ListName.active:
             return
-        self.change(list_name=ListName.active, remarket_at=None, sunset_at=None, updated_at=now)
+        self.change(
+            list_name=ListName.active, list_reason=reason[:REASON_MAX], remarket_at=None,
+            sunset_at=None, updated_at=now,
+        )  # fmt: skip
         self.emit("reactivated", cause=cause, reason=reason, now=now)
+
+    def to_sales(self, *, reason: str, cause: str, now: datetime) -> None:
+        """Sales has the lead: what runs pauses (``by`` sales) and what starts, starts paused."""
+        if self.lead.with_sales:
+            return
+        self.change(with_sales=True)
+        self.pause(by="sales", reason=reason, cause=cause, now=now)
+
+    def remarket(self, *, reason: str, cause: str, now: datetime) -> None:
+        """Sales gave the lead back to marketing: it is on the remarket list from now. What
+        sales had paused ends (those sequences were for a lead before sales; an operator's
+        pause stays), so with nothing running the lead is idle from now, and the sweep's
+        re-engagement (by inactivity segment) and sunset take it from there."""
+        sales_paused = [
+            e for e in self.ordered(frozenset({EnrollmentStatus.paused})) if e.paused_by == "sales"
+        ]
+        self.change(with_sales=False)
+        self.end(sales_paused, status=EnrollmentStatus.stopped, reason=reason, cause=cause, now=now)
+        self.change(
+            list_name=ListName.remarket, list_reason=reason[:REASON_MAX], remarket_at=now,
+            sunset_at=None, reengaged_at=None, updated_at=now,
+        )  # fmt: skip
+        if not self.has_open():
+            self.change(idle_since=now)  # the remarket list's clock starts now
+        self.observations.append(Observation("remarket", ("sales_recycled",)))
+        self.emit("remarket", cause=cause, reason=reason, now=now)

@@ -1,16 +1,16 @@
-"""``leads.assigned.v1`` and ``leads.activity.v1`` -> enrollments, pauses, stops and
-suppressions, a batch at a time.
+"""``leads.assigned.v1``, ``leads.activity.v1`` and ``leads.lifecycle.v1`` -> enrollments,
+pauses, stops, suppressions and list moves, a batch at a time.
 
 Three steps in one transaction: **load** what the whole batch reads (a query per kind of
 thing: processed ids, the leads with their enrollments and open steps, aliases, parked
-activities), **decide** with the pure :func:`~services.nurture.domain.intake.decide_batch`,
+events), **decide** with the pure :func:`~services.nurture.domain.intake.decide_batch`,
 **apply** the outcome with bulk statements and outbox rows.
 
 Events of one lead are decided in partition order, each against the state the earlier ones
 left. Across batches and instances, advisory locks on every id the batch names (the lead
-ids, the submission ids, the activities' refs; taken in one order) and the lead rows'
-locks (id order) serialize writers of one lead: an activity is never parked after the
-decision that introduces its lead has looked for parked activities. A message alone (the
+ids, the submission ids, the refs activities and sales changes name; taken in one order)
+and the lead rows' locks (id order) serialize writers of one lead: an event is never parked
+after the decision that introduces its lead has looked for parked events. A message alone (the
 consumer's fallback when a batch fails) is a batch of one."""
 
 from __future__ import annotations
@@ -30,24 +30,29 @@ from services.nurture.domain.intake import (
     Decided,
     Event,
     Parked,
+    SalesUpdate,
     ShowRef,
+    Waiting,
     decide_batch,
 )
 from services.nurture.events import lifecycle_outbox_rows
 from services.nurture.repository import BatchRepository
 from shared.db import lead_ref_key
 from shared.events.envelope import CloudEvent
-from shared.events.models import ActivityReceived, LeadAssigned
+from shared.events.models import ActivityReceived, LeadAssigned, LeadLifecycle
+from shared.events.registry import LEAD_ACTIVITY, LEAD_LIFECYCLE
 from shared.logging import get_logger
 from shared.metrics import on_commit
 
 log = get_logger(__name__)
 
-Item = tuple[CloudEvent, LeadAssigned | ActivityReceived]
+Item = tuple[CloudEvent, LeadAssigned | ActivityReceived | LeadLifecycle]
 LOG_EVENTS = {
     "decided": "nurture.decision_applied",
     "activity": "nurture.activity_applied",
     "parked": "nurture.activity_parked",
+    "sales": "nurture.sales_change_applied",
+    "parked_sales": "nurture.sales_change_parked",
 }
 
 
@@ -75,30 +80,54 @@ def activity_of(event_id: str, data: ActivityReceived) -> Activity:
     )  # fmt: skip
 
 
+def sales_of(event_id: str, data: LeadLifecycle) -> SalesUpdate:
+    return SalesUpdate(
+        event_id=event_id, ref=data.lead_id, change=data.change, status=data.status,
+        reason=data.reason, marketing=data.marketing, occurred_at=data.occurred_at, at=data.at,
+    )  # fmt: skip
+
+
+def waiting_of(event_id: str, event_type: str, raw: dict[str, Any]) -> Waiting:
+    """A parked event back as a value (its data was stored as the event carried it)."""
+    if event_type == LEAD_LIFECYCLE.type:
+        return sales_of(event_id, LeadLifecycle.model_validate(raw))
+    if event_type == LEAD_ACTIVITY.type:
+        return activity_of(event_id, ActivityReceived.model_validate(raw))
+    raise ValueError(f"parked event {event_id} has an unknown type {event_type!r}")
+
+
+def _event_type(data: ActivityReceived | LeadLifecycle) -> str:
+    return LEAD_LIFECYCLE.type if isinstance(data, LeadLifecycle) else LEAD_ACTIVITY.type
+
+
 async def handle_batch(
     ctx: NurtureContext, repo: BatchRepository, items: Sequence[Item]
 ) -> BatchOutcome | None:
-    """Decide and record a batch of decisions and activities in the caller's transaction
-    (None when every event had been processed before)."""
+    """Decide and record a batch of decisions, activities and sales changes in the caller's
+    transaction (None when every event had been processed before)."""
     now = ctx.clock()
     fresh = await repo.mark_processed_many([event.id for event, _ in items], now)
     events: list[Event] = []
-    activities: dict[str, ActivityReceived] = {}
+    waiting: dict[str, ActivityReceived | LeadLifecycle] = {}  # what may be parked, by id
     for event, data in items:
         if event.id not in fresh:
             continue
         fresh.discard(event.id)  # a duplicate within the batch counts once
         if isinstance(data, LeadAssigned):
             events.append(decided_of(event, data))
+        elif isinstance(data, LeadLifecycle):
+            events.append(sales_of(event.id, data))
+            waiting[event.id] = data
         else:
             events.append(activity_of(event.id, data))
-            activities[event.id] = data
+            waiting[event.id] = data
     if not events:
         return None
 
     # --- load -------------------------------------------------------------------------
     decided = [e for e in events if isinstance(e, Decided)]
-    named = {e.ref for e in events if isinstance(e, Activity)}  # lead or submission ids
+    # lead or submission ids
+    named = {e.ref for e in events if isinstance(e, Activity | SalesUpdate)}
     await repo.lock_keys([lead_ref_key(r) for r in {r for d in decided for r in d.refs} | named])
     aliases = await repo.aliases_of(named)
     found = await repo.lock_lead_values(
@@ -113,9 +142,9 @@ async def handle_batch(
     for s in await repo.open_step_values(ids):
         steps[s.lead_id].append(s)
     parked: dict[uuid.UUID, list[Parked]] = defaultdict(list)
-    for event_id, ref, raw, parked_at in await repo.parked_rows(r for d in decided for r in d.refs):
-        parked[ref].append(
-            Parked(activity_of(event_id, ActivityReceived.model_validate(raw)), parked_at)
+    for row in await repo.parked_rows(r for d in decided for r in d.refs):
+        parked[row.lead_ref].append(
+            Parked(waiting_of(row.event_id, row.event_type, row.activity), row.parked_at)
         )
     state = BatchState(
         leads=leads, enrollments=enrollments, steps=steps, aliases=aliases, parked=parked
@@ -125,14 +154,14 @@ async def handle_batch(
     out = decide_batch(state, events, ctx.config, now)
 
     # --- apply ------------------------------------------------------------------------
-    await apply(repo, out, activities, now)
+    await apply(repo, out, waiting, now)
     return out
 
 
 async def apply(
     repo: BatchRepository,
     out: BatchOutcome,
-    activities: dict[str, ActivityReceived],
+    waiting: dict[str, ActivityReceived | LeadLifecycle],
     now: datetime,
 ) -> None:
     """Write one batch's outcome: every statement is set-at-a-time, parents before children."""
@@ -147,8 +176,9 @@ async def apply(
     await repo.update_steps(out.changed_steps)
     await repo.park_many(
         [
-            {"event_id": p.activity.event_id, "lead_ref": p.activity.ref, "parked_at": p.parked_at,
-             "activity": activities[p.activity.event_id].model_dump(mode="json")}
+            {"event_id": p.event.event_id, "lead_ref": p.event.ref, "parked_at": p.parked_at,
+             "event_type": _event_type(waiting[p.event.event_id]),
+             "activity": waiting[p.event.event_id].model_dump(mode="json")}
             for p in out.parked
         ]
     )  # fmt: skip
@@ -169,6 +199,7 @@ def _count(repo: BatchRepository, out: BatchOutcome) -> None:
         "enrollments": metrics.ENROLLMENTS,
         "enrollments_ended": metrics.ENROLLMENTS_ENDED,
         "suppressions": metrics.SUPPRESSIONS,
+        "remarket": metrics.REMARKET,
     }
 
     def record() -> None:

@@ -190,5 +190,6 @@ def reactivate(
     """Back on the active list (from remarket or sunset)."""
     if lead.list_name == "active":
         return
-    lead.list_name, lead.remarket_at, lead.sunset_at, lead.updated_at = "active", None, None, now
+    lead.list_name, lead.list_reason, lead.updated_at = "active", reason[:300], now
+    lead.remarket_at = lead.sunset_at = None
     emit_lifecycle(repo.session, lead, "reactivated", cause=cause, reason=reason, now=now)

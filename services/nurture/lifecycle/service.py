@@ -1,7 +1,8 @@
 """The periodic sweep over idle and unresponsive leads, in batches claimed with
 FOR UPDATE SKIP LOCKED (two instances never move the same lead):
 
-- remarket: on the active list and unresponsive ``remarket_after_days`` -> remarket list;
+- remarket: on the active list and unresponsive ``remarket_after_days`` -> remarket list
+  (sales puts leads it gives back there too, at once: ``leads.lifecycle.v1``);
 - re-engagement: no sequence running for ``reengage_after_days`` -> the re-engagement
   sequence of its inactivity segment (< 3 months, 3-12 months, > 1 year);
 - sunset: still silent ``sunset_after_days`` after its re-engagement ended -> sunset
@@ -74,10 +75,16 @@ async def _remarket(
     ctx: NurtureContext, repo: NurtureRepository, lead: NurtureLead, now: datetime
 ) -> None:
     days = (now - lead.nurture_since).days
-    lead.list_name, lead.remarket_at, lead.updated_at = "remarket", now, now
-    on_commit(repo.session, metrics.REMARKET.inc)
+    reason = f"unresponsive for {days} days"
+    lead.list_name, lead.list_reason, lead.remarket_at, lead.updated_at = (
+        "remarket",
+        reason,
+        now,
+        now,
+    )
+    on_commit(repo.session, metrics.REMARKET.labels("unresponsive").inc)
     emit_lifecycle(repo.session, lead, "remarket", cause=f"remarket:{lead.nurture_since.isoformat()}",
-                   reason=f"unresponsive for {days} days", now=now)  # fmt: skip
+                   reason=reason, now=now)  # fmt: skip
 
 
 async def _reengage(
@@ -108,8 +115,9 @@ async def _reengage(
 async def _sunset(
     ctx: NurtureContext, repo: NurtureRepository, lead: NurtureLead, now: datetime
 ) -> None:
-    lead.list_name, lead.sunset_at, lead.updated_at = "sunset", now, now
+    reason = "still silent after re-engagement: sunset (data kept, no more sends)"
+    lead.list_name, lead.list_reason, lead.sunset_at, lead.updated_at = "sunset", reason, now, now
     on_commit(repo.session, metrics.SUNSET.inc)
     assert lead.reengaged_at is not None
     emit_lifecycle(repo.session, lead, "sunset", cause=f"sunset:{lead.reengaged_at.isoformat()}",
-                   reason="still silent after re-engagement: sunset (data kept, no more sends)", now=now)  # fmt: skip
+                   reason=reason, now=now)  # fmt: skip

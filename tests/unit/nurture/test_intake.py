@@ -16,6 +16,7 @@ from services.nurture.domain.intake import (
     BatchState,
     Decided,
     Event,
+    SalesUpdate,
     ShowRef,
     advance,
     decide_batch,
@@ -164,13 +165,45 @@ activities = st.builds(
     ),
     refs,
     st.sampled_from(
-        ["reply", "open", "click", "unsubscribe", "bounce", "converted", "touch", "page_visit"]
+        [
+            "reply",
+            "open",
+            "click",
+            "unsubscribe",
+            "bounce",
+            "converted",
+            "touch",
+            "page_visit",
+            "working",
+            "qualified",
+            "disqualified",
+        ]
     ),
     st.sampled_from([None, "hard", "soft"]),
     st.integers(0, 60 * 24 * 90),
 )
+sales_changes = st.builds(
+    lambda ref, change, status, marketing, minutes: dict(
+        ref=ref,
+        change=change,
+        status=status,
+        reason="bad_timing",
+        marketing=marketing,
+        occurred_at=NOW - timedelta(minutes=minutes),
+        at=NOW - timedelta(minutes=minutes),
+    ),
+    refs,
+    st.sampled_from(["status", "recycled", "released"]),
+    st.sampled_from([None, "working", "qualified", "disqualified", "converted", "recycled"]),
+    st.sampled_from(["none", "remarket", "suppress", "stop"]),
+    st.integers(0, 60 * 24 * 90),
+)
 event_specs = st.lists(
-    st.one_of(decisions.map(lambda d: ("d", d)), activities.map(lambda a: ("a", a))),
+    st.one_of(
+        decisions.map(lambda d: ("d", d)),
+        activities.map(lambda a: ("a", a)),
+        sales_changes.map(lambda s: ("s", s)),
+    ),
     min_size=1,
     max_size=12,
 )
@@ -181,6 +214,8 @@ def _events(specs: list[tuple[str, dict[str, object]]], start: int) -> list[Even
     for n, (kind, spec) in enumerate(specs, start):
         if kind == "d":
             out.append(decided(n=n, **spec))  # type: ignore[arg-type]
+        elif kind == "s":
+            out.append(SalesUpdate(event_id=f"sales-{n}", **spec))  # type: ignore[arg-type]
         else:
             out.append(Activity(event_id=f"activity-{n}", **spec))  # type: ignore[arg-type]
     return out
