@@ -10,13 +10,22 @@ from collections.abc import Sequence
 from aiokafka.structs import ConsumerRecord
 from pydantic import BaseModel
 
+from services.nurture import metrics
 from services.nurture.context import NurtureContext
 from services.nurture.intake.batch import Item, handle_batch
 from services.nurture.repository import BatchRepository
 from shared.events.envelope import CloudEvent
-from shared.events.models import ActivityReceived, LeadAssigned, LeadLifecycle
+from shared.events.models import (
+    ActivityReceived,
+    LeadAssigned,
+    LeadLifecycle,
+    unknown_activity_kind,
+)
 from shared.events.registry import LEAD_ACTIVITY, LEAD_ASSIGNED, LEAD_LIFECYCLE, EventType
 from shared.kafka.consumer import BatchHandler, Handler, InvalidMessage
+from shared.logging import get_logger
+
+log = get_logger(__name__)
 
 # what nurture consumes (one consumer, one group)
 CONSUMED: tuple[EventType, ...] = (LEAD_ASSIGNED, LEAD_ACTIVITY, LEAD_LIFECYCLE)
@@ -34,14 +43,26 @@ def _routes(ctx: NurtureContext) -> dict[str, tuple[str, type[BaseModel]]]:
 
 def _decode(
     routes: dict[str, tuple[str, type[BaseModel]]], event: CloudEvent, record: ConsumerRecord
-) -> Item:
+) -> Item | None:
+    """The event and its data; None for an activity of a kind this version does not know
+    (a newer producer's: ``leads.activity.v1``'s kinds are an open set), which is skipped."""
     route = routes.get(record.topic)
     if route is None:
         raise InvalidMessage(f"nurture does not consume {record.topic}")
     expected_type, model = route
     if event.type != expected_type:
         raise InvalidMessage(f"{record.topic} carries {expected_type}, not {event.type}")
+    if expected_type == LEAD_ACTIVITY.type and (kind := unknown_activity_kind(event.data)):
+        metrics.ACTIVITIES_SKIPPED.inc()
+        log.info("nurture.activity_kind_unknown", kind=kind[:32], event_id=event.id)
+        return None
     return event, event.data_as(model)  # type: ignore[return-value]
+
+
+async def _decide_known(ctx: NurtureContext, items: Sequence[Item | None]) -> None:
+    known = [item for item in items if item is not None]
+    if known:
+        await _decide(ctx, known)
 
 
 async def _decide(ctx: NurtureContext, items: Sequence[Item]) -> None:
@@ -54,7 +75,7 @@ def make_handler(ctx: NurtureContext) -> Handler:
     routes = _routes(ctx)
 
     async def handle(event: CloudEvent, record: ConsumerRecord) -> None:
-        await _decide(ctx, [_decode(routes, event, record)])
+        await _decide_known(ctx, [_decode(routes, event, record)])
 
     return handle
 
@@ -66,6 +87,6 @@ def make_batch_handler(ctx: NurtureContext) -> tuple[BatchHandler, frozenset[str
     routes = _routes(ctx)
 
     async def handle(items: Sequence[tuple[CloudEvent, ConsumerRecord]]) -> None:
-        await _decide(ctx, [_decode(routes, event, record) for event, record in items])
+        await _decide_known(ctx, [_decode(routes, event, record) for event, record in items])
 
     return handle, frozenset(routes)

@@ -59,3 +59,7 @@ SUNSET = Counter("leadflow_nurture_sunset_total", "Leads sunset after a failed r
 REENGAGED = Counter(
     "leadflow_nurture_reengaged_total", "Leads put into re-engagement, by segment", ["segment"]
 )
+ACTIVITIES_SKIPPED = Counter(
+    "leadflow_nurture_activities_skipped_total",
+    "Activities of a kind this nurture version does not know (a newer producer's): skipped",
+)

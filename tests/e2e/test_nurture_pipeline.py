@@ -9,7 +9,7 @@ import uuid
 
 import httpx
 
-from shared.events.registry import NURTURE_STEP
+from shared.events.registry import LEAD_LIFECYCLE, NURTURE_STEP
 from shared.settings import DEV_ADMIN_TOKEN
 from shared.stack.common import free_port
 from shared.stack.stack import ServiceProcess
@@ -90,6 +90,80 @@ async def test_web_lead_to_welcome_step_and_a_reply_stops_it(env, stack, tmp_pat
                 'leadflow_nurture_steps_emitted_total{channel="email",sequence="web-welcome",step="1"}'
                 in metrics
             )
+    finally:
+        for proc in (nurture, router, ingest):
+            await asyncio.to_thread(proc.stop)
+
+
+async def test_a_lead_sales_disqualifies_not_now_goes_to_nurtures_remarket_list(
+    env, stack, tmp_path
+):
+    """A sales tool says "not now" through ingest; the router frees the rep and recycles the
+    lead; nurture puts it on the remarket list."""
+    ingest = await asyncio.to_thread(
+        start_ingest, stack, tmp_path, name="ingest-recycle", LEADFLOW_TOPIC_PREFIX=env.prefix
+    )
+    router = await asyncio.to_thread(start, ROUTER, env, tmp_path)
+    nurture = await asyncio.to_thread(
+        start, NURTURE, env, tmp_path,
+        LEADFLOW_NURTURE_SEQUENCES_FILE=str(FIXTURES / "nurture-24x7.yaml"),
+        LEADFLOW_NURTURE_CONSUMER_GROUP=f"{env.prefix}nurture",
+    )  # fmt: skip
+    try:
+        async with (
+            TopicReader(stack.bootstrap, env.topic(LEAD_LIFECYCLE.topic)) as lifecycle,
+            httpx.AsyncClient(base_url=ingest.url, timeout=30) as client,
+            httpx.AsyncClient(base_url=router.url, timeout=10) as admin,
+            httpx.AsyncClient(base_url=nurture.url, timeout=10) as api,
+        ):
+            email = f"later.{uuid.uuid4().hex[:8]}@example.com"
+            body, headers = signed_request(sales_ready(email, first_name="Lin"))
+            response = await client.post("/v1/leads", content=body, headers=headers)
+            assert response.status_code == 202, response.text
+            submission = response.json()["lead_id"]
+
+            async def owned():
+                r = await admin.get(f"/v1/admin/leads/{submission}", headers=ADMIN)
+                return (
+                    r.json() if r.status_code == 200 and r.json()["status"] == "assigned" else None
+                )
+
+            lead = await wait_for(owned, timeout=30)
+            owner = lead["owner"]["rep_id"]
+            reps = {r["id"]: r for r in (await admin.get("/v1/admin/reps", headers=ADMIN)).json()}
+            assert reps[owner]["open_leads"] == 1
+
+            unknown = {"kind": "disqualified", "reason": "later_maybe", "rep_id": owner}
+            body, headers = signed_request(unknown, source="crm")
+            response = await client.post(
+                f"/v1/leads/{submission}/activities", content=body, headers=headers
+            )
+            assert response.status_code == 422 and "bad_timing" in response.json()["detail"]
+
+            not_now = {"kind": "disqualified", "reason": "bad_timing", "rep_id": owner}
+            body, headers = signed_request(not_now, source="crm")
+            response = await client.post(
+                f"/v1/leads/{submission}/activities", content=body, headers=headers
+            )
+            assert response.status_code == 202, response.text
+
+            async def remarketed():
+                r = await api.get(f"/v1/nurture/leads/{lead['id']}", headers=ADMIN)
+                return r.json() if r.status_code == 200 and r.json()["list"] == "remarket" else None
+
+            state = await wait_for(remarketed, timeout=30)
+            assert "bad_timing" in state["list_reason"]
+            events = await lifecycle.read(until=lambda rs: len(rs) >= 1, timeout=15)
+            data = value(events[0])["data"]
+            assert (data["change"], data["marketing"], data["released_rep_id"]) == (
+                "recycled",
+                "remarket",
+                owner,
+            )
+            reps = {r["id"]: r for r in (await admin.get("/v1/admin/reps", headers=ADMIN)).json()}
+            assert reps[owner]["open_leads"] == 0
+            lead = (await admin.get(f"/v1/admin/leads/{submission}", headers=ADMIN)).json()
+            assert lead["status"] == "recycled" and lead["lifecycle_stage"]["stage"] == "recycled"
     finally:
         for proc in (nurture, router, ingest):
             await asyncio.to_thread(proc.stop)
