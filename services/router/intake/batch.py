@@ -117,7 +117,7 @@ async def handle_received_batch(
         sorted({c for a in unmatched if (c := companies[a.submission_id]) is not None})
     )
     needed = set(identities.values()) | _fuzzy_hits(ctx, unmatched, companies, candidates)
-    leads = {row["id"]: LeadRow(**row) for row in await repo.lock_lead_rows(sorted(needed))}
+    leads = {row["id"]: _lead_row(row) for row in await repo.lock_lead_rows(sorted(needed))}
     activities: dict[uuid.UUID, list[Any]] = {lead_id: [] for lead_id in leads}
     for row in await repo.activity_rows(sorted(leads)):
         activities[row.lead_id].append(row)
@@ -204,7 +204,7 @@ def _fuzzy_hits(
 
 async def _apply(repo: BatchRepository, out: BatchOutcome, now: datetime) -> None:
     """Write one batch's outcome: every statement is set-at-a-time."""
-    created = [_values(out.leads[lead_id]) for lead_id in out.leads if lead_id in out.created]
+    created = [_new_lead(out.leads[lead_id]) for lead_id in out.leads if lead_id in out.created]
     await repo.insert_rows(Lead, created)
     await repo.update_leads(
         [
@@ -236,6 +236,20 @@ async def _apply(repo: BatchRepository, out: BatchOutcome, now: datetime) -> Non
             rep_id=a.rep_id if a else None,
             team_id=a.team_id if a else None,
         )
+
+
+_LEAD_ROW_FIELDS = tuple(LeadRow.__dataclass_fields__)
+
+
+def _lead_row(row: dict[str, Any]) -> LeadRow:
+    """The lead columns the batch decisions read (the lifecycle columns of migration 0004
+    are not part of the value yet)."""
+    return LeadRow(**{f: row[f] for f in _LEAD_ROW_FIELDS})
+
+
+def _new_lead(lead: LeadRow) -> dict[str, Any]:
+    """A new lead row: its lifecycle stage (server default) entered when it was created."""
+    return {**_values(lead), "stage_entered_at": lead.created_at}
 
 
 def _values(value: Any) -> dict[str, Any]:
