@@ -90,8 +90,8 @@ class RouterRepository:
             query = query.where(Rep.team_id.in_(list(team_ids)))
         return list(await self.session.scalars(query))
 
-    async def rep(self, rep_id: str) -> Rep | None:
-        return await self.session.get(Rep, rep_id)
+    async def rep(self, rep_id: str, *, lock: bool = False) -> Rep | None:
+        return await self.session.get(Rep, rep_id, with_for_update=lock or None)
 
     async def rules(self) -> list[RoutingRule]:
         return list(await self.session.scalars(select(RoutingRule).order_by(RoutingRule.position)))

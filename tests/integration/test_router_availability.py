@@ -4,15 +4,21 @@ their own local midnight."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime
 
+import httpx
 import pytest
+from sqlalchemy import text
 
+from services.router.domain.caps import local_day, week_start
 from services.router.runtime import RouterRuntime, drain_queue
 from services.router.settings import RouterSettings
+from shared import db
 from shared.events.registry import LEAD_ASSIGNED
 from tests.clock import ManualClock
+from tests.integration.test_router import ADMIN, start_router
 from tests.kafka_helpers import TopicReader, value
 from tests.router_env import FIXTURES, publish_received, received, sales_ready, sql
 
@@ -133,3 +139,110 @@ async def test_a_rep_at_the_daily_cap_gets_leads_again_after_their_local_midnigh
         ("rep-berlin", 3, date(2026, 3, 30), 1, date(2026, 3, 30), 1),
         ("rep-newyork", 2, date(2026, 3, 29), 1, date(2026, 3, 23), 2),
     ]
+
+
+# --- the admin API ---
+
+
+@pytest.fixture
+async def router_process(env, tmp_path):
+    proc = await asyncio.to_thread(
+        start_router,
+        env,
+        tmp_path,
+        LEADFLOW_ROUTER_ROUTING_FILE=str(FIXTURES / "routing-availability.yaml"),
+    )
+    async with httpx.AsyncClient(base_url=proc.url, timeout=10, headers=ADMIN) as client:
+        yield client
+    await asyncio.to_thread(proc.stop)
+
+
+async def test_admin_manages_calendars_and_caps(env, router_process):
+    client = router_process
+    year = (await client.get("/v1/admin/teams/emea/holidays", params={"year": 2026})).json()
+    assert (year["team"], year["country"], year["timezone"]) == ("emea", "DE", "Europe/Berlin")
+    assert {"date": "2026-12-25", "name": "Christmas Day", "source": "public"} in year["holidays"]
+
+    added = await client.put(
+        "/v1/admin/teams/emea/holidays/2026-12-24", json={"name": "Christmas Eve"}
+    )
+    assert added.status_code == 200
+    assert added.json() == {"date": "2026-12-24", "name": "Christmas Eve", "source": "added"}
+    year = (await client.get("/v1/admin/teams/emea/holidays?year=2026")).json()
+    assert {"date": "2026-12-24", "name": "Christmas Eve", "source": "added"} in year["holidays"]
+    teams = {t["id"]: t for t in (await client.get("/v1/admin/teams")).json()}
+    assert teams["emea"]["holidays"] == [{"date": "2026-12-24", "name": "Christmas Eve"}]
+    assert (await client.delete("/v1/admin/teams/emea/holidays/2026-12-24")).status_code == 204
+    assert (await client.delete("/v1/admin/teams/emea/holidays/2026-12-24")).status_code == 404
+    assert (await client.get("/v1/admin/teams/nobody/holidays")).status_code == 404
+    assert (await client.get("/v1/admin/teams/emea/holidays?year=1200")).status_code == 422
+
+    team = {**teams["emea"], "country": "XX"}
+    bad = await client.put("/v1/admin/teams/emea", json=team)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "country"
+    team = {
+        **teams["emea"],
+        "country": "GB",
+        "subdivision": "eng",
+        "holidays": [{"date": "2027-01-04", "name": "Shutdown"}],
+    }
+    put = await client.put("/v1/admin/teams/emea", json=team)
+    assert put.status_code == 200, put.text
+    assert (put.json()["country"], put.json()["subdivision"]) == ("GB", "ENG")
+    year = (await client.get("/v1/admin/teams/emea/holidays?year=2027")).json()
+    assert {"date": "2027-01-04", "name": "Shutdown", "source": "added"} in year["holidays"]
+    assert {"date": "2027-12-27", "name": "Christmas Day (observed)", "source": "public"} in year[
+        "holidays"
+    ]
+
+    # rep calendars and caps
+    lena = await client.get("/v1/admin/reps/rep-lena/holidays?year=2027")
+    assert any(h["name"] == "Women's Day" for h in lena.json()["holidays"])
+    assert (
+        await client.put("/v1/admin/reps/rep-lena/holidays/2027-06-01", json={"name": "Offsite"})
+    ).status_code == 200
+    patched = await client.patch(
+        "/v1/admin/reps/rep-lena", json={"daily_cap": 3, "weekly_cap": 10, "subdivision": "by"}
+    )
+    assert patched.status_code == 200, patched.text
+    out = patched.json()
+    assert (out["daily_cap"], out["weekly_cap"], out["country"], out["subdivision"]) == (
+        3,
+        10,
+        "DE",
+        "BY",
+    )
+    assert out["holidays"] == [{"date": "2027-06-01", "name": "Offsite"}]  # kept by a PATCH
+    assert (out["new_leads_today"], out["new_leads_this_week"]) == (0, 0)
+    bad = await client.patch("/v1/admin/reps/rep-lena", json={"daily_cap": 0})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "daily_cap"
+    bad = await client.patch("/v1/admin/reps/rep-lena", json={"subdivision": "ZZ"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "subdivision"
+    cleared = await client.patch("/v1/admin/reps/rep-lena", json={"weekly_cap": None})
+    assert cleared.json()["weekly_cap"] is None and cleared.json()["daily_cap"] == 3
+
+    # the live counts survive a PUT of the rep, as open leads do
+    today = local_day(datetime.now(UTC), "Europe/Berlin")
+    engine = db.create_engine(env.database_url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE router.rep SET open_leads = 4, cap_day = :d, day_count = 2,"
+                    " cap_week = :w, week_count = 5 WHERE id = 'rep-lena'"
+                ),
+                {"d": today, "w": week_start(today)},
+            )
+    finally:
+        await engine.dispose()
+    reps = {r["id"]: r for r in (await client.get("/v1/admin/reps")).json()}
+    body = {
+        k: reps["rep-lena"][k]
+        for k in ("id", "name", "email", "timezone", "working_hours", "weight", "capacity",
+                  "active", "daily_cap", "weekly_cap", "country", "subdivision", "holidays")
+    }  # fmt: skip
+    put = await client.put("/v1/admin/reps/rep-lena", json={**body, "team": "emea", "daily_cap": 2})
+    assert put.status_code == 200, put.text
+    out = put.json()
+    assert (out["open_leads"], out["new_leads_today"], out["new_leads_this_week"]) == (4, 2, 5)
+    assert out["daily_cap"] == 2 and out["local_day"] == today.isoformat()
