@@ -84,6 +84,37 @@ async def test_a_lead_on_a_public_holiday_is_due_the_next_business_day_and_says_
     assert stored == [(datetime(2026, 12, 28, 8, 0, tzinfo=UTC),)]
 
 
+async def _execute(env, statement: str, **params) -> None:
+    engine = db.create_engine(env.database_url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(statement), params)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_lead_taken_from_the_queue_on_a_holiday_says_why_too(env, router, producer, stack):
+    """The single-lead path (queue drain, reassignment) explains the holiday as the batch does."""
+    ctx, clock = router
+    await _execute(env, "UPDATE router.rep SET active = false WHERE team_id = 'emea'")
+    async with TopicReader(stack.bootstrap, env.topic(LEAD_ASSIGNED.topic)) as assigned:
+        queued = await _decide_one(env, producer, assigned, clock, _lead("waits"))
+        assert queued["outcome"] == "queued" and "sla" not in queued["explanation"]
+        await _execute(env, "UPDATE router.rep SET active = true WHERE id = 'rep-kai'")
+        clock.advance(hours=1)
+        assert await drain_queue(ctx) == 1
+        records = await assigned.read(until=lambda rs: len(rs) >= 2, timeout=20)
+    (dequeued,) = (value(r)["data"] for r in records if value(r)["data"]["kind"] == "dequeued")
+    assert dequeued["rep_id"] == "rep-kai"
+    assert dequeued["sla"]["due_at"] == "2026-12-28T08:00:00Z"
+    assert dequeued["explanation"]["sla"]["holidays"] == [
+        {"date": "2026-12-25", "name": "Christmas Day"}
+    ]
+    assert "Christmas Day (2026-12-25)" in dequeued["reason"]
+    rows = await sql(env, "SELECT day_count, cap_day FROM router.rep WHERE id = 'rep-kai'")
+    assert [tuple(r) for r in rows] == [(1, date(2026, 12, 25))]
+
+
 async def test_a_rep_at_the_daily_cap_gets_leads_again_after_their_local_midnight(
     env, router, producer, stack
 ):
@@ -223,18 +254,13 @@ async def test_admin_manages_calendars_and_caps(env, router_process):
 
     # the live counts survive a PUT of the rep, as open leads do
     today = local_day(datetime.now(UTC), "Europe/Berlin")
-    engine = db.create_engine(env.database_url, pool_size=1)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(
-                text(
-                    "UPDATE router.rep SET open_leads = 4, cap_day = :d, day_count = 2,"
-                    " cap_week = :w, week_count = 5 WHERE id = 'rep-lena'"
-                ),
-                {"d": today, "w": week_start(today)},
-            )
-    finally:
-        await engine.dispose()
+    await _execute(
+        env,
+        "UPDATE router.rep SET open_leads = 4, cap_day = :d, day_count = 2, cap_week = :w,"
+        " week_count = 5 WHERE id = 'rep-lena'",
+        d=today,
+        w=week_start(today),
+    )
     reps = {r["id"]: r for r in (await client.get("/v1/admin/reps")).json()}
     body = {
         k: reps["rep-lena"][k]
