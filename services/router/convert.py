@@ -10,6 +10,7 @@ from typing import Any
 from services.router import models
 from services.router.domain.assignment import Rep, RoutingRule, Team
 from services.router.domain.business_hours import WorkingHours
+from services.router.domain.holiday_calendar import HolidayCalendar
 from services.router.domain.model import ActivityPoint, LeadProfile
 
 PROFILE_FIELDS = tuple(
@@ -20,12 +21,35 @@ PROFILE_FIELDS = tuple(
 
 
 @lru_cache(maxsize=1024)
-def _hours(tz: str, spec_json: str) -> WorkingHours:
-    return WorkingHours.parse(tz, json.loads(spec_json))
+def _hours(tz: str, spec_json: str, holidays: HolidayCalendar | None) -> WorkingHours:
+    return WorkingHours.parse(tz, json.loads(spec_json), holidays)
 
 
-def hours(tz: str, spec: dict[str, Any]) -> WorkingHours:
-    return _hours(tz, json.dumps(spec, sort_keys=True))
+def hours(tz: str, spec: dict[str, Any], holidays: HolidayCalendar | None = None) -> WorkingHours:
+    return _hours(tz, json.dumps(spec, sort_keys=True), holidays)
+
+
+@lru_cache(maxsize=1024)
+def _calendar(
+    country: str | None, subdivision: str | None, added: tuple[tuple[str, str], ...]
+) -> HolidayCalendar | None:
+    if country is None and not added:
+        return None
+    return HolidayCalendar.of(country, subdivision, ({"date": d, "name": n} for d, n in added))
+
+
+def calendar(
+    country: str | None, subdivision: str | None, added: list[dict[str, str]] | None
+) -> HolidayCalendar | None:
+    """A team's or rep's holidays from its columns (None when it has none)."""
+    return _calendar(country, subdivision, tuple((a["date"], a["name"]) for a in added or ()))
+
+
+def team_hours(row: models.Team) -> WorkingHours:
+    """A team's business hours, closed on its holidays (its SLA clocks count these)."""
+    return hours(
+        row.timezone, row.business_hours, calendar(row.country, row.subdivision, row.holidays)
+    )
 
 
 def profile_of(
@@ -54,12 +78,22 @@ def to_rep(row: models.Rep) -> Rep:
         capacity=row.capacity,
         open_leads=row.open_leads,
         active=row.active,
-        hours=hours(row.timezone, row.working_hours),
+        hours=hours(
+            row.timezone,
+            row.working_hours,
+            calendar(row.country, row.subdivision, row.holidays),
+        ),
         out_of_office=tuple(
             (datetime.fromisoformat(o["starts_at"]), datetime.fromisoformat(o["ends_at"]))
             for o in row.out_of_office
         ),
         current_weight=row.current_weight,
+        daily_cap=row.daily_cap,
+        weekly_cap=row.weekly_cap,
+        cap_day=row.cap_day,
+        day_count=row.day_count,
+        cap_week=row.cap_week,
+        week_count=row.week_count,
     )
 
 
@@ -67,7 +101,7 @@ def to_team(row: models.Team) -> Team:
     return Team(
         id=row.id,
         name=row.name,
-        hours=hours(row.timezone, row.business_hours),
+        hours=team_hours(row),
         sla_minutes=row.sla_minutes,
         warning_minutes=row.warning_minutes,
         escalation=row.escalation,  # type: ignore[arg-type]

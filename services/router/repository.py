@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.router.domain.caps import PeriodCounts
 from services.router.domain.intake import FUZZY_CANDIDATES
 from services.router.domain.matching import Candidate
 from services.router.models import (
@@ -92,8 +93,8 @@ class RouterRepository:
             query = query.where(Rep.team_id.in_(list(team_ids)))
         return list(await self.session.scalars(query))
 
-    async def rep(self, rep_id: str) -> Rep | None:
-        return await self.session.get(Rep, rep_id)
+    async def rep(self, rep_id: str, *, lock: bool = False) -> Rep | None:
+        return await self.session.get(Rep, rep_id, with_for_update=lock or None)
 
     async def rules(self) -> list[RoutingRule]:
         return list(await self.session.scalars(select(RoutingRule).order_by(RoutingRule.position)))
@@ -122,6 +123,38 @@ class RouterRepository:
             .where(Rep.id == rep_id)
             .values(open_leads=func.greatest(Rep.open_leads + delta, 0))
         )
+
+    async def take_lead(self, rep_id: str, counts: PeriodCounts) -> None:
+        """The rep became a lead's owner: one more open lead, and its new-lead counts (as
+        :func:`~services.router.domain.assignment.took_lead` computed them), in one UPDATE."""
+        await self.session.execute(
+            update(Rep)
+            .where(Rep.id == rep_id)
+            .values(
+                open_leads=func.greatest(Rep.open_leads + 1, 0),
+                cap_day=counts.cap_day,
+                day_count=counts.day_count,
+                cap_week=counts.cap_week,
+                week_count=counts.week_count,
+            )
+        )
+
+    async def set_period_counts(self, counts: dict[str, PeriodCounts]) -> None:
+        """Reps' new-lead counts, one statement for the lot (executemany by primary key)."""
+        if counts:
+            await self.session.execute(
+                update(Rep),
+                [
+                    {
+                        "id": rep_id,
+                        "cap_day": c.cap_day,
+                        "day_count": c.day_count,
+                        "cap_week": c.cap_week,
+                        "week_count": c.week_count,
+                    }
+                    for rep_id, c in sorted(counts.items())
+                ],
+            )
 
     # --- assignments ----------------------------------------------------------------------
     async def end_current_assignment(self, lead_id: uuid.UUID, at: datetime) -> None:

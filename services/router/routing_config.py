@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from services.router.domain.business_hours import WorkingHours
+from services.router.domain.holiday_calendar import canonical_country, canonical_subdivision
 
 Hours = dict[str, str | list[str]]
 
@@ -32,7 +41,46 @@ def _check_tz(tz: str) -> str:
     return tz
 
 
-class TeamConfig(_Strict):
+class HolidayDate(_Strict):
+    """A date an admin adds to a calendar: closed all day in the team's or rep's zone."""
+
+    date: date
+    name: str = Field(min_length=1, max_length=200)
+
+
+class _Calendar(_Strict):
+    # public holidays of this country (ISO 3166-1 alpha-2) and subdivision, as the holidays
+    # package names them (DE + BE: Berlin, GB + ENG: England, US + NY), plus added dates
+    country: str | None = None
+    subdivision: str | None = None
+    holidays: list[HolidayDate] = []
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, country: str | None) -> str | None:
+        return canonical_country(country) if country is not None else None
+
+    @field_validator("subdivision")
+    @classmethod
+    def _known_subdivision(cls, subdivision: str | None, info: ValidationInfo) -> str | None:
+        if subdivision is None:
+            return None
+        country = info.data.get("country")
+        if country is None:
+            raise ValueError("a subdivision needs a country")
+        return canonical_subdivision(country, subdivision)
+
+    @field_validator("holidays")
+    @classmethod
+    def _one_per_day(cls, holidays: list[HolidayDate]) -> list[HolidayDate]:
+        days = [h.date for h in holidays]
+        dupes = sorted({d.isoformat() for d in days if days.count(d) > 1})
+        if dupes:
+            raise ValueError(f"{', '.join(dupes)} given more than once")
+        return sorted(holidays, key=lambda h: h.date)
+
+
+class TeamConfig(_Calendar):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     name: str
     timezone: str
@@ -72,7 +120,7 @@ class OutOfOffice(_Strict):
         return self
 
 
-class RepConfig(_Strict):
+class RepConfig(_Calendar):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     name: str
     team: str
@@ -81,6 +129,9 @@ class RepConfig(_Strict):
     working_hours: Hours
     weight: int = Field(1, ge=1, le=100)
     capacity: int = Field(50, ge=0)
+    # at most this many new leads per local day / week (Monday-Sunday); null: no cap
+    daily_cap: int | None = Field(None, ge=1)
+    weekly_cap: int | None = Field(None, ge=1)
     active: bool = True
     out_of_office: list[OutOfOffice] = []
 
@@ -160,6 +211,15 @@ def team_row(team: TeamConfig) -> dict[str, Any]:
         "recycle_after_days": team.recycle_after_days,
         "away_after_days": team.away_after_days,
         "on_rep_away": team.on_rep_away,
+        **_calendar_columns(team),
+    }
+
+
+def _calendar_columns(config: _Calendar) -> dict[str, Any]:
+    return {
+        "country": config.country,
+        "subdivision": config.subdivision,
+        "holidays": [h.model_dump(mode="json") for h in config.holidays],
     }
 
 
@@ -178,4 +238,13 @@ def rep_row(rep: RepConfig, now: datetime) -> dict[str, Any]:
         "open_leads": 0,
         "current_weight": 0,
         "updated_at": now,
+        "daily_cap": rep.daily_cap,
+        "weekly_cap": rep.weekly_cap,
+        **_calendar_columns(rep),
     }
+
+
+# The live counters of a rep row, kept when an admin replaces the rep's settings.
+LIVE_REP_COLUMNS = (
+    "open_leads", "current_weight", "cap_day", "day_count", "cap_week", "week_count",
+)  # fmt: skip

@@ -258,7 +258,8 @@ class LeadAssigned(EventModel):
     rule: str | None = Field(None, description="the routing rule that chose the team")
     reason: str = Field(description="one sentence: why this outcome")
     explanation: dict[str, Any] = Field(
-        description="rule, every candidate considered and why skipped, pick, tie-break"
+        description="rule, every candidate considered and why skipped (reason and detail), "
+        "pick, tie-break; sla: the team holidays the first-touch window skips, when it does"
     )
     score: ScoreData
     purchased_list: bool

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import date, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import ValidationError
 from sqlalchemy import delete
 
-from services.router.admin.schemas import RepConfig, RepPatch, RulesIn, TeamConfig
+from services.router.admin.schemas import HolidayIn, RepConfig, RepPatch, RulesIn, TeamConfig
 from services.router.context import RouterContext
+from services.router.convert import calendar
+from services.router.domain import caps
+from services.router.domain.holiday_calendar import HolidayCalendar
 from services.router.lifecycle.service import departure, release_rep
 from services.router.models import Lead, Rep, RoutingRule, Team
 from services.router.repository import RouterRepository
-from services.router.routing_config import rep_row, team_row
+from services.router.routing_config import LIVE_REP_COLUMNS, rep_row, team_row
 from shared.http import ApiError, field_errors_from_pydantic, invalid_field, require_bearer
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -36,11 +39,28 @@ async def admin(request: Request, ctx: RouterContext = Depends(get_context)) -> 
     require_bearer(request, ctx.settings.effective_admin_token())
 
 
-def _rep_out(rep: Rep) -> dict[str, Any]:
+def _rep_out(rep: Rep, now: datetime) -> dict[str, Any]:
+    counts = caps.PeriodCounts(rep.cap_day, rep.day_count, rep.cap_week, rep.week_count)
+    today, this_week = caps.current(counts, rep.timezone, now)
     return {
         "id": rep.id, "name": rep.name, "email": rep.email, "team": rep.team_id, "timezone": rep.timezone,
         "working_hours": rep.working_hours, "out_of_office": rep.out_of_office, "weight": rep.weight,
         "capacity": rep.capacity, "active": rep.active, "open_leads": rep.open_leads,
+        "daily_cap": rep.daily_cap, "weekly_cap": rep.weekly_cap,
+        "new_leads_today": today, "new_leads_this_week": this_week,
+        "local_day": caps.local_day(now, rep.timezone).isoformat(),
+        "country": rep.country, "subdivision": rep.subdivision, "holidays": rep.holidays,
+    }  # fmt: skip
+
+
+def _rep_config(rep: Rep) -> dict[str, Any]:
+    """The rep's settings as the config file (and a PUT) gives them."""
+    return {
+        "id": rep.id, "name": rep.name, "team": rep.team_id, "email": rep.email, "timezone": rep.timezone,
+        "working_hours": rep.working_hours, "weight": rep.weight, "capacity": rep.capacity,
+        "daily_cap": rep.daily_cap, "weekly_cap": rep.weekly_cap, "active": rep.active,
+        "out_of_office": rep.out_of_office, "country": rep.country, "subdivision": rep.subdivision,
+        "holidays": rep.holidays,
     }  # fmt: skip
 
 
@@ -62,6 +82,9 @@ def _team_out(team: Team) -> dict[str, Any]:
                         "recycle_after_days",
                         "away_after_days",
                         "on_rep_away",
+                        "country",
+                        "subdivision",
+                        "holidays",
                     )
                 }
             }
@@ -88,7 +111,8 @@ async def put_team(
 @router.get("/reps", dependencies=[Depends(admin)])
 async def list_reps(ctx: RouterContext = Depends(get_context)) -> list[dict[str, Any]]:
     async with ctx.sessions() as session:
-        return [_rep_out(r) for r in await RouterRepository(session).reps()]
+        now = ctx.clock()
+        return [_rep_out(r, now) for r in await RouterRepository(session).reps()]
 
 
 @router.put("/reps/{rep_id}", dependencies=[Depends(admin)])
@@ -101,11 +125,12 @@ async def put_rep(
         if await repo.team(body.team) is None:
             raise invalid_field("team", f"unknown team {body.team!r}")
         existing = await repo.rep(rep_id)
-        row = rep_row(body, datetime.now(UTC))
+        now = ctx.clock()
+        row = rep_row(body, now)
         if existing is not None:  # keep live counters
-            row["open_leads"], row["current_weight"] = existing.open_leads, existing.current_weight
+            row.update({c: getattr(existing, c) for c in LIVE_REP_COLUMNS})
         rep = await session.merge(Rep(**row))
-        out = _rep_out(rep)
+        out = _rep_out(rep, now)
     return await _release_if_departed(ctx, rep_id, out)
 
 
@@ -134,13 +159,7 @@ async def patch_rep(
         rep = await repo.rep(rep_id)
         if rep is None:
             raise ApiError(404, "not_found", f"no rep {rep_id}")
-        current = RepConfig.model_validate(
-            {
-                "id": rep.id, "name": rep.name, "team": rep.team_id, "email": rep.email, "timezone": rep.timezone,
-                "working_hours": rep.working_hours, "weight": rep.weight, "capacity": rep.capacity,
-                "active": rep.active, "out_of_office": rep.out_of_office,
-            }
-        )  # fmt: skip
+        current = RepConfig.model_validate(_rep_config(rep))
         changes = body.model_dump(exclude_unset=True)
         try:
             updated = RepConfig.model_validate({**current.model_dump(), **changes})
@@ -149,12 +168,126 @@ async def patch_rep(
             raise ApiError(422, "validation_error", "invalid rep", errors=errors) from None
         if await repo.team(updated.team) is None:
             raise invalid_field("team", f"unknown team {updated.team!r}")
-        row = rep_row(updated, datetime.now(UTC))
-        row["open_leads"], row["current_weight"] = rep.open_leads, rep.current_weight
+        now = ctx.clock()
+        row = rep_row(updated, now)
+        row.update({c: getattr(rep, c) for c in LIVE_REP_COLUMNS})
         for key, value in row.items():
             setattr(rep, key, value)
-        out = _rep_out(rep)
+        out = _rep_out(rep, now)
     return await _release_if_departed(ctx, rep_id, out)
+
+
+# --- holiday calendars ----------------------------------------------------------------------
+Year = Query(None, ge=1970, le=2100, description="the calendar year; default: this year")
+
+
+def _calendar_out(kind: str, row: Team | Rep, year: int) -> dict[str, Any]:
+    found = calendar(row.country, row.subdivision, row.holidays) or HolidayCalendar()
+    return {
+        kind: row.id,
+        "year": year,
+        "timezone": row.timezone,
+        "country": row.country,
+        "subdivision": row.subdivision,
+        "holidays": [{**h.to_dict(), "source": h.source} for h in found.in_year(year)],
+    }
+
+
+async def _calendar_row(
+    repo: RouterRepository, kind: str, row_id: str, *, lock: bool = False
+) -> Team | Rep:
+    row: Team | Rep | None
+    if kind == "team" and lock:
+        locked = await repo.lock_teams([row_id])
+        row = locked[0] if locked else None
+    elif kind == "team":
+        row = await repo.team(row_id)
+    else:
+        row = await repo.rep(row_id, lock=lock)
+    if row is None:
+        raise ApiError(404, "not_found", f"no {kind} {row_id}")
+    return row
+
+
+def _with_date(row: Team | Rep, day: date, name: str | None) -> None:
+    """Add (or rename) an added date; ``name`` None removes it. A new list: JSONB is replaced."""
+    kept = [h for h in row.holidays if h["date"] != day.isoformat()]
+    if name is not None:
+        kept.append({"date": day.isoformat(), "name": name})
+    row.holidays = sorted(kept, key=lambda h: h["date"])
+
+
+async def _list_holidays(
+    ctx: RouterContext, kind: str, row_id: str, year: int | None
+) -> dict[str, Any]:
+    async with ctx.sessions() as session:
+        now = ctx.clock()
+        row = await _calendar_row(RouterRepository(session), kind, row_id)
+        return _calendar_out(kind, row, year or caps.local_day(now, row.timezone).year)
+
+
+async def _set_holiday(
+    ctx: RouterContext, kind: str, row_id: str, day: date, name: str | None
+) -> dict[str, Any]:
+    """Add, rename (``name``) or remove (None) an added date of a team or rep."""
+    async with ctx.sessions.begin() as session:
+        row = await _calendar_row(RouterRepository(session), kind, row_id, lock=True)
+        if name is None and not any(h["date"] == day.isoformat() for h in row.holidays):
+            raise ApiError(
+                404, "not_found", f"{day.isoformat()} is not an added date of {kind} {row_id}"
+            )
+        _with_date(row, day, name)
+        return {"date": day.isoformat(), "name": name, "source": "added"}
+
+
+@router.get("/teams/{team_id}/holidays", dependencies=[Depends(admin)])
+async def list_team_holidays(
+    team_id: str, year: int | None = Year, ctx: RouterContext = Depends(get_context)
+) -> dict[str, Any]:
+    """The team's calendar for a year: public holidays of its country/subdivision and added
+    dates. Its SLA clocks count no business time on these days."""
+    return await _list_holidays(ctx, "team", team_id, year)
+
+
+@router.put("/teams/{team_id}/holidays/{day}", dependencies=[Depends(admin)])
+async def put_team_holiday(
+    team_id: str, day: date, body: HolidayIn, ctx: RouterContext = Depends(get_context)
+) -> dict[str, Any]:
+    """Add a date to the team's calendar (or rename it): closed all day in its zone."""
+    return await _set_holiday(ctx, "team", team_id, day, body.name)
+
+
+@router.delete("/teams/{team_id}/holidays/{day}", dependencies=[Depends(admin)], status_code=204)
+async def delete_team_holiday(
+    team_id: str, day: date, ctx: RouterContext = Depends(get_context)
+) -> Response:
+    """Remove an added date (public holidays come from the country and stay)."""
+    await _set_holiday(ctx, "team", team_id, day, None)
+    return Response(status_code=204)
+
+
+@router.get("/reps/{rep_id}/holidays", dependencies=[Depends(admin)])
+async def list_rep_holidays(
+    rep_id: str, year: int | None = Year, ctx: RouterContext = Depends(get_context)
+) -> dict[str, Any]:
+    """The rep's own calendar for a year: on these days the rep gets no new leads."""
+    return await _list_holidays(ctx, "rep", rep_id, year)
+
+
+@router.put("/reps/{rep_id}/holidays/{day}", dependencies=[Depends(admin)])
+async def put_rep_holiday(
+    rep_id: str, day: date, body: HolidayIn, ctx: RouterContext = Depends(get_context)
+) -> dict[str, Any]:
+    """Add a date to the rep's own calendar (or rename it): no new leads that local day."""
+    return await _set_holiday(ctx, "rep", rep_id, day, body.name)
+
+
+@router.delete("/reps/{rep_id}/holidays/{day}", dependencies=[Depends(admin)], status_code=204)
+async def delete_rep_holiday(
+    rep_id: str, day: date, ctx: RouterContext = Depends(get_context)
+) -> Response:
+    await _set_holiday(ctx, "rep", rep_id, day, None)
+    return Response(status_code=204)
 
 
 @router.get("/rules", dependencies=[Depends(admin)])

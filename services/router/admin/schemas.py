@@ -2,18 +2,38 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.router.routing_config import Hours, OutOfOffice, RepConfig, RuleConfig, TeamConfig
+from services.router.routing_config import (
+    HolidayDate,
+    Hours,
+    OutOfOffice,
+    RepConfig,
+    RuleConfig,
+    TeamConfig,
+)
 
-__all__ = ["RepConfig", "RepPatch", "RuleConfig", "RulesIn", "TeamConfig"]
+__all__ = ["HolidayIn", "RepConfig", "RepPatch", "RuleConfig", "RulesIn", "TeamConfig"]
+
+
+class HolidayIn(BaseModel):
+    """A date added to a team's or rep's calendar (the date is in the path)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
 
 
 class RepPatch(BaseModel):
-    """Change part of a rep: availability, capacity, weight, hours, out-of-office."""
+    """Change part of a rep: availability, capacity, caps, weight, hours, out-of-office,
+    holiday calendar. ``null`` clears a cap."""
 
     model_config = ConfigDict(extra="forbid")
     active: bool | None = None
     weight: int | None = Field(None, ge=1, le=100)
     capacity: int | None = Field(None, ge=0)
+    daily_cap: int | None = Field(None, ge=1)
+    weekly_cap: int | None = Field(None, ge=1)
+    country: str | None = None
+    subdivision: str | None = None
+    holidays: list[HolidayDate] | None = None
     timezone: str | None = None
     working_hours: Hours | None = None
     out_of_office: list[OutOfOffice] | None = None

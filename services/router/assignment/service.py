@@ -18,6 +18,8 @@ from services.router.context import RouterContext
 from services.router.convert import lead_profile, to_rep, to_rule, to_team
 from services.router.domain.assignment import Decision, choose_rep, route
 from services.router.domain.business_hours import add_business_minutes
+from services.router.domain.caps import PeriodCounts, count_new_lead
+from services.router.domain.intake import sla_explanation, with_sla_note
 from services.router.domain.lifecycle import LeadStatus
 from services.router.events import emit_assigned
 from services.router.models import Assignment, Lead, SlaClock
@@ -253,7 +255,7 @@ async def _record(
     if previous_owner is not None and previous_owner != rep_id:
         await repo.add_open_lead(previous_owner, -1)
     if rep_id is not None and previous_owner != rep_id:
-        await repo.add_open_lead(rep_id, +1)
+        await _take_lead(repo, rep_id, now)
     if previous_status != "new":
         await repo.end_current_assignment(lead.id, now)
     assignment = Assignment(
@@ -288,6 +290,8 @@ async def _record(
         clock = await _start_clock(
             repo, lead, team_id, rep_id, started_at, kind, known=previous_status != "new"
         )
+        if clock is not None and clock.started_at == started_at:  # started by this decision
+            await _explain_sla(repo, assignment, clock)
         if kind in ("initial", "dequeued", "rescored"):
             intake_seconds = max((now - lead.received_at).total_seconds(), 0.0)
             on_commit(repo.session, lambda: metrics.INTAKE_TO_ASSIGNMENT.observe(intake_seconds))
@@ -313,6 +317,26 @@ async def _record(
         team_id=team_id,
     )
     return assignment
+
+
+async def _take_lead(repo: RouterRepository, rep_id: str, now: datetime) -> None:
+    """The rep becomes a lead's owner: one more open lead, one more new lead in its day/week."""
+    row = await repo.rep(rep_id)  # identity map: loaded (and locked) by the routing decision
+    if row is None:
+        return
+    counts = PeriodCounts(row.cap_day, row.day_count, row.cap_week, row.week_count)
+    await repo.take_lead(rep_id, count_new_lead(counts, row.timezone, now))
+
+
+async def _explain_sla(repo: RouterRepository, assignment: Assignment, clock: SlaClock) -> None:
+    """When the new clock's window skips holidays of the team, the decision says so."""
+    team = await repo.team(clock.team_id)  # identity map
+    if team is None:
+        return
+    sla = sla_explanation(clock.started_at, clock.due_at, to_team(team).hours)
+    if sla is not None:
+        assignment.explanation = {**assignment.explanation, "sla": sla}
+        assignment.reason = with_sla_note(assignment.reason, sla)
 
 
 async def _start_clock(

@@ -12,11 +12,13 @@ run of picks each rep's share stays within one lead of ``weight / total``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
-from datetime import datetime
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime
 from typing import Any, Literal
 
 from services.router.domain.business_hours import ALWAYS, WorkingHours
+from services.router.domain.caps import PeriodCounts, cap_reached, count_new_lead
+from services.router.domain.holiday_calendar import Holiday
 from services.router.domain.model import LeadProfile
 
 Escalation = Literal["reassign", "notify_manager"]
@@ -25,8 +27,11 @@ Outcome = Literal["assigned", "queued"]
 # Why a rep was skipped, in the order eligibility checks them.
 INACTIVE = "inactive"
 OUT_OF_OFFICE = "out_of_office"
+HOLIDAY = "holiday"  # a public or added holiday of the rep's own calendar
 OFF_HOURS = "off_hours"
 AT_CAPACITY = "at_capacity"
+AT_DAILY_CAP = "at_daily_cap"  # new leads today, in the rep's zone
+AT_WEEKLY_CAP = "at_weekly_cap"  # new leads this week (Monday-Sunday), in the rep's zone
 EXCLUDED = "excluded"  # e.g. the owner a lead is being reassigned away from
 
 
@@ -42,17 +47,46 @@ class Rep:
     hours: WorkingHours = field(default_factory=ALWAYS)  # in the rep's own time zone
     out_of_office: tuple[tuple[datetime, datetime], ...] = ()  # [start, end), tz-aware
     current_weight: int = 0  # smooth-WRR state, stored between picks
+    daily_cap: int | None = None  # most new leads per local day; None: no cap
+    weekly_cap: int | None = None  # most new leads per local week (Monday-Sunday)
+    # new leads counted on the local day cap_day and in the week starting cap_week
+    cap_day: date | None = None
+    day_count: int = 0
+    cap_week: date | None = None
+    week_count: int = 0
 
     def __post_init__(self) -> None:
         if self.weight < 1:
             raise ValueError(f"rep {self.id}: weight must be >= 1, got {self.weight}")
         if self.capacity < 0:
             raise ValueError(f"rep {self.id}: capacity must be >= 0, got {self.capacity}")
+        for name in ("daily_cap", "weekly_cap"):
+            cap = getattr(self, name)
+            if cap is not None and cap < 1:
+                raise ValueError(f"rep {self.id}: {name} must be >= 1 or None, got {cap}")
         for start, end in self.out_of_office:
             if start.utcoffset() is None or end.utcoffset() is None:
                 raise ValueError(f"rep {self.id}: out-of-office times must be timezone-aware")
             if end <= start:
                 raise ValueError(f"rep {self.id}: out-of-office ends before it starts")
+
+    @property
+    def counts(self) -> PeriodCounts:
+        return PeriodCounts(self.cap_day, self.day_count, self.cap_week, self.week_count)
+
+
+def took_lead(rep: Rep, now: datetime) -> Rep:
+    """``rep`` after becoming the owner of one more lead at ``now``: one more open lead, and
+    one more new lead in its local day and week (the one place both are counted)."""
+    counts = count_new_lead(rep.counts, rep.hours.tz, now)
+    return replace(
+        rep,
+        open_leads=rep.open_leads + 1,
+        cap_day=counts.cap_day,
+        day_count=counts.day_count,
+        cap_week=counts.cap_week,
+        week_count=counts.week_count,
+    )
 
 
 @dataclass(frozen=True)
@@ -129,17 +163,40 @@ class RoutingRule:
 
 def eligibility(rep: Rep, now: datetime) -> str | None:
     """None when ``rep`` may take a lead at ``now``, else the first reason it may not."""
+    skip = why_skipped(rep, now)
+    return skip[0] if skip is not None else None
+
+
+def why_skipped(rep: Rep, now: datetime) -> tuple[str, str | None] | None:
+    """None when ``rep`` may take a lead at ``now``, else the first reason it may not
+    and a detail for people (the holiday, the count against the cap), in this order:
+    inactive, out_of_office, holiday, off_hours, at_capacity, at_daily_cap, at_weekly_cap."""
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     if not rep.active:
-        return INACTIVE
-    if any(start <= now < end for start, end in rep.out_of_office):
-        return OUT_OF_OFFICE
+        return INACTIVE, None
+    for start, end in rep.out_of_office:
+        if start <= now < end:
+            return OUT_OF_OFFICE, f"out of office until {end.isoformat()}"
     if not rep.hours.is_open(now):
-        return OFF_HOURS
+        holiday = rep.hours.holiday_on(now)  # a holiday is never open: only asked when closed
+        if holiday is not None:
+            return HOLIDAY, f"{holiday.name} ({holiday.day.isoformat()}, {_where(rep, holiday)})"
+        return OFF_HOURS, None
     if rep.open_leads >= rep.capacity:
-        return AT_CAPACITY
+        return AT_CAPACITY, f"{rep.open_leads} of {rep.capacity} open leads"
+    reached = cap_reached(rep.daily_cap, rep.weekly_cap, rep.counts, rep.hours.tz, now)
+    if reached is not None:
+        return (AT_DAILY_CAP if reached[0] == "daily" else AT_WEEKLY_CAP), reached[1]
     return None
+
+
+def _where(rep: Rep, holiday: Holiday) -> str:
+    """``DE-BE public holiday in Europe/Berlin`` or ``added date in Europe/Lisbon``."""
+    calendar = rep.hours.holidays
+    region = calendar.region if calendar is not None else None
+    kind = f"{region} public holiday" if holiday.source == "public" and region else "added date"
+    return f"{kind} in {rep.hours.tz}"
 
 
 @dataclass(frozen=True)
@@ -150,6 +207,7 @@ class Candidate:
     weight: int
     current_weight: int  # before this pick
     effective_weight: int | None  # current_weight + weight; None when skipped
+    detail: str | None = None  # what the reason is about, e.g. "12 of 12 open leads"
 
 
 @dataclass(frozen=True)
@@ -172,17 +230,18 @@ def choose_rep(
     candidates: list[Candidate] = []
     eligible: list[Rep] = []
     for rep in members:
-        reason = EXCLUDED if rep.id in exclude else eligibility(rep, now)
-        if reason is None:
+        skip = (EXCLUDED, None) if rep.id in exclude else why_skipped(rep, now)
+        if skip is None:
             eligible.append(rep)
         candidates.append(
             Candidate(
                 rep_id=rep.id,
-                eligible=reason is None,
-                reason=reason,
+                eligible=skip is None,
+                reason=skip[0] if skip is not None else None,
                 weight=rep.weight,
                 current_weight=rep.current_weight,
-                effective_weight=rep.current_weight + rep.weight if reason is None else None,
+                effective_weight=rep.current_weight + rep.weight if skip is None else None,
+                detail=skip[1] if skip is not None else None,
             )
         )
     if not eligible:
@@ -284,7 +343,13 @@ def route(
             tried.append(_skipped(team_id, "unknown team"))
             continue
         if not team.hours.is_open(now):
-            tried.append(_skipped(team_id, "outside business hours", open_now=False))
+            holiday = team.hours.holiday_on(now)
+            why = (
+                f"closed for {holiday.name} ({holiday.day.isoformat()})"
+                if holiday is not None
+                else "outside business hours"
+            )
+            tried.append(_skipped(team_id, why, open_now=False))
             continue
         pick = choose_rep(team, reps, now, exclude)
         tried.append(_tried(team, pick, now))

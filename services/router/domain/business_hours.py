@@ -8,6 +8,9 @@ DST-change day is still ten hours, and a window across the change loses the skip
 hour or gains the repeated one. A boundary inside a skipped hour falls at the jump;
 one inside a repeated hour means its first occurrence.
 
+A holiday (see :mod:`~services.router.domain.holiday_calendar`) is closed all day, local
+midnight to local midnight in the hours' zone, whatever its windows say.
+
 Every function takes timezone-aware datetimes and returns UTC.
 """
 
@@ -21,6 +24,7 @@ from functools import lru_cache
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
+from services.router.domain.holiday_calendar import Holiday, HolidayCalendar
 from shared.domain.zones import first_instant, get_zone, to_utc
 
 Window = tuple[time, time]
@@ -34,10 +38,12 @@ _TIME = re.compile(r"(\d{1,2}):(\d{2})")
 
 @dataclass(frozen=True)
 class WorkingHours:
-    """Open windows per weekday (Monday=0 .. Sunday=6) in the IANA zone ``tz``."""
+    """Open windows per weekday (Monday=0 .. Sunday=6) in the IANA zone ``tz``, closed on
+    the days of ``holidays`` (when given)."""
 
     tz: str
     windows: tuple[tuple[Window, ...], ...]
+    holidays: HolidayCalendar | None = None
 
     def __post_init__(self) -> None:
         get_zone(self.tz)
@@ -47,9 +53,19 @@ class WorkingHours:
             _check_day(name, day) for name, day in zip(DAY_NAMES, self.windows, strict=True)
         )
         object.__setattr__(self, "windows", days)
+        # A cache key of every business-hours look-up: hashed once.
+        object.__setattr__(self, "_hash", hash((self.tz, days, self.holidays)))
+
+    def __hash__(self) -> int:
+        return self.__dict__["_hash"]  # type: ignore[no-any-return]
 
     @classmethod
-    def parse(cls, tz: str, spec: Mapping[str, str | list[str]]) -> WorkingHours:
+    def parse(
+        cls,
+        tz: str,
+        spec: Mapping[str, str | list[str]],
+        holidays: HolidayCalendar | None = None,
+    ) -> WorkingHours:
         """``{"mon-fri": "08:00-18:00", "sat": ["09:00-12:00", "13:00-16:00"]}``; unnamed days are closed."""
         days: list[tuple[Window, ...] | None] = [None] * 7
         for key, value in spec.items():
@@ -60,7 +76,7 @@ class WorkingHours:
                         f"{DAY_NAMES[index]} is given more than once (again in {key!r})"
                     )
                 days[index] = windows
-        return cls(tz, tuple(day or () for day in days))
+        return cls(tz, tuple(day or () for day in days), holidays)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -80,6 +96,12 @@ class WorkingHours:
         span = (start, end, True) if start <= at else (at, start, False)
         self.__dict__["_memo"] = span
         return span[2]
+
+    def holiday_on(self, at: datetime) -> Holiday | None:
+        """The holiday of the local day that ``at`` falls on, if it is one."""
+        if self.holidays is None:
+            return None
+        return self.holidays.get(to_utc(at).astimezone(self.zone).date())
 
     def next_open(self, at: datetime) -> datetime:
         """``at`` itself (in UTC) when open, else the start of the next window."""
@@ -124,6 +146,24 @@ def add_business_minutes(start: datetime, minutes: int, hours: WorkingHours) -> 
     raise AssertionError("unreachable: open intervals never run out")
 
 
+def skipped_holidays(start: datetime, end: datetime, hours: WorkingHours) -> tuple[Holiday, ...]:
+    """Holidays whose open time (the day's windows, were it not a holiday) falls inside
+    ``[start, end)``: the days a business-time span such as an SLA window had to skip."""
+    if hours.holidays is None or to_utc(end) <= to_utc(start):
+        return ()
+    lo, hi = to_utc(start), to_utc(end)
+    zone = hours.zone
+    found = hours.holidays.between(lo.astimezone(zone).date(), hi.astimezone(zone).date())
+    if not found:
+        return ()
+    plain = _without_holidays(hours)
+    return tuple(
+        h
+        for h in found
+        if any(opens < hi and closes > lo for opens, closes in _day_intervals(plain, h.day))
+    )
+
+
 def business_minutes_between(start: datetime, end: datetime, hours: WorkingHours) -> float:
     """Open minutes in ``[start, end)``; 0 when ``end`` is not after ``start``."""
     lo, hi = to_utc(start), to_utc(end)
@@ -137,8 +177,15 @@ def business_minutes_between(start: datetime, end: datetime, hours: WorkingHours
     return total / _ONE_MINUTE
 
 
+@lru_cache(maxsize=256)
+def _without_holidays(hours: WorkingHours) -> WorkingHours:
+    return WorkingHours(hours.tz, hours.windows)
+
+
 @lru_cache(maxsize=8192)
 def _day_intervals(hours: WorkingHours, day: date) -> tuple[tuple[datetime, datetime], ...]:
+    if hours.holidays is not None and hours.holidays.get(day) is not None:
+        return ()  # closed all day, local midnight to midnight
     zone = hours.zone
     intervals = []
     for start, end in hours.windows[day.weekday()]:

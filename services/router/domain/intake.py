@@ -22,8 +22,13 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from services.router.domain.assignment import Rep, RoutingRule, Team, route
-from services.router.domain.business_hours import add_business_minutes
+from services.router.domain.assignment import Rep, RoutingRule, Team, route, took_lead
+from services.router.domain.business_hours import (
+    WorkingHours,
+    add_business_minutes,
+    skipped_holidays,
+)
+from services.router.domain.caps import PeriodCounts
 from services.router.domain.lifecycle import (
     CLOSED_TO_ROUTING,
     LeadStatus,
@@ -295,6 +300,7 @@ class BatchOutcome:
     clocks: dict[uuid.UUID, ClockRow]  # clocks to write (final values)
     weights: dict[str, int]  # rep id -> new current_weight
     open_lead_deltas: dict[str, int]  # rep id -> change in open leads
+    period_counts: dict[str, PeriodCounts]  # rep id -> new leads today / this week, to store
     teams_changed: set[str]  # teams whose reps' routing state this batch changed
     emits: list[Emit]
     observations: list[Observation]
@@ -327,7 +333,7 @@ def decide_batch(
 ) -> BatchOutcome:
     """Decide every arrival in order; ``state`` ends as the batch leaves the database."""
     reps_before = dict(state.reps)
-    out = BatchOutcome([], {}, set(), [], [], [], set(), {}, {}, {}, set(), [], [])
+    out = BatchOutcome([], {}, set(), [], [], [], set(), {}, {}, {}, {}, set(), [], [])
     current: dict[uuid.UUID, int] = {}  # lead id -> index in out.assignments of its current one
     for arrival in arrivals:
         outcome = decide_arrival(state, arrival, config, now, new_id)
@@ -359,6 +365,8 @@ def decide_batch(
             out.weights[rep_id] = rep.current_weight
         if rep.open_leads != before.open_leads:
             out.open_lead_deltas[rep_id] = rep.open_leads - before.open_leads
+        if rep.counts != before.counts:
+            out.period_counts[rep_id] = rep.counts
     out.teams_changed = teams_touched(reps_before, state.reps)
     return out
 
@@ -652,7 +660,7 @@ def _record(
     if previous_owner is not None and previous_owner != rep_id:
         _add_open_lead(state, previous_owner, -1)
     if rep_id is not None and previous_owner != rep_id:
-        _add_open_lead(state, rep_id, +1)
+        _take_lead(state, rep_id, now)
     assignment = AssignmentRow(
         id=new_id(),
         lead_id=lead.id,
@@ -685,10 +693,13 @@ def _record(
     if outcome != LeadStatus.assigned:
         _close_clock(state, lead.id)
     elif rep_id is not None and team_id is not None:
+        before = state.clocks.get(lead.id)
         clock = _start_clock(
             state, lead, team_id, rep_id, arrival.sla_start, kind,
             known=previous_status != LeadStatus.new,
         )  # fmt: skip
+        if clock is not None and clock is not before:  # started by this decision
+            assignment = explain_sla(assignment, clock, state.teams[team_id].hours)
         if kind in (DecisionKind.initial, DecisionKind.dequeued, DecisionKind.rescored):
             seconds = max((now - lead.received_at).total_seconds(), 0.0)
             observations.append(Observation("intake_to_assignment", (), seconds))
@@ -709,9 +720,50 @@ def _record(
 
 
 def _add_open_lead(state: BatchState, rep_id: str, delta: int) -> None:
+    """A lead leaves its rep (``delta`` < 0); a rep taking a lead goes through ``_take_lead``."""
     rep = state.reps.get(rep_id)
     if rep is not None:
         state.reps[rep_id] = replace(rep, open_leads=max(rep.open_leads + delta, 0))
+
+
+def _take_lead(state: BatchState, rep_id: str, now: datetime) -> None:
+    """The rep becomes a lead's owner: one more open lead, one more new lead today/this week."""
+    rep = state.reps.get(rep_id)
+    if rep is not None:
+        state.reps[rep_id] = took_lead(rep, now)
+
+
+def sla_explanation(
+    started_at: datetime, due_at: datetime, hours: WorkingHours
+) -> dict[str, Any] | None:
+    """The decision's ``explanation["sla"]`` when the first-touch window skips holidays of
+    the team (else None: nothing to explain beyond the event's ``sla``)."""
+    skipped = skipped_holidays(started_at, due_at, hours)
+    if not skipped:
+        return None
+    return {
+        "started_at": started_at.isoformat(),
+        "due_at": due_at.isoformat(),
+        "holidays": [h.to_dict() for h in skipped],
+    }
+
+
+def explain_sla(assignment: AssignmentRow, clock: ClockRow, hours: WorkingHours) -> AssignmentRow:
+    """The assignment whose new clock skips holidays says so (explanation and reason)."""
+    sla = sla_explanation(clock.started_at, clock.due_at, hours)
+    if sla is None:
+        return assignment
+    return replace(
+        assignment,
+        reason=with_sla_note(assignment.reason, sla),
+        explanation={**assignment.explanation, "sla": sla},
+    )
+
+
+def with_sla_note(reason: str, sla: Mapping[str, Any]) -> str:
+    """The decision's sentence, saying which holidays its SLA clock skips."""
+    names = ", ".join(f"{h['name']} ({h['date']})" for h in sla["holidays"])
+    return f"{reason.rstrip('.')}; the first-touch SLA skips {names}, due {sla['due_at']}."
 
 
 def _start_clock(
@@ -760,10 +812,14 @@ def _close_clock(state: BatchState, lead_id: uuid.UUID) -> None:
 
 
 def teams_touched(before: Mapping[str, Rep], after: Mapping[str, Rep]) -> set[str]:
-    """Teams whose reps' routing state (weights, open leads) differs between two states."""
+    """Teams whose reps' routing state (weights, open leads, period counts) differs between
+    two states."""
     return {
         rep.team_id
         for rep_id, rep in after.items()
-        if (b := before.get(rep_id)) is None
-        or (b.current_weight, b.open_leads) != (rep.current_weight, rep.open_leads)
+        if (b := before.get(rep_id)) is None or _routing_state(b) != _routing_state(rep)
     }
+
+
+def _routing_state(rep: Rep) -> tuple[object, ...]:
+    return (rep.current_weight, rep.open_leads, rep.counts)

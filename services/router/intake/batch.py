@@ -223,6 +223,7 @@ async def _apply(repo: BatchRepository, out: BatchOutcome, now: datetime) -> Non
     await repo.insert_rows(Assignment, [_values(a) for a in out.assignments])
     await repo.set_rep_weights(out.weights)
     await repo.add_open_leads(out.open_lead_deltas)
+    await repo.set_period_counts(out.period_counts)
     await repo.upsert_clocks([_values(c) for c in out.clocks.values()])
     await repo.record_stage_moves(out.stage_moves)
     await repo.insert_rows(Outbox, [outbox_row(*assigned_event(e, now), now) for e in out.emits])

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from services.router import metrics
 from services.router.assignment.service import reassign
 from services.router.context import RouterContext
-from services.router.convert import hours, to_team
+from services.router.convert import team_hours, to_team
 from services.router.domain.business_hours import business_minutes_between
 from services.router.events import emit_sla
 from services.router.models import Lead, SlaClock
@@ -160,11 +160,7 @@ async def stop_on_first_touch(
     on_commit(repo.session, lambda: ttft.observe(seconds))
     team = await repo.team(clock.team_id)
     elapsed = (
-        business_minutes_between(
-            clock.started_at, touched_at, hours(team.timezone, team.business_hours)
-        )
-        if team
-        else None
+        business_minutes_between(clock.started_at, touched_at, team_hours(team)) if team else None
     )
     emit_sla(repo.session, clock, "first_touch", cause=cause, now=now, business_minutes=elapsed,
              detail=f"first touch by {rep_id or 'unknown rep'} after {seconds / 60:.1f} minutes")  # fmt: skip

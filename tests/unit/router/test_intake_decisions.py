@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.router.domain.assignment import Rep, RoutingRule, Team
+from services.router.domain.assignment import Rep, RoutingRule, Team, took_lead
+from services.router.domain.business_hours import WorkingHours
+from services.router.domain.caps import PeriodCounts
+from services.router.domain.holiday_calendar import HolidayCalendar
 from services.router.domain.intake import (
     Arrival,
     BatchState,
@@ -19,6 +23,7 @@ from services.router.domain.intake import (
     LeadRow,
     ShowRef,
     decide_batch,
+    teams_touched,
 )
 from services.router.domain.matching import MatchThresholds
 from services.router.domain.scoring import load_scoring_rules
@@ -281,3 +286,65 @@ def test_a_batch_decides_exactly_as_one_arrival_at_a_time(who: list[int]) -> Non
     assert batch_state.reps == one_state.reps
     assert batch_state.leads == one_state.leads
     assert len(batch.created) == len(set(who))
+
+
+# --- period caps and holidays in a batch ---
+
+
+def test_daily_caps_count_inside_the_batch_and_are_reported() -> None:
+    capped = {
+        "a": Rep(id="a", team_id="sales", name="a", weight=5, capacity=100, daily_cap=2),
+        "b": Rep(id="b", team_id="sales", name="b", weight=1, capacity=100),
+    }
+    out = decide_batch(empty_state(reps=capped), [arrival(n) for n in range(5)], CONFIG, NOW)
+    owners = [a.rep_id for a in out.assignments]
+    assert owners.count("a") == 2 and owners.count("b") == 3
+    today = NOW.date()
+    assert out.period_counts == {
+        "a": PeriodCounts(today, 2, date(2026, 11, 30), 2),
+        "b": PeriodCounts(today, 3, date(2026, 11, 30), 3),
+    }
+    skipped = out.assignments[-1].explanation["teams_tried"][0]["candidates"]
+    assert skipped[0]["reason"] == "at_daily_cap"
+    assert skipped[0]["detail"] == "daily cap 2 reached: 2 new leads on 2026-12-02 in UTC"
+
+
+def test_counts_of_another_day_start_again_and_a_sticky_lead_counts_nothing() -> None:
+    yesterday = NOW.date() - timedelta(days=1)
+    a = Rep(
+        id="a", team_id="sales", name="a", weight=1, capacity=100, daily_cap=1,
+        cap_day=yesterday, day_count=1, cap_week=date(2026, 11, 30), week_count=7,
+    )  # fmt: skip
+    first = arrival(1)
+    again = arrival(1, city="Porto")  # the same person: sticky, no new lead for the rep
+    out = decide_batch(empty_state(reps={"a": a}), [first, again], CONFIG, NOW)
+    assert [x.kind for x in out.assignments] == ["initial", "sticky"]
+    assert out.period_counts == {"a": PeriodCounts(NOW.date(), 1, date(2026, 11, 30), 8)}
+
+
+def test_only_a_change_of_counts_still_touches_the_team() -> None:
+    before = reps({"a": 1})
+    after = {"a": took_lead(before["a"], NOW)}
+    after["a"] = replace(after["a"], open_leads=before["a"].open_leads)  # counts alone differ
+    assert teams_touched(before, after) == {"sales"}
+    assert teams_touched(before, dict(before)) == set()
+
+
+def test_an_sla_window_over_a_team_holiday_is_explained() -> None:
+    germany = WorkingHours.parse("Europe/Berlin", {"mon-fri": "08:00-18:00"}, HolidayCalendar("DE"))
+    teams = {"sales": Team(id="sales", name="Sales", hours=germany)}
+    christmas = datetime(2026, 12, 25, 9, 0, tzinfo=UTC)  # 10:00 in Berlin, a Friday
+    late = Arrival(**{**arrival(8).__dict__, "received_at": christmas})
+    out = decide_batch(empty_state(teams=teams), [late], CONFIG, christmas)
+    (decision,) = out.assignments
+    (clock,) = out.clocks.values()
+    assert clock.due_at == datetime(2026, 12, 28, 8, 0, tzinfo=UTC)  # Monday 09:00 Berlin
+    assert decision.explanation["sla"] == {
+        "started_at": christmas.isoformat(),
+        "due_at": clock.due_at.isoformat(),
+        "holidays": [{"date": "2026-12-25", "name": "Christmas Day"}],
+    }
+    assert "the first-touch SLA skips Christmas Day (2026-12-25)" in decision.reason
+    # an ordinary day: no "sla" entry
+    plain = decide_batch(empty_state(teams=teams), [arrival(9)], CONFIG, NOW)
+    assert "sla" not in plain.assignments[0].explanation
