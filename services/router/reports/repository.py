@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -83,8 +84,7 @@ WITH firsts AS (
   FROM firsts AS f
   JOIN router.lead AS l ON l.id = f.lead_id
   JOIN router.lead_stage AS h ON h.lead_id = f.lead_id
-  GROUP BY f.lead_id, f.created_at, l.source_id, l.channel, l.profile, l.team_id,
-    l.lifecycle_stage, l.disqualify_reason
+  GROUP BY f.lead_id, f.created_at, l.id
 )
 SELECT {grouping}, GROUPING(current_stage) AS g_stage,
   GROUPING(dq_reason) AS g_reason, {grp}, current_stage, dq_reason,
@@ -108,24 +108,18 @@ class ReportsRepository:
     ) -> tuple[GroupTally, list[GroupTally]]:
         """The cohort's tallies: the total, and one per group when ``by`` is given."""
         rows = await self.session.execute(text(_funnel_sql(by)), {"start": start, "end": end})
-        parts: dict[str | None, dict[str, Any]] = {}
-        total_key = object()
-
-        def part(key: Any) -> dict[str, Any]:
-            return parts.setdefault(key, {"current": {}, "reasons": {}, "main": None})
-
+        total = _Part()
+        groups: dict[str, _Part] = {}
         for r in rows:
-            key: Any = total_key if r.g_grp else r.grp
+            part = total if r.g_grp else groups.setdefault(r.grp, _Part())
             if not r.g_stage:
-                part(key)["current"][r.current_stage] = r.cohort
+                part.current[r.current_stage] = r.cohort
             elif not r.g_reason:
-                if r.dq_reason is not None:
-                    part(key)["reasons"][r.dq_reason] = r.cohort
+                if r.dq_reason is not None:  # the leads never disqualified
+                    part.reasons[r.dq_reason] = r.cohort
             else:
-                part(key)["main"] = r
-        total = _tally(None, parts.pop(total_key, None))  # type: ignore[call-overload]
-        groups = [_tally(k, p) for k, p in parts.items()]
-        return total, groups
+                part.main = r
+        return total.tally(None), [p.tally(k) for k, p in groups.items()]
 
     # --- segments -------------------------------------------------------------------------
     async def segment_counts(
@@ -154,26 +148,34 @@ class ReportsRepository:
         return [LeadSummary(*row) for row in await self.session.execute(query)]
 
 
-def _tally(key: str | None, part: dict[str, Any] | None) -> GroupTally:
-    if part is None or part["main"] is None:
-        return GroupTally(key=key, cohort=0)
-    r = part["main"]
-    return GroupTally(
-        key=key,
-        cohort=r.cohort,
-        reached={s: getattr(r, f"reached_{s}") for s in FUNNEL_STAGES},
-        median_seconds={
-            s: (float(m) if (m := getattr(r, f"median_{s}")) is not None else None)
-            for s in FUNNEL_STAGES
-        },
-        entered={
-            LifecycleStage.name: r.entered_name,
-            LifecycleStage.recycled: r.entered_recycled,
-            LifecycleStage.disqualified: r.entered_disqualified,
-        },
-        current=part["current"],
-        disqualified_by_reason=part["reasons"],
-    )
+@dataclass
+class _Part:
+    """One group's rows of the funnel query: the group's own, by current stage, by reason."""
+
+    main: Any = None
+    current: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def tally(self, key: str | None) -> GroupTally:
+        r = self.main
+        if r is None:
+            return GroupTally(key=key, cohort=0)
+        return GroupTally(
+            key=key,
+            cohort=r.cohort,
+            reached={s: getattr(r, f"reached_{s}") for s in FUNNEL_STAGES},
+            median_seconds={
+                s: (float(m) if (m := getattr(r, f"median_{s}")) is not None else None)
+                for s in FUNNEL_STAGES
+            },
+            entered={
+                LifecycleStage.name: r.entered_name,
+                LifecycleStage.recycled: r.entered_recycled,
+                LifecycleStage.disqualified: r.entered_disqualified,
+            },
+            current=self.current,
+            disqualified_by_reason=self.reasons,
+        )
 
 
 def _summary_columns() -> list[ColumnElement[Any]]:
