@@ -209,7 +209,7 @@ def _interest(dimension: Dimension) -> ColumnElement[Any]:
 
 def _dimension_value(dimension: Dimension, now: datetime) -> ColumnElement[Any]:
     if dimension.kind == "stage":
-        return Lead.lifecycle_stage
+        return Lead.lifecycle_stage.expression
     if dimension.kind == "inactivity":
         recent, _ = segment_bounds("under_3_months", now)
         old, _ = segment_bounds("3_to_12_months", now)
