@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from services.router import metrics
 from services.router.admin.endpoints import router as admin_router
+from services.router.reports.endpoints import router as reports_router
 from services.router.runtime import RouterRuntime
 from services.router.settings import RouterSettings
 from shared.consumer_app import consumer_app
@@ -17,10 +18,13 @@ def create_app(
 ) -> FastAPI:
     settings = settings or RouterSettings()
     configure_logging(settings.log_level, settings.log_format)
+    api = APIRouter()
+    api.include_router(admin_router)
+    api.include_router(reports_router)
     return consumer_app(
         service="router",
         summary="Dedupe, score and assign every lead; the SLA clock to first touch. Admin API.",
         runtime=runtime or RouterRuntime(settings),
-        api=admin_router,
+        api=api,
         http_metrics=metrics.HTTP,
     )

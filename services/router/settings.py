@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Annotated
 
-from pydantic_settings import SettingsConfigDict
+from pydantic import field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from shared.settings import CommonSettings
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "deploy" / "config"
+_CUSTOM_FIELD = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 
 class RouterSettings(CommonSettings):
@@ -36,6 +40,26 @@ class RouterSettings(CommonSettings):
     router_lifecycle_sweep_seconds: float = 60.0
     router_match_name_threshold: float = 88.0
     router_match_company_threshold: float = 90.0
+    # custom form fields (lead.profile.custom.<key>) the reactivation segments may group and
+    # filter by, comma-separated: interest a form asks for, not free text
+    router_segment_custom_fields: Annotated[tuple[str, ...], NoDecode] = ("product_interest",)
+
+    @field_validator("router_segment_custom_fields", mode="before")
+    @classmethod
+    def _split_custom_fields(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("router_segment_custom_fields")
+    @classmethod
+    def _check_custom_fields(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for key in value:
+            if not _CUSTOM_FIELD.match(key):
+                raise ValueError(
+                    f"custom field {key!r}: letters, digits and underscores only, 1-64 characters"
+                )
+        return tuple(dict.fromkeys(value))
 
     @property
     def bulk_consumer_group(self) -> str:

@@ -443,6 +443,23 @@ async def test_deactivating_a_rep_in_the_admin_api_reroutes_their_open_leads(
         assert [d["kind"] for d in lead["decisions"]] == ["initial", "reassigned"]
         assert duplicates.status_code == 200 and duplicates.json() == []
         assert bad.status_code == 422
+
+        # the funnel reads what routing and the disqualification wrote
+        async with httpx.AsyncClient(base_url=router.url, timeout=30) as client:
+            since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+            funnel = await client.get(
+                "/v1/admin/funnel", params={"from": since, "by": "team"}, headers=ADMIN
+            )
+            segments = await client.get("/v1/admin/segments", params={"by": "stage"}, headers=ADMIN)
+        assert funnel.status_code == 200, funnel.text
+        total = funnel.json()["total"]
+        assert total["cohort"] == 2
+        reached = {st["stage"]: st["reached"] for st in total["stages"]}
+        assert reached["lead"] == 2 and reached["mql"] == 2 and reached["customer"] == 0
+        side = {st["stage"]: st for st in total["side_stages"]}
+        assert side["disqualified"]["entered"] == 1
+        assert side["disqualified"]["by_reason"] == {"competitor": 1}
+        assert segments.status_code == 200, segments.text
     finally:
         await asyncio.to_thread(router.stop)
 

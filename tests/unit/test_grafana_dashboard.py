@@ -118,6 +118,28 @@ def test_the_dashboard_covers_what_sres_watch() -> None:
     assert "by (le, team, source)" in text  # first-touch percentiles by team and source
 
 
+def test_the_funnel_row_shows_the_lifecycle_metrics() -> None:
+    """Transitions by stage, time in stage, recycled and disqualified by reason, dispositions:
+    a row of its own, with the lifecycle metrics of the router's catalogue."""
+    panels = dashboard()["panels"]
+    rows = [p for p in panels if p["type"] == "row"]
+    funnel_row = next(p for p in rows if p["title"].startswith("Funnel"))
+    below = [
+        p for p in panels if p["type"] != "row" and p["gridPos"]["y"] > funnel_row["gridPos"]["y"]
+    ]
+    text = " ".join(t["expr"] for p in below for t in p["targets"])
+    for metric in (
+        "leadflow_router_lifecycle_transitions_total",
+        "leadflow_router_time_in_stage_seconds_bucket",
+        "leadflow_router_recycled_total",
+        "leadflow_router_disqualified_total",
+        "leadflow_router_dispositions_total",
+    ):
+        assert metric in text, metric
+    assert "by (from_stage, to_stage)" in text and "by (le, stage)" in text
+    assert text.count("by (reason)") == 2
+
+
 def test_panels_use_the_provisioned_datasource_and_fit_the_grid() -> None:
     datasources = yaml.safe_load(
         (GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text()

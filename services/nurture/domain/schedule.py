@@ -21,9 +21,22 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
 from zoneinfo import ZoneInfo
 
+# Inactivity segments: one rule in shared (the router segments leads for reactivation by it
+# too), re-exported here beside nurture's other clocks.
+from shared.domain.inactivity import (
+    UNDER_1_YEAR as UNDER_1_YEAR,
+)
+from shared.domain.inactivity import (
+    UNDER_3_MONTHS as UNDER_3_MONTHS,
+)
+from shared.domain.inactivity import (
+    Segment as Segment,
+)
+from shared.domain.inactivity import (
+    inactivity_segment as inactivity_segment,
+)
 from shared.domain.zones import (
     first_instant,
     get_zone,
@@ -35,11 +48,6 @@ from shared.domain.zones import (  # re-exported: nurture schedules the first co
 )
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-Segment = Literal["under_3_months", "3_to_12_months", "over_1_year"]
-
-# Inactivity segments: "3 months" and "12 months" as fixed day counts.
-UNDER_3_MONTHS = timedelta(days=90)
-UNDER_1_YEAR = timedelta(days=365)
 REMARKET_DAYS = range(30, 46)  # DESIGN behaviour 7: unresponsive for 30 to 45 days
 
 _MIDNIGHT = time(0)
@@ -201,25 +209,6 @@ def within_frequency_cap(
         if excess <= 0:
             return at
         at = in_week[excess - 1] + _ONE_WEEK  # later sends may now count: look again
-
-
-def inactivity_segment(last_activity_at: datetime | None, now: datetime) -> Segment:
-    """The re-engagement segment of a lead by how long it has been inactive.
-
-    Under 90 days is ``under_3_months``; 90 days up to (not including) 365 days is
-    ``3_to_12_months``; 365 days or more is ``over_1_year``. A lead never active
-    (``None``) is ``over_1_year``: it is the coldest, and the longest re-engagement
-    suits it. Activity after ``now`` (clock skew) counts as just now.
-    """
-    if last_activity_at is None:
-        to_utc(now)
-        return "over_1_year"
-    idle = to_utc(now) - to_utc(last_activity_at)
-    if idle < UNDER_3_MONTHS:
-        return "under_3_months"
-    if idle < UNDER_1_YEAR:
-        return "3_to_12_months"
-    return "over_1_year"
 
 
 def remarket_due(

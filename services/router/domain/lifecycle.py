@@ -53,7 +53,7 @@ class Stage(StrEnum):
     disqualified = "disqualified"
 
 
-FUNNEL = (Stage.lead, Stage.mql, Stage.sql, Stage.opportunity, Stage.customer)
+FUNNEL = (Stage.lead, Stage.mql, Stage.sql, Stage.opportunity, Stage.customer)  # in order
 _RANK = {stage: i for i, stage in enumerate(FUNNEL)}
 
 
