@@ -331,7 +331,8 @@ WITH s AS (
   INSERT INTO router.lead (
     id, status, is_name, profile, first_name, last_name, company_key, source_id, channel,
     received_at, score, temperature, stage, score_breakdown, owner_rep_id, team_id, queue,
-    first_touch_at, last_activity_at, created_at, updated_at)
+    first_touch_at, last_activity_at, created_at, updated_at, lifecycle_stage,
+    stage_entered_at, last_owner_rep_id, owned_since)
   SELECT gen_random_uuid(), status, is_name,
          jsonb_build_object(
            'email', email,
@@ -377,7 +378,13 @@ WITH s AS (
          CASE WHEN status = 'converted' OR (status = 'assigned' AND r_touch < 0.8)
               THEN recv + r_touch * interval '20 days' END,
          recv,
-         least(now(), recv + r_misc * interval '60 days')
+         least(now(), recv + r_misc * interval '60 days'),
+         CASE WHEN is_name THEN 'name' WHEN status = 'converted' THEN 'customer'
+              WHEN stage = 'sql' THEN 'sql' WHEN stage = 'mql' THEN 'mql' ELSE 'lead' END,
+         recv,
+         CASE WHEN status IN ('assigned', 'converted') THEN rep END,
+         -- owned from now: nothing is due for recycling while the benchmark runs
+         CASE WHEN status = 'assigned' THEN now() END
   FROM p
   RETURNING id, profile ->> 'email' AS email, profile ->> 'phone' AS phone
 )
@@ -438,6 +445,14 @@ async def seed(
             await conn.execute(text(seed_sql(lo, hi, companies, width)))
             await conn.commit()
             progress.update(task, completed=hi)
+    async with engine.begin() as conn:  # each lead's stage history: the stage it is in
+        await conn.execute(
+            text(
+                "INSERT INTO router.lead_stage (id, lead_id, stage, previous_stage, entered_at,"
+                " cause) SELECT gen_random_uuid(), id, lifecycle_stage, NULL, stage_entered_at,"
+                " 'seeded' FROM router.lead"
+            )
+        )
     timings["insert_s"] = time.perf_counter() - t_insert
     progress.update(task, description="VACUUM ANALYZE")
     t_vac = time.perf_counter()
@@ -446,6 +461,7 @@ async def seed(
         await auto.execute(text("DROP TABLE public.bench_archetype"))
         await auto.execute(text("VACUUM (ANALYZE) router.lead"))
         await auto.execute(text("VACUUM (ANALYZE) router.lead_identity"))
+        await auto.execute(text("VACUUM (ANALYZE) router.lead_stage"))
         timings["vacuum_analyze_s"] = time.perf_counter() - t_vac
         t_cp = time.perf_counter()
         await auto.execute(text("CHECKPOINT"))

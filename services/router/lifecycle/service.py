@@ -266,21 +266,13 @@ async def recycle_idle_leads(ctx: RouterContext, limit: int = BATCH) -> int:
 
 
 async def _departed_reps(repo: RouterRepository, now: datetime) -> list[tuple[str, str]]:
-    """Reps with open leads who are inactive, or away longer than their team allows."""
+    """Reps who are inactive, or away longer than their team allows (a handful: the
+    release then finds whether they still hold open leads, by the owner index)."""
     teams = {t.id: t for t in await repo.teams()}
-    holders = set(
-        await repo.session.scalars(
-            select(Lead.owner_rep_id)
-            .where(Lead.status == LeadStatus.assigned.value, Lead.owner_rep_id.is_not(None))
-            .distinct()
-        )
-    )
     departed = []
     for rep in await repo.reps():
-        if rep.id not in holders:
-            continue
         why = departure(rep, teams.get(rep.team_id), now)
-        if why is not None:
+        if why is not None and rep.open_leads > 0:
             departed.append((rep.id, why))
     return departed
 
