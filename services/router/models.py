@@ -56,7 +56,7 @@ class Lead(Base):
     stage_entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_owner_rep_id: Mapped[str | None] = mapped_column(String(64))
     owned_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # the owner's last touch or status change (else when ownership began): recycling's clock
+    # when the owner got the lead, or last touched it or reported a status: recycling's clock
     last_worked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     recycled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     duplicate_of: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

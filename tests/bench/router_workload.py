@@ -332,7 +332,7 @@ WITH s AS (
     id, status, is_name, profile, first_name, last_name, company_key, source_id, channel,
     received_at, score, temperature, stage, score_breakdown, owner_rep_id, team_id, queue,
     first_touch_at, last_activity_at, created_at, updated_at, lifecycle_stage,
-    stage_entered_at, last_owner_rep_id, owned_since)
+    stage_entered_at, last_owner_rep_id, owned_since, last_worked_at)
   SELECT gen_random_uuid(), status, is_name,
          jsonb_build_object(
            'email', email,
@@ -383,7 +383,8 @@ WITH s AS (
               WHEN stage = 'sql' THEN 'sql' WHEN stage = 'mql' THEN 'mql' ELSE 'lead' END,
          recv,
          CASE WHEN status IN ('assigned', 'converted') THEN rep END,
-         -- owned from now: nothing is due for recycling while the benchmark runs
+         -- owned and worked from now: nothing is due for recycling while the benchmark runs
+         CASE WHEN status = 'assigned' THEN now() END,
          CASE WHEN status = 'assigned' THEN now() END
   FROM p
   RETURNING id, profile ->> 'email' AS email, profile ->> 'phone' AS phone

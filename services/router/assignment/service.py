@@ -281,7 +281,7 @@ async def _record(
     lead.queue = queue
     lead.updated_at = now
     if rep_id is not None and previous_owner != rep_id:  # a new owner: recycling clock restarts
-        lead.last_owner_rep_id, lead.owned_since, lead.last_worked_at = rep_id, now, None
+        lead.last_owner_rep_id, lead.owned_since, lead.last_worked_at = rep_id, now, now
 
     clock = None
     if outcome != "assigned":

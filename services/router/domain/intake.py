@@ -686,8 +686,9 @@ def _record(
     lead = replace(
         lead, status=status, owner_rep_id=rep_id, team_id=team_id, queue=queue, updated_at=now
     )
-    if rep_id is not None and previous_owner != rep_id:  # a new owner: recycling clock restarts
-        lead = replace(lead, last_owner_rep_id=rep_id, owned_since=now, last_worked_at=None)
+    # a new owner: the recycling clock (time since the owner last worked it) starts now
+    if rep_id is not None and previous_owner != rep_id:
+        lead = replace(lead, last_owner_rep_id=rep_id, owned_since=now, last_worked_at=now)
     state.leads[lead.id] = lead
     clock: ClockRow | None = None
     if outcome != LeadStatus.assigned:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from services.router import metrics
@@ -235,23 +235,29 @@ async def sweep(ctx: RouterContext) -> SweepResult:
 
 
 async def recycle_idle_leads(ctx: RouterContext, limit: int = BATCH) -> int:
-    """One batch of unworked leads back to marketing, in one transaction; returns how many."""
+    """One batch of unworked leads back to marketing, in one transaction; returns how many.
+    ``last_worked_at`` is set when a rep takes a lead and on every touch or status, so each
+    team's due leads are a range of the partial index ``ix_router_lead_recycle``."""
     now = ctx.clock()
     async with ctx.sessions.begin() as session:
         repo = RouterRepository(session)
-        rows = await session.execute(
-            select(Lead, Team.recycle_after_days)
-            .join(Team, Team.id == Lead.team_id)
-            .where(
-                Lead.status == LeadStatus.assigned.value,
-                func.greatest(Lead.last_worked_at, Lead.owned_since)
-                <= now - func.make_interval(0, 0, 0, Team.recycle_after_days),
+        claimed: list[tuple[Lead, int]] = []
+        for team in await repo.teams():
+            if len(claimed) >= limit:
+                break
+            cutoff = now - timedelta(days=team.recycle_after_days)
+            leads = await session.scalars(
+                select(Lead)
+                .where(
+                    Lead.team_id == team.id,
+                    Lead.status == LeadStatus.assigned.value,
+                    Lead.last_worked_at <= cutoff,
+                )
+                .order_by(Lead.last_worked_at, Lead.id)
+                .limit(limit - len(claimed))
+                .with_for_update(skip_locked=True)
             )
-            .order_by(Lead.id)
-            .limit(limit)
-            .with_for_update(of=Lead, skip_locked=True)
-        )
-        claimed = list(rows)
+            claimed += [(lead, team.recycle_after_days) for lead in leads]
         for lead, days in claimed:
             change = recycle_idle(view(lead), days=days)
             since = lead.owned_since or lead.updated_at
