@@ -195,29 +195,6 @@ class NurtureRepository:
         ).one()
         return int(row[0]), int(row[1])
 
-    # --- parked activities ---
-
-    async def park_activity(
-        self, event_id: str, lead_ref: uuid.UUID, activity: dict[str, Any], now: datetime
-    ) -> None:
-        await self.session.execute(
-            insert(PendingActivity)
-            .values(event_id=event_id, lead_ref=lead_ref, activity=activity, parked_at=now)
-            .on_conflict_do_nothing()
-        )
-
-    async def take_pending(self, refs: Iterable[uuid.UUID]) -> list[tuple[str, dict[str, Any]]]:
-        rows = (
-            await self.session.execute(
-                delete(PendingActivity)
-                .where(PendingActivity.lead_ref.in_(list(set(refs))))
-                .returning(
-                    PendingActivity.event_id, PendingActivity.activity, PendingActivity.parked_at
-                )
-            )
-        ).all()
-        return [(r.event_id, r.activity) for r in sorted(rows, key=lambda r: r.parked_at)]
-
     # --- sweeps ---
 
     async def remarket_candidates(self, cutoff: datetime, limit: int) -> list[NurtureLead]:
