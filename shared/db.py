@@ -47,6 +47,20 @@ def lead_ref_key(ref: object) -> str:
     return f"lead-ref:{ref}"
 
 
+def identity_lock_key(kind: str, value: str) -> str:
+    """The lock key for a contact identity (canonical email, E.164 phone). Whoever reads
+    which leads hold an identity in order to add a lead to it (intake, an admin merge or
+    split) holds this lock, so two transactions never both miss an identity and create two
+    leads of one person."""
+    return f"identity:{kind}:{value}"
+
+
+def company_lock_key(company_key: str) -> str:
+    """The lock key for a company key: fuzzy candidates under it are read and a new lead is
+    added under it while it is held."""
+    return f"company:{company_key}"
+
+
 def make_base(schema: str) -> type[DeclarativeBase]:
     """A declarative base whose tables live in ``schema``."""
 

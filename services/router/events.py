@@ -15,12 +15,13 @@ from shared.events.models import (
     LeadAssigned,
     LeadData,
     LeadLifecycle,
+    LeadMerge,
     LeadSla,
     ScoreData,
     SlaWindow,
     TradeShowRef,
 )
-from shared.events.registry import LEAD_ASSIGNED, LEAD_LIFECYCLE, LEAD_SLA
+from shared.events.registry import LEAD_ASSIGNED, LEAD_LIFECYCLE, LEAD_MERGE, LEAD_SLA
 from shared.outbox import enqueue
 
 NAMESPACE = uuid.UUID("0c7f6f5e-8f0e-5d0b-9a3c-7a1f2e4d5b60")
@@ -172,3 +173,23 @@ def emit_lifecycle(
         time=now,
     )
     enqueue(session, Outbox, LEAD_LIFECYCLE.topic, str(data.lead_id), event, now)
+
+
+def merge_event(data: LeadMerge, *, cause: str, now: datetime) -> tuple[str, str, CloudEvent]:
+    """(topic, key, event) of one merge or split (``leads.merges.v1``, keyed by the surviving
+    lead). ``cause`` makes the id: the submission's event id for an automatic merge, the
+    merge record's id for an admin's."""
+    event = make_event(
+        id=event_id(cause, "merge", data.change, str(data.lead_id), str(data.other_lead_id)),
+        type=LEAD_MERGE.type,
+        source=SOURCE,
+        subject=str(data.lead_id),
+        data=data,
+        time=now,
+    )
+    return LEAD_MERGE.topic, str(data.lead_id), event
+
+
+def emit_merge(session: AsyncSession, data: LeadMerge, *, cause: str, now: datetime) -> None:
+    topic, key, event = merge_event(data, cause=cause, now=now)
+    enqueue(session, Outbox, topic, key, event, now)

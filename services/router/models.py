@@ -31,7 +31,10 @@ class Lead(Base):
     profile: Mapped[dict[str, Any]] = mapped_column(JSONB)
     first_name: Mapped[str | None] = mapped_column(String(200))
     last_name: Mapped[str | None] = mapped_column(String(200))
+    # where fuzzy matching looks for this lead: the registrable company domain, else
+    # "name:<folded company name>"; company_name_key is the name key when company_key is a domain
     company_key: Mapped[str | None] = mapped_column(String(300), index=True)
+    company_name_key: Mapped[str | None] = mapped_column(String(300))
     source_id: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -60,6 +63,8 @@ class Lead(Base):
     last_worked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     recycled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     duplicate_of: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # status "merged": an admin merged this lead into that one (its submissions moved there)
+    merged_into: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
     __table_args__ = (
         Index(
@@ -69,6 +74,11 @@ class Lead(Base):
             postgresql_where=text("status = 'assigned'"),
         ),
         Index("ix_router_lead_lifecycle_stage", "lifecycle_stage"),
+        Index(
+            "ix_router_lead_company_name_key",
+            "company_name_key",
+            postgresql_where=text("company_name_key IS NOT NULL"),
+        ),
     )
 
 
@@ -120,24 +130,66 @@ class DuplicateReview(Base):
     lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     other_lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     reported_by: Mapped[str] = mapped_column(String(64))
-    reason: Mapped[str] = mapped_column(String(32))  # rep_marked | ...
+    reason: Mapped[str] = mapped_column(String(32))  # rep_marked | doubtful_match
     evidence: Mapped[dict[str, Any]] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(String(16))  # open | merged | dismissed
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_router_duplicate_review_status", "status"),)
 
 
 class LeadIdentity(Base):
-    """Unique keys of a person (canonical email, E.164 phone): one lead per identity."""
+    """Contact keys of a person (canonical email, E.164 phone). A personal address belongs to
+    one lead; a phone or a role address may belong to several (colleagues behind one
+    switchboard), and each keeps it."""
 
     __tablename__ = "lead_identity"
 
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     value: Mapped[str] = mapped_column(String(320), primary_key=True)
     lead_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("router.lead.id"), index=True
+        UUID(as_uuid=True), ForeignKey("router.lead.id"), primary_key=True, index=True
+    )
+
+
+class SharedIdentity(Base):
+    """A phone or an address many different people use (a switchboard, info@): no longer a
+    match key. ``reason``: role_address (a role mailbox such as info@ or sales@) or
+    many_people (held by the configured number of different leads)."""
+
+    __tablename__ = "shared_identity"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(320), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(16))
+    lead_count: Mapped[int] = mapped_column(Integer)
+    detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LeadMerge(Base):
+    """Each merge of two leads by an admin and each split: who, when, why, what moved."""
+
+    __tablename__ = "lead_merge"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    action: Mapped[str] = mapped_column(String(8))  # merge | split
+    # merge: the surviving lead; split: the lead the submissions left
+    lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    # merge: the lead merged into it; split: the new lead
+    other_lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    submission_ids: Mapped[list[str]] = mapped_column(JSONB)
+    identities: Mapped[list[dict[str, str]]] = mapped_column(JSONB)
+    decided_by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_router_lead_merge_lead", "lead_id"),
+        Index("ix_router_lead_merge_other", "other_lead_id"),
     )
 
 
@@ -153,12 +205,17 @@ class LeadSubmission(Base):
     event_id: Mapped[str] = mapped_column(String(128))
     source_id: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(32))
-    matched_by: Mapped[str] = mapped_column(String(16))  # new | email | phone | name_company
+    # new | email | phone | name_company | admin (moved by an admin merge or split)
+    matched_by: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str] = mapped_column(Text)
     filled: Mapped[list[str]] = mapped_column(JSONB)
     conflicts: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # the lead fields as submitted (to rebuild both leads when an admin splits them apart)
+    fields: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # the match evidence weighed: the chosen lead's and the candidates found too weak
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class Team(Base):

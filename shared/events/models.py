@@ -280,6 +280,11 @@ class LeadAssigned(EventModel):
     lifecycle_stage: LifecycleStageName | None = Field(
         None, description="the lead's funnel position after this decision"
     )
+    possible_duplicate_of: UUID | None = Field(
+        None,
+        description="the evidence that this lead is that one was doubtful: a person decides "
+        "(GET /v1/admin/duplicates); until then both are leads of their own",
+    )
 
 
 class LeadSla(EventModel):
@@ -379,3 +384,40 @@ class LeadLifecycle(EventModel):
     occurred_at: datetime = Field(description="when it happened (the report's occurred_at)")
     at: datetime = Field(description="when leadflow applied it")
     detail: str = Field(description="one sentence: what happened and why")
+
+
+class IdentityRef(EventModel):
+    kind: Literal["email", "phone"]
+    value: str = Field(description="canonical address, or E.164 number")
+
+
+class LeadMerge(EventModel):
+    """``io.leadflow.lead.merge.v1`` on ``leads.merges.v1``, keyed by ``lead_id``: two records
+    of one person became one (``merged``), or an admin moved submissions back out into a lead
+    of their own (``split``), so a CRM can merge or split its records too.
+
+    An automatic merge is a submission matched to an existing lead as it arrived: its
+    ``other_lead_id`` is the lead id ingest published on ``leads.received.v1``, which never
+    became a lead of its own. An admin merge names the lead it ended (status ``merged``)."""
+
+    change: Literal["merged", "split"]
+    lead_id: UUID = Field(
+        description="merged: the surviving lead; split: the lead the submissions left"
+    )
+    other_lead_id: UUID = Field(
+        description="merged: the lead (or, automatic, the submission) folded into lead_id; "
+        "split: the new lead"
+    )
+    how: Literal["automatic", "admin"]
+    matched_by: str | None = Field(
+        None, description="automatic merges: email | phone | name_company"
+    )
+    submission_ids: list[UUID] = Field(description="the submissions that moved")
+    identities: list[IdentityRef] = Field(
+        default_factory=list,
+        description="contact keys that moved with them (a key both sides keep is not listed)",
+    )
+    evidence: list[str] = Field(description="what was weighed, one line each")
+    decided_by: str = Field(description="leadflow, or the admin who decided")
+    reason: str = Field(description="one sentence: why")
+    at: datetime

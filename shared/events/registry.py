@@ -13,6 +13,7 @@ from shared.events.models import (
     ActivityReceived,
     LeadAssigned,
     LeadLifecycle,
+    LeadMerge,
     LeadReceived,
     LeadSla,
     NurtureLifecycle,
@@ -61,6 +62,9 @@ LEAD_SLA = EventType("io.leadflow.lead.sla.v1", "leads.sla.v1", LeadSla, "lead i
 LEAD_LIFECYCLE = EventType(
     "io.leadflow.lead.lifecycle.v1", "leads.lifecycle.v1", LeadLifecycle, "lead id"
 )
+LEAD_MERGE = EventType(
+    "io.leadflow.lead.merge.v1", "leads.merges.v1", LeadMerge, "lead id (the surviving lead)"
+)
 
 NURTURE_STEP = EventType("io.leadflow.nurture.step.v1", "nurture.steps.v1", NurtureStep, "lead id")
 NURTURE_LIFECYCLE = EventType(
@@ -75,6 +79,7 @@ EVENT_TYPES: dict[str, EventType] = {
         LEAD_ASSIGNED,
         LEAD_SLA,
         LEAD_LIFECYCLE,
+        LEAD_MERGE,
         NURTURE_STEP,
         NURTURE_LIFECYCLE,
     )

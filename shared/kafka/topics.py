@@ -13,6 +13,8 @@ LEADS_ASSIGNED = "leads.assigned.v1"
 LEADS_ACTIVITY = "leads.activity.v1"
 LEADS_SLA = "leads.sla.v1"
 LEADS_LIFECYCLE = "leads.lifecycle.v1"
+# merges and splits of leads, for CRMs that keep records of their own
+LEADS_MERGES = "leads.merges.v1"
 NURTURE_STEPS = "nurture.steps.v1"
 NURTURE_LIFECYCLE = "nurture.lifecycle.v1"
 
@@ -23,6 +25,7 @@ PARTITIONS: dict[str, int] = {
     LEADS_ACTIVITY: 12,
     LEADS_SLA: 6,
     LEADS_LIFECYCLE: 12,
+    LEADS_MERGES: 12,
     NURTURE_STEPS: 12,
     NURTURE_LIFECYCLE: 12,
 }

@@ -42,7 +42,7 @@ from services.router.domain.matching import Candidate, company_key, fuzzy_match
 from services.router.events import assigned_event
 from services.router.models import Assignment, Lead, LeadSubmission, Outbox
 from services.router.repository import BatchRepository
-from shared.db import lead_ref_key
+from shared.db import company_lock_key, lead_ref_key
 from shared.events.envelope import CloudEvent
 from shared.events.models import LeadReceived
 from shared.logging import get_logger
@@ -109,7 +109,7 @@ async def handle_received_batch(
     }
     await repo.lock_keys(
         [lead_ref_key(a.submission_id) for a in arrivals]
-        + [f"company:{c}" for c in companies.values() if c is not None]
+        + [company_lock_key(c) for c in companies.values() if c is not None]
     )
     keys = sorted({k for a in arrivals for k in a.identities})
     identities = await repo.lead_ids_for_identities(keys)
