@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from services.router import metrics
 from services.router.admin.endpoints import router as admin_router
+from services.router.dedupe.endpoints import router as dedupe_router
 from services.router.reports.endpoints import router as reports_router
 from services.router.runtime import RouterRuntime
 from services.router.settings import RouterSettings
@@ -20,6 +21,7 @@ def create_app(
     configure_logging(settings.log_level, settings.log_format)
     api = APIRouter()
     api.include_router(admin_router)
+    api.include_router(dedupe_router)
     api.include_router(reports_router)
     return consumer_app(
         service="router",

@@ -15,8 +15,18 @@ LEADS_ROUTED = Counter(
 )
 MERGES = Counter(
     "leadflow_router_dedupe_merges_total",
-    "Submissions merged into a known lead, by match rule",
+    "Submissions merged into a known lead, by match rule; an admin's merge of two leads is admin",
     ["match_rule"],
+)
+SPLITS = Counter(
+    "leadflow_router_splits_total",
+    "Submissions an admin split back out of a lead into a lead of their own (one per split)",
+)
+DUPLICATE_REVIEWS_DECIDED = Counter(
+    "leadflow_router_duplicate_reviews_decided_total",
+    "Pairs on the duplicate review list an admin decided, by why they were listed"
+    " (rep_marked, doubtful_match) and the decision (merged, dismissed)",
+    ["reason", "decision"],
 )
 SCORES = Histogram(
     "leadflow_router_lead_score",

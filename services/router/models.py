@@ -23,7 +23,7 @@ class Lead(Base):
     __tablename__ = "lead"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    # new | assigned | queued | nurture | opportunity | converted | disqualified | recycled
+    # new | assigned | queued | nurture | opportunity | converted | disqualified | recycled | merged
     # (services/router/domain/lifecycle.py); "assigned" is the only one that occupies its rep
     status: Mapped[str] = mapped_column(String(16), index=True)
     # only ever arrived from purchased lists: a name, not a lead

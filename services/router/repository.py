@@ -366,6 +366,11 @@ class RouterRepository:
             ],
         )
 
+    # --- admin merges (services/router/dedupe) --------------------------------------------
+    async def merged_into(self, lead_id: uuid.UUID) -> uuid.UUID | None:
+        """The lead an admin merged this one into (None: not merged, or no such lead)."""
+        return await self.session.scalar(select(Lead.merged_into).where(Lead.id == lead_id))
+
 
 class BatchRepository(RouterRepository):
     """Set-at-a-time reads and writes for a batch of arrivals (one transaction)."""

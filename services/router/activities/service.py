@@ -38,12 +38,34 @@ def is_first_touch(data: ActivityReceived) -> bool:
     )
 
 
+# More merges than this in a row (a merged into b merged into c ...) is a loop, not history.
+MAX_MERGE_HOPS = 16
+
+
+async def _surviving(repo: RouterRepository, lead_id: uuid.UUID) -> uuid.UUID:
+    """The lead that stands for ``lead_id`` now: itself, or the lead an admin merged it into
+    (and so on). Read without locks: a merge is never undone."""
+    for _ in range(MAX_MERGE_HOPS):
+        into = await repo.merged_into(lead_id)
+        if into is None:
+            return lead_id
+        lead_id = into
+    raise RuntimeError(f"lead {lead_id}: merged_into does not end")
+
+
 async def _lead(repo: RouterRepository, data: ActivityReceived) -> Lead | None:
-    lead = await repo.lock_lead(data.lead_id)
+    """The (locked) lead the activity is for: the one it names (a canonical id, or the id
+    ingest answered for a submission), or, when an admin merged that lead into another, the
+    survivor. Only the lead finally chosen is locked (as a merge locks its pair)."""
+    lead = await repo.lock_lead(await _surviving(repo, data.lead_id))
     if lead is None:  # a submission id (what ingest answered) rather than the canonical id
         canonical = await repo.lead_for_submission(data.lead_id)
         if canonical is not None:
-            lead = await repo.lock_lead(canonical)
+            lead = await repo.lock_lead(await _surviving(repo, canonical))
+    for _ in range(MAX_MERGE_HOPS):  # merged while this waited for its lock
+        if lead is None or lead.merged_into is None:
+            break
+        lead = await repo.lock_lead(lead.merged_into)
     return lead
 
 

@@ -1,4 +1,5 @@
-"""Token-protected admin API: reps, teams, routing rules; one lead whole."""
+"""Token-protected admin API: reps, teams, routing rules; one lead whole (duplicates, merges and
+splits: ``services/router/dedupe/endpoints.py``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from sqlalchemy import delete
 from services.router.admin.schemas import HolidayIn, RepConfig, RepPatch, RulesIn, TeamConfig
 from services.router.context import RouterContext
 from services.router.convert import calendar
+from services.router.dedupe.repository import DedupeRepository
+from services.router.dedupe.schemas import merge_out, review_out
 from services.router.domain import caps
 from services.router.domain.holiday_calendar import HolidayCalendar
 from services.router.lifecycle.service import departure, release_rep
@@ -332,38 +335,13 @@ def _iso(at: datetime | None) -> str | None:
 
 
 @router.get(
-    "/duplicates",
-    dependencies=[Depends(admin)],
-    summary="Pairs of leads that may be one person, waiting for review",
-)
-async def list_duplicates(
-    status: str = "open", ctx: RouterContext = Depends(get_context)
-) -> list[dict[str, Any]]:
-    if status not in ("open", "merged", "dismissed"):
-        raise invalid_field("status", f"status must be open, merged or dismissed, not {status!r}")
-    async with ctx.sessions() as session:
-        return [
-            {
-                "lead_id": str(d.lead_id),
-                "other_lead_id": str(d.other_lead_id),
-                "reason": d.reason,
-                "reported_by": d.reported_by,
-                "evidence": d.evidence,
-                "status": d.status,
-                "created_at": _iso(d.created_at),
-            }
-            for d in await RouterRepository(session).duplicate_reviews(status)
-        ]
-
-
-@router.get(
     "/leads/{lead_id}",
     dependencies=[Depends(admin)],
     summary="One lead whole: owner, score, merges, decisions, SLA, sales status and stage history",
 )
 async def get_lead(lead_id: uuid.UUID, ctx: RouterContext = Depends(get_context)) -> dict[str, Any]:
     async with ctx.sessions() as session:
-        repo = RouterRepository(session)
+        repo = DedupeRepository(session)
         lead = await session.get(Lead, lead_id)
         if lead is None:
             canonical = await repo.lead_for_submission(lead_id)
@@ -371,6 +349,10 @@ async def get_lead(lead_id: uuid.UUID, ctx: RouterContext = Depends(get_context)
         if lead is None:
             raise ApiError(404, "not_found", f"no lead {lead_id}")
         clock = await repo.clock(lead.id)
+        reviews = await repo.reviews_of(lead.id)
+        paired = await repo.leads_by_id(
+            sorted({i for r in reviews for i in (r.lead_id, r.other_lead_id)})
+        )
         return {
             "id": str(lead.id),
             "status": lead.status,
@@ -389,6 +371,10 @@ async def get_lead(lead_id: uuid.UUID, ctx: RouterContext = Depends(get_context)
             "last_worked_at": _iso(lead.last_worked_at),
             "recycled_at": _iso(lead.recycled_at),
             "duplicate_of": str(lead.duplicate_of) if lead.duplicate_of else None,
+            "merged_into": str(lead.merged_into) if lead.merged_into else None,
+            "company_keys": {"company": lead.company_key, "company_name": lead.company_name_key},
+            "merges": [merge_out(m) for m in await repo.merges_of(lead.id)],
+            "open_reviews": [review_out(r, paired) for r in reviews],
             "status_history": [
                 {
                     "status": c.status,
@@ -428,6 +414,7 @@ async def get_lead(lead_id: uuid.UUID, ctx: RouterContext = Depends(get_context)
                     "detail": s.detail,
                     "filled": s.filled,
                     "conflicts": s.conflicts,
+                    "evidence": s.evidence,
                     "received_at": s.received_at.isoformat(),
                 }
                 for s in await repo.submissions(lead.id)

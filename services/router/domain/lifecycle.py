@@ -6,7 +6,8 @@ Three things are kept apart:
 - the **status** is who has the lead now: ``assigned`` (a rep works it, and it occupies
   the rep's capacity), ``queued`` (waits for a rep), ``nurture`` (marketing has it),
   ``opportunity`` (qualified: a rep works it as a deal, outside the lead cap),
-  ``converted``, ``disqualified`` and ``recycled`` (back to marketing);
+  ``converted``, ``disqualified`` and ``recycled`` (back to marketing); ``merged`` when an
+  admin found it to be another lead (its submissions, identities and activities moved there);
 - the **sales status** is the last one a sales tool reported (working, qualified,
   disqualified, converted) or recycled, with the time it happened: a report older than the
   one in effect is recorded and changes nothing;
@@ -34,6 +35,7 @@ class LeadStatus(StrEnum):
     converted = "converted"
     disqualified = "disqualified"
     recycled = "recycled"
+    merged = "merged"  # an admin merged it into another lead (``merged_into``): it is that one now
 
 
 # Only an assigned lead occupies its rep (counts against the rep's capacity).
