@@ -14,29 +14,16 @@ writes what they return."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.router.domain import matching
 from services.router.domain.intake import profile_of
-from services.router.domain.matching import Conflict, merge_fields
-from services.router.domain.model import LeadProfile
+from services.router.domain.matching import Conflict, company_keys, merge_fields
 from shared.domain.contact import canonical_email
 
 Identity = tuple[str, str]  # (kind, value): ("email", canonical address) | ("phone", E.164)
-
-
-def _company_keys_from_key(profile: LeadProfile) -> tuple[str | None, str | None]:
-    """Stand-in until matching keeps a second key: the one key, no name key beside it."""
-    return matching.company_key(profile), None
-
-
-# the lead's company keys (company_key, company_name_key), as intake sets them
-company_keys: Callable[[LeadProfile], tuple[str | None, str | None]] = getattr(
-    matching, "company_keys", _company_keys_from_key
-)
 
 
 # --- merging two leads ----------------------------------------------------------------------
