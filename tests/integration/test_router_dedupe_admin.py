@@ -300,6 +300,61 @@ async def test_a_pair_a_rep_marked_is_listed_and_merged_into_the_older_lead(worl
     assert f"merged into lead {older}" in into.json()["detail"]
 
 
+async def test_a_doubtful_match_is_listed_and_merged_into_the_lead_the_admin_chooses(world, stack):
+    w, t = world, tag()
+    domain = f"smith-{t}.example"
+    older_sub, older = await submit(
+        w, sales_ready(f"rs@{domain}", first_name="R.", last_name="Smith", company=f"Smith {t}")
+    )
+    newer_sub, newer = await submit(
+        w, sales_ready(f"robert@{domain}", first_name="Robert", last_name="Smith",
+                       company=f"Smith {t}", phone="+1 212 555 0142")
+    )  # fmt: skip
+    assert newer != older  # doubtful: a lead of its own until a person decides
+    (listed,) = [d for d in await admin_get(w, "/v1/admin/duplicates") if d["lead_id"] == newer]
+    assert listed["other_lead_id"] == older and listed["reason"] == "doubtful_match"
+    assert listed["reported_by"] == "leadflow" and listed["evidence"]["weighed"]
+    assert (listed["lead"]["name"], listed["other_lead"]["name"]) == ("Robert Smith", "R. Smith")
+    assert (await admin_get(w, f"/v1/admin/leads/{older}"))["open_reviews"][0]["lead_id"] == newer
+    older_owner = (await lead_row(w, older))["owner_rep_id"]
+    before = await open_leads(w)
+
+    async with TopicReader(stack.bootstrap, w.env.topic(LEAD_MERGE.topic)) as merges:
+        r = await w.admin.post(
+            f"/v1/admin/duplicates/{newer}/{older}/merge",
+            json={"survivor": newer},  # the lead with the full name stays
+            headers=ADMIN,
+        )
+        assert r.status_code == 200, r.text
+        records = await merges.read(until=lambda rs: bool(events_for(rs, newer)), timeout=15)
+    assert (r.json()["merge"]["lead_id"], r.json()["merge"]["other_lead_id"]) == (newer, older)
+    assert r.json()["released_rep_id"] == older_owner
+    assert (await open_leads(w))[older_owner] == before[older_owner] - 1
+    assert [s["submission_id"] for s in await submissions(w, newer)] == [older_sub, newer_sub]
+    assert ("email", f"rs@{domain}") in await identities(w, newer)
+    assert (await lead_row(w, newer))["first_name"] == "Robert"
+    (event,) = events_for(records, newer)
+    assert event["data"]["other_lead_id"] == older and event["data"]["submission_ids"] == [
+        older_sub
+    ]
+    assert event["data"]["evidence"][0].startswith("confidence ")
+    assert any("Smith" in line or "smith" in line for line in event["data"]["evidence"][1:])
+    assert (
+        counted(
+            "leadflow_router_duplicate_reviews_decided_total",
+            reason="doubtful_match",
+            decision="merged",
+        )
+        >= 1
+    )
+    # a new submission of the person finds the survivor (the merged lead left every index)
+    again_sub, again = await submit(
+        w, sales_ready(f"rs@{domain}", first_name="R.", last_name="Smith", company=f"Smith {t}")
+    )
+    assert again == newer
+    assert again_sub in [s["submission_id"] for s in await submissions(w, newer)]
+
+
 async def test_a_direct_merge_frees_the_merged_leads_rep_and_a_dismissal_changes_nothing(
     world, stack
 ):

@@ -94,10 +94,17 @@ def evidence_lines(
 ) -> list[str]:
     """What a review weighed, one line each (the ``evidence`` of a merge event).
 
-    A doubtful match carries its own lines; a rep's report says who marked the pair."""
+    A doubtful match carries the candidates intake weighed (``weighed``, each with its
+    confidence, what connected them and its lines): those of the lead the pair names come
+    first, after its confidence. A rep's report says who marked the pair."""
     lines = evidence.get("lines")
     if isinstance(lines, list) and lines:
         return [str(line) for line in lines]
+    weighed = [w for w in evidence.get("weighed") or () if isinstance(w, Mapping)]
+    if weighed:
+        best = next((w for w in weighed if w.get("lead_id") == str(other_lead_id)), weighed[0])
+        head = f"confidence {best.get('confidence')} via {best.get('via')}"
+        return [head, *(str(line) for line in best.get("lines") or ())]
     if reason == "rep_marked":
         who = evidence.get("rep_id") or evidence.get("reported_by") or "a rep"
         line = f"{who} marked lead {lead_id} a duplicate of lead {other_lead_id}"

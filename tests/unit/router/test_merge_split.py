@@ -98,6 +98,23 @@ def test_evidence_lines_of_a_doubtful_match_and_of_a_rep_report():
     assert evidence_lines("other", {}, NEW, OLD) == [f"other: lead {NEW} may be lead {OLD}"]
 
 
+def test_the_evidence_lines_of_a_doubtful_match_are_those_of_the_lead_it_may_be():
+    weighed = {
+        "verdict": "review",
+        "lead_id": str(OLD),
+        "weighed": [
+            {"lead_id": str(uuid.UUID(int=7)), "confidence": 0.9, "via": "phone", "lines": ["x"]},
+            {"lead_id": str(OLD), "confidence": 0.7, "via": "name_company",
+             "lines": ["names near: initial R. ~ Robert", "company same: acme.example"]},
+        ],
+    }  # fmt: skip
+    assert evidence_lines("doubtful_match", weighed, NEW, OLD) == [
+        "confidence 0.7 via name_company",
+        "names near: initial R. ~ Robert",
+        "company same: acme.example",
+    ]
+
+
 # --- rebuild and plan_split -----------------------------------------------------------------
 
 
