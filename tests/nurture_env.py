@@ -1,5 +1,5 @@
 """Events nurture consumes, as the router and ingest would publish them (decisions, activities,
-sales lifecycle changes); seeding due steps."""
+sales lifecycle changes, merges of leads); seeding due steps."""
 
 from __future__ import annotations
 
@@ -14,14 +14,15 @@ from shared.events.models import (
     LeadAssigned,
     LeadData,
     LeadLifecycle,
+    LeadMerge,
     ScoreData,
     SourceRef,
     TradeShowRef,
 )
-from shared.events.registry import LEAD_ACTIVITY, LEAD_ASSIGNED, LEAD_LIFECYCLE
+from shared.events.registry import LEAD_ACTIVITY, LEAD_ASSIGNED, LEAD_LIFECYCLE, LEAD_MERGE
 
 # each topic nurture consumes, by the type it carries
-TOPIC_OF = {t.type: t.topic for t in (LEAD_ASSIGNED, LEAD_ACTIVITY, LEAD_LIFECYCLE)}
+TOPIC_OF = {t.type: t.topic for t in (LEAD_ASSIGNED, LEAD_ACTIVITY, LEAD_LIFECYCLE, LEAD_MERGE)}
 
 
 def assigned(
@@ -124,6 +125,32 @@ def sales_change(
     )
     return make_event(
         type=LEAD_LIFECYCLE.type, source="/tests/router", subject=str(lead_id), data=data, time=at
+    )
+
+
+def merge(
+    survivor: uuid.UUID,
+    other: uuid.UUID,
+    at: datetime,
+    *,
+    how: str = "admin",
+    change: str = "merged",
+) -> CloudEvent:
+    """A leads.merges.v1 event, as the router publishes it (keyed by the surviving lead)."""
+    data = LeadMerge(
+        change=change,  # type: ignore[arg-type]
+        lead_id=survivor,
+        other_lead_id=other,
+        how=how,  # type: ignore[arg-type]
+        matched_by="email" if how == "automatic" else None,
+        submission_ids=[uuid.uuid4()],
+        evidence=["test"],
+        decided_by="ops-ana" if how == "admin" else "leadflow",
+        reason="test",
+        at=at,
+    )
+    return make_event(
+        type=LEAD_MERGE.type, source="/tests/router", subject=str(survivor), data=data, time=at
     )
 
 

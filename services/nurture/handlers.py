@@ -1,6 +1,6 @@
 """Kafka messages -> nurture. Decisions (``leads.assigned.v1``), activities
-(``leads.activity.v1``) and sales lifecycle changes (``leads.lifecycle.v1``) are decided a
-batch per transaction; a message alone (the consumer's fallback when a batch fails) is a
+(``leads.activity.v1``), sales lifecycle changes (``leads.lifecycle.v1``) and merges of leads
+(``leads.merges.v1``) are decided a batch per transaction; a message alone (the consumer's fallback when a batch fails) is a
 batch of one."""
 
 from __future__ import annotations
@@ -19,16 +19,23 @@ from shared.events.models import (
     ActivityReceived,
     LeadAssigned,
     LeadLifecycle,
+    LeadMerge,
     unknown_activity_kind,
 )
-from shared.events.registry import LEAD_ACTIVITY, LEAD_ASSIGNED, LEAD_LIFECYCLE, EventType
+from shared.events.registry import (
+    LEAD_ACTIVITY,
+    LEAD_ASSIGNED,
+    LEAD_LIFECYCLE,
+    LEAD_MERGE,
+    EventType,
+)
 from shared.kafka.consumer import BatchHandler, Handler, InvalidMessage
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
 # what nurture consumes (one consumer, one group)
-CONSUMED: tuple[EventType, ...] = (LEAD_ASSIGNED, LEAD_ACTIVITY, LEAD_LIFECYCLE)
+CONSUMED: tuple[EventType, ...] = (LEAD_ASSIGNED, LEAD_ACTIVITY, LEAD_LIFECYCLE, LEAD_MERGE)
 
 
 def _routes(ctx: NurtureContext) -> dict[str, tuple[str, type[BaseModel]]]:
@@ -37,6 +44,7 @@ def _routes(ctx: NurtureContext) -> dict[str, tuple[str, type[BaseModel]]]:
         LEAD_ASSIGNED.type: LeadAssigned,
         LEAD_ACTIVITY.type: ActivityReceived,
         LEAD_LIFECYCLE.type: LeadLifecycle,
+        LEAD_MERGE.type: LeadMerge,
     }
     return {prefix + t.topic: (t.type, models[t.type]) for t in CONSUMED}
 

@@ -47,7 +47,8 @@ class NurtureLead(Base):
     list_name: Mapped[str] = mapped_column("list", String(16))
     # why it is on that list (remarket: unresponsive, or recycled by sales; sunset; back)
     list_reason: Mapped[str | None] = mapped_column(String(300))
-    # None | unsubscribed | hard_bounce | invalid_contact
+    # None | unsubscribed | hard_bounce | invalid_contact | merged (an admin merged it into
+    # another lead: what names it is that lead's, nothing goes to it any more)
     suppressed: Mapped[str | None] = mapped_column(String(32))
     suppressed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     converted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

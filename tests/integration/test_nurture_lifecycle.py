@@ -2,7 +2,8 @@
 PostgreSQL: a lead sales gives back goes on the remarket list at once (and the sweep
 re-engages it later), an invalid contact is suppressed, a lead closed for good stops, a
 change that comes before the lead's decision waits for it, a redelivered change counts once,
-and the sales-status activities are consumed without a dead letter."""
+the sales-status activities are consumed without a dead letter, and a lead an admin merged
+into another stops its drips (the survivor's go on) and never starts again."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from shared.kafka.topics import dlq_topic
 from tests.clock import ManualClock
 from tests.integration.test_nurture import ADMIN, TUESDAY_10AM_NY, known, state
 from tests.kafka_helpers import TopicReader, value, wait_for
-from tests.nurture_env import TOPIC_OF, activity, assigned, sales_change
+from tests.nurture_env import TOPIC_OF, activity, assigned, merge, sales_change
 
 
 @pytest.fixture
@@ -200,6 +201,59 @@ async def test_sales_status_activities_are_consumed_without_a_dead_letter(
         assert await _processed(ctx, ev.id)
     # no effect of their own: still with sales, its welcome still paused
     assert s["with_sales"] and [e["status"] for e in s["enrollments"]] == ["paused"]
+
+
+async def test_a_lead_an_admin_merged_away_stops_its_drips_and_the_survivor_goes_on(
+    env, nurture, producer, stack
+):
+    ctx, clock, api = nurture
+    gone, survivor = uuid.uuid4(), uuid.uuid4()
+    await publish(env, producer, assigned(gone, clock.now), assigned(survivor, clock.now))
+    for lead in (gone, survivor):
+        s = await known(api, lead, lambda s: bool(s["enrollments"]))
+        assert [e["status"] for e in s["enrollments"]] == ["active"]
+    admin_merge = merge(survivor, gone, clock.now)
+    await wait_for(lambda: _outbox_empty(ctx), timeout=20)  # their enrollments are published
+    async with TopicReader(stack.bootstrap, env.topic(NURTURE_LIFECYCLE.topic)) as lifecycle:
+        # an automatic merge and a split need nothing of nurture
+        automatic = merge(survivor, uuid.uuid4(), clock.now, how="automatic")
+        split = merge(survivor, uuid.uuid4(), clock.now, change="split")
+        await publish(env, producer, automatic, split, admin_merge, admin_merge)  # and redelivered
+        s = await known(api, gone, lambda s: s["enrollments"][0]["status"] == "stopped")
+        await wait_for(lambda: _outbox_empty(ctx), timeout=20)
+        events = await lifecycle.read()
+    assert s["enrollments"][0]["reason"].startswith(f"merged into lead {survivor}")
+    assert s["suppression"]["reason"] == "merged" and s["idle_since"] is None
+    stopped = [value(r)["data"] for r in events if value(r)["subject"] == str(gone)]
+    assert [(e["kind"], e["reason"][: len(f"merged into lead {survivor}")]) for e in stopped] == [
+        ("stopped", f"merged into lead {survivor}")
+    ]
+    assert kinds_of(events, survivor) == []
+    for ev in (automatic, split):
+        assert await _processed(ctx, ev.id)
+    assert [e["status"] for e in (await state(api, survivor))["enrollments"]] == ["active"]
+
+    # nothing more goes to the merged lead, and it is never re-engaged; the survivor's drip goes on
+    clock.advance(days=1)
+    sent = await fire_due(ctx)
+    assert sent >= 1
+    async with ctx.sessions() as session:
+        steps = await session.scalar(
+            text(
+                "SELECT count(*) FROM nurture.scheduled_step WHERE lead_id = :l"
+                " AND state NOT IN ('cancelled')"
+            ),
+            {"l": gone},
+        )
+    assert steps == 0
+    clock.advance(days=400)
+    await sweep(ctx)
+    assert [e["status"] for e in (await state(api, gone))["enrollments"]] == ["stopped"]
+
+    # the person unsubscribes from a mail the merged lead got before: the survivor is suppressed
+    await publish(env, producer, activity(gone, "unsubscribe", clock.now))
+    s = await known(api, survivor, lambda s: s["suppression"] is not None)
+    assert s["suppression"]["reason"] == "unsubscribed"
 
 
 async def _parked(ctx, ref) -> bool:

@@ -1,6 +1,7 @@
-"""A batch of routing decisions (``leads.assigned.v1``), activities (``leads.activity.v1``) and
-sales lifecycle changes (``leads.lifecycle.v1``) -> what happens to each lead, as values (no
-session, no producer, no clock).
+"""A batch of routing decisions (``leads.assigned.v1``), activities (``leads.activity.v1``),
+sales lifecycle changes (``leads.lifecycle.v1``) and an admin's merges of leads
+(``leads.merges.v1``) -> what happens to each lead, as values (no session, no producer, no
+clock).
 
 Nurture loads what a batch needs in a few queries (:class:`BatchState`), calls
 :func:`decide_batch`, and writes the returned :class:`BatchOutcome` with bulk statements.
@@ -11,8 +12,9 @@ gives the state a transaction leaves behind, to decide the next one against).
 The rules: a decision creates or refreshes the lead (contact, zone), the policy's plan
 enrolls, pauses or resumes; activities and sales changes that raced their lead are applied
 once it is here. An activity stops, suppresses or engages; a sales change remarkets,
-suppresses, stops or records that sales has the lead (:func:`~.policy.sales_effect`); either
-one for a lead nurture has not heard of yet is parked."""
+suppresses, stops or records that sales has the lead (:func:`~.policy.sales_effect`); a lead
+an admin merged into another stops what runs and stays quiet, and what names it later is the
+survivor's; any of these for a lead nurture has not heard of yet is parked."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from services.nurture.domain.policy import (
 from services.nurture.domain.sequences import SequencesConfig
 from services.nurture.domain.state import (
     OPEN,
+    SUPPRESSED_MERGED,
     Enrollment,
     EnrollmentStatus,
     Lead,
@@ -109,7 +112,18 @@ class SalesUpdate:
     at: datetime
 
 
-Waiting = Activity | SalesUpdate  # what waits for its lead when it comes first
+@dataclass(frozen=True)
+class Merged:
+    """One ``leads.merges.v1`` event of an admin merge: lead ``ref`` is lead ``survivor`` now.
+    (Automatic merges never made a lead of their own, and a split-off lead arrives as a
+    decision: neither needs nurture.)"""
+
+    event_id: str
+    ref: uuid.UUID
+    survivor: uuid.UUID
+
+
+Waiting = Activity | SalesUpdate | Merged  # what waits for its lead when it comes first
 
 
 @dataclass(frozen=True)
@@ -120,7 +134,7 @@ class Parked:
     parked_at: datetime
 
 
-Event = Decided | Activity | SalesUpdate
+Event = Decided | Activity | SalesUpdate | Merged
 
 
 @dataclass(frozen=True)
@@ -139,8 +153,8 @@ class BatchState:
 
 @dataclass(frozen=True)
 class Applied:
-    """What one event did, for the log: decided, activity, sales, parked (an activity) or
-    parked_sales."""
+    """What one event did, for the log: decided, activity, sales, merge, parked (an activity),
+    parked_sales or parked_merge."""
 
     event_id: str
     what: str
@@ -219,9 +233,20 @@ class _Batch:
         self.order.append(book.lead.id)
 
     def resolve(self, ref: uuid.UUID) -> uuid.UUID | None:
-        if ref in self.books or ref in self.state.leads:
-            return ref
-        return self.aliases.get(ref) or self.state.aliases.get(ref)
+        """The lead an id names: itself, or the lead its alias names (a submission id's
+        lead; a lead an admin merged into another: the survivor, and so on)."""
+        seen: set[uuid.UUID] = set()
+        while ref not in seen:
+            seen.add(ref)
+            book = self.books.get(ref)
+            lead = book.lead if book is not None else self.state.leads.get(ref)
+            alias = self.aliases.get(ref) or self.state.aliases.get(ref)
+            if lead is not None and (lead.suppressed != SUPPRESSED_MERGED or alias is None):
+                return ref
+            if alias is None:
+                return None
+            ref = alias
+        return ref
 
     # --- decisions ---
 
@@ -301,30 +326,39 @@ class _Batch:
         for p in waiting:
             if self.new_parked.pop(p.event.event_id, None) is None:
                 self.unparked.append(p.event.event_id)
-            if isinstance(p.event, Activity):
-                self._apply_activity(book, p.event)
-            else:
-                self._apply_sales(book, p.event)
+            self._apply(book, p.event)
 
     # --- activities and sales changes: applied to a known lead, else parked ---
 
     def waiting(self, ev: Waiting) -> None:
-        lead_id = self.resolve(ev.ref)
+        # a merge names the lead it ends itself, never what that lead became
+        lead_id = ev.ref if isinstance(ev, Merged) else self.resolve(ev.ref)
         book = self.book(lead_id) if lead_id is not None else None
-        activity = isinstance(ev, Activity)
+        what = (
+            "activity"
+            if isinstance(ev, Activity)
+            else "merge"
+            if isinstance(ev, Merged)
+            else "sales"
+        )
         if book is None:
             parked = Parked(ev, self.now)
             self.parked.setdefault(ev.ref, []).append(parked)
             self.new_parked[ev.event_id] = parked
             self.applied.append(
-                Applied(ev.event_id, "parked" if activity else "parked_sales", None)
+                Applied(ev.event_id, "parked" if what == "activity" else f"parked_{what}", None)
             )
             return
+        self._apply(book, ev)
+        self.applied.append(Applied(ev.event_id, what, book.lead.id))
+
+    def _apply(self, book: LeadBook, ev: Waiting) -> None:
         if isinstance(ev, Activity):
             self._apply_activity(book, ev)
+        elif isinstance(ev, Merged):
+            self._apply_merge(book, ev)
         else:
             self._apply_sales(book, ev)
-        self.applied.append(Applied(ev.event_id, "activity" if activity else "sales", book.lead.id))
 
     def _apply_activity(self, book: LeadBook, a: Activity) -> None:
         now, cause = self.now, a.event_id
@@ -369,6 +403,26 @@ class _Batch:
             book.to_sales(reason=f"with sales: {u.status}", cause=cause, now=now)
         elif effect.with_sales is False:
             book.change(with_sales=False)
+
+    def _apply_merge(self, book: LeadBook, m: Merged) -> None:
+        """An admin merged this lead into ``m.survivor``: one person, one set of drips. What
+        runs for this lead stops (its pending steps cancelled), it stays quiet from now (no
+        re-engagement, no sends: suppressed ``merged``), and what names it later is the
+        survivor's."""
+        if book.lead.suppressed == SUPPRESSED_MERGED:
+            return
+        now, cause = self.now, m.event_id
+        reason = f"merged into lead {m.survivor} by an admin: that lead's sequences go on"
+        running = book.ordered(OPEN)
+        if running:
+            book.end(running, status=EnrollmentStatus.stopped, reason=reason, cause=cause, now=now)
+        else:  # nothing ran: still said, so whoever follows the lead knows it ended here
+            book.emit(str(EnrollmentStatus.stopped), cause=cause, reason=reason, now=now)
+        book.change(
+            suppressed=SUPPRESSED_MERGED, suppressed_at=now, idle_since=None, updated_at=now
+        )
+        if m.survivor != book.lead.id and self.book(m.survivor) is not None:
+            self.aliases[book.lead.id] = m.survivor
 
     # --- the outcome ---
 

@@ -46,6 +46,11 @@ class StepState(StrEnum):
 OPEN_STEPS = frozenset({StepState.pending, StepState.paused})
 
 
+# ``lead.suppressed`` of a lead an admin merged into another: nothing more goes to it (the
+# survivor is the person now), like any suppression, but nobody unsubscribed
+SUPPRESSED_MERGED = "merged"
+
+
 class ListName(StrEnum):
     active = "active"
     remarket = "remarket"

@@ -1,5 +1,5 @@
-"""``leads.assigned.v1``, ``leads.activity.v1`` and ``leads.lifecycle.v1`` -> enrollments,
-pauses, stops, suppressions and list moves, a batch at a time.
+"""``leads.assigned.v1``, ``leads.activity.v1``, ``leads.lifecycle.v1`` and ``leads.merges.v1``
+-> enrollments, pauses, stops, suppressions and list moves, a batch at a time.
 
 Three steps in one transaction: **load** what the whole batch reads (a query per kind of
 thing: processed ids, the leads with their enrollments and open steps, aliases, parked
@@ -29,6 +29,7 @@ from services.nurture.domain.intake import (
     BatchState,
     Decided,
     Event,
+    Merged,
     Parked,
     SalesUpdate,
     ShowRef,
@@ -39,21 +40,26 @@ from services.nurture.events import lifecycle_outbox_rows
 from services.nurture.repository import BatchRepository
 from shared.db import lead_ref_key
 from shared.events.envelope import CloudEvent
-from shared.events.models import ActivityReceived, LeadAssigned, LeadLifecycle
-from shared.events.registry import LEAD_ACTIVITY, LEAD_LIFECYCLE
+from shared.events.models import ActivityReceived, LeadAssigned, LeadLifecycle, LeadMerge
+from shared.events.registry import LEAD_ACTIVITY, LEAD_LIFECYCLE, LEAD_MERGE
 from shared.logging import get_logger
 from shared.metrics import on_commit
 
 log = get_logger(__name__)
 
-Item = tuple[CloudEvent, LeadAssigned | ActivityReceived | LeadLifecycle]
+Item = tuple[CloudEvent, LeadAssigned | ActivityReceived | LeadLifecycle | LeadMerge]
+Parkable = ActivityReceived | LeadLifecycle | LeadMerge  # what may wait for its lead
 LOG_EVENTS = {
     "decided": "nurture.decision_applied",
     "activity": "nurture.activity_applied",
     "parked": "nurture.activity_parked",
     "sales": "nurture.sales_change_applied",
     "parked_sales": "nurture.sales_change_parked",
+    "merge": "nurture.merge_applied",
+    "parked_merge": "nurture.merge_parked",
 }
+# Merges of merges (a into b, b into c, ...) this deep are followed when an id is resolved.
+MAX_ALIAS_HOPS = 8
 
 
 class EnrollmentRace(Exception):
@@ -87,28 +93,43 @@ def sales_of(event_id: str, data: LeadLifecycle) -> SalesUpdate:
     )  # fmt: skip
 
 
+def merged_of(event_id: str, data: LeadMerge) -> Merged | None:
+    """What nurture does with a merge or split: only an admin's merge ends a lead nurture
+    knows (an automatic merge never made a lead of its own; a split-off lead arrives as a
+    decision on leads.assigned.v1)."""
+    if data.change != "merged" or data.how != "admin":
+        return None
+    return Merged(event_id=event_id, ref=data.other_lead_id, survivor=data.lead_id)
+
+
 def waiting_of(event_id: str, event_type: str, raw: dict[str, Any]) -> Waiting:
     """A parked event back as a value (its data was stored as the event carried it)."""
     if event_type == LEAD_LIFECYCLE.type:
         return sales_of(event_id, LeadLifecycle.model_validate(raw))
     if event_type == LEAD_ACTIVITY.type:
         return activity_of(event_id, ActivityReceived.model_validate(raw))
+    if event_type == LEAD_MERGE.type and (m := merged_of(event_id, LeadMerge.model_validate(raw))):
+        return m
     raise ValueError(f"parked event {event_id} has an unknown type {event_type!r}")
 
 
-def _event_type(data: ActivityReceived | LeadLifecycle) -> str:
-    return LEAD_LIFECYCLE.type if isinstance(data, LeadLifecycle) else LEAD_ACTIVITY.type
+def _event_type(data: Parkable) -> str:
+    if isinstance(data, LeadLifecycle):
+        return LEAD_LIFECYCLE.type
+    if isinstance(data, LeadMerge):
+        return LEAD_MERGE.type
+    return LEAD_ACTIVITY.type
 
 
 async def handle_batch(
     ctx: NurtureContext, repo: BatchRepository, items: Sequence[Item]
 ) -> BatchOutcome | None:
-    """Decide and record a batch of decisions, activities and sales changes in the caller's
-    transaction (None when every event had been processed before)."""
+    """Decide and record a batch of decisions, activities, sales changes and merges in the
+    caller's transaction (None when every event had been processed before)."""
     now = ctx.clock()
     fresh = await repo.mark_processed_many([event.id for event, _ in items], now)
     events: list[Event] = []
-    waiting: dict[str, ActivityReceived | LeadLifecycle] = {}  # what may be parked, by id
+    waiting: dict[str, Parkable] = {}  # what may be parked, by id
     for event, data in items:
         if event.id not in fresh:
             continue
@@ -118,6 +139,11 @@ async def handle_batch(
         elif isinstance(data, LeadLifecycle):
             events.append(sales_of(event.id, data))
             waiting[event.id] = data
+        elif isinstance(data, LeadMerge):
+            merged = merged_of(event.id, data)
+            if merged is not None:  # else nothing to do: processed, and that is all
+                events.append(merged)
+                waiting[event.id] = data
         else:
             events.append(activity_of(event.id, data))
             waiting[event.id] = data
@@ -126,10 +152,11 @@ async def handle_batch(
 
     # --- load -------------------------------------------------------------------------
     decided = [e for e in events if isinstance(e, Decided)]
-    # lead or submission ids
-    named = {e.ref for e in events if isinstance(e, Activity | SalesUpdate)}
+    # lead or submission ids; a merge names the survivor too
+    named = {e.ref for e in events if isinstance(e, Activity | SalesUpdate | Merged)}
+    named |= {e.survivor for e in events if isinstance(e, Merged)}
     await repo.lock_keys([lead_ref_key(r) for r in {r for d in decided for r in d.refs} | named])
-    aliases = await repo.aliases_of(named)
+    aliases = await _aliases(repo, named)
     found = await repo.lock_lead_values(
         {d.lead_id for d in decided} | named | set(aliases.values())
     )
@@ -158,10 +185,24 @@ async def handle_batch(
     return out
 
 
+async def _aliases(repo: BatchRepository, refs: set[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """The aliases of ``refs``, and of the leads they name in turn (a lead an admin merged
+    into another is an alias of the survivor)."""
+    aliases = await repo.aliases_of(refs)
+    frontier = set(aliases.values()) - set(aliases)
+    for _ in range(MAX_ALIAS_HOPS):
+        if not frontier:
+            break
+        more = {k: v for k, v in (await repo.aliases_of(frontier)).items() if k not in aliases}
+        aliases |= more
+        frontier = set(more.values()) - set(aliases)
+    return aliases
+
+
 async def apply(
     repo: BatchRepository,
     out: BatchOutcome,
-    waiting: dict[str, ActivityReceived | LeadLifecycle],
+    waiting: dict[str, Parkable],
     now: datetime,
 ) -> None:
     """Write one batch's outcome: every statement is set-at-a-time, parents before children."""

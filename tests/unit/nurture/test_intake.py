@@ -16,6 +16,7 @@ from services.nurture.domain.intake import (
     BatchState,
     Decided,
     Event,
+    Merged,
     SalesUpdate,
     ShowRef,
     advance,
@@ -198,11 +199,13 @@ sales_changes = st.builds(
     st.sampled_from(["none", "remarket", "suppress", "stop"]),
     st.integers(0, 60 * 24 * 90),
 )
+merges = st.permutations(LEADS).map(lambda ids: dict(ref=ids[0], survivor=ids[1]))
 event_specs = st.lists(
     st.one_of(
         decisions.map(lambda d: ("d", d)),
         activities.map(lambda a: ("a", a)),
         sales_changes.map(lambda s: ("s", s)),
+        merges.map(lambda m: ("m", m)),
     ),
     min_size=1,
     max_size=12,
@@ -216,6 +219,8 @@ def _events(specs: list[tuple[str, dict[str, object]]], start: int) -> list[Even
             out.append(decided(n=n, **spec))  # type: ignore[arg-type]
         elif kind == "s":
             out.append(SalesUpdate(event_id=f"sales-{n}", **spec))  # type: ignore[arg-type]
+        elif kind == "m":
+            out.append(Merged(event_id=f"merge-{n}", **spec))  # type: ignore[arg-type]
         else:
             out.append(Activity(event_id=f"activity-{n}", **spec))  # type: ignore[arg-type]
     return out
@@ -231,3 +236,55 @@ def test_a_batch_ends_as_its_events_one_at_a_time(before, batch):
         n += len(events)
         state = _with_step_ids(advance(state, decide_batch(state, events, CONFIG, NOW)))
     assert_same_as_one_at_a_time(state, _events(batch, n))
+
+
+def test_an_admin_merge_stops_the_merged_leads_drips_and_what_names_it_reaches_the_survivor():
+    gone, survivor = LEADS[0], LEADS[1]
+    first = decide_batch(BatchState(), [decided(gone, 1), decided(survivor, 2)], CONFIG, NOW)
+    state = _with_step_ids(advance(BatchState(), first))
+    out = assert_same_as_one_at_a_time(state, [Merged("merge-1", gone, survivor)])
+    assert out.changed_enrollments and {e.lead_id for e in out.changed_enrollments} == {gone}
+    assert {e.status for e in out.changed_enrollments} == {"stopped"}
+    assert {s.state for s in out.changed_steps} == {"cancelled"}
+    stopped = [e for e in out.events if e.kind == "stopped"]
+    assert stopped and {e.lead_id for e in stopped} == {gone}
+    assert all(str(survivor) in e.reason for e in stopped)
+    (lead,) = out.changed_leads
+    assert (lead.id, lead.suppressed, lead.idle_since) == (gone, "merged", None)
+    assert out.aliases == ((gone, survivor),)
+    assert [a.what for a in out.applied] == ["merge"]
+
+    # again (redelivered under another id): nothing more; an unsubscribe by the old id is the
+    # survivor's
+    state = _with_step_ids(advance(state, out))
+    again = decide_batch(state, [Merged("merge-2", gone, survivor)], CONFIG, NOW)
+    assert not again.events and not again.changed_leads
+    later = assert_same_as_one_at_a_time(state, [Activity("activity-1", gone, "unsubscribe", NOW)])
+    assert [(lead.id, lead.suppressed) for lead in later.changed_leads] == [
+        (survivor, "unsubscribed")
+    ]
+
+
+def test_a_merge_of_a_lead_with_nothing_running_still_says_it_stopped():
+    gone, survivor = LEADS[0], LEADS[1]
+    first = decide_batch(
+        BatchState(),
+        [decided(gone, 1, email=None), decided(survivor, 2)],  # no contact: nothing runs
+        CONFIG,
+        NOW,
+    )
+    state = _with_step_ids(advance(BatchState(), first))
+    out = decide_batch(state, [Merged("merge-1", gone, survivor)], CONFIG, NOW)
+    assert [(e.lead_id, e.kind, e.enrollment_id) for e in out.events] == [(gone, "stopped", None)]
+
+
+def test_a_merge_that_comes_before_its_lead_waits_for_it():
+    gone, survivor = LEADS[0], LEADS[1]
+    out = assert_same_as_one_at_a_time(
+        BatchState(),
+        [decided(survivor, 1), Merged("merge-1", gone, survivor), decided(gone, 2)],
+    )
+    assert [a.what for a in out.applied] == ["decided", "parked_merge", "decided"]
+    by_id = {lead.id: lead for lead in out.created_leads}
+    assert by_id[gone].suppressed == "merged" and by_id[survivor].suppressed is None
+    assert {e.status for e in out.created_enrollments if e.lead_id == gone} == {"stopped"}
