@@ -316,6 +316,7 @@ async def test_a_doubtful_match_is_listed_and_merged_into_the_lead_the_admin_cho
     assert listed["reported_by"] == "leadflow" and listed["evidence"]["weighed"]
     assert (listed["lead"]["name"], listed["other_lead"]["name"]) == ("Robert Smith", "R. Smith")
     assert (await admin_get(w, f"/v1/admin/leads/{older}"))["open_reviews"][0]["lead_id"] == newer
+    assert (await admin_get(w, f"/v1/admin/leads/{newer}"))["duplicate_of"] == older
     older_owner = (await lead_row(w, older))["owner_rep_id"]
     before = await open_leads(w)
 
@@ -333,6 +334,7 @@ async def test_a_doubtful_match_is_listed_and_merged_into_the_lead_the_admin_cho
     assert [s["submission_id"] for s in await submissions(w, newer)] == [older_sub, newer_sub]
     assert ("email", f"rs@{domain}") in await identities(w, newer)
     assert (await lead_row(w, newer))["first_name"] == "Robert"
+    assert (await admin_get(w, f"/v1/admin/leads/{newer}"))["duplicate_of"] is None  # settled
     (event,) = events_for(records, newer)
     assert event["data"]["other_lead_id"] == older and event["data"]["submission_ids"] == [
         older_sub

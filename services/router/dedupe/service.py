@@ -224,6 +224,8 @@ async def merge(
     survivor.first_name, survivor.last_name = folded.first_name, folded.last_name
     survivor.is_name = folded.is_name
     survivor.last_activity_at = folded.last_activity_at
+    if survivor.duplicate_of == merged.id:  # the doubt is settled: it is that lead now
+        survivor.duplicate_of = None
     survivor.updated_at = now
     # The survivor keeps its owner and routing: only its score (and the stage the score
     # moves it to) is brought up to date. A merge changes who the person is known to be,
