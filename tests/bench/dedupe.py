@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import random
+import shlex
 import statistics
 import sys
 import time
@@ -780,7 +781,7 @@ def main(
         ]
     )
     params: dict[str, Any] = {
-        "command": " ".join(["python -m tests.bench.dedupe", *sys.argv[1:]]),
+        "command": shlex.join(["python", "-m", "tests.bench.dedupe", *sys.argv[1:]]),
         "label": label,
         "people": people,
         "seed": seed,
