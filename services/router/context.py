@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.router.domain.matching import MatchThresholds
+from services.router.domain.dedupe import MatchPolicy
 from services.router.domain.scoring import ScoringRulesSource
 from services.router.settings import RouterSettings
 from shared.clock import Clock, utc_now
@@ -29,8 +29,13 @@ class RouterContext:
     dispositions: Dispositions = field(default_factory=load_dispositions)
 
     @property
-    def match_thresholds(self) -> MatchThresholds:
-        return MatchThresholds(
-            name=self.settings.router_match_name_threshold,
-            company=self.settings.router_match_company_threshold,
+    def match_policy(self) -> MatchPolicy:
+        s = self.settings
+        return MatchPolicy(
+            merge_at=s.router_match_merge_at,
+            review_at=s.router_match_review_at,
+            shared_after=s.router_match_shared_after,
+            name_similarity=s.router_match_name_threshold,
+            company_similarity=s.router_match_company_threshold,
+            company_near=s.router_match_company_near,
         )

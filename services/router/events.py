@@ -112,6 +112,7 @@ def _assigned(
         trade_show=trade_show,
         team_timezone=team_timezone,
         lifecycle_stage=lead.lifecycle_stage,
+        possible_duplicate_of=lead.duplicate_of,
     )
     event = make_event(
         id=event_id(assignment.cause_event_id, "assigned", str(assignment.id)),

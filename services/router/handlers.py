@@ -12,7 +12,7 @@ from services.router import metrics
 from services.router.activities.service import handle_activity
 from services.router.assignment.service import TeamContended
 from services.router.context import RouterContext
-from services.router.intake.batch import IdentityRace, handle_received_batch
+from services.router.intake.batch import handle_received_batch
 from services.router.repository import BatchRepository, RouterRepository
 from shared.events.envelope import CloudEvent
 from shared.events.models import ActivityReceived, LeadReceived, unknown_activity_kind
@@ -22,7 +22,7 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-# An identity race or contended teams is settled by the next attempt (it then sees the
+# Contended teams are settled by the next attempt (it then sees the
 # other transaction's committed rows); three attempts cover two instances and a retry.
 RETRIES = 3
 
@@ -43,7 +43,7 @@ async def _decide(ctx: RouterContext, items: Sequence[tuple[CloudEvent, LeadRece
             async with ctx.sessions.begin() as session:
                 await handle_received_batch(ctx, BatchRepository(session), items)
             break
-        except (IdentityRace, TeamContended):
+        except TeamContended:
             if attempt == RETRIES:
                 raise
     ctx.relay.notify()

@@ -18,6 +18,16 @@ MERGES = Counter(
     "Submissions merged into a known lead, by match rule",
     ["match_rule"],
 )
+SHARED_IDENTITIES = Counter(
+    "leadflow_router_dedupe_shared_identities_total",
+    "Phones and addresses detected as used by many different people (no longer match keys)",
+    ["kind"],
+)
+DUPLICATE_REVIEWS = Counter(
+    "leadflow_router_dedupe_reviews_created_total",
+    "Possible duplicates put on the review list, by reason (doubtful_match, rep_marked)",
+    ["reason"],
+)
 SCORES = Histogram(
     "leadflow_router_lead_score",
     "Lead score at each routing decision",

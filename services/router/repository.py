@@ -27,6 +27,7 @@ from services.router.models import (
     ProcessedEvent,
     Rep,
     RoutingRule,
+    SharedIdentity,
     SlaClock,
     Team,
 )
@@ -38,17 +39,35 @@ class RouterRepository:
         self.session = session
 
     # --- leads and identities -------------------------------------------------------------
-    async def lead_ids_for_identities(
+    async def leads_for_identities(
         self, identities: Sequence[tuple[str, str]]
-    ) -> dict[tuple[str, str], uuid.UUID]:
+    ) -> dict[tuple[str, str], list[uuid.UUID]]:
+        """The leads holding each identity (several may hold a phone), oldest lead first."""
         if not identities:
             return {}
         rows = await self.session.execute(
-            select(LeadIdentity.kind, LeadIdentity.value, LeadIdentity.lead_id).where(
-                tuple_(LeadIdentity.kind, LeadIdentity.value).in_(list(identities))
+            select(LeadIdentity.kind, LeadIdentity.value, LeadIdentity.lead_id)
+            .join(Lead, Lead.id == LeadIdentity.lead_id)
+            .where(tuple_(LeadIdentity.kind, LeadIdentity.value).in_(list(identities)))
+            .order_by(LeadIdentity.kind, LeadIdentity.value, Lead.created_at, Lead.id)
+        )
+        found: dict[tuple[str, str], list[uuid.UUID]] = {}
+        for r in rows:
+            found.setdefault((r.kind, r.value), []).append(r.lead_id)
+        return found
+
+    async def shared_identities(
+        self, identities: Sequence[tuple[str, str]]
+    ) -> set[tuple[str, str]]:
+        """Those of ``identities`` that are no longer match keys."""
+        if not identities:
+            return set()
+        rows = await self.session.execute(
+            select(SharedIdentity.kind, SharedIdentity.value).where(
+                tuple_(SharedIdentity.kind, SharedIdentity.value).in_(list(identities))
             )
         )
-        return {(r.kind, r.value): r.lead_id for r in rows}
+        return {(r.kind, r.value) for r in rows}
 
     async def lock_lead(self, lead_id: uuid.UUID) -> Lead | None:
         return await self.session.scalar(select(Lead).where(Lead.id == lead_id).with_for_update())
@@ -395,7 +414,7 @@ class BatchRepository(RouterRepository):
                 " FROM unnest(CAST(:keys AS text[])) AS k CROSS JOIN LATERAL ("
                 "  SELECT l.id, l.first_name, l.last_name, l.profile->>'company' AS company,"
                 "   l.profile->>'company_domain' AS company_domain, l.created_at"
-                "  FROM router.lead AS l WHERE l.company_key = k"
+                "  FROM router.lead AS l WHERE l.company_key = k OR l.company_name_key = k"
                 f"  ORDER BY l.created_at LIMIT {FUZZY_CANDIDATES}) AS c"
                 " ORDER BY k, c.created_at"
             ),
@@ -492,19 +511,51 @@ class BatchRepository(RouterRepository):
         if rows:
             await self.session.execute(update(Lead), list(rows))
 
-    async def claim_identities_many(
-        self, rows: Sequence[tuple[str, str, uuid.UUID]]
-    ) -> set[tuple[str, str]]:
-        """Insert identities; returns the (kind, value) pairs that were inserted."""
+    async def claim_identities_many(self, rows: Sequence[tuple[str, str, uuid.UUID]]) -> None:
+        """Record that these leads hold these identities (a pair already recorded stays)."""
+        if rows:
+            await self.session.execute(
+                insert(LeadIdentity).on_conflict_do_nothing(),
+                [{"kind": k, "value": v, "lead_id": lead_id} for k, v, lead_id in rows],
+            )
+
+    async def insert_shared_identities(self, rows: Sequence[Any], now: datetime) -> list[str]:
+        """Record identities detected as shared; returns the kinds of those new here."""
         if not rows:
-            return set()
+            return []
         inserted = await self.session.execute(
-            insert(LeadIdentity)
-            .on_conflict_do_nothing()
-            .returning(LeadIdentity.kind, LeadIdentity.value),
-            [{"kind": k, "value": v, "lead_id": lead_id} for k, v, lead_id in rows],
+            insert(SharedIdentity).on_conflict_do_nothing().returning(SharedIdentity.kind),
+            [
+                {
+                    "kind": r.kind,
+                    "value": r.value,
+                    "reason": "many_people",
+                    "lead_count": r.lead_count,
+                    "detected_at": now,
+                }
+                for r in rows
+            ],
         )
-        return {(r[0], r[1]) for r in inserted}
+        return [r[0] for r in inserted]
+
+    async def insert_reviews(self, rows: Sequence[Any], now: datetime) -> None:
+        """Put doubtful matches on the review list (a pair already listed stays as it is)."""
+        if rows:
+            await self.session.execute(
+                insert(DuplicateReview).on_conflict_do_nothing(),
+                [
+                    {
+                        "lead_id": r.lead_id,
+                        "other_lead_id": r.other_lead_id,
+                        "reported_by": "leadflow",
+                        "reason": "doubtful_match",
+                        "evidence": r.evidence,
+                        "status": "open",
+                        "created_at": now,
+                    }
+                    for r in rows
+                ],
+            )
 
     async def end_assignments(self, lead_ids: Sequence[uuid.UUID], at: datetime) -> None:
         if lead_ids:

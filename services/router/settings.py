@@ -38,8 +38,16 @@ class RouterSettings(CommonSettings):
     router_max_escalations: int = 2
     # how often unworked leads are recycled and the leads of departed reps released
     router_lifecycle_sweep_seconds: float = 60.0
+    # dedupe (services/router/domain/dedupe.py): confidence at which a submission merges into
+    # a known lead, and from which a doubtful one goes to the review list instead of being new
+    router_match_merge_at: float = 0.9
+    router_match_review_at: float = 0.6
+    # a phone or address held by this many different leads is shared: no longer a match key
+    router_match_shared_after: int = 3
+    # rapidfuzz ratios: a typo'd full name, the same company name, a similar company name
     router_match_name_threshold: float = 88.0
     router_match_company_threshold: float = 90.0
+    router_match_company_near: float = 80.0
     # custom form fields (lead.profile.custom.<key>) the reactivation segments may group and
     # filter by, comma-separated: interest a form asks for, not free text
     router_segment_custom_fields: Annotated[tuple[str, ...], NoDecode] = ("product_interest",)

@@ -7,11 +7,13 @@ partition a lead lands on, so they must be deterministic and idempotent:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from publicsuffixlist import PublicSuffixList
 
 # Mailbox providers that ignore dots in the local part.
 DOT_INSENSITIVE_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
@@ -134,6 +136,21 @@ def domain_from_website(website: str) -> str | None:
     if "." not in host:
         return None
     return host
+
+
+# The public suffix list bundled with the pinned publicsuffixlist release (offline, no fetch).
+_PSL = PublicSuffixList()
+
+
+@functools.lru_cache(maxsize=65536)
+def registrable_domain(host: str) -> str:
+    """The domain a company registered: ``shop.acme.co.uk`` -> ``acme.co.uk``.
+
+    From the public suffix list, so multi-part suffixes (``co.uk``, ``com.au``) and private
+    suffixes are right. A host that is itself a public suffix, or not under one, is returned
+    as it is. Lower-cased, trailing dot dropped; idempotent."""
+    host = host.strip().lower().strip(".")
+    return _PSL.privatesuffix(host) or host
 
 
 def company_domain(email: str | None, website: str | None) -> str | None:

@@ -19,6 +19,7 @@ import json
 import random
 import string
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,11 +31,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.router.convert import profile_of
-from services.router.domain.matching import Candidate, MatchThresholds, company_key, fuzzy_match
+from services.router.domain.dedupe import MatchPolicy, Person, Verdict, decide_match
+from services.router.domain.matching import company_key, company_keys
 from services.router.domain.model import LeadProfile
 from services.router.domain.scoring import ScoringRulesSource, score
 from services.router.routing_config import RoutingConfig
-from services.router.settings import RouterSettings
 from shared.domain.contact import PLUS_TAG_DOMAINS, canonical_email, normalize_phone
 from shared.events.models import LeadData
 from tests.router_env import sales_ready
@@ -329,7 +330,8 @@ WITH s AS (
     ON a.k = ((((ti * {n_s} + si) * {n_i} + ii) * {n_c} + ci) * 2 + fm::int) * 2 + has_phone::int
 ), ins AS (
   INSERT INTO router.lead (
-    id, status, is_name, profile, first_name, last_name, company_key, source_id, channel,
+    id, status, is_name, profile, first_name, last_name, company_key, company_name_key,
+    source_id, channel,
     received_at, score, temperature, stage, score_breakdown, owner_rep_id, team_id, queue,
     first_touch_at, last_activity_at, created_at, updated_at, lifecycle_stage,
     stage_entered_at, last_owner_rep_id, owned_since, last_worked_at)
@@ -365,6 +367,7 @@ WITH s AS (
            'custom', '{{}}'::jsonb),
          first, last,
          CASE WHEN fm THEN 'name:' || lower(cname) ELSE cdomain END,
+         CASE WHEN fm THEN NULL ELSE 'name:' || lower(cname) END,
          CASE WHEN is_name THEN 'purchased-lists' WHEN r_misc < 0.08 THEN 'trade-show'
               ELSE 'website' END,
          CASE WHEN is_name THEN 'purchased_list' WHEN r_misc < 0.08 THEN 'trade_show'
@@ -526,7 +529,8 @@ async def check_seed(engine: AsyncEngine, rules_path: Path, sample: int = 300) -
     pct = min(100.0, 100.0 * 2 * sample / max(1, total))
     found = await rows(
         engine,
-        "SELECT l.profile, l.company_key, l.score, l.channel, l.source_id, l.is_name, "
+        "SELECT l.profile, l.company_key, l.company_name_key, l.score, l.channel, l.source_id, "
+        "l.is_name, "
         "array_agg(i.kind || ':' || i.value ORDER BY i.kind) "
         f"FROM router.lead l TABLESAMPLE BERNOULLI ({pct:.4f}) "
         "JOIN router.lead_identity i ON i.lead_id = l.id GROUP BY l.id LIMIT :n",
@@ -534,13 +538,15 @@ async def check_seed(engine: AsyncEngine, rules_path: Path, sample: int = 300) -
     )
     now = datetime.now(UTC)
     score_mismatch = 0
-    for profile, key, stored_score, channel, source_id, is_name, identities in found:
+    for profile, key, name_key, stored_score, channel, source_id, is_name, identities in found:
         LeadData.model_validate({k: v for k, v in profile.items() if v is not None})
-        expected_key = company_key(
+        expected_keys = company_keys(
             profile_of(profile, source_id=None, channel=None, purchased_list=False)
         )
-        if expected_key != key:
-            raise RuntimeError(f"seeded company_key {key!r} != router's {expected_key!r}")
+        if expected_keys != (key, name_key):
+            raise RuntimeError(
+                f"seeded company keys {(key, name_key)!r} != router's {expected_keys!r}"
+            )
         expected = [f"email:{canonical_email(profile['email'])}"]
         if profile.get("phone"):
             expected.append(f"phone:{normalize_phone(profile['phone'])}")
@@ -646,12 +652,7 @@ class People:
     combos: list[tuple[str, str]]
     block: int
     rng: random.Random = field(default_factory=lambda: random.Random(7))
-    thresholds: MatchThresholds = field(
-        default_factory=lambda: MatchThresholds(
-            name=RouterSettings.model_fields["router_match_name_threshold"].default,
-            company=RouterSettings.model_fields["router_match_company_threshold"].default,
-        )
-    )
+    policy: MatchPolicy = field(default_factory=MatchPolicy)
     serial: int = 0
     unused_typos: int = 0
     _order: list[int] = field(default_factory=list)
@@ -718,8 +719,7 @@ class People:
     def _fuzzy(self, fields: dict[str, Any], row: SeedRow) -> dict[str, Any] | None:
         """A one-letter typo of the name the router's matcher joins to the seeded lead
         (same company key), with a different or no email and never the seeded phone."""
-        candidate = Candidate(
-            lead_id=row.lead_id,
+        candidate = Person(
             first_name=row.profile.get("first_name"),
             last_name=row.profile.get("last_name"),
             company=row.profile.get("company"),
@@ -740,7 +740,7 @@ class People:
                 changed.pop("email")
                 changed["phone"] = self.new_phone()
             lp = profile_of(changed, source_id="website", channel="web", purchased_list=False)
-            if company_key(lp) == row.company_key and fuzzy_match(lp, [candidate], self.thresholds):
+            if company_key(lp) == row.company_key and _merges(changed, candidate, self.policy):
                 return changed
         return None
 
@@ -843,3 +843,16 @@ def ingest_payload(fields: dict[str, Any]) -> dict[str, Any]:
         if utm.get(k):
             body[f"utm_{k}"] = utm[k]
     return body
+
+
+def _merges(fields: dict[str, Any], candidate: Person, policy: MatchPolicy) -> bool:
+    """Whether the router's match policy merges these fields into the candidate on name and
+    company alone (no contact key in common)."""
+    me = Person(
+        fields.get("first_name"),
+        fields.get("last_name"),
+        fields.get("company"),
+        fields.get("company_domain"),
+    )
+    found = decide_match(me, [(uuid.UUID(int=1), candidate, frozenset())], policy)
+    return found.verdict == Verdict.merge

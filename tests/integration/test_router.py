@@ -109,7 +109,13 @@ async def test_one_person_three_ways_and_in_parallel_is_one_lead(env, router, in
     )
     await post(
         ingest_for_env,
-        {**sales_ready(None), "email": None, "phone": "(415) 555-0100", "country": "US"},
+        # only a phone, no name: a phone is strong when one side has no name
+        {
+            **sales_ready(None, first_name=None, last_name=None),
+            "email": None,
+            "phone": "(415) 555-0100",
+            "country": "US",
+        },
     )
     await post(
         ingest_for_env,

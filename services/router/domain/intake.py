@@ -7,7 +7,9 @@ arriving twice in one batch becomes one lead, and round robin advances lead by l
 exactly as it would one transaction at a time.
 
 The rules are the ones the router applies to a single lead (see ``services/router/intake``):
-match by email, then phone, then a fuzzy name at the same company; merge; score;
+match (the policy in ``services/router/domain/dedupe.py``: a personal email is certain, a
+phone or role address only with agreeing names, else the name at the same company; doubtful
+evidence makes a new lead marked as a possible duplicate); merge; score;
 a known lead with an active owner goes back to that owner (sticky); names and leads
 below MQL stay with nurture; otherwise routing rules pick a team and weighted round
 robin a rep; the first-touch clock starts (or keeps running for the same owner).
@@ -29,19 +31,22 @@ from services.router.domain.business_hours import (
     skipped_holidays,
 )
 from services.router.domain.caps import PeriodCounts
+from services.router.domain.dedupe import (
+    Key,
+    MatchDecision,
+    MatchPolicy,
+    Person,
+    Verdict,
+    decide_match,
+    shared_now,
+)
 from services.router.domain.lifecycle import (
     CLOSED_TO_ROUTING,
     LeadStatus,
     Stage,
     scored_stage,
 )
-from services.router.domain.matching import (
-    Candidate,
-    MatchThresholds,
-    company_key,
-    fuzzy_match,
-    merge_fields,
-)
+from services.router.domain.matching import Candidate, company_keys, merge_fields
 from services.router.domain.model import ActivityPoint, LeadProfile
 from services.router.domain.scoring import ScoringRules, score
 from shared.domain.contact import canonical_email
@@ -112,6 +117,8 @@ class LeadRow:
     last_worked_at: datetime | None = None
     recycled_at: datetime | None = None
     duplicate_of: uuid.UUID | None = None
+    company_name_key: str | None = None
+    merged_into: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -195,7 +202,7 @@ class Config:
     routing_rules: tuple[RoutingRule, ...]
     follow_the_sun: tuple[str, ...]
     fallback_queue: str
-    thresholds: MatchThresholds
+    policy: MatchPolicy = field(default_factory=MatchPolicy)
 
 
 @dataclass(frozen=True)
@@ -211,6 +218,38 @@ class Submission:
     conflicts: list[dict[str, str]]
     received_at: datetime
     processed_at: datetime
+    fields: dict[str, Any] | None = None  # as submitted, to split it out again
+    evidence: dict[str, Any] | None = None  # the match decision, every candidate weighed
+
+
+@dataclass(frozen=True)
+class Review:
+    """A doubtful match: ``lead_id`` (new) may be ``other_lead_id``; a person decides."""
+
+    lead_id: uuid.UUID
+    other_lead_id: uuid.UUID
+    evidence: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SharedIdentity:
+    """An identity that just reached the shared threshold: no longer a match key."""
+
+    kind: str
+    value: str
+    lead_count: int
+
+
+@dataclass(frozen=True)
+class AutoMerge:
+    """A submission merged into a known lead as it arrived (published on leads.merges.v1)."""
+
+    lead_id: uuid.UUID
+    submission_id: uuid.UUID
+    event_id: str
+    matched_by: str
+    identities: tuple[Key, ...]  # the keys the lead gained
+    lines: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -265,13 +304,16 @@ class LeadOutcome:
     emit: Emit | None
     observations: tuple[Observation, ...]
     stage_move: StageMove | None = None
+    review: Review | None = None
+    shared: tuple[SharedIdentity, ...] = ()
+    merge: AutoMerge | None = None
 
 
 @dataclass
 class BatchState:
     """What the decisions read, loaded for the whole batch; decisions update it in place."""
 
-    identities: dict[tuple[str, str], uuid.UUID]
+    identities: dict[Key, list[uuid.UUID]]  # the leads holding each key, in claim order
     candidates: dict[str, list[Candidate]]
     leads: dict[uuid.UUID, LeadRow]
     activities: dict[uuid.UUID, list[ActivityPoint]]
@@ -279,13 +321,19 @@ class BatchState:
     teams: dict[str, Team]
     team_timezones: dict[str, str]
     reps: dict[str, Rep]
+    # identities no longer used as match keys (many different people use them)
+    shared: set[Key] = field(default_factory=set)
     # leads created in this batch (no activities, no clock, no earlier assignment)
     created: set[uuid.UUID] = field(default_factory=set)
     clocks_changed: set[uuid.UUID] = field(default_factory=set)
 
 
 class MissingState(Exception):
-    """A decision needs a row the load step did not read: decide this batch another way."""
+    """A decision needs a lead the load step did not read: load it and decide again."""
+
+    def __init__(self, lead_id: uuid.UUID) -> None:
+        super().__init__(f"lead {lead_id} was not loaded")
+        self.lead_id = lead_id
 
 
 @dataclass
@@ -305,6 +353,9 @@ class BatchOutcome:
     emits: list[Emit]
     observations: list[Observation]
     stage_moves: list[StageMove] = field(default_factory=list)
+    reviews: list[Review] = field(default_factory=list)
+    shared_identities: list[SharedIdentity] = field(default_factory=list)
+    merges: list[AutoMerge] = field(default_factory=list)
 
 
 def profile_of(
@@ -355,6 +406,11 @@ def decide_batch(
             out.emits.append(outcome.emit)
         if outcome.stage_move is not None:
             out.stage_moves.append(outcome.stage_move)
+        if outcome.review is not None:
+            out.reviews.append(outcome.review)
+        if outcome.merge is not None:
+            out.merges.append(outcome.merge)
+        out.shared_identities.extend(outcome.shared)
     out.created = set(state.created)
     out.clocks = {lead_id: state.clocks[lead_id] for lead_id in state.clocks_changed}
     for rep_id, rep in state.reps.items():
@@ -380,38 +436,36 @@ def decide_arrival(
 ) -> LeadOutcome:
     """Match, merge, score and route one arrival against ``state`` (updated in place)."""
     keys = arrival.identities
-    found = {k: state.identities[k] for k in keys if k in state.identities}
+    incoming = arrival.incoming
+    decision = match_arrival(state, arrival, config.policy)
     lead: LeadRow | None = None
     matched_by, detail = "new", "no earlier lead matched"
-    if found:
-        key = next(k for k in keys if k in found)  # email before phone
-        lead = _known(state, found[key])
-        matched_by, detail = key[0], f"same {key[0]} as lead {found[key]}"
-        others = {str(v) for v in found.values() if v != found[key]}
-        if others:
-            detail += f"; other identities belong to {', '.join(sorted(others))} (left unmerged)"
-    else:
-        profile = profile_of(
-            arrival.incoming,
-            source_id=arrival.source_id,
-            channel=arrival.channel,
-            purchased_list=arrival.purchased_list,
+    review: Review | None = None
+    if decision.verdict == Verdict.merge and decision.best is not None:
+        lead = _known(state, decision.best.lead_id)
+        matched_by = decision.best.via
+        detail = f"lead {lead.id} ({decision.best.confidence:.2f}): " + "; ".join(
+            decision.best.lines
         )
-        company = company_key(profile)
-        if company is not None:
-            match = fuzzy_match(profile, state.candidates.get(company, []), config.thresholds)
-            if match is not None:
-                lead = _known(state, uuid.UUID(match.lead_id))
-                matched_by, detail = "name_company", match.detail
+    elif decision.verdict == Verdict.review and decision.best is not None:
+        detail = f"possible duplicate of lead {decision.best.lead_id} (doubtful, " + (
+            f"{decision.best.confidence:.2f}): " + "; ".join(decision.best.lines)
+        )
+    weaker = [e for e in decision.weighed if e is not decision.best]
+    if weaker:
+        detail += "; weighed and found too weak: " + "; ".join(
+            f"lead {e.lead_id} ({e.confidence:.2f}: {e.lines[0]})" for e in weaker[:3]
+        )
+        if len(weaker) > 3:
+            detail += f"; and {len(weaker) - 3} more"
 
     observations: list[Observation] = []
     filled: tuple[str, ...] = ()
     conflicts: list[dict[str, str]] = []
-    claimed: list[tuple[str, str]] = []
+    claimed: list[Key] = []
     created = lead is None
-    incoming = arrival.incoming
     if lead is None:
-        company = company_key(
+        company, name_key = company_keys(
             profile_of(incoming, source_id=None, channel=None, purchased_list=False)
         )
         lead = LeadRow(
@@ -422,6 +476,7 @@ def decide_arrival(
             first_name=incoming.get("first_name"),
             last_name=incoming.get("last_name"),
             company_key=company,
+            company_name_key=name_key,
             source_id=arrival.source_id,
             channel=arrival.channel,
             received_at=arrival.received_at,
@@ -438,24 +493,25 @@ def decide_arrival(
             updated_at=now,
             lifecycle_stage=Stage.name if arrival.purchased_list else Stage.lead,
             stage_entered_at=now,
+            duplicate_of=decision.lead_id if decision.verdict == Verdict.review else None,
         )
         state.created.add(lead.id)
         state.activities[lead.id] = []
-        if company is not None:
-            same_company = state.candidates.setdefault(company, [])
-            if len(same_company) < FUZZY_CANDIDATES:
-                same_company.append(
-                    Candidate(
-                        lead_id=str(lead.id),
-                        first_name=lead.first_name,
-                        last_name=lead.last_name,
-                        company=incoming.get("company"),
-                        company_domain=incoming.get("company_domain"),
-                    )
-                )
-        for k in keys:
-            state.identities[k] = lead.id
-        claimed = list(keys)
+        candidate = Candidate(
+            lead_id=str(lead.id),
+            first_name=lead.first_name,
+            last_name=lead.last_name,
+            company=incoming.get("company"),
+            company_domain=incoming.get("company_domain"),
+        )
+        for key in (company, name_key):
+            if key is not None:
+                same_company = state.candidates.setdefault(key, [])
+                if len(same_company) < FUZZY_CANDIDATES:
+                    same_company.append(candidate)
+        if lead.duplicate_of is not None:
+            review = Review(lead.id, lead.duplicate_of, decision.to_dict())
+            observations.append(Observation("duplicate_review", ("doubtful_match",)))
     else:
         merged = merge_fields(lead.profile, _stored_profile(incoming))
         lead = replace(
@@ -469,17 +525,30 @@ def decide_arrival(
         conflicts = [
             {"field": c.field, "kept": c.kept, "incoming": c.incoming} for c in merged.conflicts
         ]
-        taken = []
-        for k in keys:
-            owner = state.identities.get(k)
-            if owner is None:
-                state.identities[k] = lead.id
-                claimed.append(k)
-            elif owner != lead.id:
-                taken.append(k)
-        if taken:
-            detail += f"; identities kept by other leads: {taken}"
         observations.append(Observation("merges", (matched_by,)))
+    shared: list[SharedIdentity] = []
+    for k in keys:  # every key is kept, also one other leads hold (a switchboard number)
+        holders = state.identities.setdefault(k, [])
+        if lead.id in holders:
+            continue
+        holders.append(lead.id)
+        claimed.append(k)
+        if k not in state.shared and shared_now(len(holders), config.policy):
+            state.shared.add(k)
+            shared.append(SharedIdentity(k[0], k[1], len(holders)))
+            observations.append(Observation("shared_identity", (k[0],)))
+    merge = (
+        AutoMerge(
+            lead.id,
+            arrival.submission_id,
+            arrival.event_id,
+            matched_by,
+            tuple(claimed),
+            decision.best.lines,
+        )
+        if not created and decision.best is not None
+        else None
+    )
 
     submission = Submission(
         submission_id=arrival.submission_id,
@@ -493,11 +562,22 @@ def decide_arrival(
         conflicts=conflicts,
         received_at=arrival.received_at,
         processed_at=now,
+        fields=_stored_profile(incoming),
+        evidence=decision.to_dict() if decision.weighed else None,
     )
     if lead.status in CLOSED_TO_ROUTING:  # sales has the deal: recorded, not routed
         state.leads[lead.id] = lead
         return LeadOutcome(
-            lead, created, submission, tuple(claimed), None, None, tuple(observations)
+            lead,
+            created,
+            submission,
+            tuple(claimed),
+            None,
+            None,
+            tuple(observations),
+            review=review,
+            shared=tuple(shared),
+            merge=merge,
         )
 
     activities = scoring_activities(state.activities.get(lead.id, []), lead)
@@ -522,8 +602,72 @@ def decide_arrival(
     lead = state.leads[lead.id]
     observations.extend(more)
     return LeadOutcome(
-        lead, created, submission, tuple(claimed), assignment, emit, tuple(observations), move
+        lead,
+        created,
+        submission,
+        tuple(claimed),
+        assignment,
+        emit,
+        tuple(observations),
+        move,
+        review=review,
+        shared=tuple(shared),
+        merge=merge,
     )
+
+
+def person_of(fields: Mapping[str, Any]) -> Person:
+    return Person(
+        first_name=fields.get("first_name"),
+        last_name=fields.get("last_name"),
+        company=fields.get("company"),
+        company_domain=fields.get("company_domain"),
+    )
+
+
+def arrival_company_keys(arrival: Arrival) -> tuple[str, ...]:
+    """The company keys an arrival looks for candidates under (and locks)."""
+    keys = company_keys(
+        profile_of(arrival.incoming, source_id=None, channel=None, purchased_list=False)
+    )
+    return tuple(k for k in keys if k is not None)
+
+
+def match_arrival(state: BatchState, arrival: Arrival, policy: MatchPolicy) -> MatchDecision:
+    """Weigh the leads holding the arrival's contact keys (shared keys left out) and those
+    under its company keys. A lead holding a key must be loaded (:class:`MissingState`)."""
+    candidates: list[tuple[uuid.UUID, Person, frozenset[Key]]] = []
+    for k in arrival.identities:
+        if k in state.shared:
+            continue
+        for lead_id in state.identities.get(k, ()):
+            row = _known(state, lead_id)
+            candidates.append((lead_id, person_of(row.profile), frozenset({k})))
+    candidates.extend(_company_candidates(state.candidates, arrival))
+    return decide_match(person_of(arrival.incoming), candidates, policy)
+
+
+def company_decision(
+    candidates: Mapping[str, Sequence[Candidate]], arrival: Arrival, policy: MatchPolicy
+) -> MatchDecision:
+    """The decision on company evidence alone (no contact keys): the load step's pre-pass."""
+    return decide_match(
+        person_of(arrival.incoming), _company_candidates(candidates, arrival), policy
+    )
+
+
+def _company_candidates(
+    candidates: Mapping[str, Sequence[Candidate]], arrival: Arrival
+) -> list[tuple[uuid.UUID, Person, frozenset[Key]]]:
+    return [
+        (
+            uuid.UUID(c.lead_id),
+            Person(c.first_name, c.last_name, c.company, c.company_domain),
+            frozenset(),
+        )
+        for company in arrival_company_keys(arrival)
+        for c in candidates.get(company, ())
+    ]
 
 
 def scoring_activities(points: Sequence[ActivityPoint], lead: LeadRow) -> list[ActivityPoint]:
@@ -562,7 +706,7 @@ def _transition(move: StageMove, lead: LeadRow) -> Observation:
 def _known(state: BatchState, lead_id: uuid.UUID) -> LeadRow:
     lead = state.leads.get(lead_id)
     if lead is None:
-        raise MissingState(f"lead {lead_id} was not loaded")
+        raise MissingState(lead_id)
     return lead
 
 

@@ -1,10 +1,11 @@
-"""Fuzzy person matching and field merging for dedupe.
+"""Normalizing names and companies, company keys, and field merging for dedupe.
 
-Exact keys (canonical email, E.164 phone) are cheap and certain; they live in
-``shared.domain.contact``. This module covers the rest of "the same person arriving
-twice": a typo'd name at the same company. It also decides how a matched submission is
-folded into the existing lead: blanks are filled, differing values are reported as
-conflicts and the existing value is kept, never silently overwritten.
+Contact keys (canonical email, E.164 phone) live in ``shared.domain.contact``; the match
+policy that weighs them with names and companies is ``services.router.domain.dedupe``. This
+module folds names and company names into comparable forms, says under which keys a lead is
+found as a candidate (its registrable company domain, its company name), and decides how a
+matched submission is folded into the existing lead: blanks are filled, differing values are
+reported as conflicts and the existing value is kept, never silently overwritten.
 
 Everything here is pure and deterministic: no I/O, no clock, no randomness. Given the
 same inputs, every function returns the same value, in the same order.
@@ -15,16 +16,18 @@ from __future__ import annotations
 import copy
 import functools
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rapidfuzz import fuzz
+from anyascii import anyascii
+from cleanco import basename as strip_legal_form
 
 from services.router.domain.model import LeadProfile
-from shared.domain.contact import FREE_MAIL_DOMAINS, domain_from_website
+from shared.domain.contact import FREE_MAIL_DOMAINS, domain_from_website, registrable_domain
 
-# Legal-form words dropped from the end of a company name ("Acme, Inc." -> "acme").
+# Legal-form words dropped from the end of a company name ("Acme, Inc." -> "acme"), after
+# cleanco has removed the legal forms it knows ("GmbH & Co. KG", "S.A. de C.V.", "Sp. z o.o.").
 LEGAL_SUFFIXES = frozenset(
     {
         "inc",
@@ -59,7 +62,9 @@ _JOINING_PUNCTUATION = frozenset({".", "'", "\u2019", "\u02bc", "`"})
 
 
 def _fold_text(text: str) -> str:
-    """Case-fold, decompose (NFKD) and drop accents, repeated until nothing changes.
+    """Case-fold, decompose (NFKD), drop accents and transliterate to Latin letters, repeated
+    until nothing changes: "Müller" -> "muller", "Иванов" -> "ivanov", "Σωκράτης" ->
+    "sokratis" (anyascii).
 
     One pass is not always enough: case-folding can produce characters that decompose,
     and compatibility decomposition can produce upper-case letters (``U+212B`` ANGSTROM
@@ -69,13 +74,16 @@ def _fold_text(text: str) -> str:
     for _ in range(8):
         folded = unicodedata.normalize("NFKD", text.casefold())
         folded = "".join(ch for ch in folded if unicodedata.category(ch) != "Mn")
+        if not folded.isascii():
+            folded = "".join(ch if ch.isascii() else (anyascii(ch) or ch) for ch in folded)
+            folded = folded.casefold()
         if folded == text:
             break
         text = folded
     return text
 
 
-def _words(text: str) -> list[str]:
+def words_of(text: str) -> list[str]:
     return list(_words_cached(text))
 
 
@@ -104,9 +112,18 @@ def normalize_company_name(name: str) -> str:
     whitespace collapsed. A word is never dropped when it is the only one left, so
     "The Company" stays "company" rather than becoming empty. Idempotent.
     """
-    words = _words(name.replace("&", " and "))
-    # "the" first, then suffixes: popping from the end never changes the first word, so
-    # one pass reaches a fixed point and the function is idempotent.
+    for _ in range(4):  # to a fixed point, so the function is idempotent
+        stripped = _company_words(strip_legal_form(name))
+        folded = stripped if stripped not in ("", "the") else _company_words(name)
+        if folded == name:
+            break
+        name = folded
+    return name
+
+
+def _company_words(name: str) -> str:
+    words = words_of(name.replace("&", " and "))
+    # "the" first, then suffixes: popping from the end never changes the first word.
     while len(words) > 1 and words[0] == "the":
         words.pop(0)
     while len(words) > 1 and words[-1] in LEGAL_SUFFIXES:
@@ -122,39 +139,30 @@ def normalize_person_name(first: str | None, last: str | None) -> str:
     separate, apostrophes and dots join), whitespace collapsed. Idempotent when the
     result is passed back as either part.
     """
-    return " ".join(_words(first or "") + _words(last or ""))
+    return " ".join(words_of(first or "") + words_of(last or ""))
 
 
 @functools.lru_cache(maxsize=65536)
-def _company_domain(domain: str | None) -> str | None:
-    """A domain usable as a company identity: normalized, and never a free-mail domain."""
+def company_domain_of(domain: str | None) -> str | None:
+    """A domain usable as a company identity: the registrable domain (``shop.acme.co.uk`` is
+    ``acme.co.uk``), and never a free-mail domain."""
     if not domain:
         return None
     host = domain_from_website(domain)
-    if host is None or host in FREE_MAIL_DOMAINS:
+    if host is None:
+        return None
+    host = registrable_domain(host)
+    if host in FREE_MAIL_DOMAINS or "." not in host:
         return None
     return host
 
 
-# --- fuzzy matching -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MatchThresholds:
-    """Minimum rapidfuzz scores (0..100) for a fuzzy match."""
-
-    name: float = 88.0
-    company: float = 90.0
-
-    def __post_init__(self) -> None:
-        for label, value in (("name", self.name), ("company", self.company)):
-            if not 0.0 <= value <= 100.0:
-                raise ValueError(f"{label} threshold must be between 0 and 100, got {value}")
+# --- candidates -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """An existing lead the service found under the new lead's :func:`company_key`."""
+    """An existing lead the service found under one of the new lead's company keys."""
 
     lead_id: str
     first_name: str | None = None
@@ -163,95 +171,18 @@ class Candidate:
     company_domain: str | None = None
 
 
-@dataclass(frozen=True)
-class FuzzyMatch:
-    """Which lead matched and why; ``detail`` is meant for the merge history."""
+def company_keys(lead: LeadProfile) -> tuple[str | None, str | None]:
+    """``(company_key, company_name_key)``: where a lead is indexed for fuzzy matching.
 
-    lead_id: str
-    name_score: float
-    company_score: float
-    detail: str
-
-
-def _same_company(
-    lead: LeadProfile, candidate: Candidate, threshold: float
-) -> tuple[float, str] | None:
-    """``(score, reason)`` when both are at one company, else None.
-
-    A shared company domain is certain (score 100); free-mail domains are never a
-    company. Otherwise the normalized company names must reach ``threshold`` with
-    ``fuzz.ratio``: plain edit similarity over the whole name, so a one-letter typo in
-    a long name passes while "acme" vs "acne" (75) does not, and a name is not
-    "similar" to a longer one merely because it is contained in it.
+    The first is :func:`company_key`; the second is the name key (``"name:acme"``) when the
+    first is a domain and the lead also names its company, else None. A lead is found under
+    either, so a submission with only a company name finds the lead that also had a domain.
     """
-    domain = _company_domain(lead.company_domain)
-    if domain is not None and domain == _company_domain(candidate.company_domain):
-        return 100.0, f"same company domain {domain}"
-    ours = normalize_company_name(lead.company or "")
-    theirs = normalize_company_name(candidate.company or "")
-    if not ours or not theirs:
-        return None
-    score = float(fuzz.ratio(ours, theirs))
-    if score < threshold:
-        return None
-    return score, f"company {ours!r} ~ {theirs!r} ({score:.1f})"
-
-
-def fuzzy_match(
-    lead: LeadProfile,
-    candidates: Sequence[Candidate],
-    thresholds: MatchThresholds = MatchThresholds(),
-) -> FuzzyMatch | None:
-    """The candidate that is the same person as ``lead``, or None.
-
-    A candidate matches when both of these hold:
-
-    1. **Same company.** Either both carry the same company domain (normalized with
-       ``domain_from_website``, so ``www.Acme.com`` is ``acme.com``), and it is not a
-       free-mail domain -- two gmail.com users are not colleagues -- or their
-       normalized company names (:func:`normalize_company_name`) score at least
-       ``thresholds.company`` with ``fuzz.ratio``.
-    2. **Similar person name.** Both sides have a last name (a first name alone is too
-       weak to identify anyone); the normalized full names
-       (:func:`normalize_person_name`) score at least ``thresholds.name`` with
-       ``fuzz.token_sort_ratio``. Token sort forgives order ("Smith John") and typos
-       ("Jon Smith" ~ "John Smith" is 94.7, "Katherine" ~ "Catherine" 93.3 with the
-       same surname) but still compares whole names. ``WRatio`` is deliberately not
-       used: its partial and token-set scores rate "Smith" against "John Smith" (and
-       "Mary Smith") at 90 or more, which would merge different people sharing a
-       surname.
-
-    Among matching candidates the best is the highest name score, then the highest
-    company score, then the lowest ``lead_id``, so the answer never depends on the
-    order of ``candidates``.
-    """
-    if not _words(lead.last_name or ""):
-        return None
-    ours = normalize_person_name(lead.first_name, lead.last_name)
-    best: tuple[float, float, str] | None = None
-    found: FuzzyMatch | None = None
-    for candidate in candidates:
-        if not _words(candidate.last_name or ""):
-            continue
-        theirs = normalize_person_name(candidate.first_name, candidate.last_name)
-        name_score = float(fuzz.token_sort_ratio(ours, theirs))
-        if name_score < thresholds.name:
-            continue
-        company = _same_company(lead, candidate, thresholds.company)
-        if company is None:
-            continue
-        company_score, company_reason = company
-        # Higher scores first; among equals the smallest lead_id.
-        rank = (-name_score, -company_score, candidate.lead_id)
-        if best is None or rank < best:
-            best = rank
-            found = FuzzyMatch(
-                lead_id=candidate.lead_id,
-                name_score=name_score,
-                company_score=company_score,
-                detail=f"name {ours!r} ~ {theirs!r} ({name_score:.1f}), {company_reason}",
-            )
-    return found
+    first = company_key(lead)
+    if first is None or first.startswith("name:"):
+        return first, None
+    name = normalize_company_name(lead.company or "")
+    return first, f"name:{name}" if name else None
 
 
 def company_key(lead: LeadProfile) -> str | None:
@@ -262,7 +193,7 @@ def company_key(lead: LeadProfile) -> str | None:
     match is possible). Leads indexed under a domain are not found by a name key and
     vice versa; a service wanting both can look up the name key as well.
     """
-    domain = _company_domain(lead.company_domain)
+    domain = company_domain_of(lead.company_domain)
     if domain is not None:
         return domain
     name = normalize_company_name(lead.company or "")

@@ -7,7 +7,9 @@ thing), **decide** with the pure :func:`~services.router.domain.intake.decide_ba
 Same person, same moment: arrivals in one batch are decided in partition order against
 a state each decision updates; across batches and instances, advisory locks on the
 submission ids and company keys (taken in one order) and unique identities keep one lead
-per person (the loser of an identity race retries and then matches).
+per person: an arrival holds advisory locks on its submission id, its company keys and its
+contact keys while it reads who holds them and adds its lead, so two transactions never both
+miss a person. The match policy is pure (``services/router/domain/dedupe.py``).
 
 No global lock: the decisions are made on the reps' state as read, then only the teams
 whose reps they change are locked (in id order) and their reps read again. Unchanged, the
@@ -27,24 +29,28 @@ from services.router.activities.service import apply_pending
 from services.router.assignment.service import MAX_DECIDE_ROUNDS, TeamContended
 from services.router.context import RouterContext
 from services.router.convert import activity_points, to_rep, to_rule, to_team
+from services.router.domain.dedupe import MatchPolicy, Verdict
 from services.router.domain.intake import (
     Arrival,
+    AutoMerge,
     BatchOutcome,
     BatchState,
     ClockRow,
     Config,
     LeadRow,
+    MissingState,
     ShowRef,
+    arrival_company_keys,
+    company_decision,
     decide_batch,
-    profile_of,
 )
-from services.router.domain.matching import Candidate, company_key, fuzzy_match
-from services.router.events import assigned_event
+from services.router.domain.matching import Candidate
+from services.router.events import assigned_event, merge_event
 from services.router.models import Assignment, Lead, LeadSubmission, Outbox
 from services.router.repository import BatchRepository
-from shared.db import company_lock_key, lead_ref_key
+from shared.db import company_lock_key, identity_lock_key, lead_ref_key
 from shared.events.envelope import CloudEvent
-from shared.events.models import LeadReceived
+from shared.events.models import IdentityRef, LeadMerge, LeadReceived
 from shared.logging import get_logger
 from shared.metrics import on_commit
 from shared.outbox import outbox_row
@@ -56,10 +62,9 @@ LEAD_UPDATE_COLUMNS = (
     "score_breakdown", "owner_rep_id", "team_id", "queue", "updated_at", "lifecycle_stage",
     "stage_entered_at", "last_owner_rep_id", "owned_since", "last_worked_at",
 )  # fmt: skip
-
-
-class IdentityRace(Exception):
-    """Another transaction created a lead with one of these identities first: retry, then match."""
+# Leads a batch may find it needs after its first load (a merge target the pre-pass did not
+# foresee): each is loaded and the batch decided again.
+MAX_LATE_LOADS = 8
 
 
 def arrival_of(event: CloudEvent, data: LeadReceived) -> Arrival:
@@ -101,28 +106,24 @@ async def handle_received_batch(
         return 0
 
     # --- load ---------------------------------------------------------------------------
-    companies = {
-        arrival.submission_id: company_key(
-            profile_of(arrival.incoming, source_id=None, channel=None, purchased_list=False)
-        )
-        for arrival in arrivals
-    }
+    companies = {a.submission_id: arrival_company_keys(a) for a in arrivals}
+    keys = sorted({k for a in arrivals for k in a.identities})
     await repo.lock_keys(
         [lead_ref_key(a.submission_id) for a in arrivals]
-        + [company_lock_key(c) for c in companies.values() if c is not None]
+        + [company_lock_key(c) for found in companies.values() for c in found]
+        + [identity_lock_key(*k) for k in keys]
     )
-    keys = sorted({k for a in arrivals for k in a.identities})
-    identities = await repo.lead_ids_for_identities(keys)
-    unmatched = [a for a in arrivals if not any(k in identities for k in a.identities)]
+    identities = await repo.leads_for_identities(keys)
+    shared = await repo.shared_identities(keys)
     candidates = await repo.fuzzy_candidates_many(
-        sorted({c for a in unmatched if (c := companies[a.submission_id]) is not None})
+        sorted({c for found in companies.values() for c in found})
     )
-    needed = set(identities.values()) | _fuzzy_hits(ctx, unmatched, companies, candidates)
-    leads = {row["id"]: LeadRow(**row) for row in await repo.lock_lead_rows(sorted(needed))}
-    activities: dict[uuid.UUID, list[Any]] = {lead_id: [] for lead_id in leads}
-    for row in await repo.activity_rows(sorted(leads)):
-        activities[row.lead_id].append(row)
-    clocks = {row["lead_id"]: ClockRow(**row) for row in await repo.clock_rows(sorted(leads))}
+    needed = {i for k, held in identities.items() if k not in shared for i in held}
+    needed |= _company_hits(arrivals, candidates, ctx.match_policy)
+    leads: dict[uuid.UUID, LeadRow] = {}
+    points: dict[uuid.UUID, list[Any]] = {}
+    clocks: dict[uuid.UUID, ClockRow] = {}
+    await _load_leads(repo, needed, leads, points, clocks)
     team_rows = await repo.team_rows()
     reps = {r.id: to_rep(r) for r in await repo.rep_rows()}
     config = Config(
@@ -130,17 +131,17 @@ async def handle_received_batch(
         routing_rules=tuple(to_rule(r) for r in await repo.rule_rows()),
         follow_the_sun=ctx.follow_the_sun,
         fallback_queue=ctx.fallback_queue,
-        thresholds=ctx.match_thresholds,
+        policy=ctx.match_policy,
     )
     teams = {t.id: to_team(t) for t in team_rows}
     timezones = {t.id: t.timezone for t in team_rows}
-    points = {lead_id: activity_points(rows) for lead_id, rows in activities.items()}
 
     # --- decide (again under the locks of the teams it changes, if they moved) -----------
     locked: set[str] = set()
-    for _ in range(MAX_DECIDE_ROUNDS):
+    rounds = late = 0
+    while True:
         state = BatchState(
-            identities=dict(identities),
+            identities={k: list(v) for k, v in identities.items()},
             candidates={k: list(v) for k, v in candidates.items()},
             leads=dict(leads),
             activities={k: list(v) for k, v in points.items()},
@@ -148,11 +149,22 @@ async def handle_received_batch(
             teams=teams,
             team_timezones=timezones,
             reps=dict(reps),
+            shared=set(shared),
         )
-        out = decide_batch(state, arrivals, config, now)
+        try:
+            out = decide_batch(state, arrivals, config, now)
+        except MissingState as missing:
+            late += 1
+            if late > MAX_LATE_LOADS or missing.lead_id in leads:
+                raise
+            await _load_leads(repo, {missing.lead_id}, leads, points, clocks)
+            continue
         to_lock = out.teams_changed - locked
         if not to_lock:
             break
+        rounds += 1
+        if rounds > MAX_DECIDE_ROUNDS:
+            raise TeamContended(str(sorted(locked)))
         await repo.team_rows(sorted(to_lock), lock=True)
         locked |= to_lock
         current = {r.id: to_rep(r) for r in await repo.rep_rows(sorted(to_lock))}
@@ -160,8 +172,6 @@ async def handle_received_batch(
         if not stale and current.keys() == {r for r, v in reps.items() if v.team_id in to_lock}:
             break  # what the decisions read is what the locks now guard
         reps = {k: v for k, v in reps.items() if v.team_id not in to_lock} | current
-    else:
-        raise TeamContended(str(sorted(locked)))
 
     # --- apply --------------------------------------------------------------------------
     await _apply(repo, out, now)
@@ -179,28 +189,40 @@ async def handle_received_batch(
     return len(arrivals)
 
 
-def _fuzzy_hits(
-    ctx: RouterContext,
-    unmatched: Sequence[Arrival],
-    companies: dict[uuid.UUID, str | None],
-    candidates: dict[str, list[Candidate]],
+def _company_hits(
+    arrivals: Sequence[Arrival], candidates: dict[str, list[Candidate]], policy: MatchPolicy
 ) -> set[uuid.UUID]:
-    """Stored leads the unmatched arrivals may merge into (to load and lock them)."""
+    """Stored leads the arrivals would merge into on their company evidence alone (to load
+    and lock them with the leads holding their contact keys)."""
     hits: set[uuid.UUID] = set()
-    for arrival in unmatched:
-        company = companies[arrival.submission_id]
-        if company is None or not candidates.get(company):
-            continue
-        profile = profile_of(
-            arrival.incoming,
-            source_id=arrival.source_id,
-            channel=arrival.channel,
-            purchased_list=arrival.purchased_list,
-        )
-        match = fuzzy_match(profile, candidates[company], ctx.match_thresholds)
-        if match is not None:
-            hits.add(uuid.UUID(match.lead_id))
+    for arrival in arrivals:
+        decision = company_decision(candidates, arrival, policy)
+        if decision.verdict == Verdict.merge and decision.lead_id is not None:
+            hits.add(decision.lead_id)
     return hits
+
+
+async def _load_leads(
+    repo: BatchRepository,
+    lead_ids: set[uuid.UUID],
+    leads: dict[uuid.UUID, LeadRow],
+    points: dict[uuid.UUID, list[Any]],
+    clocks: dict[uuid.UUID, ClockRow],
+) -> None:
+    """Lock and read leads (in id order) with their activities and clocks, into the maps."""
+    wanted = sorted(lead_ids - leads.keys())
+    if not wanted:
+        return
+    for row in await repo.lock_lead_rows(wanted):
+        leads[row["id"]] = LeadRow(**row)
+    found = [i for i in wanted if i in leads]
+    activities: dict[uuid.UUID, list[Any]] = {lead_id: [] for lead_id in found}
+    for row in await repo.activity_rows(found):
+        activities[row.lead_id].append(row)
+    for lead_id, rows in activities.items():
+        points[lead_id] = activity_points(rows)
+    for row in await repo.clock_rows(found):
+        clocks[row["lead_id"]] = ClockRow(**row)
 
 
 async def _apply(repo: BatchRepository, out: BatchOutcome, now: datetime) -> None:
@@ -214,10 +236,9 @@ async def _apply(repo: BatchRepository, out: BatchOutcome, now: datetime) -> Non
             if lead_id not in out.created
         ]
     )
-    claimed = await repo.claim_identities_many(out.identities)
-    lost = [(k, v) for k, v, _ in out.identities if (k, v) not in claimed]
-    if lost:
-        raise IdentityRace(str(lost))
+    await repo.claim_identities_many(out.identities)  # under the identities' locks
+    detected = await repo.insert_shared_identities(out.shared_identities, now)
+    await repo.insert_reviews(out.reviews, now)
     await repo.insert_rows(LeadSubmission, [_values(s) for s in out.submissions])
     await repo.end_assignments(sorted(out.end_assignments_of), now)
     await repo.insert_rows(Assignment, [_values(a) for a in out.assignments])
@@ -226,8 +247,12 @@ async def _apply(repo: BatchRepository, out: BatchOutcome, now: datetime) -> Non
     await repo.set_period_counts(out.period_counts)
     await repo.upsert_clocks([_values(c) for c in out.clocks.values()])
     await repo.record_stage_moves(out.stage_moves)
-    await repo.insert_rows(Outbox, [outbox_row(*assigned_event(e, now), now) for e in out.emits])
-    _count(repo, out)
+    await repo.insert_rows(
+        Outbox,
+        [outbox_row(*assigned_event(e, now), now) for e in out.emits]
+        + [outbox_row(*_merge_event(m, now), now) for m in out.merges],
+    )
+    _count(repo, out, detected)
     for outcome in out.outcomes:
         a = outcome.assignment
         log.info(
@@ -241,12 +266,29 @@ async def _apply(repo: BatchRepository, out: BatchOutcome, now: datetime) -> Non
         )
 
 
+def _merge_event(merge: AutoMerge, now: datetime) -> tuple[str, str, CloudEvent]:
+    data = LeadMerge(
+        change="merged",
+        lead_id=merge.lead_id,
+        other_lead_id=merge.submission_id,
+        how="automatic",
+        matched_by=merge.matched_by,
+        submission_ids=[merge.submission_id],
+        identities=[IdentityRef(kind=k, value=v) for k, v in merge.identities],  # type: ignore[arg-type]
+        evidence=list(merge.lines),
+        decided_by="leadflow",
+        reason=f"the submission matched lead {merge.lead_id} by {merge.matched_by}",
+        at=now,
+    )
+    return merge_event(data, cause=merge.event_id, now=now)
+
+
 def _values(value: Any) -> dict[str, Any]:
     """A row value's columns (shallow: the JSON columns are not copied again)."""
     return dict(vars(value))
 
 
-def _count(repo: BatchRepository, out: BatchOutcome) -> None:
+def _count(repo: BatchRepository, out: BatchOutcome, detected: Sequence[str]) -> None:
     merges: dict[str, int] = {}
     routed: dict[tuple[str, str], int] = {}
     scores: list[float] = []
@@ -271,6 +313,10 @@ def _count(repo: BatchRepository, out: BatchOutcome) -> None:
     def record() -> None:
         for how, n in merges.items():
             metrics.MERGES.labels(how).inc(n)
+        for kind in detected:
+            metrics.SHARED_IDENTITIES.labels(kind).inc()
+        if out.reviews:
+            metrics.DUPLICATE_REVIEWS.labels("doubtful_match").inc(len(out.reviews))
         for labels, n in routed.items():
             metrics.LEADS_ROUTED.labels(*labels).inc(n)
         for value in scores:

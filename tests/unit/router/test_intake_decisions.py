@@ -25,7 +25,6 @@ from services.router.domain.intake import (
     decide_batch,
     teams_touched,
 )
-from services.router.domain.matching import MatchThresholds
 from services.router.domain.scoring import load_scoring_rules
 
 RULES = load_scoring_rules(Path(__file__).parents[3] / "deploy" / "config" / "scoring.yaml")
@@ -35,7 +34,6 @@ CONFIG = Config(
     routing_rules=(RoutingRule(name="everyone", team_id="sales"),),
     follow_the_sun=(),
     fallback_queue="unassigned",
-    thresholds=MatchThresholds(),
 )
 QUALIFIED: dict[str, Any] = {
     "job_title": "VP of Sales",
@@ -121,6 +119,73 @@ def test_a_typod_name_at_the_same_company_in_one_batch_merges() -> None:
     assert out.submissions[1].matched_by == "name_company"
 
 
+SWITCHBOARD = "+442079460000"
+
+
+def test_colleagues_behind_one_switchboard_are_two_leads_and_both_keep_the_number() -> None:
+    john = arrival(3, email="john.smith@acme3.com", first_name="John", last_name="Smith")
+    mary = arrival(3, email="mary.jones@acme3.com", first_name="Mary", last_name="Jones")
+    john = replace(john, incoming={**john.incoming, "phone": SWITCHBOARD})
+    mary = replace(mary, incoming={**mary.incoming, "phone": SWITCHBOARD})
+    out = decide_batch(empty_state(), [john, mary], CONFIG, NOW)
+    assert len(out.created) == 2
+    assert [a.outcome for a in out.assignments] == ["assigned", "assigned"]
+    holders = [
+        lead for kind, value, lead in out.identities if (kind, value) == ("phone", SWITCHBOARD)
+    ]
+    assert sorted(holders) == sorted(out.created)
+    assert out.submissions[1].matched_by == "new"
+    assert "weighed and found too weak" in out.submissions[1].detail
+    assert out.merges == [] and out.reviews == []
+
+
+def test_a_number_many_people_use_stops_being_a_key_and_is_counted_once() -> None:
+    people = [("John", "Smith"), ("Mary", "Jones"), ("Ali", "Khan"), ("Eva", "Berg")]
+    arrivals = [
+        replace(a, incoming={**a.incoming, "phone": SWITCHBOARD})
+        for a in (
+            arrival(4, email=f"{f}@acme4.com".lower(), first_name=f, last_name=last)
+            for f, last in people
+        )
+    ]
+    nameless = arrival(4, email=None, first_name=None, last_name=None, phone=SWITCHBOARD)
+    state = empty_state()
+    out = decide_batch(state, [*arrivals, nameless], CONFIG, NOW)
+    assert len(out.created) == 5  # the nameless one matches nobody: the number is shared
+    assert [(r.kind, r.value, r.lead_count) for r in out.shared_identities] == [
+        ("phone", SWITCHBOARD, 3)
+    ]
+    assert ("phone", SWITCHBOARD) in state.shared
+
+
+def test_robert_then_bob_at_the_same_company_is_one_lead_and_the_merge_is_published() -> None:
+    robert = arrival(5, email="robert@acme5.com", first_name="Robert", last_name="Smith")
+    bob = arrival(5, email="bob.smith@acme5.com", first_name="Bob", last_name="Smith")
+    out = decide_batch(empty_state(), [robert, bob], CONFIG, NOW)
+    assert len(out.created) == 1
+    assert out.submissions[1].matched_by == "name_company"
+    (merge,) = out.merges
+    assert merge.submission_id == bob.submission_id
+    assert merge.lead_id == out.submissions[0].lead_id
+    assert ("email", "bob.smith@acme5.com") in merge.identities
+    assert any("nicknames" in line for line in merge.lines)
+
+
+def test_a_doubtful_match_is_a_new_lead_marked_for_review() -> None:
+    robert = arrival(6, email="robert@acme6.com", first_name="Robert", last_name="Smith")
+    initial = arrival(6, email="rs@acme6.com", first_name="R.", last_name="Smith")
+    out = decide_batch(empty_state(), [robert, initial], CONFIG, NOW)
+    assert len(out.created) == 2
+    (review,) = out.reviews
+    assert review.other_lead_id == out.submissions[0].lead_id
+    assert review.lead_id == out.submissions[1].lead_id
+    assert review.evidence["verdict"] == "review"
+    new_lead = out.leads[review.lead_id]
+    assert new_lead.duplicate_of == review.other_lead_id
+    assert out.submissions[1].detail.startswith("possible duplicate of lead")
+    assert out.emits[1].lead.duplicate_of == review.other_lead_id
+
+
 def test_weighted_round_robin_over_a_batch_is_exact() -> None:
     out = decide_batch(empty_state(), [arrival(n) for n in range(60)], CONFIG, NOW)
     shares = Counter(a.rep_id for a in out.assignments)
@@ -174,7 +239,7 @@ def test_a_known_converted_lead_is_merged_but_not_routed() -> None:
         updated_at=NOW - timedelta(days=30),
     )  # fmt: skip
     state = empty_state(identities={("email", "won@acme7.com")}, leads={lead_id: known})
-    state.identities = {("email", "won@acme7.com"): lead_id}
+    state.identities = {("email", "won@acme7.com"): [lead_id]}
     out = decide_batch(state, [arrival(7, email="won@acme7.com", city="Boston")], CONFIG, NOW)
     assert out.assignments == [] and out.emits == []
     assert out.leads[lead_id].profile["city"] == "Boston"
@@ -197,7 +262,7 @@ def _known(status: str, email: str, **fields: Any) -> LeadRow:
 
 def _state_with(lead: LeadRow, email: str) -> BatchState:
     state = empty_state(leads={lead.id: lead})
-    state.identities = {("email", email): lead.id}
+    state.identities = {("email", email): [lead.id]}
     return state
 
 

@@ -9,18 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.router.domain.matching import (
-    Candidate,
     Conflict,
-    FuzzyMatch,
-    MatchThresholds,
     company_key,
-    fuzzy_match,
+    company_keys,
     merge_fields,
     normalize_company_name,
     normalize_person_name,
 )
 from services.router.domain.model import LeadProfile
-from shared.domain.contact import FREE_MAIL_DOMAINS
 
 
 def lead(
@@ -53,6 +49,17 @@ def test_company_name_variants_normalize_alike(raw: str) -> None:
         ("The The", "the"),
         ("Theater Works Pty Ltd", "theater works"),
         ("Co-operative Bank plc", "co operative bank"),
+        ("Acme GmbH & Co. KG", "acme"),
+        ("Acme S.A. de C.V.", "acme"),
+        ("Acme Sp. z o.o.", "acme"),
+        ("ACME S.p.A.", "acme"),
+        ("Acme Pty Ltd", "acme"),
+        ("Müller Maschinenbau GmbH", "muller maschinenbau"),
+        # "Ivanov and partners" with the Russian legal form OOO, in Cyrillic
+        (
+            "\u0418\u0432\u0430\u043d\u043e\u0432 \u0438 \u043f\u0430\u0440\u0442\u043d\u0435\u0440\u044b \u041e\u041e\u041e",
+            "ivanov i partnery",
+        ),
         ("", ""),
         ("!!!", ""),
     ],
@@ -100,152 +107,6 @@ def test_normalize_person_name_is_idempotent(first: str, last: str) -> None:
     assert normalize_person_name(None, once) == once
 
 
-# --- fuzzy_match ----------------------------------------------------------------------
-
-
-def test_typo_in_first_name_at_same_domain_matches() -> None:
-    found = fuzzy_match(lead("Jon", "Smith"), [Candidate("L1", "John", "Smith", None, "acme.com")])
-    assert found is not None
-    assert found.lead_id == "L1"
-    assert found.name_score == pytest.approx(94.74, abs=0.01)
-    assert found.company_score == 100.0
-    assert found.detail == "name 'jon smith' ~ 'john smith' (94.7), same company domain acme.com"
-
-
-def test_katherine_matches_catherine_at_same_domain() -> None:
-    found = fuzzy_match(
-        lead("Katherine", "Smith"), [Candidate("L1", "Catherine", "Smith", None, "acme.com")]
-    )
-    assert found is not None
-    assert found.lead_id == "L1"
-
-
-def test_domain_comparison_ignores_case_and_www() -> None:
-    found = fuzzy_match(
-        lead("Jon", "Smith", domain="www.ACME.com"),
-        [Candidate("L1", "John", "Smith", None, "acme.com")],
-    )
-    assert found is not None
-
-
-def test_swapped_name_order_matches() -> None:
-    assert fuzzy_match(lead("Smith", "John"), [Candidate("L1", "John", "Smith", None, "acme.com")])
-
-
-def test_different_person_at_same_company_does_not_match() -> None:
-    assert (
-        fuzzy_match(lead("John", "Smith"), [Candidate("L1", "Mary", "Jones", None, "acme.com")])
-        is None
-    )
-
-
-def test_same_name_at_different_company_does_not_match() -> None:
-    candidate = Candidate("L1", "John", "Smith", "Globex Corporation", "globex.com")
-    assert fuzzy_match(lead("John", "Smith", company="Acme Inc"), [candidate]) is None
-
-
-def test_same_name_without_any_company_does_not_match() -> None:
-    candidate = Candidate("L1", "John", "Smith", None, None)
-    assert fuzzy_match(lead("John", "Smith", domain=None), [candidate]) is None
-
-
-@pytest.mark.parametrize("domain", sorted(FREE_MAIL_DOMAINS))
-def test_free_mail_domain_is_never_the_same_company(domain: str) -> None:
-    candidate = Candidate("L1", "John", "Smith", None, domain)
-    assert fuzzy_match(lead("John", "Smith", domain=domain), [candidate]) is None
-
-
-def test_company_name_match_without_domain() -> None:
-    candidate = Candidate("L1", "John", "Smith", "ACME Incorporated", None)
-    found = fuzzy_match(lead("Jon", "Smith", company="Acme, Inc.", domain=None), [candidate])
-    assert found is not None
-    assert found.company_score == 100.0
-    assert found.detail.endswith("company 'acme' ~ 'acme' (100.0)")
-
-
-def test_company_name_typo_below_threshold_does_not_match() -> None:
-    candidate = Candidate("L1", "John", "Smith", "Acne", None)
-    assert fuzzy_match(lead("John", "Smith", company="Acme", domain=None), [candidate]) is None
-
-
-def test_surname_alone_does_not_match_a_full_name() -> None:
-    candidate = Candidate("L1", "John", "Smith", None, "acme.com")
-    assert fuzzy_match(lead(None, "Smith"), [candidate]) is None
-
-
-@pytest.mark.parametrize(
-    ("ours", "theirs"),
-    [
-        (("John", None), ("John", "Smith")),
-        (("John", "Smith"), ("John", None)),
-        (("John", "  "), ("John", "  ")),
-        ((None, None), (None, None)),
-    ],
-)
-def test_last_name_required_on_both_sides(
-    ours: tuple[str | None, str | None], theirs: tuple[str | None, str | None]
-) -> None:
-    candidate = Candidate("L1", theirs[0], theirs[1], None, "acme.com")
-    assert fuzzy_match(lead(*ours), [candidate]) is None
-
-
-def test_last_name_alone_on_both_sides_may_match() -> None:
-    assert fuzzy_match(lead(None, "Smith"), [Candidate("L1", None, "Smith", None, "acme.com")])
-
-
-def test_best_match_wins_and_ties_go_to_lowest_lead_id() -> None:
-    candidates = [
-        Candidate("L9", "John", "Smith", None, "acme.com"),
-        Candidate("L5", "Jon", "Smith", None, "acme.com"),
-        Candidate("L7", "John", "Smith", None, "acme.com"),
-    ]
-    found = fuzzy_match(lead("John", "Smith"), candidates)
-    assert found is not None
-    assert (found.lead_id, found.name_score) == ("L7", 100.0)
-    assert fuzzy_match(lead("John", "Smith"), list(reversed(candidates))) == found
-
-
-def test_thresholds_are_configurable() -> None:
-    candidate = [Candidate("L1", "Jon", "Smith", None, "acme.com")]
-    assert fuzzy_match(lead(), candidate, MatchThresholds(name=95.0)) is None
-    assert fuzzy_match(lead(), candidate, MatchThresholds(name=90.0)) is not None
-
-
-@pytest.mark.parametrize(("name", "company"), [(-1.0, 90.0), (88.0, 100.5)])
-def test_thresholds_out_of_range_are_rejected(name: float, company: float) -> None:
-    with pytest.raises(ValueError, match="between 0 and 100"):
-        MatchThresholds(name=name, company=company)
-
-
-def test_no_candidates_no_match() -> None:
-    assert fuzzy_match(lead(), []) is None
-
-
-names = st.text(alphabet=st.characters(categories=["L"]), min_size=1, max_size=12)
-
-
-@given(names, names)
-def test_a_lead_always_matches_itself_at_its_company(first: str, last: str) -> None:
-    profile = lead(first, last, domain="acme.com")
-    found = fuzzy_match(profile, [Candidate("L1", first, last, None, "acme.com")])
-    assert found == FuzzyMatch(
-        lead_id="L1",
-        name_score=100.0,
-        company_score=100.0,
-        detail=(
-            f"name {normalize_person_name(first, last)!r} ~ "
-            f"{normalize_person_name(first, last)!r} (100.0), same company domain acme.com"
-        ),
-    )
-
-
-@given(st.lists(st.tuples(names, names, st.sampled_from(["acme.com", "gmail.com", "x.io"]))))
-def test_fuzzy_match_ignores_candidate_order(people: list[tuple[str, str, str]]) -> None:
-    candidates = [Candidate(f"L{i}", f, last, None, d) for i, (f, last, d) in enumerate(people)]
-    profile = lead("John", "Smith")
-    assert fuzzy_match(profile, candidates) == fuzzy_match(profile, candidates[::-1])
-
-
 # --- company_key ----------------------------------------------------------------------
 
 
@@ -263,6 +124,25 @@ def test_fuzzy_match_ignores_candidate_order(people: list[tuple[str, str, str]])
 )
 def test_company_key(profile: LeadProfile, expected: str | None) -> None:
     assert company_key(profile) == expected
+
+
+@pytest.mark.parametrize(
+    ("profile", "expected"),
+    [
+        (
+            LeadProfile(company="Acme Ltd", company_domain="shop.acme.co.uk"),
+            ("acme.co.uk", "name:acme"),
+        ),
+        (LeadProfile(company_domain="mail.acme.com.au"), ("acme.com.au", None)),
+        (LeadProfile(company="Acme GmbH & Co. KG"), ("name:acme", None)),
+        (LeadProfile(company="Acme", company_domain="googlemail.com"), ("name:acme", None)),
+        (LeadProfile(), (None, None)),
+    ],
+)
+def test_company_keys_are_the_registrable_domain_and_the_name(
+    profile: LeadProfile, expected: tuple[str | None, str | None]
+) -> None:
+    assert company_keys(profile) == expected
 
 
 # --- merge_fields ---------------------------------------------------------------------
