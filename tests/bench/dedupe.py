@@ -14,8 +14,10 @@ What it does:
 3. Decides the submissions in time order, ``--batch`` at a time, with the router's pure
    decision code (``services/router/domain/intake.py::decide_batch``) against an in-memory
    store that loads what a batch needs and folds each ``BatchOutcome`` back in, as
-   ``services/router/intake/batch.py`` does with PostgreSQL: identities, fuzzy candidates
-   per company key (oldest first, up to ``FUZZY_CANDIDATES``), lead rows. No teams or reps:
+   ``services/router/intake/batch.py`` does with PostgreSQL: the leads holding each identity,
+   the identities no longer used as keys (shared), fuzzy candidates under each company key
+   (a lead is under its company key and its company name key; oldest first, up to
+   ``FUZZY_CANDIDATES``), lead rows; reviews come from the outcome. No teams or reps:
    routing does not matter here (every lead is queued or nurtured). Scoring rules are
    ``deploy/config/scoring.yaml``.
 4. Pairwise metrics over all submissions: a pair is predicted the same person when both
@@ -33,6 +35,7 @@ accepted and ignored.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import shlex
@@ -51,6 +54,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from services.ingest.leads.schemas import validate_lead
+from services.router.domain.dedupe import Key, MatchPolicy
 from services.router.domain.intake import (
     FUZZY_CANDIDATES,
     Arrival,
@@ -59,10 +63,11 @@ from services.router.domain.intake import (
     ClockRow,
     Config,
     LeadRow,
+    arrival_company_keys,
     decide_batch,
     profile_of,
 )
-from services.router.domain.matching import Candidate, MatchThresholds, company_key
+from services.router.domain.matching import Candidate, company_key
 from services.router.domain.scoring import load_scoring_rules
 from services.router.settings import CONFIG_DIR
 from shared.stack.common import REPO_ROOT
@@ -93,6 +98,7 @@ TARGET_F1 = 0.97
 TARGET_PRECISION = 0.98
 MAX_PEOPLE = 20_000
 MAX_REPEATS = 10
+POLICY = MatchPolicy()  # the router's defaults (router_match_* settings)
 SAME = (*SAME_KINDS, OTHER_SAME)
 APART = (*APART_KINDS, *OTHER_APART)
 EXAMPLE_FIELDS = ("first_name", "last_name", "email", "phone", "company", "company_domain")
@@ -110,7 +116,7 @@ def config() -> Config:
         routing_rules=(),
         follow_the_sun=(),
         fallback_queue="unassigned",
-        thresholds=MatchThresholds(),
+        policy=POLICY,
     )
 
 
@@ -132,10 +138,13 @@ class Store(Protocol):
 
 @dataclass
 class MemoryStore:
-    """Identities (kind, value) -> lead id, lead rows, and lead ids per company key in the
-    order they were created: the tables ``batch.py`` reads and writes."""
+    """The tables ``batch.py`` reads and writes: identities (kind, value) -> the leads holding
+    them, identities no longer used as keys (shared), lead rows, and lead ids per company key
+    (a lead is under its company key and its company name key) in the order they were
+    created."""
 
-    identities: dict[tuple[str, str], uuid.UUID] = field(default_factory=dict)
+    identities: dict[Key, list[uuid.UUID]] = field(default_factory=dict)
+    shared: set[Key] = field(default_factory=set)
     leads: dict[uuid.UUID, LeadRow] = field(default_factory=dict)
     by_company: dict[str, list[uuid.UUID]] = field(default_factory=dict)
     clocks: dict[uuid.UUID, ClockRow] = field(default_factory=dict)
@@ -155,13 +164,19 @@ class MemoryStore:
 
     def state(self, arrivals: Sequence[Arrival]) -> BatchState:
         keys = sorted({k for a in arrivals for k in a.identities})
-        identities = {k: self.identities[k] for k in keys if k in self.identities}
-        unmatched = [a for a in arrivals if not any(k in identities for k in a.identities)]
-        companies = sorted({c for a in unmatched if (c := _company(a)) is not None})
-        candidates = {c: self.candidates(c) for c in companies}
-        needed = set(identities.values()) | {
-            uuid.UUID(c.lead_id) for found in candidates.values() for c in found
+        # leads_for_identities: oldest lead first
+        identities = {
+            k: sorted(self.identities[k], key=lambda i: (self.leads[i].created_at, i))
+            for k in keys
+            if k in self.identities
         }
+        shared = {k for k in keys if k in self.shared}
+        companies = sorted({c for a in arrivals for c in arrival_company_keys(a)})
+        candidates = {c: self.candidates(c) for c in companies}
+        # every lead the decisions may read (batch.py loads those it foresees, then any
+        # other one a decision asks for): holders of the keys and the company candidates
+        needed = {i for k, held in identities.items() if k not in shared for i in held}
+        needed |= {uuid.UUID(c.lead_id) for found in candidates.values() for c in found}
         return BatchState(
             identities=identities,
             candidates=candidates,
@@ -171,21 +186,31 @@ class MemoryStore:
             teams={},
             team_timezones={},
             reps={},
+            shared=shared,
         )
 
     def apply(self, out: BatchOutcome) -> None:
         for lead_id, lead in out.leads.items():
-            if lead_id in out.created and lead.company_key is not None:
-                self.by_company.setdefault(lead.company_key, []).append(lead_id)
+            if lead_id in out.created:
+                for key in (lead.company_key, lead.company_name_key):
+                    if key is not None:
+                        self.by_company.setdefault(key, []).append(lead_id)
             self.leads[lead_id] = lead
         for kind, value, lead_id in out.identities:
-            self.identities.setdefault((kind, value), lead_id)  # ON CONFLICT DO NOTHING
+            holders = self.identities.setdefault((kind, value), [])
+            if lead_id not in holders:  # ON CONFLICT DO NOTHING
+                holders.append(lead_id)
+        self.shared |= {(s.kind, s.value) for s in out.shared_identities}
         self.clocks.update(out.clocks)
 
     def reviews(self, out: BatchOutcome) -> list[tuple[uuid.UUID, uuid.UUID]]:
-        return []  # today's decisions send nothing to review
+        return [(r.lead_id, r.other_lead_id) for r in out.reviews]
 
     def final_lead(self, lead_id: uuid.UUID) -> uuid.UUID:
+        seen = set()
+        while (into := self.leads[lead_id].merged_into) is not None and lead_id not in seen:
+            seen.add(lead_id)  # an admin merge moved its submissions there
+            lead_id = into
         return lead_id
 
 
@@ -365,6 +390,8 @@ def measure(
     kinds: dict[str, Counter[str]] = {k: Counter() for k in ALL_PAIR_KINDS}
     routes: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
     contacts: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
+    lookalikes: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    details = {gid: dataset.group_detail(gid) for gid in dataset.groups}
     wrong: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for a, b in sorted(pairs):
         kind = dataset.pair_kind(subs[a], subs[b])
@@ -381,6 +408,10 @@ def measure(
             ):
                 counter["pairs"] += 1
                 counter[outcome] += 1
+        if kind in APART_KINDS:
+            counter = lookalikes[(kind, details[dataset.people[subs[a].person].group or ""])]
+            counter["pairs"] += 1
+            counter[outcome] += 1
         if (kind in SAME and not merged) or (kind in APART and merged):
             wrong[kind].append((a, b))
     unrelated = kinds["unrelated"]
@@ -413,6 +444,9 @@ def measure(
         "variants": [
             {"kind": k, "detail": d, "contact": c, **dict(v)}
             for (k, d, c), v in sorted(contacts.items())
+        ],
+        "lookalikes": [
+            {"kind": k, "detail": d, **dict(c)} for (k, d), c in sorted(lookalikes.items())
         ],
         "examples": {
             kind: [example(a, b) for a, b in found[:examples]] for kind, found in wrong.items()
@@ -582,6 +616,24 @@ def tables(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]
         )
         if c["merged"] < c["pairs"]
     ]
+    lookalikes: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for run in runs:
+        for row in run.get("lookalikes", []):
+            lookalikes[(row["kind"], row["detail"])].update(
+                {k: v for k, v in row.items() if k not in ("kind", "detail")}
+            )
+    lookalike_rows = [
+        [
+            kind,
+            detail,
+            f"{c['pairs']:,}",
+            _pct(_rate(c["merged"], c["pairs"])),
+            _pct(_rate(c["reviewed"], c["pairs"])),
+        ]
+        for (kind, detail), c in sorted(
+            lookalikes.items(), key=lambda x: (APART_KINDS.index(x[0][0]), x[0][1])
+        )
+    ]
     header = f"(medians of {n_runs} run(s))" if n_runs > 1 else ""
     summed = f" (summed over {n_runs} runs)" if n_runs > 1 else ""
     return [
@@ -600,6 +652,11 @@ def tables(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]
             f"Different people: false merges per kind of look-alike{summed}",
             ["kind", "pairs", "merged", "false-merge rate", "to review", "review share"],
             apart_rows,
+        ),
+        (
+            f"Different people: look-alikes by sub-variant{summed}",
+            ["kind", "variant", "pairs", "false-merge rate", "review share"],
+            lookalike_rows,
         ),
         (
             f"Same person, by how each side is keyed by company (domain or name){summed}",
@@ -675,8 +732,10 @@ def markdown(result: dict[str, Any]) -> str:
         f"- machine: {machine_line(m)}",
         f"- code: commit {code['commit']} ({', '.join(code['paths'])}: {state}, fingerprint {code['fingerprint']})",
         f"- command: `{p['command']}`",
+        *([f"- note: {p['note']}"] if p.get("note") else []),
         f"- parameters: {p['people']:,} people per run, seeds {seeds}, batches of "
         f"{p['batch']} in time order; {submissions} submissions, {leads} leads",
+        f"- match policy: {_policy(p.get('policy'))}",
         f"- decide_batch: {_per_arrival(result)}",
         "",
         "> The overall figures depend on the generated mix (most repeats are exact or "
@@ -689,6 +748,12 @@ def markdown(result: dict[str, Any]) -> str:
     lines += markdown_tables(tables(result))
     lines += _example_lines(result, p["examples_md"])
     return "\n".join(lines) + "\n"
+
+
+def _policy(policy: dict[str, Any] | None) -> str:
+    if not policy:
+        return "none (before the match policy: email, then phone, then a fuzzy name)"
+    return ", ".join(f"{k} {v}" for k, v in policy.items()) + " (the router's defaults)"
 
 
 def _per_arrival(result: dict[str, Any]) -> str:
@@ -790,6 +855,7 @@ def main(
         "examples": examples,
         "examples_md": examples_md,
         "scoring_file": str(SCORING_FILE.relative_to(REPO_ROOT)),
+        "policy": dataclasses.asdict(POLICY),
         "code": code_version(*CODE_PATHS),
     }
     machine = machine_info(PACKAGES)

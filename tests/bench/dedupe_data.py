@@ -563,6 +563,29 @@ class Dataset:
             return self.groups[pa.group][0]
         return "colleagues" if pa.company == pb.company else "unrelated"
 
+    def group_detail(self, gid: str) -> str:
+        """Which sub-variant a look-alike group is (read from the data, for the report)."""
+        kind, members = self.groups[gid]
+        people = [self.people[i] for i in members]
+        firsts = {}
+        for s in self.submissions:
+            if s.person in members:
+                firsts.setdefault(s.person, s.form)
+        if kind == "same_surname_colleagues":
+            names = {p.first for p in people}
+            similar = any(set(pair) <= names for pair in SIMILAR_FIRST_NAMES)
+            return "first names one letter apart" if similar else "different first names"
+        if kind == "shared_number":
+            with_email = sum(1 for i in members if firsts[i].get("email"))
+            if with_email == len(members):
+                return "each with an own address"
+            return "no addresses" if with_email == 0 else "some without an address"
+        if kind == "role_address":
+            return firsts[members[0]]["email"].split("@")[0] + "@"
+        domains = [self.companies[p.company].domain for p in people]
+        suffix = next((x for x in MULTI_PART_SUFFIXES if all(d.endswith(x) for d in domains)), None)
+        return f"both under .{suffix}" if suffix else "other domains"
+
 
 def with_legal_form(name: str, form: str | None) -> str:
     if not form:
