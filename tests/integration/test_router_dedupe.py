@@ -3,18 +3,34 @@ numbers, nicknames, doubtful matches for review, identities many people use."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
+from services.router.intake.rekey import rekey_companies
+from shared import db
 from shared.events.registry import LEAD_ASSIGNED, LEAD_MERGE
 from tests.integration.test_router import ADMIN, post
-from tests.kafka_helpers import TopicReader, value
+from tests.kafka_helpers import TopicReader, value, wait_for
 from tests.router_env import sales_ready, sql
 
 SWITCHBOARD = "+44 20 7946 0123"
 SWITCHBOARD_E164 = "+442079460123"
+
+
+async def _write(env, statement: str, **params: Any) -> None:
+    engine = db.create_engine(env.database_url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(statement), params)
+    finally:
+        await engine.dispose()
 
 
 def _at(domain: str, first: str | None, last: str | None, email: str | None, **more: Any) -> dict:
@@ -171,3 +187,36 @@ async def test_a_number_many_people_use_stops_being_a_match_key(env, stack, rout
     async with httpx.AsyncClient(base_url=router.url, timeout=10) as client:
         text = (await client.get("/metrics")).text
     assert 'leadflow_router_dedupe_shared_identities_total{kind="phone"} 1.0' in text
+
+
+async def test_rekey_companies_moves_leads_stored_under_old_keys(env, router, ingest_for_env):
+    tag = uuid.uuid4().hex[:8]
+    await post(
+        ingest_for_env,
+        sales_ready(f"ann@shop.acme-{tag}.co.uk", first_name="Ann", company="Acme GmbH & Co. KG"),
+    )
+    await wait_for(lambda: sql(env, "SELECT 1 FROM router.lead"), timeout=15)
+    # as a release before registrable domains and the name key stored it
+    await _write(
+        env,
+        "UPDATE router.lead SET company_key = :k, company_name_key = NULL",
+        k=f"shop.acme-{tag}.co.uk",
+    )
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "shared.cli", "rekey-companies", "--batch", "1"],
+        env={**os.environ, "LEADFLOW_DATABASE_URL": env.database_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "1 leads seen, 1 with new company keys" in result.stderr
+    keys = await sql(env, "SELECT company_key, company_name_key FROM router.lead")
+    assert [tuple(k) for k in keys] == [(f"acme-{tag}.co.uk", "name:acme")]
+    engine = db.create_engine(env.database_url, pool_size=1)
+    try:
+        again = await rekey_companies(engine)
+    finally:
+        await engine.dispose()
+    assert (again.seen, again.changed) == (1, 0)  # run again: nothing left to do
