@@ -28,17 +28,20 @@ test: $(STAMP) lint prometheus
 test-unit: $(STAMP) prometheus
 	$(BIN)/python -m pytest -ra tests/unit $(PYTEST_ARGS)
 
-# `make bench` runs the ingest benchmark, then the router benchmark, then the nurture benchmark
-# (results in tests/bench/results/). BENCH_ARGS go to all three: only options all accept
-# (--repeats, --duration, --warmup, --wait-idle, --keep, --out). Options of one benchmark go in
-# INGEST_BENCH_ARGS, ROUTER_BENCH_ARGS or NURTURE_BENCH_ARGS, e.g. --rates (ingest: hundreds of
+# `make bench` runs the ingest benchmark, then the router benchmark, then the nurture benchmark,
+# then the dedupe benchmark (in process: precision, recall and F1 of the router's same-person
+# decisions on generated people; results of all in tests/bench/results/). BENCH_ARGS go to all
+# four: only options all accept (--repeats, --duration, --warmup, --wait-idle, --keep, --out;
+# dedupe ignores all but --repeats and --out). Options of one benchmark go in INGEST_BENCH_ARGS,
+# ROUTER_BENCH_ARGS, NURTURE_BENCH_ARGS or DEDUPE_BENCH_ARGS, e.g. --rates (ingest: hundreds of
 # req/s; router: tens of leads/s; nurture: steps falling due per s), --seed-leads, --leads,
-# --seed-steps, --due.
+# --seed-steps, --due, --people, --seed.
 bench: $(STAMP)
 	$(BIN)/leadflow stack fetch-kafka
 	$(BIN)/python -m tests.bench.run $(BENCH_ARGS) $(INGEST_BENCH_ARGS)
 	$(BIN)/python -m tests.bench.router $(BENCH_ARGS) $(ROUTER_BENCH_ARGS)
 	$(BIN)/python -m tests.bench.nurture $(BENCH_ARGS) $(NURTURE_BENCH_ARGS)
+	$(BIN)/python -m tests.bench.dedupe $(BENCH_ARGS) $(DEDUPE_BENCH_ARGS)
 
 # promtool and prometheus from Debian's `prometheus` package (apt-get, as root), for the alert-rule
 # tests and the test that scrapes the stack; the package's daemon is kept from starting.

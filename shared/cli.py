@@ -165,6 +165,50 @@ def migrate() -> None:
             console.print(f"{spec.schema}: migrated")
 
 
+@app.command("rekey-companies")
+def rekey_companies(
+    batch: Annotated[int, typer.Option(min=1, help="leads per transaction")] = 1000,
+) -> None:
+    """Recompute every lead's company keys with the current matching rules (after an upgrade
+    that changed them), against LEADFLOW_DATABASE_URL (or the local stack). Safe to stop and
+    run again, also while the router runs."""
+    import asyncio
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from services.router.intake.rekey import count_leads
+    from services.router.intake.rekey import rekey_companies as rekey
+    from shared import db
+
+    url = os.environ.get("LEADFLOW_DATABASE_URL") or _stack().database_url
+
+    async def run() -> tuple[int, int]:
+        engine = db.create_engine(url, pool_size=1)
+        try:
+            total = await count_leads(engine)
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as progress:
+                task = progress.add_task("leads rekeyed: 0 changed", total=total)
+
+                def moved(seen: int, changed: int) -> None:
+                    progress.update(
+                        task, completed=seen, description=f"leads rekeyed: {changed:,} changed"
+                    )
+
+                result = await rekey(engine, batch=batch, progress=moved)
+            return result.seen, result.changed
+        finally:
+            await engine.dispose()
+
+    seen, changed = asyncio.run(run())
+    console.print(f"{seen:,} leads seen, {changed:,} with new company keys")
+
+
 @app.command("create-topics")
 def create_topics(
     bootstrap: Annotated[

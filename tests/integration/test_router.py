@@ -8,7 +8,6 @@ import uuid
 
 import httpx
 import jsonschema
-import pytest
 
 from shared.events.registry import LEAD_ASSIGNED
 from shared.settings import DEV_ADMIN_TOKEN
@@ -30,13 +29,6 @@ def start_router(env, log_dir, name="router", **extra) -> ServiceProcess:
     proc.start()
     proc.wait_ready()
     return proc
-
-
-@pytest.fixture
-async def router(env, tmp_path):
-    proc = await asyncio.to_thread(start_router, env, tmp_path)
-    yield proc
-    await asyncio.to_thread(proc.stop)
 
 
 async def test_web_lead_is_assigned_within_seconds_with_explanation(env, router, tmp_path, stack):
@@ -74,16 +66,6 @@ async def test_web_lead_is_assigned_within_seconds_with_explanation(env, router,
     assert whole["owner"]["rep_id"] == data["rep_id"]
     assert whole["decisions"][0]["explanation"] == data["explanation"]
     assert whole["sla"]["state"] == "running"
-
-
-@pytest.fixture
-async def ingest_for_env(env, stack, tmp_path):
-    proc = await asyncio.to_thread(
-        start_ingest, stack, tmp_path, name="ingest-env", LEADFLOW_TOPIC_PREFIX=env.prefix
-    )
-    async with httpx.AsyncClient(base_url=proc.url, timeout=30) as client:
-        yield client
-    await asyncio.to_thread(proc.stop)
 
 
 async def post(client: httpx.AsyncClient, payload: dict) -> str:

@@ -8,7 +8,7 @@ Evidence is weighed candidate by candidate into a confidence between 0 and 1:
   (1.0), or when one side has no name (0.95). Names that clearly differ make a separate
   lead (0.0): two colleagues behind one switchboard number are two people, and both keep
   the number. Names that only nearly agree (an initial, a short form not in the nickname
-  data) are doubtful (0.7), or 0.9 at the same company.
+  data, an initial, Paul and Paula) are doubtful (0.7).
 - **No contact key in common**, only the company (fuzzy candidates are found under the
   company's keys): the same person name at the same company is 0.95, a near name 0.7; at a
   company whose name is only similar, 0.75 and 0.5.
@@ -40,7 +40,8 @@ from enum import StrEnum
 from typing import Any
 
 from nicknames import NickNamer
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 from services.router.domain.matching import (
     company_domain_of,
@@ -190,14 +191,16 @@ def _nick_namer() -> NickNamer:
 
 
 def _fold_name(text: str | None) -> tuple[str, ...]:
-    """Words of a name part, folded (case, accents, script) and with German digraphs read as
-    umlauts ("mueller" -> "muller"), so every spelling of one name compares equal."""
-    return _fold_name_cached(text or "")
+    """Words of a name part, folded: case, accents, script ("Müller" -> "muller")."""
+    return tuple(words_of(text or ""))
 
 
 @functools.lru_cache(maxsize=65536)
-def _fold_name_cached(text: str) -> tuple[str, ...]:
-    return tuple(w.replace("ae", "a").replace("oe", "o").replace("ue", "u") for w in words_of(text))
+def _umlauts(word: str) -> str:
+    """German digraphs read as the umlauts they spell ("mueller" -> "muller", "joerg" ->
+    "jorg"), for telling whether two spellings are one name; never for nickname look-ups
+    ("joe" is not "jo")."""
+    return word.replace("ae", "a").replace("oe", "o").replace("ue", "u")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -218,25 +221,43 @@ def _first_names(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, str]:
     if not a or not b:
         return "missing", "a first name on one side only"
     x, y = a[0], b[0]
-    if x == y:
+    if x == y or _umlauts(x) == _umlauts(y):
         return "equal", f"first name {x!r}"
     if len(x) == 1 or len(y) == 1:
         if x[0] == y[0]:
             return "near", f"first name {x!r} vs {y!r}: an initial"
         return "different", f"first names {x!r} and {y!r} differ"
+    if _ending_variant(x, y):
+        # another name more often than a typo: Paul and Paula, Louis and Louise, Maria and
+        # Mario, Christina and Christine are usually two people
+        return "near", f"first names {x!r} and {y!r} differ only at the end"
     relation = _nickname_relation(x, y)
     if relation == "nickname":
         return "nickname", f"first name {x!r} is a form of {y!r} (nicknames)"
     ratio = fuzz.ratio(x, y)
+    if min(len(x), len(y)) >= 5 and OSA.distance(x, y) == 1:
+        return "typo", f"first name {x!r} ~ {y!r} (one letter)"
     if ratio >= 85.0:
         return "typo", f"first name {x!r} ~ {y!r} ({ratio:.0f})"
     if relation == "sibling":
         return "near", f"first names {x!r} and {y!r} are forms of one name"
-    if len(x) >= 3 and len(y) >= 3 and (x.startswith(y) or y.startswith(x)):
+    if x.startswith(y) or y.startswith(x):
         return "near", f"first name {x!r} vs {y!r}: a short form"
     if ratio >= 75.0:
         return "near", f"first names {x!r} ~ {y!r} ({ratio:.0f})"
     return "different", f"first names {x!r} and {y!r} differ"
+
+
+def _ending_variant(x: str, y: str) -> bool:
+    """One name is the other with one or two letters added at the end (Paul, Paula), or the
+    last letter changed (Maria, Mario)."""
+    if len(x) > len(y):
+        x, y = y, x
+    if len(x) < 3:
+        return False
+    if y.startswith(x):
+        return len(y) - len(x) <= 2
+    return len(x) == len(y) and x[:-1] == y[:-1]
 
 
 def _last_names(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, str, float]:
@@ -245,6 +266,7 @@ def _last_names(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, str, float
     near."""
     if not a or not b:
         return "missing", "a last name on one side only", 0.0
+    a, b = tuple(_umlauts(w) for w in a), tuple(_umlauts(w) for w in b)
     x, y = " ".join(a), " ".join(b)
     if x == y:
         return "equal", f"last name {x!r}", 100.0
@@ -261,6 +283,7 @@ def _last_names(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, str, float
 _RANK = {NameVerdict.same: 3, NameVerdict.near: 2, NameVerdict.unknown: 1, NameVerdict.different: 0}
 
 
+@functools.lru_cache(maxsize=65536)
 def compare_names(a: Person, b: Person, policy: MatchPolicy = MatchPolicy()) -> Comparison:
     """Do two people's names agree? same, near (doubtful), unknown (one side has no name) or
     different; first and last names are also tried swapped."""
@@ -271,9 +294,13 @@ def compare_names(a: Person, b: Person, policy: MatchPolicy = MatchPolicy()) -> 
     straight = _compare_oriented(af, al, bf, bl, policy)
     if straight.verdict == NameVerdict.same:
         return straight
-    # swapped on either side, so the comparison is symmetric
+    # swapped on either side, so the comparison is symmetric; a swap is only "the same name"
+    # when both parts are equal (or a nickname): a swap and a typo together are doubtful
     swapped = max(
-        (_compare_oriented(af, al, bl, bf, policy), _compare_oriented(al, af, bf, bl, policy)),
+        (
+            _compare_oriented(af, al, bl, bf, policy, swapped=True),
+            _compare_oriented(al, af, bf, bl, policy, swapped=True),
+        ),
         key=lambda c: _RANK[NameVerdict(c.verdict)],
     )
     if _RANK[NameVerdict(swapped.verdict)] > _RANK[NameVerdict(straight.verdict)]:
@@ -287,10 +314,18 @@ def _compare_oriented(
     bf: tuple[str, ...],
     bl: tuple[str, ...],
     policy: MatchPolicy,
+    *,
+    swapped: bool = False,
 ) -> Comparison:
     first, first_note = _first_names(af, bf)
     last, last_note, _ = _last_names(al, bl)
     why = f"{first_note}; {last_note}"
+    if swapped and (first, last) not in (("equal", "equal"), ("nickname", "equal")):
+        same_or_near = first not in ("different", "missing") and last not in (
+            "different",
+            "missing",
+        )
+        return Comparison(NameVerdict.near if same_or_near else NameVerdict.different, why)
     if first == "different" or last == "different":
         # A one-letter typo spread over the whole name still reads as one name.
         if first != "different" and _full_ratio(af, al, bf, bl) >= policy.name_similarity:
@@ -321,6 +356,7 @@ def _full_ratio(
 # --- companies ------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=65536)
 def compare_companies(a: Person, b: Person, policy: MatchPolicy = MatchPolicy()) -> Comparison:
     """Same registrable company domain (never free mail), else the company names folded
     (legal forms, case, accents) compared: same, similar, unknown or different."""
@@ -376,7 +412,7 @@ def weigh(
         elif names.verdict == NameVerdict.unknown:
             confidence = 0.95
         elif names.verdict == NameVerdict.near:
-            confidence = 0.9 if company.verdict == CompanyVerdict.same else 0.7
+            confidence = 0.7  # names that only nearly agree: a person decides
         else:
             confidence = 0.0
             lines.append("a different person at the same number or address: a lead of their own")
@@ -403,15 +439,25 @@ def decide_match(
     then the lowest lead id, so the answer never depends on the order of ``candidates``.
     A candidate listed twice (found by a key and under its company) is weighed once, with
     its keys."""
-    merged: dict[uuid.UUID, tuple[Person, frozenset[Key]]] = {}
+    index: dict[uuid.UUID, int] = {}
+    ids: list[uuid.UUID] = []
+    people: list[Person] = []
+    common: list[frozenset[Key]] = []
     for lead_id, person, keys in candidates:
-        if lead_id in merged:
-            keys = keys | merged[lead_id][1]
-        merged[lead_id] = (person, keys)
+        i = index.get(lead_id)
+        if i is None:
+            index[lead_id] = len(ids)
+            ids.append(lead_id)
+            people.append(person)
+            common.append(keys)
+        else:
+            common[i] = common[i] | keys
+    plausible = _plausible_names(arrival, people, [i for i, k in enumerate(common) if not k])
     weighed = sorted(
         (
-            weigh(arrival, lead_id, person, keys, policy)
-            for lead_id, (person, keys) in merged.items()
+            weigh(arrival, ids[i], people[i], common[i], policy)
+            for i in range(len(ids))
+            if common[i] or i in plausible
         ),
         key=lambda e: (-e.confidence, e.via == "name_company", str(e.lead_id)),
     )
@@ -419,6 +465,43 @@ def decide_match(
     if best is None or best.verdict == Verdict.separate:
         return MatchDecision(Verdict.separate, None, tuple(weighed))
     return MatchDecision(best.verdict, best, tuple(weighed))
+
+
+# Below this rapidfuzz ratio between every pairing of last names (and last with first, for
+# swapped names) two names are never "near": company evidence alone cannot reach review.
+_PLAUSIBLE_NAME_RATIO = 60.0
+
+
+def _plausible_names(arrival: Person, people: Sequence[Person], only: list[int]) -> set[int]:
+    """Of ``people[i] for i in only``, those whose names might be near the arrival's or
+    better: a cheap filter (a C loop per pairing of name parts) before weighing, as a company
+    may have hundreds of leads.
+
+    Names are near only if the last names agree (a typo, one containing the other, a ratio of
+    75) or, swapped, a last name agrees with the other's first; so a candidate is kept when
+    one of those pairings reaches 60, or one last name contains the other, or either side
+    lacks a last name (the first names then decide, weighed in full). Without any name,
+    company evidence says nothing: none is kept."""
+    af, al = _folded(arrival)
+    if not only or (not af and not al):
+        return set()
+    if not al:
+        return set(only)
+    parts = [_folded(people[i]) for i in only]
+    lasts = [last for _, last in parts]
+    keep = {only[n] for n, last in enumerate(lasts) if not last or al in last or last in al}
+    for query, choices in ((al, lasts), (al, [first for first, _ in parts]), (af, lasts)):
+        if query:
+            for _, _, n in process.extract(
+                query, choices, scorer=fuzz.ratio, score_cutoff=_PLAUSIBLE_NAME_RATIO, limit=None
+            ):
+                keep.add(only[n])
+    return keep
+
+
+@functools.lru_cache(maxsize=65536)
+def _folded(person: Person) -> tuple[str, str]:
+    return " ".join(_fold_name(person.first_name)), " ".join(_fold_name(person.last_name))
 
 
 def shared_now(holders: int, policy: MatchPolicy) -> bool:

@@ -511,9 +511,12 @@ def decide_arrival(
                     same_company.append(candidate)
         if lead.duplicate_of is not None:
             review = Review(lead.id, lead.duplicate_of, decision.to_dict())
-            observations.append(Observation("duplicate_review", ("doubtful_match",)))
     else:
         merged = merge_fields(lead.profile, _stored_profile(incoming))
+        # a lead that lacked a company (or a domain) is found under the one it now has
+        company, name_key = company_keys(
+            profile_of(merged.merged, source_id=None, channel=None, purchased_list=False)
+        )
         lead = replace(
             lead,
             profile=merged.merged,
@@ -521,6 +524,14 @@ def decide_arrival(
             last_name=lead.last_name or incoming.get("last_name"),
             is_name=lead.is_name and arrival.purchased_list,
         )
+        if lead.company_key is None:
+            lead = replace(lead, company_key=company, company_name_key=name_key)
+        elif (
+            lead.company_name_key is None
+            and company == lead.company_key
+            and not company.startswith("name:")
+        ):
+            lead = replace(lead, company_name_key=name_key)
         filled = merged.filled
         conflicts = [
             {"field": c.field, "kept": c.kept, "incoming": c.incoming} for c in merged.conflicts
@@ -536,7 +547,6 @@ def decide_arrival(
         if k not in state.shared and shared_now(len(holders), config.policy):
             state.shared.add(k)
             shared.append(SharedIdentity(k[0], k[1], len(holders)))
-            observations.append(Observation("shared_identity", (k[0],)))
     merge = (
         AutoMerge(
             lead.id,

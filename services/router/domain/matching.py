@@ -51,6 +51,29 @@ LEGAL_SUFFIXES = frozenset(
         "ab",
         "as",
         "kk",
+        # forms cleanco leaves, seen on real forms
+        "aktiebolag",
+        "aps",
+        "asa",
+        "bhd",
+        "dac",
+        "kft",
+        "kg",
+        "llp",
+        "ltda",
+        "nv",
+        "oyj",
+        "pte",
+        "pvt",
+        "sarl",
+        "sdn",
+        "sl",
+        "slu",
+        "spa",
+        "sro",
+        "sti",
+        "ug",
+        "zrt",
     }
 )
 # Characters removed without leaving a gap, so "A.C.M.E." is "acme", "O'Brien" is
@@ -181,25 +204,28 @@ def company_keys(lead: LeadProfile) -> tuple[str | None, str | None]:
     first = company_key(lead)
     if first is None or first.startswith("name:"):
         return first, None
-    name = normalize_company_name(lead.company or "")
-    return first, f"name:{name}" if name else None
+    return first, _name_key(lead.company)
 
 
 def company_key(lead: LeadProfile) -> str | None:
     """The key under which the service indexes leads to find fuzzy-match candidates.
 
     The company domain when there is one and it is not free-mail, else
-    ``"name:" + normalize_company_name(company)``, else None (no company: no fuzzy
+    ``"name:" + normalize_company_name(company)`` without spaces, else None (no company: no fuzzy
     match is possible). Leads indexed under a domain are not found by a name key and
     vice versa; a service wanting both can look up the name key as well.
     """
     domain = company_domain_of(lead.company_domain)
     if domain is not None:
         return domain
-    name = normalize_company_name(lead.company or "")
-    if name:
-        return f"name:{name}"
-    return None
+    return _name_key(lead.company)
+
+
+def _name_key(company: str | None) -> str | None:
+    """``"name:" +`` the normalized company name without spaces, so "MistralSystems" and
+    "Mistral Systems" are found under one key; None without a company name."""
+    name = normalize_company_name(company or "").replace(" ", "")
+    return f"name:{name}" if name else None
 
 
 # --- merging --------------------------------------------------------------------------

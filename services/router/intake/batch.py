@@ -60,7 +60,8 @@ log = get_logger(__name__)
 LEAD_UPDATE_COLUMNS = (
     "status", "is_name", "profile", "first_name", "last_name", "score", "temperature", "stage",
     "score_breakdown", "owner_rep_id", "team_id", "queue", "updated_at", "lifecycle_stage",
-    "stage_entered_at", "last_owner_rep_id", "owned_since", "last_worked_at",
+    "stage_entered_at", "last_owner_rep_id", "owned_since", "last_worked_at", "company_key",
+    "company_name_key",
 )  # fmt: skip
 # Leads a batch may find it needs after its first load (a merge target the pre-pass did not
 # foresee): each is loaded and the batch decided again.

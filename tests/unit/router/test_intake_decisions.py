@@ -413,3 +413,18 @@ def test_an_sla_window_over_a_team_holiday_is_explained() -> None:
     # an ordinary day: no "sla" entry
     plain = decide_batch(empty_state(teams=teams), [arrival(9)], CONFIG, NOW)
     assert "sla" not in plain.assignments[0].explanation
+
+
+def test_a_lead_that_lacked_a_company_is_keyed_under_the_one_a_later_form_brings() -> None:
+    phone_only = arrival(
+        8, email=None, first_name=None, last_name=None, company=None, company_domain=None
+    )
+    phone_only = replace(phone_only, incoming={**phone_only.incoming, "phone": "+14155550188"})
+    later = replace(
+        arrival(8, email="pat@acme8.com"),
+        incoming={**arrival(8, email="pat@acme8.com").incoming, "phone": "+14155550188"},
+    )
+    out = decide_batch(empty_state(), [phone_only, later], CONFIG, NOW)
+    (lead,) = out.leads.values()
+    assert out.submissions[1].matched_by == "phone"
+    assert (lead.company_key, lead.company_name_key) == ("acme8.com", "name:acme8")
