@@ -562,3 +562,25 @@ async def test_what_cannot_be_done_is_a_clear_4xx(world):
     r = await post(f"/v1/admin/leads/{a}/split", {"submission_ids": [b_sub]})
     assert (r.status_code, r.json()["code"]) == (409, "fields_not_kept")
     assert a_sub in r.json()["detail"]
+
+
+async def test_two_admins_merging_one_pair_at_once_make_one_merge(world):
+    w, t = world, tag()
+    _, a = await submit(w, sales_ready(f"p.{t}@p-{t}.example", first_name="Pat", last_name="Quinn"))
+    _, b = await submit(w, sales_ready(f"q.{t}@q-{t}.example", first_name="Pat", last_name="Quin"))
+    answers = await asyncio.gather(
+        w.admin.post(f"/v1/admin/leads/{a}/merge", json={"lead_id": b}, headers=ADMIN),
+        w.admin.post(f"/v1/admin/leads/{b}/merge", json={"lead_id": a}, headers=ADMIN),
+    )
+    assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
+    (lost,) = [r for r in answers if r.status_code == 409]
+    assert lost.json()["code"] == "already_merged"
+    statuses = sorted([(await lead_row(w, a))["status"], (await lead_row(w, b))["status"]])
+    assert statuses == ["assigned", "merged"]
+    merges = await sql(
+        w.env,
+        "SELECT count(*) FROM router.lead_merge WHERE lead_id IN (:a, :b)",
+        a=uuid.UUID(a),
+        b=uuid.UUID(b),
+    )
+    assert merges == [(1,)]
