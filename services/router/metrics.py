@@ -23,7 +23,7 @@ SPLITS = Counter(
     "Submissions an admin split back out of a lead into a lead of their own (one per split)",
 )
 DUPLICATE_REVIEWS_DECIDED = Counter(
-    "leadflow_router_duplicate_reviews_decided_total",
+    "leadflow_router_dedupe_reviews_decided_total",
     "Pairs on the duplicate review list an admin decided, by why they were listed"
     " (rep_marked, doubtful_match) and the decision (merged, dismissed)",
     ["reason", "decision"],

@@ -192,7 +192,7 @@ async def test_a_pair_a_rep_marked_is_listed_and_merged_into_the_older_lead(worl
 
     merges_before = counted("leadflow_router_dedupe_merges_total", match_rule="admin")
     decided_before = counted(
-        "leadflow_router_duplicate_reviews_decided_total", reason="rep_marked", decision="merged"
+        "leadflow_router_dedupe_reviews_decided_total", reason="rep_marked", decision="merged"
     )
     async with TopicReader(stack.bootstrap, w.env.topic(LEAD_MERGE.topic)) as merges:
         r = await w.admin.post(
@@ -256,7 +256,7 @@ async def test_a_pair_a_rep_marked_is_listed_and_merged_into_the_older_lead(worl
     assert counted("leadflow_router_dedupe_merges_total", match_rule="admin") == merges_before + 1
     assert (
         counted(
-            "leadflow_router_duplicate_reviews_decided_total",
+            "leadflow_router_dedupe_reviews_decided_total",
             reason="rep_marked",
             decision="merged",
         )
@@ -343,7 +343,7 @@ async def test_a_doubtful_match_is_listed_and_merged_into_the_lead_the_admin_cho
     assert any("Smith" in line or "smith" in line for line in event["data"]["evidence"][1:])
     assert (
         counted(
-            "leadflow_router_duplicate_reviews_decided_total",
+            "leadflow_router_dedupe_reviews_decided_total",
             reason="doubtful_match",
             decision="merged",
         )
@@ -405,7 +405,7 @@ async def test_a_direct_merge_frees_the_merged_leads_rep_and_a_dismissal_changes
         " ORDER BY id", a=uuid.UUID(first), b=uuid.UUID(second),
     )  # fmt: skip
     dismissed_before = counted(
-        "leadflow_router_duplicate_reviews_decided_total", reason="rep_marked", decision="dismissed"
+        "leadflow_router_dedupe_reviews_decided_total", reason="rep_marked", decision="dismissed"
     )
     r = await w.admin.post(
         f"/v1/admin/duplicates/{second}/{first}/dismiss",
@@ -423,7 +423,7 @@ async def test_a_direct_merge_frees_the_merged_leads_rep_and_a_dismissal_changes
     assert rows_after == rows_before
     assert (
         counted(
-            "leadflow_router_duplicate_reviews_decided_total",
+            "leadflow_router_dedupe_reviews_decided_total",
             reason="rep_marked",
             decision="dismissed",
         )

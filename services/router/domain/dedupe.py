@@ -60,6 +60,13 @@ ROLE_LOCAL_PARTS = frozenset(
         "help", "helpdesk", "hi", "hr", "info", "information", "inquiries", "inquiry", "jobs",
         "kontakt", "mail", "marketing", "media", "office", "orders", "post", "postmaster",
         "press", "purchasing", "reception", "sales", "service", "support", "team", "webmaster",
+        # the same roles in the languages forms come in
+        "administracion", "administracao", "amministrazione", "atendimento", "bestellung",
+        "biuro", "buchhaltung", "bureau", "commercial", "comercial", "commerciale", "compras",
+        "contacto", "contato", "contatti", "empfang", "facturacion", "hola", "infos",
+        "kantoor", "kundenservice", "kundendienst", "recepcion", "sekretariat", "secretaria",
+        "segreteria", "servicio", "ventas", "vendas", "vendite", "vente", "ventes",
+        "verkauf", "verkoop", "vertrieb", "zentrale", "noreply", "norespond",
     }
 )  # fmt: skip
 
@@ -249,15 +256,18 @@ def _first_names(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, str]:
 
 
 def _ending_variant(x: str, y: str) -> bool:
-    """One name is the other with one or two letters added at the end (Paul, Paula), or the
-    last letter changed (Maria, Mario)."""
+    """Two names that differ only in their last one or two letters, as names of two people
+    do (Paul and Paula, Louis and Louise, Maria and Mario, Alexander and Alexandra, Christina
+    and Christine): one extends the other, or their last letters differ. A letter doubled or
+    changed inside the name (Marry and Mary, Frima and Frida) is a typo, not this."""
     if len(x) > len(y):
         x, y = y, x
-    if len(x) < 3:
+    prefix = 0
+    while prefix < len(x) and x[prefix] == y[prefix]:
+        prefix += 1
+    if prefix < 3 or len(y) - prefix > 2 or len(x) - prefix > 2:
         return False
-    if y.startswith(x):
-        return len(y) - len(x) <= 2
-    return len(x) == len(y) and x[:-1] == y[:-1]
+    return prefix == len(x) or x[-1] != y[-1]
 
 
 def _last_names(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, str, float]:
@@ -287,10 +297,51 @@ _RANK = {NameVerdict.same: 3, NameVerdict.near: 2, NameVerdict.unknown: 1, NameV
 def compare_names(a: Person, b: Person, policy: MatchPolicy = MatchPolicy()) -> Comparison:
     """Do two people's names agree? same, near (doubtful), unknown (one side has no name) or
     different; first and last names are also tried swapped."""
-    af, al = _fold_name(a.first_name), _fold_name(a.last_name)
-    bf, bl = _fold_name(b.first_name), _fold_name(b.last_name)
+    (af, al), a_gen = _generation(_fold_name(a.first_name), _fold_name(a.last_name))
+    (bf, bl), b_gen = _generation(_fold_name(b.first_name), _fold_name(b.last_name))
     if not (af or al) or not (bf or bl):
         return Comparison(NameVerdict.unknown, "one side has no name")
+    found = _compare_names(af, al, bf, bl, policy)
+    if a_gen != b_gen and found.verdict == NameVerdict.same:
+        # John Smith and John Smith Jr. at one company are father and son more often than not
+        return Comparison(
+            NameVerdict.near, f"{found.why}; generations differ ({a_gen or '-'} vs {b_gen or '-'})"
+        )
+    return found
+
+
+# Generational suffixes, read as one mark each: a different one (or one on a side only)
+# tells two people apart however alike the names are.
+_GENERATIONS = {
+    "jr": "jr", "jnr": "jr", "junior": "jr", "jun": "jr", "filho": "jr",
+    "sr": "sr", "snr": "sr", "senior": "sr", "sen": "sr",
+    "ii": "ii", "iii": "iii", "iv": "iv", "neto": "iii",
+}  # fmt: skip
+
+
+def _generation(
+    first: tuple[str, ...], last: tuple[str, ...]
+) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], str]:
+    """The name parts without generational suffixes, and the suffix ("" when none). A word
+    that is a whole name part stays (Amartya Sen's surname is not "senior")."""
+    marks: list[str] = []
+    parts = []
+    for words in (first, last):
+        kept = tuple(w for w in words if w not in _GENERATIONS)
+        if kept and len(kept) < len(words):
+            marks.extend(_GENERATIONS[w] for w in words if w in _GENERATIONS)
+            words = kept
+        parts.append(words)
+    return (parts[0], parts[1]), "+".join(sorted(marks))
+
+
+def _compare_names(
+    af: tuple[str, ...],
+    al: tuple[str, ...],
+    bf: tuple[str, ...],
+    bl: tuple[str, ...],
+    policy: MatchPolicy,
+) -> Comparison:
     straight = _compare_oriented(af, al, bf, bl, policy)
     if straight.verdict == NameVerdict.same:
         return straight

@@ -144,8 +144,15 @@ def normalize_company_name(name: str) -> str:
     return name
 
 
+# "and" between two words of a company name, as forms write it in their language
+_AND_WORDS = frozenset({"e", "en", "et", "i", "og", "och", "u", "und", "y"})
+
+
 def _company_words(name: str) -> str:
     words = words_of(name.replace("&", " and "))
+    words = [
+        "and" if 0 < i < len(words) - 1 and w in _AND_WORDS else w for i, w in enumerate(words)
+    ]
     # "the" first, then suffixes: popping from the end never changes the first word.
     while len(words) > 1 and words[0] == "the":
         words.pop(0)
@@ -222,9 +229,12 @@ def company_key(lead: LeadProfile) -> str | None:
 
 
 def _name_key(company: str | None) -> str | None:
-    """``"name:" +`` the normalized company name without spaces, so "MistralSystems" and
-    "Mistral Systems" are found under one key; None without a company name."""
+    """``"name:" +`` the normalized company name without spaces and with German digraphs
+    read as umlauts, so "MistralSystems" and "Mistral Systems", "Mueller" and "Müller" are
+    found under one key; None without a company name."""
     name = normalize_company_name(company or "").replace(" ", "")
+    # German digraphs read as umlauts, as for names: "Mueller" and "Müller" are one key
+    name = name.replace("ae", "a").replace("oe", "o").replace("ue", "u")
     return f"name:{name}" if name else None
 
 

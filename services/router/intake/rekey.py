@@ -49,7 +49,7 @@ async def rekey_companies(
                 await conn.execute(
                     text(
                         "SELECT id, profile, company_key, company_name_key FROM router.lead"
-                        " WHERE id > :after ORDER BY id LIMIT :n"
+                        " WHERE id > :after AND status <> 'merged' ORDER BY id LIMIT :n"
                     ),
                     {"after": after, "n": batch},
                 )

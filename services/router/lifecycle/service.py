@@ -166,6 +166,7 @@ async def _record_change(
             )
             .on_conflict_do_nothing()
         )  # fmt: skip
+        on_commit(session, metrics.DUPLICATE_REVIEWS.labels("rep_marked").inc)
     lead.updated_at = now
     await move_stage(repo, lead, change.stage, cause=change_kind, now=now)
 

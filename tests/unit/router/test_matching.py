@@ -58,8 +58,11 @@ def test_company_name_variants_normalize_alike(raw: str) -> None:
         # "Ivanov and partners" with the Russian legal form OOO, in Cyrillic
         (
             "\u0418\u0432\u0430\u043d\u043e\u0432 \u0438 \u043f\u0430\u0440\u0442\u043d\u0435\u0440\u044b \u041e\u041e\u041e",
-            "ivanov i partnery",
+            "ivanov and partnery",
         ),
+        ("Mendes e Filhos Ltda.", "mendes and filhos"),
+        ("Breval et Fils", "breval and fils"),
+        ("Y Combinator", "y combinator"),
         ("", ""),
         ("!!!", ""),
     ],
