@@ -30,7 +30,8 @@ test-unit: $(STAMP) prometheus
 
 # `make bench` runs the ingest benchmark, then the router benchmark, then the nurture benchmark,
 # then the dedupe benchmark (in process: precision, recall and F1 of the router's same-person
-# decisions on generated people; results of all in tests/bench/results/). BENCH_ARGS go to all
+# decisions on generated people) and its hold-out set (hand-written people and variants, written
+# without reading the match rules; results of all in tests/bench/results/). BENCH_ARGS go to all
 # four: only options all accept (--repeats, --duration, --warmup, --wait-idle, --keep, --out;
 # dedupe ignores all but --repeats and --out). Options of one benchmark go in INGEST_BENCH_ARGS,
 # ROUTER_BENCH_ARGS, NURTURE_BENCH_ARGS or DEDUPE_BENCH_ARGS, e.g. --rates (ingest: hundreds of
@@ -42,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.router $(BENCH_ARGS) $(ROUTER_BENCH_ARGS)
 	$(BIN)/python -m tests.bench.nurture $(BENCH_ARGS) $(NURTURE_BENCH_ARGS)
 	$(BIN)/python -m tests.bench.dedupe $(BENCH_ARGS) $(DEDUPE_BENCH_ARGS)
+	$(BIN)/python -m tests.bench.dedupe_holdout
 
 # promtool and prometheus from Debian's `prometheus` package (apt-get, as root), for the alert-rule
 # tests and the test that scrapes the stack; the package's daemon is kept from starting.

@@ -429,7 +429,7 @@ class BatchRepository(RouterRepository):
         for r in rows:
             found[r[0]].append(
                 Candidate(
-                    lead_id=str(r[1]),
+                    lead_id=r[1],
                     first_name=r[2],
                     last_name=r[3],
                     company=r[4],

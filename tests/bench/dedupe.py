@@ -153,7 +153,7 @@ class MemoryStore:
         """``fuzzy_candidates_many``: the oldest leads under a key, from their rows."""
         return [
             Candidate(
-                lead_id=str(lead.id),
+                lead_id=lead.id,
                 first_name=lead.first_name,
                 last_name=lead.last_name,
                 company=lead.profile.get("company"),
@@ -176,7 +176,7 @@ class MemoryStore:
         # every lead the decisions may read (batch.py loads those it foresees, then any
         # other one a decision asks for): holders of the keys and the company candidates
         needed = {i for k, held in identities.items() if k not in shared for i in held}
-        needed |= {uuid.UUID(c.lead_id) for found in candidates.values() for c in found}
+        needed |= {c.lead_id for found in candidates.values() for c in found}
         return BatchState(
             identities=identities,
             candidates=candidates,

@@ -366,8 +366,8 @@ WITH s AS (
                        || {_sql_array(FORMS)}[1 + (i / 5 % {len(FORMS)})],
            'custom', '{{}}'::jsonb),
          first, last,
-         CASE WHEN fm THEN 'name:' || replace(lower(cname), ' ', '') ELSE cdomain END,
-         CASE WHEN fm THEN NULL ELSE 'name:' || replace(lower(cname), ' ', '') END,
+         CASE WHEN fm THEN 'name:' || replace(replace(replace(replace(lower(cname), ' ', ''), 'ae', 'a'), 'oe', 'o'), 'ue', 'u') ELSE cdomain END,
+         CASE WHEN fm THEN NULL ELSE 'name:' || replace(replace(replace(replace(lower(cname), ' ', ''), 'ae', 'a'), 'oe', 'o'), 'ue', 'u') END,
          CASE WHEN is_name THEN 'purchased-lists' WHEN r_misc < 0.08 THEN 'trade-show'
               ELSE 'website' END,
          CASE WHEN is_name THEN 'purchased_list' WHEN r_misc < 0.08 THEN 'trade_show'

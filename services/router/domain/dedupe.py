@@ -44,10 +44,13 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from services.router.domain.matching import (
+    Person,
     company_domain_of,
     normalize_company_name,
     words_of,
 )
+
+__all__ = ["Person"]  # compared here, defined with the candidates it is the base of
 
 Key = tuple[str, str]  # (kind, value): ("email", canonical address) | ("phone", E.164)
 
@@ -130,16 +133,6 @@ class MatchPolicy:
         if confidence >= self.review_at:
             return Verdict.review
         return Verdict.separate
-
-
-@dataclass(frozen=True)
-class Person:
-    """What the policy compares of a submission or a lead."""
-
-    first_name: str | None = None
-    last_name: str | None = None
-    company: str | None = None
-    company_domain: str | None = None
 
 
 @dataclass(frozen=True)
@@ -490,11 +483,15 @@ def decide_match(
     then the lowest lead id, so the answer never depends on the order of ``candidates``.
     A candidate listed twice (found by a key and under its company) is weighed once, with
     its keys."""
+    # The names filter first, on the raw list: a company may have hundreds of leads, and
+    # only those whose names might agree are worth weighing (or even indexing).
+    bare = [c for c in candidates if not c[2]]
+    plausible = _plausible_names(arrival, [c[1] for c in bare])
     index: dict[uuid.UUID, int] = {}
     ids: list[uuid.UUID] = []
     people: list[Person] = []
     common: list[frozenset[Key]] = []
-    for lead_id, person, keys in candidates:
+    for lead_id, person, keys in [c for c in candidates if c[2]] + [bare[i] for i in plausible]:
         i = index.get(lead_id)
         if i is None:
             index[lead_id] = len(ids)
@@ -503,13 +500,8 @@ def decide_match(
             common.append(keys)
         else:
             common[i] = common[i] | keys
-    plausible = _plausible_names(arrival, people, [i for i, k in enumerate(common) if not k])
     weighed = sorted(
-        (
-            weigh(arrival, ids[i], people[i], common[i], policy)
-            for i in range(len(ids))
-            if common[i] or i in plausible
-        ),
+        (weigh(arrival, ids[i], people[i], common[i], policy) for i in range(len(ids))),
         key=lambda e: (-e.confidence, e.via == "name_company", str(e.lead_id)),
     )
     best = weighed[0] if weighed else None
@@ -523,10 +515,9 @@ def decide_match(
 _PLAUSIBLE_NAME_RATIO = 60.0
 
 
-def _plausible_names(arrival: Person, people: Sequence[Person], only: list[int]) -> set[int]:
-    """Of ``people[i] for i in only``, those whose names might be near the arrival's or
-    better: a cheap filter (a C loop per pairing of name parts) before weighing, as a company
-    may have hundreds of leads.
+def _plausible_names(arrival: Person, people: Sequence[Person]) -> list[int]:
+    """The positions of ``people`` whose names might be near the arrival's or better, in
+    order: a cheap filter (a C loop per pairing of name parts) before weighing.
 
     Names are near only if the last names agree (a typo, one containing the other, a ratio of
     75) or, swapped, a last name agrees with the other's first; so a candidate is kept when
@@ -534,25 +525,24 @@ def _plausible_names(arrival: Person, people: Sequence[Person], only: list[int])
     lacks a last name (the first names then decide, weighed in full). Without any name,
     company evidence says nothing: none is kept."""
     af, al = _folded(arrival)
-    if not only or (not af and not al):
-        return set()
+    if not people or (not af and not al):
+        return []
     if not al:
-        return set(only)
-    parts = [_folded(people[i]) for i in only]
+        return list(range(len(people)))
+    parts = [_folded(p) for p in people]
     lasts = [last for _, last in parts]
-    keep = {only[n] for n, last in enumerate(lasts) if not last or al in last or last in al}
+    keep = {n for n, last in enumerate(lasts) if not last or al in last or last in al}
     for query, choices in ((al, lasts), (al, [first for first, _ in parts]), (af, lasts)):
         if query:
             for _, _, n in process.extract(
                 query, choices, scorer=fuzz.ratio, score_cutoff=_PLAUSIBLE_NAME_RATIO, limit=None
             ):
-                keep.add(only[n])
-    return keep
+                keep.add(n)
+    return sorted(keep)
 
 
-@functools.lru_cache(maxsize=65536)
 def _folded(person: Person) -> tuple[str, str]:
-    return " ".join(_fold_name(person.first_name)), " ".join(_fold_name(person.last_name))
+    return person.folded_names
 
 
 def shared_now(holders: int, policy: MatchPolicy) -> bool:

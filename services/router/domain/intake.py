@@ -498,7 +498,7 @@ def decide_arrival(
         state.created.add(lead.id)
         state.activities[lead.id] = []
         candidate = Candidate(
-            lead_id=str(lead.id),
+            lead_id=lead.id,
             first_name=lead.first_name,
             last_name=lead.last_name,
             company=incoming.get("company"),
@@ -669,12 +669,9 @@ def company_decision(
 def _company_candidates(
     candidates: Mapping[str, Sequence[Candidate]], arrival: Arrival
 ) -> list[tuple[uuid.UUID, Person, frozenset[Key]]]:
+    none: frozenset[Key] = frozenset()
     return [
-        (
-            uuid.UUID(c.lead_id),
-            Person(c.first_name, c.last_name, c.company, c.company_domain),
-            frozenset(),
-        )
+        (c.lead_id, c, none)
         for company in arrival_company_keys(arrival)
         for c in candidates.get(company, ())
     ]

@@ -16,8 +16,9 @@ from __future__ import annotations
 import copy
 import functools
 import unicodedata
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from anyascii import anyascii
@@ -191,14 +192,28 @@ def company_domain_of(domain: str | None) -> str | None:
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """An existing lead the service found under one of the new lead's company keys."""
+class Person:
+    """What the match policy (``services.router.domain.dedupe``) compares of a submission
+    or a lead."""
 
-    lead_id: str
     first_name: str | None = None
     last_name: str | None = None
     company: str | None = None
     company_domain: str | None = None
+
+    @functools.cached_property
+    def folded_names(self) -> tuple[str, str]:
+        """First and last name folded (case, accents, script), computed once per person:
+        a company's candidates are compared with every arrival at that company."""
+        return " ".join(words_of(self.first_name or "")), " ".join(words_of(self.last_name or ""))
+
+
+@dataclass(frozen=True)
+class Candidate(Person):
+    """An existing lead the service found under one of the new lead's company keys: the
+    person, with its lead id."""
+
+    lead_id: uuid.UUID = field(kw_only=True)
 
 
 def company_keys(lead: LeadProfile) -> tuple[str | None, str | None]:
