@@ -42,14 +42,14 @@ class RouterRepository:
     async def leads_for_identities(
         self, identities: Sequence[tuple[str, str]]
     ) -> dict[tuple[str, str], list[uuid.UUID]]:
-        """The leads holding each identity (several may hold a phone), oldest lead first."""
+        """The leads holding each identity (several may hold a phone), in lead id order (the
+        match policy's answer does not depend on the order)."""
         if not identities:
             return {}
         rows = await self.session.execute(
             select(LeadIdentity.kind, LeadIdentity.value, LeadIdentity.lead_id)
-            .join(Lead, Lead.id == LeadIdentity.lead_id)
             .where(tuple_(LeadIdentity.kind, LeadIdentity.value).in_(list(identities)))
-            .order_by(LeadIdentity.kind, LeadIdentity.value, Lead.created_at, Lead.id)
+            .order_by(LeadIdentity.kind, LeadIdentity.value, LeadIdentity.lead_id)
         )
         found: dict[tuple[str, str], list[uuid.UUID]] = {}
         for r in rows:

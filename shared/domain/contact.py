@@ -142,7 +142,7 @@ def domain_from_website(website: str) -> str | None:
 _PSL = PublicSuffixList()
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=262144)
 def registrable_domain(host: str) -> str:
     """The domain a company registered: ``shop.acme.co.uk`` -> ``acme.co.uk``.
 

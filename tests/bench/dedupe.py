@@ -164,12 +164,8 @@ class MemoryStore:
 
     def state(self, arrivals: Sequence[Arrival]) -> BatchState:
         keys = sorted({k for a in arrivals for k in a.identities})
-        # leads_for_identities: oldest lead first
-        identities = {
-            k: sorted(self.identities[k], key=lambda i: (self.leads[i].created_at, i))
-            for k in keys
-            if k in self.identities
-        }
+        # leads_for_identities: in lead id order
+        identities = {k: sorted(self.identities[k]) for k in keys if k in self.identities}
         shared = {k for k in keys if k in self.shared}
         companies = sorted({c for a in arrivals for c in arrival_company_keys(a)})
         candidates = {c: self.candidates(c) for c in companies}

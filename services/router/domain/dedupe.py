@@ -195,7 +195,7 @@ def _fold_name(text: str | None) -> tuple[str, ...]:
     return tuple(words_of(text or ""))
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=262144)
 def _umlauts(word: str) -> str:
     """German digraphs read as the umlauts they spell ("mueller" -> "muller", "joerg" ->
     "jorg"), for telling whether two spellings are one name; never for nickname look-ups
@@ -203,7 +203,7 @@ def _umlauts(word: str) -> str:
     return word.replace("ae", "a").replace("oe", "o").replace("ue", "u")
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=262144)
 def _nickname_relation(a: str, b: str) -> str | None:
     """ "nickname" when one name is a nickname or short form of the other (Bob and Robert),
     "sibling" when both are short forms of one name (Bob and Rob), else None."""
@@ -286,7 +286,7 @@ def _last_names(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, str, float
 _RANK = {NameVerdict.same: 3, NameVerdict.near: 2, NameVerdict.unknown: 1, NameVerdict.different: 0}
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=262144)
 def compare_names(a: Person, b: Person, policy: MatchPolicy = MatchPolicy()) -> Comparison:
     """Do two people's names agree? same, near (doubtful), unknown (one side has no name) or
     different; first and last names are also tried swapped."""
@@ -400,7 +400,7 @@ def _full_ratio(
 # --- companies ------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=262144)
 def compare_companies(a: Person, b: Person, policy: MatchPolicy = MatchPolicy()) -> Comparison:
     """Same registrable company domain (never free mail), else the company names folded
     (legal forms, case, accents) compared: same, similar, unknown or different."""

@@ -18,7 +18,7 @@ robin a rep; the first-touch clock starts (or keeps running for the same owner).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -38,6 +38,7 @@ from services.router.domain.dedupe import (
     Person,
     Verdict,
     decide_match,
+    is_role_address,
     shared_now,
 )
 from services.router.domain.lifecycle import (
@@ -174,6 +175,14 @@ class Arrival:
     received_at: datetime
     incoming: dict[str, Any]  # the submitted lead fields, JSON-able
     trade_show: ShowRef | None = None
+    # where fuzzy candidates are looked for (and locked): computed once, from ``incoming``
+    company_keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        keys = company_keys(
+            profile_of(self.incoming, source_id=None, channel=None, purchased_list=False)
+        )
+        object.__setattr__(self, "company_keys", tuple(k for k in keys if k is not None))
 
     @property
     def identities(self) -> tuple[tuple[str, str], ...]:
@@ -637,10 +646,7 @@ def person_of(fields: Mapping[str, Any]) -> Person:
 
 def arrival_company_keys(arrival: Arrival) -> tuple[str, ...]:
     """The company keys an arrival looks for candidates under (and locks)."""
-    keys = company_keys(
-        profile_of(arrival.incoming, source_id=None, channel=None, purchased_list=False)
-    )
-    return tuple(k for k in keys if k is not None)
+    return arrival.company_keys
 
 
 def match_arrival(state: BatchState, arrival: Arrival, policy: MatchPolicy) -> MatchDecision:
@@ -653,8 +659,22 @@ def match_arrival(state: BatchState, arrival: Arrival, policy: MatchPolicy) -> M
         for lead_id in state.identities.get(k, ()):
             row = _known(state, lead_id)
             candidates.append((lead_id, person_of(row.profile), frozenset({k})))
-    candidates.extend(_company_candidates(state.candidates, arrival))
+    if not certain_by_email(arrival, state.identities, state.shared):
+        # a personal address someone holds is certain (1.0): no company evidence can
+        # outweigh it, so the company's leads are not weighed
+        candidates.extend(_company_candidates(state.candidates, arrival))
     return decide_match(person_of(arrival.incoming), candidates, policy)
+
+
+def certain_by_email(
+    arrival: Arrival, identities: Mapping[Key, Sequence[uuid.UUID]], shared: Set[Key]
+) -> bool:
+    """Whether a lead already holds the arrival's personal email address (a match key)."""
+    return any(
+        kind == "email" and not is_role_address(value) and (kind, value) not in shared
+        and bool(identities.get((kind, value)))
+        for kind, value in arrival.identities
+    )  # fmt: skip
 
 
 def company_decision(
@@ -670,11 +690,18 @@ def _company_candidates(
     candidates: Mapping[str, Sequence[Candidate]], arrival: Arrival
 ) -> list[tuple[uuid.UUID, Person, frozenset[Key]]]:
     none: frozenset[Key] = frozenset()
-    return [
-        (c.lead_id, c, none)
-        for company in arrival_company_keys(arrival)
-        for c in candidates.get(company, ())
-    ]
+    keys = arrival.company_keys
+    if len(keys) == 1:
+        return [(c.lead_id, c, none) for c in candidates.get(keys[0], ())]
+    # a lead with a domain and a name is found under both: weighed once
+    seen: set[uuid.UUID] = set()
+    found: list[tuple[uuid.UUID, Person, frozenset[Key]]] = []
+    for company in keys:
+        for c in candidates.get(company, ()):
+            if c.lead_id not in seen:
+                seen.add(c.lead_id)
+                found.append((c.lead_id, c, none))
+    return found
 
 
 def scoring_activities(points: Sequence[ActivityPoint], lead: LeadRow) -> list[ActivityPoint]:

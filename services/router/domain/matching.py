@@ -111,7 +111,7 @@ def words_of(text: str) -> list[str]:
     return list(_words_cached(text))
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=262144)
 def _words_cached(text: str) -> tuple[str, ...]:
     """Folded text split into words of letters and digits; punctuation separates words."""
     chars: list[str] = []
@@ -126,7 +126,7 @@ def _words_cached(text: str) -> tuple[str, ...]:
 
 # The normalizers are pure functions of short strings, and the same names (a company's
 # fuzzy-match candidates) are compared again for every arrival at that company: cached.
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=262144)
 def normalize_company_name(name: str) -> str:
     """The comparable form of a company name: ``"The Acme Co., Inc."`` -> ``"acme"``.
 
@@ -162,7 +162,7 @@ def _company_words(name: str) -> str:
     return " ".join(words)
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=262144)
 def normalize_person_name(first: str | None, last: str | None) -> str:
     """``("José", "O'Brien-Smith")`` -> ``"jose obrien smith"``; blank parts are skipped.
 
@@ -173,7 +173,7 @@ def normalize_person_name(first: str | None, last: str | None) -> str:
     return " ".join(words_of(first or "") + words_of(last or ""))
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=262144)
 def company_domain_of(domain: str | None) -> str | None:
     """A domain usable as a company identity: the registrable domain (``shop.acme.co.uk`` is
     ``acme.co.uk``), and never a free-mail domain."""
@@ -201,11 +201,13 @@ class Person:
     company: str | None = None
     company_domain: str | None = None
 
-    @functools.cached_property
-    def folded_names(self) -> tuple[str, str]:
-        """First and last name folded (case, accents, script), computed once per person:
-        a company's candidates are compared with every arrival at that company."""
-        return " ".join(words_of(self.first_name or "")), " ".join(words_of(self.last_name or ""))
+    # First and last name folded (case, accents, script), computed once per person: a
+    # company's candidates are compared with every arrival at that company.
+    folded_names: tuple[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        folded = " ".join(words_of(self.first_name or "")), " ".join(words_of(self.last_name or ""))
+        object.__setattr__(self, "folded_names", folded)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from services.router.domain.intake import (
     MissingState,
     ShowRef,
     arrival_company_keys,
+    certain_by_email,
     company_decision,
     decide_batch,
 )
@@ -116,11 +117,13 @@ async def handle_received_batch(
     )
     identities = await repo.leads_for_identities(keys)
     shared = await repo.shared_identities(keys)
+    # a known personal address settles the match: no company candidates for those
+    open_ = [a for a in arrivals if not certain_by_email(a, identities, shared)]
     candidates = await repo.fuzzy_candidates_many(
-        sorted({c for found in companies.values() for c in found})
+        sorted({c for a in open_ for c in companies[a.submission_id]})
     )
     needed = {i for k, held in identities.items() if k not in shared for i in held}
-    needed |= _company_hits(arrivals, candidates, ctx.match_policy)
+    needed |= _company_hits(open_, candidates, ctx.match_policy)
     leads: dict[uuid.UUID, LeadRow] = {}
     points: dict[uuid.UUID, list[Any]] = {}
     clocks: dict[uuid.UUID, ClockRow] = {}

@@ -204,7 +204,7 @@ def test_capacity_counts_inside_the_batch() -> None:
 def test_names_and_unqualified_leads_stay_with_nurture_and_change_no_team() -> None:
     cold = arrival(3, job_title="Student", company_size="1-10", message=None)
     name = arrival(4)
-    name = Arrival(**{**name.__dict__, "purchased_list": True, "channel": "purchased_list"})
+    name = replace(name, purchased_list=True, channel="purchased_list")
     out = decide_batch(empty_state(), [cold, name], CONFIG, NOW)
     assert [a.outcome for a in out.assignments] == ["nurture", "nurture"]
     assert out.teams_changed == set() and out.clocks == {}
@@ -399,7 +399,7 @@ def test_an_sla_window_over_a_team_holiday_is_explained() -> None:
     germany = WorkingHours.parse("Europe/Berlin", {"mon-fri": "08:00-18:00"}, HolidayCalendar("DE"))
     teams = {"sales": Team(id="sales", name="Sales", hours=germany)}
     christmas = datetime(2026, 12, 25, 9, 0, tzinfo=UTC)  # 10:00 in Berlin, a Friday
-    late = Arrival(**{**arrival(8).__dict__, "received_at": christmas})
+    late = replace(arrival(8), received_at=christmas)
     out = decide_batch(empty_state(teams=teams), [late], CONFIG, christmas)
     (decision,) = out.assignments
     (clock,) = out.clocks.values()
