@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from anyascii import anyascii
-from cleanco import basename as strip_legal_form
+from cleanco.clean import normalized, prepare_default_terms, strip_punct, strip_tail
 
 from services.router.domain.model import LeadProfile
 from shared.domain.contact import FREE_MAIL_DOMAINS, domain_from_website, registrable_domain
@@ -77,6 +77,40 @@ LEGAL_SUFFIXES = frozenset(
         "zrt",
     }
 )
+# cleanco's legal forms (its maintained term data), indexed by their last word: cleanco's own
+# ``basename`` compares every term with the end of every name (tens of microseconds a name),
+# this finds the same terms in the same order by looking only at those ending in its last word.
+_LEGAL_TERMS = prepare_default_terms()
+_LEGAL_TERMS_BY_LAST: dict[str, list[int]] = {}
+for _i, (_size, _parts) in enumerate(_LEGAL_TERMS):
+    _LEGAL_TERMS_BY_LAST.setdefault(_parts[-1], []).append(_i)
+
+
+def strip_legal_form(name: str) -> str:
+    """``cleanco.basename(name)``, faster: the name without its trailing legal forms ("Acme
+    GmbH & Co. KG" -> "Acme"). cleanco scans its terms in order and removes each that ends the
+    name as it is by then; so does this, among the terms ending in the name's last word."""
+    name = strip_tail(name)
+    parts = name.split()
+    folded = [strip_punct(p) for p in normalized(name).split()]
+    after = 0
+    while folded:
+        found = None
+        for i in _LEGAL_TERMS_BY_LAST.get(folded[-1], ()):
+            if i >= after:
+                size, term = _LEGAL_TERMS[i]
+                if folded[-size:] == term:
+                    found = i
+                    break
+        if found is None:
+            break
+        size = _LEGAL_TERMS[found][0]
+        del folded[-size:]
+        del parts[-size:]
+        after = found + 1
+    return str(strip_tail(" ".join(parts)))
+
+
 # Characters removed without leaving a gap, so "A.C.M.E." is "acme", "O'Brien" is
 # "obrien" and "Inc." is "inc". Every other non-alphanumeric character splits words.
 _JOINING_PUNCTUATION = frozenset({".", "'", "\u2019", "\u02bc", "`"})

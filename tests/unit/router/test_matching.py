@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cleanco import basename
+from cleanco.termdata import terms_by_type
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,6 +17,7 @@ from services.router.domain.matching import (
     merge_fields,
     normalize_company_name,
     normalize_person_name,
+    strip_legal_form,
 )
 from services.router.domain.model import LeadProfile
 
@@ -282,3 +285,19 @@ def test_merge_keeps_every_existing_value_and_fills_only_blanks(
         value = result.merged[key][sub] if sub else result.merged[key]
         assert not _blank(value)
         assert _blank(ours.get(sub) if sub and isinstance(ours, dict) else ours)
+
+
+# --- legal forms --------------------------------------------------------------------
+
+
+legal_terms = sorted({t for ts in terms_by_type.values() for t in ts})
+name_words = st.sampled_from(["Acme", "Blue", "Pine", "&", "Co.", "and", "Sons", "The", "Müller"])
+
+
+@given(
+    st.lists(name_words | st.sampled_from(legal_terms), min_size=1, max_size=5),
+    st.sampled_from(["", ".", ",", " ,"]),
+)
+def test_strip_legal_form_is_cleancos_basename(words: list[str], tail: str) -> None:
+    name = " ".join(words) + tail
+    assert strip_legal_form(name) == basename(name)
