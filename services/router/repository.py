@@ -409,22 +409,36 @@ class BatchRepository(RouterRepository):
         await lock_keys(self.session, *keys)
 
     async def fuzzy_candidates_many(
-        self, company_keys: Sequence[str]
+        self, company_keys: Sequence[str], widen: Sequence[str] = ()
     ) -> dict[str, list[Candidate]]:
-        if not company_keys:
+        """The oldest leads (up to FUZZY_CANDIDATES) whose ``company_key`` is each key; for a
+        key in ``widen`` (the name keys arrivals look under) also those whose
+        ``company_name_key`` is, so a form with only "Acme" finds the lead that came with
+        acme.com. A domain key is only ever a ``company_key``: its look-up needs no OR."""
+        widened = sorted(set(widen))
+        exact = sorted(set(company_keys) - set(widened))
+        if not exact and not widened:
             return {}
+        lateral = (
+            "SELECT l.id, l.first_name, l.last_name, l.profile->>'company' AS company,"
+            " l.profile->>'company_domain' AS company_domain, l.created_at"
+            " FROM router.lead AS l WHERE {where}"
+            f" ORDER BY l.created_at LIMIT {FUZZY_CANDIDATES}"
+        )
         rows = await self.session.execute(
             text(
-                "SELECT k, c.id, c.first_name, c.last_name, c.company, c.company_domain"
-                " FROM unnest(CAST(:keys AS text[])) AS k CROSS JOIN LATERAL ("
-                "  SELECT l.id, l.first_name, l.last_name, l.profile->>'company' AS company,"
-                "   l.profile->>'company_domain' AS company_domain, l.created_at"
-                "  FROM router.lead AS l WHERE l.company_key = k OR l.company_name_key = k"
-                f"  ORDER BY l.created_at LIMIT {FUZZY_CANDIDATES}) AS c"
-                " ORDER BY k, c.created_at"
+                "SELECT k, c.id, c.first_name, c.last_name, c.company, c.company_domain,"
+                " c.created_at FROM unnest(CAST(:exact AS text[])) AS k CROSS JOIN LATERAL ("
+                + lateral.format(where="l.company_key = k")
+                + ") AS c UNION ALL"
+                " SELECT k, c.id, c.first_name, c.last_name, c.company, c.company_domain,"
+                " c.created_at FROM unnest(CAST(:widened AS text[])) AS k CROSS JOIN LATERAL ("
+                + lateral.format(where="l.company_key = k OR l.company_name_key = k")
+                + ") AS c ORDER BY 1, 7"
             ),
-            {"keys": sorted(set(company_keys))},
+            {"exact": exact, "widened": widened},
         )
+        company_keys = [*exact, *widened]
         found: dict[str, list[Candidate]] = {k: [] for k in company_keys}
         for r in rows:
             found[r[0]].append(

@@ -66,6 +66,7 @@ from services.router.domain.intake import (
     arrival_company_keys,
     decide_batch,
     profile_of,
+    widened_key,
 )
 from services.router.domain.matching import Candidate, company_key
 from services.router.domain.scoring import load_scoring_rules
@@ -140,17 +141,21 @@ class Store(Protocol):
 class MemoryStore:
     """The tables ``batch.py`` reads and writes: identities (kind, value) -> the leads holding
     them, identities no longer used as keys (shared), lead rows, and lead ids per company key
-    (a lead is under its company key and its company name key) in the order they were
-    created."""
+    (under its company key, and under its company name key for arrivals without a domain,
+    as ``fuzzy_candidates_many`` widens) in the order they were created."""
 
     identities: dict[Key, list[uuid.UUID]] = field(default_factory=dict)
     shared: set[Key] = field(default_factory=set)
     leads: dict[uuid.UUID, LeadRow] = field(default_factory=dict)
     by_company: dict[str, list[uuid.UUID]] = field(default_factory=dict)
+    by_name: dict[str, list[uuid.UUID]] = field(default_factory=dict)
     clocks: dict[uuid.UUID, ClockRow] = field(default_factory=dict)
 
-    def candidates(self, key: str) -> list[Candidate]:
+    def candidates(self, key: str, widen: bool = False) -> list[Candidate]:
         """``fuzzy_candidates_many``: the oldest leads under a key, from their rows."""
+        ids = self.by_company.get(key, [])
+        if widen and key in self.by_name:
+            ids = sorted({*ids, *self.by_name[key]}, key=lambda i: self.leads[i].created_at)
         return [
             Candidate(
                 lead_id=lead.id,
@@ -159,7 +164,7 @@ class MemoryStore:
                 company=lead.profile.get("company"),
                 company_domain=lead.profile.get("company_domain"),
             )
-            for lead in (self.leads[i] for i in self.by_company.get(key, [])[:FUZZY_CANDIDATES])
+            for lead in (self.leads[i] for i in ids[:FUZZY_CANDIDATES])
         ]
 
     def state(self, arrivals: Sequence[Arrival]) -> BatchState:
@@ -168,7 +173,8 @@ class MemoryStore:
         identities = {k: sorted(self.identities[k]) for k in keys if k in self.identities}
         shared = {k for k in keys if k in self.shared}
         companies = sorted({c for a in arrivals for c in arrival_company_keys(a)})
-        candidates = {c: self.candidates(c) for c in companies}
+        widen = {k for a in arrivals if (k := widened_key(a)) is not None}
+        candidates = {c: self.candidates(c, c in widen) for c in companies}
         # every lead the decisions may read (batch.py loads those it foresees, then any
         # other one a decision asks for): holders of the keys and the company candidates
         needed = {i for k, held in identities.items() if k not in shared for i in held}
@@ -187,10 +193,12 @@ class MemoryStore:
 
     def apply(self, out: BatchOutcome) -> None:
         for lead_id, lead in out.leads.items():
-            if lead_id in out.created:
-                for key in (lead.company_key, lead.company_name_key):
-                    if key is not None:
-                        self.by_company.setdefault(key, []).append(lead_id)
+            before = self.leads.get(lead_id)
+            old = (before.company_key, before.company_name_key) if before else (None, None)
+            if lead.company_key is not None and lead.company_key != old[0]:
+                self.by_company.setdefault(lead.company_key, []).append(lead_id)
+            if lead.company_name_key is not None and lead.company_name_key != old[1]:
+                self.by_name.setdefault(lead.company_name_key, []).append(lead_id)
             self.leads[lead_id] = lead
         for kind, value, lead_id in out.identities:
             holders = self.identities.setdefault((kind, value), [])

@@ -1726,7 +1726,7 @@ def build_lookalikes() -> None:
         addr = f"{role}@{c.domain}"
         t = T0 + days(0, 30)
         ppl = []
-        for _ in range(n):
+        for i in range(n):
             fn, ln = pick_name(c.country, c)
             p = new_person(fn, ln, c, tag="role")
             p.work_email = addr
@@ -1844,7 +1844,11 @@ def make_config() -> Config:
 def load_state(store: Store, arrivals: list[Arrival]) -> BatchState:
     """What batch.py loads: the leads holding the arrivals' keys (oldest lead first), the shared
     ones among them, the fuzzy candidates under their company keys (oldest first, <= 200)."""
-    from services.router.domain.intake import FUZZY_CANDIDATES, arrival_company_keys
+    from services.router.domain.intake import (
+        FUZZY_CANDIDATES,
+        arrival_company_keys,
+        widened_key,
+    )
 
     keys = {k for a in arrivals for k in a.identities}
     ids = {}
@@ -1853,10 +1857,15 @@ def load_state(store: Store, arrivals: list[Arrival]) -> BatchState:
         if held:
             ids[k] = sorted(held, key=lambda i: (store.leads[i].created_at, i))
     companies = {c for a in arrivals for c in arrival_company_keys(a)}
+    # fuzzy_candidates_many: under the company key; name keys of arrivals without a domain
+    # also under the company name key
+    widen = {k for a in arrivals if (k := widened_key(a)) is not None}
     cands: dict[str, list[Candidate]] = {}
     for k in companies:
         rows = [
-            lr for lr in store.leads.values() if lr.company_key == k or lr.company_name_key == k
+            lr
+            for lr in store.leads.values()
+            if lr.company_key == k or (k in widen and lr.company_name_key == k)
         ]
         rows.sort(key=lambda lr: (lr.created_at, store.order[lr.id]))
         cands[k] = [

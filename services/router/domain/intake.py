@@ -533,7 +533,13 @@ def decide_arrival(
             last_name=lead.last_name or incoming.get("last_name"),
             is_name=lead.is_name and arrival.purchased_list,
         )
-        if lead.company_key is None:
+        keyed = (lead.company_key, lead.company_name_key)
+        if lead.company_key is None or (
+            lead.company_key.startswith("name:")
+            and company is not None
+            and not company.startswith("name:")
+        ):
+            # no company yet, or only its name and now its domain: found under the domain
             lead = replace(lead, company_key=company, company_name_key=name_key)
         elif (
             lead.company_name_key is None
@@ -541,6 +547,19 @@ def decide_arrival(
             and not company.startswith("name:")
         ):
             lead = replace(lead, company_name_key=name_key)
+        if (lead.company_key, lead.company_name_key) != keyed:
+            candidate = Candidate(
+                lead_id=lead.id,
+                first_name=lead.first_name,
+                last_name=lead.last_name,
+                company=lead.profile.get("company"),
+                company_domain=lead.profile.get("company_domain"),
+            )
+            for key in {lead.company_key, lead.company_name_key} - set(keyed):
+                if key is not None:
+                    same_company = state.candidates.setdefault(key, [])
+                    if len(same_company) < FUZZY_CANDIDATES:
+                        same_company.append(candidate)
         filled = merged.filled
         conflicts = [
             {"field": c.field, "kept": c.kept, "incoming": c.incoming} for c in merged.conflicts
@@ -647,6 +666,14 @@ def person_of(fields: Mapping[str, Any]) -> Person:
 def arrival_company_keys(arrival: Arrival) -> tuple[str, ...]:
     """The company keys an arrival looks for candidates under (and locks)."""
     return arrival.company_keys
+
+
+def widened_key(arrival: Arrival) -> str | None:
+    """The arrival's company name key: under it, leads are found by their
+    ``company_name_key`` too (a lead with a domain and that name), so "Acme" without a domain
+    finds the lead that came with acme.com, and a lead that came with acme.de is found by
+    one that comes with acme.com."""
+    return next((k for k in arrival.company_keys if k.startswith("name:")), None)
 
 
 def match_arrival(state: BatchState, arrival: Arrival, policy: MatchPolicy) -> MatchDecision:

@@ -44,6 +44,7 @@ from services.router.domain.intake import (
     certain_by_email,
     company_decision,
     decide_batch,
+    widened_key,
 )
 from services.router.domain.matching import Candidate
 from services.router.events import assigned_event, merge_event
@@ -120,7 +121,8 @@ async def handle_received_batch(
     # a known personal address settles the match: no company candidates for those
     open_ = [a for a in arrivals if not certain_by_email(a, identities, shared)]
     candidates = await repo.fuzzy_candidates_many(
-        sorted({c for a in open_ for c in companies[a.submission_id]})
+        sorted({c for a in open_ for c in companies[a.submission_id]}),
+        widen=sorted({k for a in open_ if (k := widened_key(a)) is not None}),
     )
     needed = {i for k, held in identities.items() if k not in shared for i in held}
     needed |= _company_hits(open_, candidates, ctx.match_policy)
