@@ -151,10 +151,18 @@ async def test_a_doubtful_pair_is_a_new_lead_listed_for_review(env, stack, route
 async def test_a_number_many_people_use_stops_being_a_match_key(env, stack, router, ingest_for_env):
     domain = f"acme-{uuid.uuid4().hex[:8]}.example"
     people = [("John", "Smith"), ("Mary", "Jones"), ("Ali", "Khan")]
-    for first, last in people:
-        await post(
-            ingest_for_env,
-            _at(domain, first, last, f"{first.lower()}@{domain}", phone=SWITCHBOARD),
+    colleagues: list[str] = []
+    async with TopicReader(stack.bootstrap, env.topic(LEAD_ASSIGNED.topic)) as assigned:
+        for first, last in people:
+            colleagues.append(
+                await post(
+                    ingest_for_env,
+                    _at(domain, first, last, f"{first.lower()}@{domain}", phone=SWITCHBOARD),
+                )
+            )
+        await assigned.read(  # each on its own partition: decided in any order
+            until=lambda rs: {value(r)["data"]["submission_id"] for r in rs} >= set(colleagues),
+            timeout=30,
         )
     nameless: list[str] = []
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -507,6 +507,20 @@ def decide_match(
     best = weighed[0] if weighed else None
     if best is None or best.verdict == Verdict.separate:
         return MatchDecision(Verdict.separate, None, tuple(weighed))
+    rivals = [
+        e for e in weighed[1:] if e.verdict == Verdict.merge and e.via == best.via != "name_company"
+    ]
+    if best.verdict == Verdict.merge and best.confidence < 1.0 and rivals:
+        # a number (or role address) two people hold, and nothing tells which one this is
+        doubt = replace(
+            best,
+            verdict=Verdict.review,
+            lines=(
+                *best.lines,
+                f"as sure of {len(rivals)} other lead(s) holding it: ambiguous, a person decides",
+            ),
+        )
+        return MatchDecision(Verdict.review, doubt, (doubt, *weighed[1:]))
     return MatchDecision(best.verdict, best, tuple(weighed))
 
 

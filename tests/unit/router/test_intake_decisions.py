@@ -158,6 +158,20 @@ def test_a_number_many_people_use_stops_being_a_key_and_is_counted_once() -> Non
     assert ("phone", SWITCHBOARD) in state.shared
 
 
+def test_a_nameless_form_on_a_number_two_people_hold_is_doubtful() -> None:
+    john = arrival(9, email="john@acme9.com", first_name="John", last_name="Smith")
+    mary = arrival(9, email="mary@acme9.com", first_name="Mary", last_name="Jones")
+    nameless = arrival(9, email=None, first_name=None, last_name=None)
+    john, mary, nameless = (
+        replace(a, incoming={**a.incoming, "phone": SWITCHBOARD}) for a in (john, mary, nameless)
+    )
+    out = decide_batch(empty_state(), [john, mary, nameless], CONFIG, NOW)
+    assert len(out.created) == 3  # not merged into one of them at random
+    (review,) = out.reviews
+    assert review.other_lead_id in {out.submissions[0].lead_id, out.submissions[1].lead_id}
+    assert "ambiguous" in out.submissions[2].detail
+
+
 def test_robert_then_bob_at_the_same_company_is_one_lead_and_the_merge_is_published() -> None:
     robert = arrival(5, email="robert@acme5.com", first_name="Robert", last_name="Smith")
     bob = arrival(5, email="bob.smith@acme5.com", first_name="Bob", last_name="Smith")
