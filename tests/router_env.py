@@ -128,3 +128,15 @@ async def sql(env: RouterEnv, query: str, **params: Any) -> list[Any]:
             return list((await conn.execute(text(query), params)).all())
     finally:
         await engine.dispose()
+
+
+async def write(env: RouterEnv, statement: str, **params: Any) -> None:
+    """Run one statement on the environment's database and commit it."""
+    from sqlalchemy import text
+
+    engine = db.create_engine(env.database_url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(statement), params)
+    finally:
+        await engine.dispose()

@@ -225,8 +225,10 @@ async def test_prometheus_scrapes_the_stack_and_the_dashboard_shows_what_happene
         "sum by (match_rule) (leadflow_router_dedupe_merges_total)",
         lambda r: list(by_labels(r, "match_rule").values()) == [1.0],
     )
-    (merges,) = dashboard["Dedupe merges by match rule"]
+    merges, reviews, shared = dashboard["Dedupe: merges by rule, reviews, shared identities"]
     await eventually(prometheus, merges, lambda r: len(r) == 1)
+    for expr in (reviews, shared):  # nothing doubtful or shared happened: valid, and empty
+        assert await query(prometheus, expr) == [], expr
     (scores,) = dashboard["Score distribution"]
     result = await eventually(prometheus, scores, lambda r: len(r) > 1)
     assert "+Inf" in {s["metric"]["le"] for s in result}

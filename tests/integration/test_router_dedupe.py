@@ -11,26 +11,16 @@ import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy import text
 
 from services.router.intake.rekey import rekey_companies
 from shared import db
 from shared.events.registry import LEAD_ASSIGNED, LEAD_MERGE
 from tests.integration.test_router import ADMIN, post
 from tests.kafka_helpers import TopicReader, value, wait_for
-from tests.router_env import sales_ready, sql
+from tests.router_env import sales_ready, sql, write
 
 SWITCHBOARD = "+44 20 7946 0123"
 SWITCHBOARD_E164 = "+442079460123"
-
-
-async def _write(env, statement: str, **params: Any) -> None:
-    engine = db.create_engine(env.database_url, pool_size=1)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text(statement), params)
-    finally:
-        await engine.dispose()
 
 
 def _at(domain: str, first: str | None, last: str | None, email: str | None, **more: Any) -> dict:
@@ -205,7 +195,7 @@ async def test_rekey_companies_moves_leads_stored_under_old_keys(env, router, in
     )
     await wait_for(lambda: sql(env, "SELECT 1 FROM router.lead"), timeout=15)
     # as a release before registrable domains and the name key stored it
-    await _write(
+    await write(
         env,
         "UPDATE router.lead SET company_key = :k, company_name_key = NULL",
         k=f"shop.acme-{tag}.co.uk",

@@ -11,12 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from services.router.lifecycle.service import sweep
 from services.router.runtime import RouterRuntime, drain_queue
 from services.router.settings import RouterSettings
-from shared import db
 from shared.events.envelope import make_event
 from shared.events.models import ActivityKind, ActivityReceived, SourceRef
 from shared.events.registry import LEAD_ACTIVITY, LEAD_ASSIGNED, LEAD_LIFECYCLE
@@ -24,7 +22,7 @@ from shared.settings import DEV_ADMIN_TOKEN
 from tests.clock import ManualClock
 from tests.integration.test_router import start_router
 from tests.kafka_helpers import TopicReader, value, wait_for
-from tests.router_env import FIXTURES, publish_received, received, sales_ready, sql
+from tests.router_env import FIXTURES, publish_received, received, sales_ready, sql, write
 
 ROUTING = FIXTURES / "routing-lifecycle.yaml"
 ADMIN = {"Authorization": f"Bearer {DEV_ADMIN_TOKEN}"}
@@ -41,15 +39,6 @@ async def router(env):
     yield ctx, clock
     await runtime.stop()
     assert not failures
-
-
-async def _write(env, statement: str, **params: Any) -> None:
-    engine = db.create_engine(env.database_url, pool_size=1)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text(statement), params)
-    finally:
-        await engine.dispose()
 
 
 def _email(tag: str) -> str:
@@ -267,7 +256,7 @@ async def test_a_recycled_lead_whose_last_owner_left_goes_round_robin(env, route
         env,
         await _report(env, producer, clock, lead, "disqualified", reason="no_budget", rep_id=owner),
     )  # fmt: skip
-    await _write(env, "UPDATE router.rep SET active = false WHERE id = :id", id=owner)
+    await write(env, "UPDATE router.rep SET active = false WHERE id = :id", id=owner)
     clock.advance(days=1)
     await _processed(env, await _report(env, producer, clock, lead, "reply"))
     again = await _lead(env, lead)
@@ -356,7 +345,7 @@ async def test_an_away_rep_releases_leads_and_a_queue_team_queues_them(
         }
     ]
     for rep in (owner, desk_owner):
-        await _write(
+        await write(
             env,
             "UPDATE router.rep SET out_of_office = CAST(:oof AS jsonb) WHERE id = :id",
             oof=json.dumps(week),
