@@ -74,16 +74,26 @@ def _json_dumps(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    pre_ping: bool = True,
+    server_settings: dict[str, str] | None = None,
+) -> AsyncEngine:
+    """``pre_ping`` checks each pooled connection before use (one round trip per checkout);
+    a path that handles a stale connection itself can do without. ``server_settings`` are
+    PostgreSQL settings for every connection of the pool (e.g. ``lock_timeout``)."""
     # JSONB columns (profiles, score breakdowns, explanations, outbox events) are encoded
     # and decoded on every write and read: orjson does it several times faster than json.
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
+        connect_args={"server_settings": server_settings} if server_settings else {},
     )
 
 

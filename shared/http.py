@@ -48,13 +48,10 @@ def invalid_field(field: str, detail: str) -> ApiError:
     )
 
 
-def problem(
-    status: int,
-    code: str,
-    detail: str,
-    errors: Sequence[dict[str, Any]] = (),
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
+def problem_body(
+    status: int, code: str, detail: str, errors: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """The RFC 9457 document of an error, as every API answers it."""
     body: dict[str, Any] = {
         "type": f"urn:leadflow:error:{code}",
         "title": code.replace("_", " "),
@@ -64,7 +61,22 @@ def problem(
     }
     if errors:
         body["errors"] = list(errors)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return body
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    errors: Sequence[dict[str, Any]] = (),
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        problem_body(status, code, detail, errors),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
 
 
 def field_errors_from_pydantic(

@@ -12,6 +12,7 @@ from services.ingest import metrics
 from services.ingest.activities.endpoints import router as activities_router
 from services.ingest.context import IngestContext, utc_now
 from services.ingest.idempotency.repository import IdempotencyRepository
+from services.ingest.idempotency.service import IN_FLIGHT_WAIT_MS
 from services.ingest.imports.endpoints import router as imports_router
 from services.ingest.imports.worker import ImportWorker
 from services.ingest.leads.endpoints import router as leads_router
@@ -41,8 +42,8 @@ async def _purge_expired_keys(ctx: IngestContext) -> None:
     while True:
         await asyncio.sleep(PURGE_EVERY_SECONDS)
         try:
-            async with ctx.sessions.begin() as session:
-                purged = await IdempotencyRepository(session).purge_expired(ctx.clock())
+            async with ctx.engine.begin() as conn:
+                purged = await IdempotencyRepository(conn).purge_expired(ctx.clock())
             if purged:
                 log.info("ingest.idempotency_keys_purged", count=purged)
         except Exception as exc:  # retried at the next tick
@@ -63,6 +64,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = db.create_engine(settings.require_database_url())
+        request_engine = db.create_engine(
+            settings.require_database_url(),
+            pre_ping=False,
+            server_settings={"lock_timeout": str(IN_FLIGHT_WAIT_MS)},
+        )
         producer = EventProducer(
             settings.kafka_bootstrap_servers,
             client_id="leadflow-ingest",
@@ -75,6 +81,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             producer=producer,
             engine=engine,
             sessions=db.sessionmaker(engine),
+            request_engine=request_engine,
             clock=getattr(app.state, "clock", utc_now),
             dispositions=dispositions,
         )
@@ -101,6 +108,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             for worker in workers:
                 await worker.release()
             await producer.stop()
+            await request_engine.dispose()
             await engine.dispose()
             log.info("ingest.stopped")
 

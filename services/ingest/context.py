@@ -30,6 +30,8 @@ class IngestContext:
     producer: EventProducer
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    # the keyed requests' own pool: no pre-ping round trip, a short lock_timeout for twins
+    request_engine: AsyncEngine
     clock: Clock = utc_now
     dispositions: Dispositions = field(default_factory=load_dispositions)
     limiters: dict[str, RateLimiter] = field(default_factory=dict)

@@ -20,8 +20,8 @@ LEADS_ACCEPTED = Counter(
 )
 LEADS_REJECTED = Counter(
     "leadflow_ingest_leads_rejected_total",
-    "Lead submissions refused, by reason (validation, unauthorized, replayed, honeypot, rate_limited, "
-    "origin, too_large, kafka_unavailable, idempotency)",
+    "Lead submissions refused, by reason (validation, unauthorized, honeypot, rate_limited, origin, "
+    "too_large, kafka_unavailable, database_unavailable, idempotency)",
     ["source_kind", "reason"],
 )
 IDEMPOTENT_REPLAYS = Counter(

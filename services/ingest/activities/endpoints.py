@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
@@ -13,7 +12,7 @@ from services.ingest import metrics
 from services.ingest.activities.schemas import ActivityIn
 from services.ingest.context import IngestContext, get_context
 from services.ingest.domain.ids import stable_id
-from services.ingest.idempotency.service import publish_request_once
+from services.ingest.idempotency.service import Acceptance, accept_once, refuse_once
 from services.ingest.leads.endpoints import ERRORS
 from services.ingest.sources.auth import Authenticated, authenticate_signed
 from shared.dispositions import Dispositions
@@ -79,11 +78,15 @@ async def post_activity(
     auth: Authenticated = Depends(authenticate_signed),
     ctx: IngestContext = Depends(get_context),
 ) -> JSONResponse:
-    activity = _parse(auth.body, ctx.dispositions)
     now = ctx.clock()
     source = auth.source
+    try:
+        activity = _parse(auth.body, ctx.dispositions)
+    except ApiError as refusal:
+        outcome = await refuse_once(ctx, auth, now, refusal)
+        return JSONResponse(outcome.body, status_code=outcome.status, headers=outcome.headers)
 
-    async def publish(key: str | None) -> tuple[int, dict[str, Any]]:
+    def acceptance(key: str | None) -> Acceptance:
         activity_id = stable_id(source.id, key, "activity") if key else uuid.uuid4()
         event_id = str(stable_id(source.id, key, "activity-event")) if key else str(uuid.uuid4())
         data = ActivityReceived(
@@ -109,16 +112,11 @@ async def post_activity(
             data=data,
             time=now,
         )
-        await ctx.producer.publish(
-            ctx.settings.topic(LEAD_ACTIVITY.topic), str(lead_id).encode(), event
-        )
-        return 202, {"status": "accepted", "activity_id": str(activity_id), "event_id": event_id}
+        message = (ctx.settings.topic(LEAD_ACTIVITY.topic), str(lead_id).encode(), event, ())
+        body = {"status": "accepted", "activity_id": str(activity_id), "event_id": event_id}
+        return Acceptance(202, body, [message])
 
-    outcome = await publish_request_once(ctx, auth, now, publish)
+    outcome = await accept_once(ctx, auth, now, acceptance)
     if not outcome.replayed:
         metrics.ACTIVITIES.labels(activity.kind.value).inc()
-    return JSONResponse(
-        outcome.body,
-        status_code=outcome.status,
-        headers={"Idempotent-Replayed": "true"} if outcome.replayed else {},
-    )
+    return JSONResponse(outcome.body, status_code=outcome.status, headers=outcome.headers)

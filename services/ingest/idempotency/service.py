@@ -1,34 +1,61 @@
-"""Publish-once: a retried request returns the first response and publishes nothing new.
+"""Answer once: a request re-sent with the same key gets the first answer, and its events are
+published once in effect.
 
-Steps: claim the key (committed, so a concurrent twin sees it), publish and wait for
-acks=all, store the response (committed). If Kafka fails the claim is released and the
-client gets 503, so its retry starts over. If the process dies between publish and
-store, the claim's lock expires and the retry publishes again with the *same* event ids,
-which consumers dedupe on.
+A valid keyed request runs in one PostgreSQL transaction: the key's row is inserted with the
+answer already in it (ids and times are fixed before publishing), the events are published
+and acknowledged by Kafka (acks=all), then the transaction commits. So:
+
+- an identical re-send finds the committed row and gets the stored answer, with
+  ``Idempotent-Replayed: true``;
+- a twin arriving while the first is in flight waits for its row lock, briefly
+  (``IN_FLIGHT_WAIT``), and gets the stored answer, or 409 with ``Retry-After``;
+- if Kafka fails the transaction rolls back: 503, nothing stored, the retry starts over;
+- if the process dies mid-request PostgreSQL rolls the claim back with the connection; the
+  retry publishes again with the *same* event ids, which consumers dedupe on.
+
+A keyed request refused for its content (422, 415) stores the refusal, so its re-send gets
+the same answer even if the rules change in between. Keyless requests never touch the
+database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.ingest.context import IngestContext
 from services.ingest.idempotency.repository import (
     Claimed,
-    Done,
     IdempotencyRepository,
     InFlight,
-    Mismatch,
+    Stored,
 )
 from services.ingest.sources.auth import Authenticated
-from shared.http import ApiError
-from shared.kafka.producer import KafkaUnavailable
+from shared.http import ApiError, problem_body
+from shared.kafka.producer import EventProducer, KafkaUnavailable, Message
+from shared.logging import get_logger
 
-LOCK_FOR = timedelta(seconds=30)
+log = get_logger(__name__)
+
+# How long a twin waits for the first request's transaction before answering 409; the
+# request path's connections carry it as PostgreSQL's lock_timeout.
+IN_FLIGHT_WAIT_MS = 250
+LOCK_NOT_AVAILABLE = "55P03"
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """The answer to a valid request, given once ``messages`` are durable in Kafka."""
+
+    status: int
+    body: dict[str, Any]
+    messages: Sequence[Message]
 
 
 @dataclass(frozen=True)
@@ -37,107 +64,218 @@ class Outcome:
     body: dict[str, Any]
     replayed: bool
 
-
-class Replayed(ApiError):
-    def __init__(self) -> None:
-        super().__init__(
-            401, "replayed", "this signed request was already accepted; a retry must be signed anew"
-        )
+    @property
+    def headers(self) -> dict[str, str]:
+        return {REPLAYED_HEADER: "true"} if self.replayed else {}
 
 
-async def publish_once(
-    sessions: async_sessionmaker[AsyncSession],
-    *,
-    source_id: str,
-    key: str | None,
-    request_hash: bytes,
-    webhook_timestamp: int | None,
-    now: datetime,
-    ttl: timedelta,
-    retry_after: int,
-    publish: Callable[[str | None], Awaitable[tuple[int, dict[str, Any]]]],
-) -> Outcome:
-    """Run ``publish(key)`` at most once in effect per (source, key)."""
-    if key is None:
-        status, body = await _publish_or_503(publish, None, retry_after)
-        return Outcome(status, body, replayed=False)
-
-    async with sessions.begin() as session:
-        claim = await IdempotencyRepository(session).claim(
-            source_id, key, request_hash, now=now, lock_for=LOCK_FOR, ttl=ttl
-        )
-    match claim:
-        case Done(status=status, body=body, webhook_timestamp=ts):
-            if webhook_timestamp is not None and ts == webhook_timestamp:
-                raise Replayed()
-            return Outcome(status, body, replayed=True)
-        case Mismatch():
-            raise ApiError(
-                422,
-                "idempotency_key_reused",
-                "this idempotency key was used with a different request body",
-                errors=[
-                    {
-                        "field": "Idempotency-Key",
-                        "message": "already used for another body",
-                        "type": "conflict",
-                    }
-                ],
-            )
-        case InFlight():
-            raise ApiError(
-                409,
-                "request_in_progress",
-                "a request with this idempotency key is being processed; retry shortly",
-                headers={"Retry-After": "1"},
-            )
-        case Claimed():
-            pass
-
-    try:
-        status, body = await _publish_or_503(publish, key, retry_after)
-    except BaseException:
-        async with sessions.begin() as session:
-            await IdempotencyRepository(session).release(source_id, key)
-        raise
-    async with sessions.begin() as session:
-        await IdempotencyRepository(session).complete(
-            source_id, key, status=status, body=body, webhook_timestamp=webhook_timestamp
-        )
-    return Outcome(status, body, replayed=False)
+class ReplayedRefusal(ApiError):
+    """The stored refusal of the first request with this key, answered again."""
 
 
-async def _publish_or_503(
-    publish: Callable[[str | None], Awaitable[tuple[int, dict[str, Any]]]],
-    key: str | None,
-    retry_after: int,
-) -> tuple[int, dict[str, Any]]:
-    try:
-        return await publish(key)
-    except KafkaUnavailable:
-        raise ApiError(
-            503,
-            "kafka_unavailable",
-            "the lead could not be stored durably right now; nothing was accepted, retry later",
-            headers={"Retry-After": str(retry_after)},
-        ) from None
+@dataclass(frozen=True)
+class RequestKey:
+    """Where a keyed request's answer lives, and what it is compared on."""
+
+    source_id: str
+    key: str
+    request_hash: bytes
+    webhook_timestamp: int | None
 
 
-async def publish_request_once(
-    ctx: IngestContext,
-    auth: Authenticated,
-    now: datetime,
-    publish: Callable[[str | None], Awaitable[tuple[int, dict[str, Any]]]],
-) -> Outcome:
-    """:func:`publish_once` for an authenticated request: its source, key, body and signature."""
-    return await publish_once(
-        ctx.sessions,
+def request_key(auth: Authenticated) -> RequestKey | None:
+    if auth.idempotency_key is None:
+        return None
+    return RequestKey(
         source_id=auth.source.id,
         key=auth.idempotency_key,
         request_hash=auth.request_hash,
         webhook_timestamp=auth.signed.timestamp if auth.signed else None,
+    )
+
+
+async def accept_once(
+    ctx: IngestContext,
+    auth: Authenticated,
+    now: datetime,
+    acceptance: Callable[[str | None], Acceptance],
+) -> Outcome:
+    """Publish ``acceptance(key).messages`` at most once in effect per (source, key)."""
+    return await _accept_once(
+        ctx.request_engine,
+        ctx.producer,
+        request_key(auth),
         now=now,
-        ttl=ctx.ttl,
+        ttl_expires=now + ctx.ttl,
         retry_after=ctx.settings.ingest_retry_after_seconds,
-        publish=publish,
+        acceptance=acceptance,
+    )
+
+
+async def refuse_once(
+    ctx: IngestContext, auth: Authenticated, now: datetime, error: ApiError
+) -> Outcome:
+    """Store ``error`` as the answer to this key and raise it; or answer what is stored.
+
+    Returns only when the key already holds a success (the first request was accepted)."""
+    key = request_key(auth)
+    if key is None:
+        raise error
+    answer = problem_body(error.status, error.code, error.detail, error.errors)
+    stored = await _claim_or_stored(
+        ctx.request_engine,
+        key,
+        now=now,
+        ttl_expires=now + ctx.ttl,
+        retry_after=ctx.settings.ingest_retry_after_seconds,
+        status=error.status,
+        body=answer,
+        publish=None,
+    )
+    if stored is None:
+        raise error
+    return _replay(stored)
+
+
+async def _accept_once(
+    engine: AsyncEngine,
+    producer: EventProducer,
+    key: RequestKey | None,
+    *,
+    now: datetime,
+    ttl_expires: datetime,
+    retry_after: int,
+    acceptance: Callable[[str | None], Acceptance],
+) -> Outcome:
+    answer = acceptance(key.key if key else None)
+    if key is None:
+        await _publish_or_503(producer, answer.messages, retry_after)
+        return Outcome(answer.status, answer.body, replayed=False)
+    stored = await _claim_or_stored(
+        engine,
+        key,
+        now=now,
+        ttl_expires=ttl_expires,
+        retry_after=retry_after,
+        status=answer.status,
+        body=answer.body,
+        publish=lambda: _publish_or_503(producer, answer.messages, retry_after),
+    )
+    if stored is None:
+        return Outcome(answer.status, answer.body, replayed=False)
+    return _replay(stored)
+
+
+async def _claim_or_stored(
+    engine: AsyncEngine,
+    key: RequestKey,
+    *,
+    now: datetime,
+    ttl_expires: datetime,
+    retry_after: int,
+    status: int,
+    body: dict[str, Any],
+    publish: Callable[[], Any] | None,
+) -> Stored | None:
+    """Claim the key with this answer (running ``publish`` inside the claim): None when this
+    request's answer is the one stored, else the stored answer of an identical request."""
+    for attempt in (1, 2):
+        try:
+            async with engine.connect() as conn, conn.begin():
+                claim = await IdempotencyRepository(conn).claim(
+                    key.source_id,
+                    key.key,
+                    key.request_hash,
+                    now=now,
+                    expires_at=ttl_expires,
+                    webhook_timestamp=key.webhook_timestamp,
+                    status=status,
+                    body=body,
+                )
+                match claim:
+                    case Claimed():
+                        if publish is not None:
+                            await publish()
+                        return None  # committed on leaving the block
+                    case Stored() if claim.request_hash != key.request_hash:
+                        raise _key_reused()
+                    case Stored():
+                        return claim
+                    case InFlight():
+                        raise _in_flight()
+        except DBAPIError as exc:
+            if _sqlstate(exc) == LOCK_NOT_AVAILABLE:
+                raise _in_flight() from None
+            # a pooled connection that went stale (database restart): once more on a new one,
+            # unless the failure came after the publish (then the retry publishes the same ids)
+            if exc.connection_invalidated and attempt == 1:
+                continue
+            log.warning("ingest.idempotency_store_failed", error=repr(exc))
+            raise _database_unavailable(retry_after) from None
+        except OSError as exc:
+            log.warning("ingest.idempotency_store_failed", error=repr(exc))
+            raise _database_unavailable(retry_after) from None
+    raise _database_unavailable(retry_after)
+
+
+def _replay(stored: Stored) -> Outcome:
+    if stored.status < 400:
+        return Outcome(stored.status, stored.body, replayed=True)
+    raise ReplayedRefusal(
+        stored.status,
+        str(stored.body.get("code", "refused")),
+        str(stored.body.get("detail", "")),
+        errors=stored.body.get("errors") or (),
+        headers={REPLAYED_HEADER: "true"},
+    )
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+
+
+async def _publish_or_503(
+    producer: EventProducer, messages: Sequence[Message], retry_after: int
+) -> None:
+    try:
+        await producer.publish_many(messages)
+    except KafkaUnavailable:
+        raise ApiError(
+            503,
+            "kafka_unavailable",
+            "the request could not be stored durably right now; nothing was accepted, retry later",
+            headers={"Retry-After": str(retry_after)},
+        ) from None
+
+
+def _key_reused() -> ApiError:
+    return ApiError(
+        422,
+        "idempotency_key_reused",
+        "this idempotency key was used with a different request body",
+        errors=[
+            {
+                "field": "Idempotency-Key",
+                "message": "already used for another body",
+                "type": "conflict",
+            }
+        ],
+    )
+
+
+def _in_flight() -> ApiError:
+    return ApiError(
+        409,
+        "request_in_progress",
+        "a request with this idempotency key is being processed; retry shortly",
+        headers={"Retry-After": "1"},
+    )
+
+
+def _database_unavailable(retry_after: int) -> ApiError:
+    return ApiError(
+        503,
+        "database_unavailable",
+        "the request could not be recorded right now; nothing was accepted, retry later",
+        headers={"Retry-After": str(retry_after)},
     )

@@ -74,5 +74,4 @@ async def submit_lead(
     ctx: IngestContext = Depends(get_context),
 ) -> JSONResponse:
     outcome = await service.submit_lead(ctx, auth, request.headers.get("content-type", ""))
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
-    return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
+    return JSONResponse(outcome.body, status_code=outcome.status, headers=outcome.headers)

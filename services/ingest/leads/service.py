@@ -11,7 +11,13 @@ from typing import Any
 from services.ingest import metrics
 from services.ingest.context import IngestContext
 from services.ingest.domain.ids import stable_id
-from services.ingest.idempotency.service import Outcome, publish_request_once
+from services.ingest.idempotency.service import (
+    Acceptance,
+    Outcome,
+    ReplayedRefusal,
+    accept_once,
+    refuse_once,
+)
 from services.ingest.leads.schemas import LeadInvalid, form_to_fields, validate_lead
 from services.ingest.sources.auth import Authenticated
 from shared.domain.contact import match_key
@@ -118,26 +124,27 @@ async def submit_lead(ctx: IngestContext, auth: Authenticated, content_type: str
     source = auth.source
     channel = CHANNEL_BY_KIND[source.kind]
     metrics.LEADS_RECEIVED.labels(source.kind, channel).inc()
+    now = ctx.clock()
     try:
         lead = validate_lead(parse_body(auth, content_type))
-    except LeadInvalid as exc:
-        reason = (
-            "honeypot" if any(e.get("type") == "honeypot" for e in exc.errors) else "validation"
-        )
-        metrics.LEADS_REJECTED.labels(source.kind, reason).inc()
-        names = ", ".join(e["field"] for e in exc.errors)
-        raise ApiError(
-            422, "validation_error", f"invalid lead: {names}", errors=exc.errors
-        ) from None
-    except ApiError:
-        metrics.LEADS_REJECTED.labels(source.kind, "validation").inc()
-        raise
-    now = ctx.clock()
+    except (LeadInvalid, ApiError) as exc:
+        refusal = _refusal(exc)
+        try:
+            outcome = await refuse_once(ctx, auth, now, refusal)
+        except ReplayedRefusal:
+            metrics.IDEMPOTENT_REPLAYS.labels(source.kind).inc()
+            raise
+        except ApiError as err:
+            reason = _content_reason(exc) if err is refusal else _reason(err)
+            metrics.LEADS_REJECTED.labels(source.kind, reason).inc()
+            raise
+        metrics.IDEMPOTENT_REPLAYS.labels(source.kind).inc()  # the first was accepted
+        return outcome
 
-    async def publish(key: str | None) -> tuple[int, dict[str, Any]]:
+    def acceptance(key: str | None) -> Acceptance:
         lead_id = stable_id(source.id, key, "lead") if key else uuid.uuid4()
         event_id = str(stable_id(source.id, key, "event")) if key else str(uuid.uuid4())
-        message = received_event(
+        topic, *rest = received_event(
             lead=lead,
             source=SourceRef(id=source.id, kind=source.kind),
             channel=channel,
@@ -145,19 +152,22 @@ async def submit_lead(ctx: IngestContext, auth: Authenticated, content_type: str
             event_id=event_id,
             received_at=now,
         )
-        await ctx.producer.publish_many([(ctx.settings.topic(message[0]), *message[1:])])
-        return 202, {
+        body = {
             "status": "accepted",
             "lead_id": str(lead_id),
             "event_id": event_id,
             "received_at": now.isoformat(),
             "purchased_list": channel == "purchased_list",
         }
+        return Acceptance(202, body, [(ctx.settings.topic(topic), *rest)])  # type: ignore[list-item]
 
     try:
-        outcome = await publish_request_once(ctx, auth, now, publish)
+        outcome = await accept_once(ctx, auth, now, acceptance)
+    except ReplayedRefusal:
+        metrics.IDEMPOTENT_REPLAYS.labels(source.kind).inc()
+        raise
     except ApiError as exc:
-        metrics.LEADS_REJECTED.labels(source.kind, _reason(exc.code)).inc()
+        metrics.LEADS_REJECTED.labels(source.kind, _reason(exc)).inc()
         raise
     if outcome.replayed:
         metrics.IDEMPOTENT_REPLAYS.labels(source.kind).inc()
@@ -166,7 +176,21 @@ async def submit_lead(ctx: IngestContext, auth: Authenticated, content_type: str
     return outcome
 
 
-def _reason(code: str) -> str:
-    return {"kafka_unavailable": "kafka_unavailable", "replayed": "replayed"}.get(
-        code, "idempotency"
-    )
+def _refusal(exc: LeadInvalid | ApiError) -> ApiError:
+    if isinstance(exc, ApiError):
+        return exc
+    names = ", ".join(e["field"] for e in exc.errors)
+    return ApiError(422, "validation_error", f"invalid lead: {names}", errors=exc.errors)
+
+
+def _content_reason(exc: LeadInvalid | ApiError) -> str:
+    if isinstance(exc, LeadInvalid) and any(e.get("type") == "honeypot" for e in exc.errors):
+        return "honeypot"
+    return "validation"
+
+
+def _reason(answered: ApiError) -> str:
+    """The rejection counter's reason for a valid request that was not accepted."""
+    if answered.code in ("kafka_unavailable", "database_unavailable"):
+        return answered.code
+    return "idempotency"
