@@ -18,6 +18,7 @@ from services.ingest.imports.worker import ImportWorker
 from services.ingest.leads.endpoints import router as leads_router
 from services.ingest.settings import IngestSettings
 from services.ingest.sources.config import load_sources
+from services.ingest.sources.redirects import install_error_redirects
 from services.ingest.trade_shows.endpoints import router as trade_shows_router
 from shared import db
 from shared.dispositions import load_dispositions
@@ -119,6 +120,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_error_redirects(app)  # plain HTML forms of public sources: 303 to their error page
     app.include_router(leads_router)
     app.include_router(activities_router)
     app.include_router(trade_shows_router)

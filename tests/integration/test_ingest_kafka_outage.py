@@ -79,6 +79,17 @@ async def test_kafka_down_means_503_and_no_acknowledged_lead_is_lost(stack, tmp_
             assert response.status_code == 503
             assert response.json()["code"] == "kafka_unavailable"
             assert response.headers["retry-after"]
+            # a plain HTML form of the dev web-form source is sent to its error page instead
+            response = await client.post(
+                "/v1/leads?source=web-form",
+                data={"email": unique_email("during-form")},
+                headers={"origin": "http://localhost:8000", "accept": "text/html,*/*;q=0.8"},
+            )
+            assert response.status_code == 303, response.text
+            assert response.headers["location"] == (
+                "http://localhost:3000/form-error.html?reason=unavailable"
+            )
+            assert response.headers["retry-after"]
             assert (await client.get("/readyz")).status_code == 503
             accepted_before_restart = len(sender.accepted)
 

@@ -240,7 +240,11 @@ async def test_idempotency_key_header_for_public_form(client, topic):
         "custom[plan]": "pro",
         "fax_number": "",
     }
-    headers = {"origin": "http://localhost:8000", "idempotency-key": "form-" + form["email"]}
+    headers = {
+        "origin": "http://localhost:8000",
+        "idempotency-key": "form-" + form["email"],
+        "accept": "application/json",  # web-form redirects plain HTML forms to its pages
+    }
     first = await client.post("/v1/leads?source=web-form", data=form, headers=headers)
     assert first.status_code == 202, first.text
     again = await client.post("/v1/leads?source=web-form", data=form, headers=headers)
@@ -263,7 +267,7 @@ async def test_public_form_checks_origin_and_honeypot(client):
     response = await client.post(
         "/v1/leads?source=web-form",
         data={**form, "fax_number": "555"},
-        headers={"origin": "http://localhost:8000"},
+        headers={"origin": "http://localhost:8000", "accept": "application/json"},
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "fax_number"
@@ -318,7 +322,7 @@ async def test_public_form_rate_limit_answers_429_with_retry_after(stack, tmp_ro
                 r = await c.post(
                     "/v1/leads?source=web-form",
                     data={"email": unique_email("rl")},
-                    headers={"origin": "http://localhost:8000"},
+                    headers={"origin": "http://localhost:8000", "accept": "application/json"},
                 )
                 statuses.append(r.status_code)
                 if r.status_code == 429:

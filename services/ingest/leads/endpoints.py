@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from services.ingest.context import IngestContext, get_context
 from services.ingest.leads import service
 from services.ingest.leads.schemas import LeadIn
 from services.ingest.sources.auth import SOURCE_HEADER, Authenticated, authenticate
+from services.ingest.sources.redirects import redirect_location, see_other
 
 router = APIRouter(prefix="/v1", tags=["leads"])
 
@@ -72,6 +73,8 @@ async def submit_lead(
     request: Request,
     auth: Authenticated = Depends(authenticate),
     ctx: IngestContext = Depends(get_context),
-) -> JSONResponse:
+) -> Response:
     outcome = await service.submit_lead(ctx, auth, request.headers.get("content-type", ""))
+    if (location := redirect_location(request, outcome.status)) is not None:
+        return see_other(location, outcome.headers)  # a plain HTML form: its thank-you page
     return JSONResponse(outcome.body, status_code=outcome.status, headers=outcome.headers)

@@ -11,6 +11,7 @@ from services.ingest import metrics
 from services.ingest.context import IngestContext, get_context
 from services.ingest.domain.signatures import SignatureError, SignedMessage, verify
 from services.ingest.sources.config import Source
+from services.ingest.sources.redirects import mark_form_navigation
 from shared.http import ApiError, require_bearer
 
 SOURCE_HEADER = "X-Leadflow-Source"
@@ -101,6 +102,8 @@ def _check_public(request: Request, ctx: IngestContext, source: Source, client: 
             f"origin {origin or '(none)'!r} may not post to source {source.id!r}",
             "origin",
         )
+    # from here on, a plain HTML form's errors may be answered with its error page
+    mark_form_navigation(request, source)
     wait = ctx.limiter_for(source).acquire(client, ctx.clock().timestamp())
     if wait > 0:
         raise _reject(

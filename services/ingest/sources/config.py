@@ -3,7 +3,8 @@
 A source has an id and a kind:
 - ``signed``: server-to-server webhooks (form providers, CRMs), Standard Webhooks signatures;
   may also post activities.
-- ``public``: browser forms posting directly; allowed origins, a honeypot field, a rate limit.
+- ``public``: browser forms posting directly; allowed origins, a honeypot field, a rate limit,
+  and optionally the thank-you and error pages a plain HTML form is redirected to.
 - ``list``: purchased lists, signed like ``signed``; their records are names, not leads.
 """
 
@@ -17,6 +18,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from services.ingest.domain.redirects import redirect_url_problem
 from shared.settings import is_placeholder
 
 SourceKind = Literal["signed", "public", "list"]
@@ -26,6 +28,14 @@ class RateLimit(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     per_minute: float = Field(30, gt=0)
     burst: int = Field(10, ge=1)
+
+
+class FormRedirect(BaseModel):
+    """Where a plain HTML form's visitor is sent (303) after posting to a public source."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    thank_you_url: str
+    error_url: str
 
 
 class SourceConfig(BaseModel):
@@ -41,6 +51,7 @@ class SourceConfig(BaseModel):
     allowed_origins: list[str] = []
     honeypot_field: str | None = None
     rate_limit: RateLimit = RateLimit()
+    redirect: FormRedirect | None = None
 
     @field_validator("allowed_origins")
     @classmethod
@@ -134,5 +145,20 @@ def load_sources(
             secrets = tuple(raw)
         elif cfg.kind == "public" and not cfg.allowed_origins:
             raise SourceConfigError(f"public source {cfg.id!r} needs allowed_origins")
+        _check_redirect(cfg)
         sources[cfg.id] = Source(config=cfg, secrets=secrets)
     return sources
+
+
+def _check_redirect(cfg: SourceConfig) -> None:
+    if cfg.redirect is None:
+        return
+    if cfg.kind != "public":
+        raise SourceConfigError(
+            f"source {cfg.id!r} is {cfg.kind}: only public sources may have a redirect"
+        )
+    for name in ("thank_you_url", "error_url"):
+        url = getattr(cfg.redirect, name)
+        problem = redirect_url_problem(url, cfg.allowed_origins)
+        if problem is not None:
+            raise SourceConfigError(f"source {cfg.id!r}: redirect.{name} {url!r} {problem}")
