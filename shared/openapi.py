@@ -190,7 +190,7 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
 
 Security = list[dict[str, list[str]]]
 ADMIN: Security = [{"adminToken": []}]
-_SIGNATURE = {"webhookId": [], "webhookTimestamp": [], "webhookSignature": []}
+_SIGNATURE: dict[str, list[str]] = {"webhookId": [], "webhookTimestamp": [], "webhookSignature": []}
 SIGNED: Security = [{"source": [], **_SIGNATURE}, {"sourceQuery": [], **_SIGNATURE}]
 PUBLIC: Security = [
     {"source": [], "origin": []},
