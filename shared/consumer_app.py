@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 from shared import db
 from shared.http import ReadinessCheck, install_error_handlers, install_health_routes
 from shared.metrics import HttpMetrics, HttpMetricsMiddleware
+from shared.openapi import ADMIN, install_openapi, operation_id
 
 
 class ConsumerRuntime(Protocol):
@@ -42,7 +43,14 @@ def consumer_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=f"leadflow {service}", version="1", summary=summary, lifespan=lifespan)
+    app = FastAPI(
+        title=f"leadflow {service}",
+        version="1",
+        summary=summary,
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
+    install_openapi(app, security=ADMIN)
     install_error_handlers(app)
     app.include_router(api)
 

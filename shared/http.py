@@ -204,11 +204,41 @@ ReadinessCheck = Callable[[], Awaitable[bool]]
 def install_health_routes(app: FastAPI, checks: Callable[[], dict[str, ReadinessCheck]]) -> None:
     """/healthz (the process is alive), /readyz (its dependencies answer), /metrics."""
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="Liveness",
+        responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+    )
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: Kafka and PostgreSQL reachable")
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: Kafka and PostgreSQL reachable",
+        responses={
+            200: {
+                "description": "Every dependency answers",
+                "content": {
+                    "application/json": {
+                        "example": {"status": "ready", "checks": {"kafka": "ok", "postgres": "ok"}}
+                    }
+                },
+            },
+            503: {
+                "description": "A dependency is down (the same body, `not_ready`)",
+                "content": {
+                    "application/json": {
+                        "example": {
+                            "status": "not_ready",
+                            "checks": {"kafka": "down", "postgres": "ok"},
+                        }
+                    }
+                },
+            },
+        },
+    )
     async def readyz() -> Response:
         results = {name: await check() for name, check in checks().items()}
         ok = all(results.values())

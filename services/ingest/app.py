@@ -31,6 +31,7 @@ from shared.http import (
 from shared.kafka.producer import EventProducer
 from shared.logging import configure_logging, get_logger
 from shared.metrics import HttpMetricsMiddleware
+from shared.openapi import ADMIN, install_openapi, operation_id
 
 log = get_logger(__name__)
 PURGE_EVERY_SECONDS = 600
@@ -118,7 +119,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         version="1",
         summary="Web-form webhooks, trade-show badge scans, purchased lists and sales activities, published to Kafka.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
+    install_openapi(app, security=ADMIN)  # leads and activities name their own
     install_error_handlers(app)
     install_error_redirects(app)  # plain HTML forms of public sources: 303 to their error page
     app.include_router(leads_router)

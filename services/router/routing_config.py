@@ -81,6 +81,23 @@ class _Calendar(_Strict):
 
 
 class TeamConfig(_Calendar):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "emea-mid",
+                    "name": "EMEA mid-market",
+                    "timezone": "Europe/Berlin",
+                    "business_hours": {"mon-fri": "08:00-17:00"},
+                    "sla_minutes": 60,
+                    "warning_minutes": 45,
+                    "country": "DE",
+                    "subdivision": "BE",
+                }
+            ]
+        }
+    )
+
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     name: str
     timezone: str
@@ -121,6 +138,24 @@ class OutOfOffice(_Strict):
 
 
 class RepConfig(_Calendar):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "rep-ana",
+                    "name": "Ana Lima",
+                    "team": "emea-mid",
+                    "email": "ana@example.com",
+                    "timezone": "Europe/Berlin",
+                    "working_hours": {"mon-fri": "08:00-17:00"},
+                    "weight": 2,
+                    "capacity": 50,
+                    "daily_cap": 10,
+                }
+            ]
+        }
+    )
+
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     name: str
     team: str

@@ -6,28 +6,43 @@ import uuid
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.ingest import metrics
 from services.ingest.activities.schemas import ActivityIn
 from services.ingest.context import IngestContext, get_context
 from services.ingest.domain.ids import stable_id
 from services.ingest.idempotency.service import Acceptance, accept_once, refuse_once
-from services.ingest.leads.endpoints import ERRORS
+from services.ingest.problems import ACTIVITY_ERRORS
 from services.ingest.sources.auth import Authenticated, authenticate_signed
 from shared.dispositions import Dispositions
 from shared.events.envelope import make_event
 from shared.events.models import ActivityReceived, SourceRef
 from shared.events.registry import LEAD_ACTIVITY
 from shared.http import ApiError, field_errors_from_pydantic, invalid_field
+from shared.openapi import SIGNED, header_ref, operation
 
 router = APIRouter(prefix="/v1", tags=["activities"])
 
 
 class ActivityAccepted(BaseModel):
+    """The activity is durable in Kafka (leads.activity.v1)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "accepted",
+                    "activity_id": "3c9e1f0a-7b2d-4e8f-9a1c-5d6e7f8a9b0c",
+                    "event_id": "8a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d",
+                }
+            ]
+        }
+    )
+
     status: str = "accepted"
     activity_id: str
-    event_id: str
+    event_id: str = Field(description="the id of its leads.activity.v1 event")
 
 
 def _parse(body: bytes, dispositions: Dispositions) -> ActivityIn:
@@ -51,7 +66,15 @@ def _parse(body: bytes, dispositions: Dispositions) -> ActivityIn:
     "/leads/{lead_id}/activities",
     status_code=202,
     response_model=ActivityAccepted,
-    responses=ERRORS,  # type: ignore[arg-type]
+    responses={
+        202: {
+            "description": "The activity is durable in Kafka. A retry with the same webhook-id "
+            "and body, or the identical signed request re-sent inside the tolerance, gets this "
+            "first answer with `Idempotent-Replayed: true` and publishes nothing.",
+            "headers": {"Idempotent-Replayed": header_ref("Idempotent-Replayed")},
+        },
+        **ACTIVITY_ERRORS,
+    },
     summary="Report an activity or a sales status on a lead (signed sources only)",
     description=(
         "Touches, replies, opens, clicks, page visits, unsubscribes and bounces; and the sales "
@@ -60,18 +83,7 @@ def _parse(body: bytes, dispositions: Dispositions) -> ActivityIn:
         "named by its lead id or by the submission id ingest answered. Statuses are applied "
         "in occurred_at order: an older report never overrides a newer one."
     ),
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": ActivityIn.model_json_schema(
-                        ref_template="#/components/schemas/{model}"
-                    )
-                }
-            },
-        }
-    },
+    openapi_extra=operation(security=SIGNED, body=ActivityIn),
 )
 async def post_activity(
     lead_id: uuid.UUID,

@@ -243,7 +243,7 @@ async def _publish_or_503(
         raise ApiError(
             503,
             "kafka_unavailable",
-            "the request could not be stored durably right now; nothing was accepted, retry later",
+            "the lead could not be stored durably right now; nothing was accepted, retry later",
             headers={"Retry-After": str(retry_after)},
         ) from None
 

@@ -14,22 +14,30 @@ from services.ingest.context import IngestContext, get_context
 from services.ingest.domain.jobs import ImportKind
 from services.ingest.imports.schemas import ImportJobOut, ImportJobWithRows
 from services.ingest.imports.service import Target, cancel_job, create_job, get_job, job_out
-from services.ingest.leads.endpoints import Problem
 from services.ingest.models import ImportJob
+from services.ingest.problems import (
+    CANCEL_IMPORT_ERRORS,
+    LIST_IMPORT_ERRORS,
+    READ_IMPORT_ERRORS,
+)
 from services.ingest.sources.auth import require_admin
 from shared.http import ApiError
+from shared.openapi import header_ref
 
 router = APIRouter(prefix="/v1", tags=["imports"], dependencies=[Depends(require_admin)])
 
-UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
-    200: {"model": ImportJobOut, "description": "The same file was uploaded before: its job"},
-    401: {"model": Problem, "description": "No or a wrong admin bearer token"},
-    404: {"model": Problem, "description": "No such list source"},
-    413: {"model": Problem, "description": "File over the byte limit or the row limit"},
-    422: {
-        "model": Problem,
-        "description": "Not a usable CSV (encoding, header, no email or phone column) or a bad form field: errors[].field names it",
+# The answers of an upload besides its problems: the queued job, or an identical earlier one.
+UPLOAD_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": ImportJobOut,
+        "description": "The same file was uploaded before (with the same target and mapping): "
+        "its job, and nothing is published again",
+        "headers": {
+            "Location": header_ref("Location"),
+            "Idempotent-Replayed": header_ref("Idempotent-Replayed"),
+        },
     },
+    202: {"description": "The job is queued", "headers": {"Location": header_ref("Location")}},
 }
 MAX_PAGE = 10_000
 MAPPING_HELP = 'JSON: CSV header -> lead field ("" drops a column)'
@@ -84,7 +92,20 @@ async def upload(
     "/lists/{list}/imports",
     status_code=202,
     response_model=ImportJobOut,
-    responses=UPLOAD_ERRORS,
+    responses={**UPLOAD_ANSWERS, **LIST_IMPORT_ERRORS},
+    operation_id="importList",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "example": {
+                        "file": "email,first_name,company\nada@example.com,Ada,Analytical Engines\n",
+                        "mapping": '{"Firma": "company", "Notes": ""}',
+                    }
+                }
+            }
+        }
+    },
     summary="Import a purchased-list CSV as a background job",
     description=(
         "multipart/form-data with `file` (CSV, up to 1,000,000 rows) and optionally `mapping`, "
@@ -130,7 +151,8 @@ async def create_list_import(
 @router.get(
     "/imports/{import_id}",
     response_model=ImportJobWithRows,
-    responses={404: {"model": Problem, "description": "No such import"}},
+    responses=READ_IMPORT_ERRORS,
+    operation_id="getImport",
     summary="An import job: status, progress and a page of its per-row results",
     description=(
         "Rows come in row order, `limit` at a time (`limit=0`: the job alone, for polling); "
@@ -153,10 +175,8 @@ async def read_import(
 @router.delete(
     "/imports/{import_id}",
     response_model=ImportJobOut,
-    responses={
-        404: {"model": Problem, "description": "No such import"},
-        409: {"model": Problem, "description": "The import is already done or failed"},
-    },
+    responses=CANCEL_IMPORT_ERRORS,
+    operation_id="cancelImport",
     summary="Cancel a queued or running import",
     description=(
         "The worker stops after the batch in flight; rows already published stay published and "

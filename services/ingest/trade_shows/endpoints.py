@@ -12,9 +12,10 @@ from fastapi.responses import JSONResponse
 from services.ingest.context import IngestContext, get_context
 from services.ingest.domain.jobs import ImportKind
 from services.ingest.imports.batch import Show
-from services.ingest.imports.endpoints import MAPPING_HELP, UPLOAD_ERRORS, upload
+from services.ingest.imports.endpoints import MAPPING_HELP, UPLOAD_ANSWERS, upload
 from services.ingest.imports.schemas import ImportJobOut
 from services.ingest.imports.service import Target
+from services.ingest.problems import TRADE_SHOW_IMPORT_ERRORS
 from services.ingest.sources.auth import require_admin
 from shared.http import invalid_field
 
@@ -25,7 +26,23 @@ router = APIRouter(prefix="/v1", tags=["trade shows"], dependencies=[Depends(req
     "/trade-shows/{show}/imports",
     status_code=202,
     response_model=ImportJobOut,
-    responses={k: v for k, v in UPLOAD_ERRORS.items() if k != 404},
+    responses={**UPLOAD_ANSWERS, **TRADE_SHOW_IMPORT_ERRORS},
+    operation_id="importTradeShow",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "example": {
+                        "file": "Email,First Name,Company,Notes\nada@example.com,Ada,Analytical Engines,demo\n",
+                        "name": "SaaStr 2026",
+                        "end_date": "2026-09-10",
+                        "timezone": "America/Los_Angeles",
+                        "mapping": '{"Notes": ""}',
+                    }
+                }
+            }
+        }
+    },
     summary="Import a badge-scan CSV as a background job: every row validated and published like a web lead",
     description=(
         "multipart/form-data with `file` (CSV), `name`, `end_date` (YYYY-MM-DD), `timezone` (IANA) and "

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
+from services.nurture.api import responses as R
 from services.nurture.api.schemas import EnrollIn, PauseIn, ResumeIn, UnenrollIn
 from services.nurture.context import NurtureContext
 from services.nurture.leads.service import (
@@ -22,6 +23,7 @@ from services.nurture.leads.service import (
 from services.nurture.models import NurtureLead
 from services.nurture.repository import NurtureRepository
 from shared.http import ApiError, invalid_field, require_bearer
+from shared.openapi import ok
 
 router = APIRouter(prefix="/v1/nurture", tags=["nurture"])
 MAX_START_AHEAD = timedelta(days=366)
@@ -71,12 +73,22 @@ async def lead_state(repo: NurtureRepository, lead: NurtureLead) -> dict[str, An
     }  # fmt: skip
 
 
-@router.get("/sequences", dependencies=[Depends(admin)])
+@router.get(
+    "/sequences",
+    dependencies=[Depends(admin)],
+    summary="The sequences, windows, cap and lifecycle clocks in force",
+    responses={200: ok(R.SEQUENCES), **R.LIST},
+)
 async def sequences(ctx: NurtureContext = Depends(get_context)) -> dict[str, Any]:
     return ctx.config.model_dump(mode="json")
 
 
-@router.get("/leads/{lead_id}", dependencies=[Depends(admin)])
+@router.get(
+    "/leads/{lead_id}",
+    dependencies=[Depends(admin)],
+    summary="A lead's nurture state: list, suppression, enrollments and their steps",
+    responses={200: ok(R.STATE), **R.GET_LEAD},
+)
 async def get_lead(
     lead_id: uuid.UUID, ctx: NurtureContext = Depends(get_context)
 ) -> dict[str, Any]:
@@ -89,7 +101,12 @@ async def get_lead(
         return await lead_state(repo, lead)
 
 
-@router.post("/leads/{lead_id}/pause", dependencies=[Depends(admin)])
+@router.post(
+    "/leads/{lead_id}/pause",
+    dependencies=[Depends(admin)],
+    summary="Pause the lead's active enrollments",
+    responses={200: ok(R.PAUSED), **R.PAUSE},
+)
 async def pause_lead(
     lead_id: uuid.UUID, body: PauseIn | None = None, ctx: NurtureContext = Depends(get_context)
 ) -> dict[str, Any]:
@@ -112,7 +129,12 @@ async def pause_lead(
     return state
 
 
-@router.post("/leads/{lead_id}/resume", dependencies=[Depends(admin)])
+@router.post(
+    "/leads/{lead_id}/resume",
+    dependencies=[Depends(admin)],
+    summary="Resume the lead's paused enrollments",
+    responses={200: ok(R.STATE), **R.RESUME},
+)
 async def resume_lead(
     lead_id: uuid.UUID, body: ResumeIn | None = None, ctx: NurtureContext = Depends(get_context)
 ) -> dict[str, Any]:
@@ -136,7 +158,13 @@ async def resume_lead(
     return state
 
 
-@router.post("/leads/{lead_id}/enrollments", status_code=201, dependencies=[Depends(admin)])
+@router.post(
+    "/leads/{lead_id}/enrollments",
+    status_code=201,
+    dependencies=[Depends(admin)],
+    summary="Enroll the lead in a sequence",
+    responses={201: ok(R.STATE, "Created"), **R.ENROLL},
+)
 async def enroll_lead(
     lead_id: uuid.UUID, body: EnrollIn, ctx: NurtureContext = Depends(get_context)
 ) -> dict[str, Any]:
@@ -180,7 +208,15 @@ async def enroll_lead(
     return state
 
 
-@router.delete("/leads/{lead_id}/enrollments/{sequence_id}", dependencies=[Depends(admin)])
+@router.delete(
+    "/leads/{lead_id}/enrollments/{sequence_id}",
+    dependencies=[Depends(admin)],
+    summary="End the lead's enrollment in a sequence",
+    responses={
+        200: ok(R.STATE | {"enrollments": [R.STATE["enrollments"][0] | {"status": "unenrolled"}]}),
+        **R.UNENROLL,
+    },
+)
 async def unenroll_lead(
     lead_id: uuid.UUID,
     sequence_id: str,

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import ValidationError
 from sqlalchemy import delete
 
+from services.router.admin import responses as R
 from services.router.admin.schemas import HolidayIn, RepConfig, RepPatch, RulesIn, TeamConfig
 from services.router.context import RouterContext
 from services.router.convert import calendar
@@ -23,6 +24,7 @@ from services.router.models import Lead, Rep, RoutingRule, Team
 from services.router.repository import RouterRepository
 from services.router.routing_config import LIVE_REP_COLUMNS, rep_row, team_row
 from shared.http import ApiError, field_errors_from_pydantic, invalid_field, require_bearer
+from shared.openapi import ok
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -95,13 +97,23 @@ def _team_out(team: Team) -> dict[str, Any]:
     )
 
 
-@router.get("/teams", dependencies=[Depends(admin)])
+@router.get(
+    "/teams",
+    dependencies=[Depends(admin)],
+    summary="The teams",
+    responses={200: ok([R.TEAM]), **R.LIST},
+)
 async def list_teams(ctx: RouterContext = Depends(get_context)) -> list[dict[str, Any]]:
     async with ctx.sessions() as session:
         return [_team_out(t) for t in await RouterRepository(session).teams()]
 
 
-@router.put("/teams/{team_id}", dependencies=[Depends(admin)])
+@router.put(
+    "/teams/{team_id}",
+    dependencies=[Depends(admin)],
+    summary="Create or replace a team",
+    responses={200: ok(R.TEAM), **R.PUT_TEAM},
+)
 async def put_team(
     team_id: str, body: TeamConfig, ctx: RouterContext = Depends(get_context)
 ) -> dict[str, Any]:
@@ -111,14 +123,24 @@ async def put_team(
     return team_row(body)
 
 
-@router.get("/reps", dependencies=[Depends(admin)])
+@router.get(
+    "/reps",
+    dependencies=[Depends(admin)],
+    summary="The reps, with their open leads and this period's new leads",
+    responses={200: ok([R.REP]), **R.LIST},
+)
 async def list_reps(ctx: RouterContext = Depends(get_context)) -> list[dict[str, Any]]:
     async with ctx.sessions() as session:
         now = ctx.clock()
         return [_rep_out(r, now) for r in await RouterRepository(session).reps()]
 
 
-@router.put("/reps/{rep_id}", dependencies=[Depends(admin)])
+@router.put(
+    "/reps/{rep_id}",
+    dependencies=[Depends(admin)],
+    summary="Create or replace a rep (a departed rep's open leads are released)",
+    responses={200: ok(R.REP_SAVED), **R.PUT_REP},
+)
 async def put_rep(
     rep_id: str, body: RepConfig, ctx: RouterContext = Depends(get_context)
 ) -> dict[str, Any]:
@@ -153,7 +175,12 @@ async def _release_if_departed(
     return {**out, "released": {"leads": released, "why": why}}
 
 
-@router.patch("/reps/{rep_id}", dependencies=[Depends(admin)])
+@router.patch(
+    "/reps/{rep_id}",
+    dependencies=[Depends(admin)],
+    summary="Change part of a rep (a departed rep's open leads are released)",
+    responses={200: ok(R.REP_SAVED), **R.PATCH_REP},
+)
 async def patch_rep(
     rep_id: str, body: RepPatch, ctx: RouterContext = Depends(get_context)
 ) -> dict[str, Any]:
@@ -243,7 +270,11 @@ async def _set_holiday(
         return {"date": day.isoformat(), "name": name, "source": "added"}
 
 
-@router.get("/teams/{team_id}/holidays", dependencies=[Depends(admin)])
+@router.get(
+    "/teams/{team_id}/holidays",
+    dependencies=[Depends(admin)],
+    responses={200: ok(R.CALENDAR), **R.calendar_errors("team")},
+)
 async def list_team_holidays(
     team_id: str, year: int | None = Year, ctx: RouterContext = Depends(get_context)
 ) -> dict[str, Any]:
@@ -252,7 +283,11 @@ async def list_team_holidays(
     return await _list_holidays(ctx, "team", team_id, year)
 
 
-@router.put("/teams/{team_id}/holidays/{day}", dependencies=[Depends(admin)])
+@router.put(
+    "/teams/{team_id}/holidays/{day}",
+    dependencies=[Depends(admin)],
+    responses={200: ok(R.HOLIDAY), **R.calendar_errors("team", write=True)},
+)
 async def put_team_holiday(
     team_id: str, day: date, body: HolidayIn, ctx: RouterContext = Depends(get_context)
 ) -> dict[str, Any]:
@@ -260,7 +295,12 @@ async def put_team_holiday(
     return await _set_holiday(ctx, "team", team_id, day, body.name)
 
 
-@router.delete("/teams/{team_id}/holidays/{day}", dependencies=[Depends(admin)], status_code=204)
+@router.delete(
+    "/teams/{team_id}/holidays/{day}",
+    dependencies=[Depends(admin)],
+    status_code=204,
+    responses=R.calendar_errors("team", delete=True),
+)
 async def delete_team_holiday(
     team_id: str, day: date, ctx: RouterContext = Depends(get_context)
 ) -> Response:
@@ -269,7 +309,11 @@ async def delete_team_holiday(
     return Response(status_code=204)
 
 
-@router.get("/reps/{rep_id}/holidays", dependencies=[Depends(admin)])
+@router.get(
+    "/reps/{rep_id}/holidays",
+    dependencies=[Depends(admin)],
+    responses={200: ok(R.CALENDAR | {"rep": "rep-ana"}), **R.calendar_errors("rep")},
+)
 async def list_rep_holidays(
     rep_id: str, year: int | None = Year, ctx: RouterContext = Depends(get_context)
 ) -> dict[str, Any]:
@@ -277,7 +321,11 @@ async def list_rep_holidays(
     return await _list_holidays(ctx, "rep", rep_id, year)
 
 
-@router.put("/reps/{rep_id}/holidays/{day}", dependencies=[Depends(admin)])
+@router.put(
+    "/reps/{rep_id}/holidays/{day}",
+    dependencies=[Depends(admin)],
+    responses={200: ok(R.HOLIDAY), **R.calendar_errors("rep", write=True)},
+)
 async def put_rep_holiday(
     rep_id: str, day: date, body: HolidayIn, ctx: RouterContext = Depends(get_context)
 ) -> dict[str, Any]:
@@ -285,7 +333,13 @@ async def put_rep_holiday(
     return await _set_holiday(ctx, "rep", rep_id, day, body.name)
 
 
-@router.delete("/reps/{rep_id}/holidays/{day}", dependencies=[Depends(admin)], status_code=204)
+@router.delete(
+    "/reps/{rep_id}/holidays/{day}",
+    dependencies=[Depends(admin)],
+    status_code=204,
+    summary="Remove an added date of the rep",
+    responses=R.calendar_errors("rep", delete=True),
+)
 async def delete_rep_holiday(
     rep_id: str, day: date, ctx: RouterContext = Depends(get_context)
 ) -> Response:
@@ -293,7 +347,12 @@ async def delete_rep_holiday(
     return Response(status_code=204)
 
 
-@router.get("/rules", dependencies=[Depends(admin)])
+@router.get(
+    "/rules",
+    dependencies=[Depends(admin)],
+    summary="The routing rules, in order",
+    responses={200: ok([R.RULE]), **R.LIST},
+)
 async def list_rules(ctx: RouterContext = Depends(get_context)) -> list[dict[str, Any]]:
     async with ctx.sessions() as session:
         return [
@@ -302,7 +361,12 @@ async def list_rules(ctx: RouterContext = Depends(get_context)) -> list[dict[str
         ]
 
 
-@router.put("/rules", dependencies=[Depends(admin)])
+@router.put(
+    "/rules",
+    dependencies=[Depends(admin)],
+    summary="Replace the routing rules (first match wins)",
+    responses={200: ok([R.RULE]), **R.PUT_RULES},
+)
 async def put_rules(
     body: RulesIn, ctx: RouterContext = Depends(get_context)
 ) -> list[dict[str, Any]]:
@@ -338,6 +402,7 @@ def _iso(at: datetime | None) -> str | None:
     "/leads/{lead_id}",
     dependencies=[Depends(admin)],
     summary="One lead whole: owner, score, merges, decisions, SLA, sales status and stage history",
+    responses={200: ok(R.LEAD_WHOLE), **R.GET_LEAD},
 )
 async def get_lead(lead_id: uuid.UUID, ctx: RouterContext = Depends(get_context)) -> dict[str, Any]:
     async with ctx.sessions() as session:

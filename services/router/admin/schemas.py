@@ -17,7 +17,10 @@ __all__ = ["HolidayIn", "RepConfig", "RepPatch", "RuleConfig", "RulesIn", "TeamC
 class HolidayIn(BaseModel):
     """A date added to a team's or rep's calendar (the date is in the path)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"name": "Company offsite"}]}
+    )
+
     name: str = Field(min_length=1, max_length=200)
 
 
@@ -25,7 +28,23 @@ class RepPatch(BaseModel):
     """Change part of a rep: availability, capacity, caps, weight, hours, out-of-office,
     holiday calendar. ``null`` clears a cap."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "out_of_office": [
+                        {
+                            "starts_at": "2026-12-21T00:00:00+01:00",
+                            "ends_at": "2027-01-04T00:00:00+01:00",
+                        }
+                    ],
+                    "daily_cap": None,
+                }
+            ]
+        },
+    )
+
     active: bool | None = None
     weight: int | None = Field(None, ge=1, le=100)
     capacity: int | None = Field(None, ge=0)
@@ -43,7 +62,23 @@ class RepPatch(BaseModel):
 
 
 class RulesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "rules": [
+                        {
+                            "name": "dach",
+                            "team": "emea-mid",
+                            "when": {"countries": ["DE", "AT", "CH"]},
+                        },
+                        {"name": "rest", "team": "global"},
+                    ]
+                }
+            ]
+        },
+    )
     rules: list[RuleConfig]
 
     @field_validator("rules")

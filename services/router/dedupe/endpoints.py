@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends
 
+from services.router.admin import responses as R
 from services.router.admin.endpoints import admin, get_context
 from services.router.assignment.service import TeamContended
 from services.router.context import RouterContext
@@ -27,6 +28,7 @@ from services.router.dedupe.schemas import (
 )
 from services.router.domain import merge_split
 from shared.http import ApiError, invalid_field
+from shared.openapi import ok
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(admin)])
 
@@ -90,7 +92,9 @@ async def _decide(
 
 
 @router.get(
-    "/duplicates", summary="Pairs of leads that may be one person, and how each was decided"
+    "/duplicates",
+    summary="Pairs of leads that may be one person, and how each was decided",
+    responses={200: ok([R.REVIEW]), **R.LIST_DUPLICATES},
 )
 async def list_duplicates(ctx: RouterCtx, status: str = "open") -> list[dict[str, Any]]:
     if status not in REVIEW_STATUSES:
@@ -107,6 +111,7 @@ async def list_duplicates(ctx: RouterCtx, status: str = "open") -> list[dict[str
 @router.post(
     "/duplicates/{lead_id}/{other_lead_id}/merge",
     summary="Merge a pair under review into one lead (by default into the older one)",
+    responses={200: ok(R.MERGED), **R.MERGE_REVIEW},
 )
 async def merge_review(
     lead_id: uuid.UUID,
@@ -133,6 +138,10 @@ async def merge_review(
 @router.post(
     "/duplicates/{lead_id}/{other_lead_id}/dismiss",
     summary="Two people after all: close the review, both leads stay",
+    responses={
+        200: ok(R.REVIEW | {"status": "dismissed", "decided_by": "admin"}),
+        **R.DISMISS_REVIEW,
+    },
 )
 async def dismiss_review(
     lead_id: uuid.UUID,
@@ -155,6 +164,7 @@ async def dismiss_review(
 @router.post(
     "/leads/{survivor_id}/merge",
     summary="Merge another lead into this one (no review needed)",
+    responses={200: ok(R.MERGED), **R.MERGE_LEAD},
 )
 async def merge_lead(survivor_id: uuid.UUID, body: MergeLeadIn, ctx: RouterCtx) -> dict[str, Any]:
     decider = service.Decider(by=body.decided_by, note=body.note)
@@ -170,6 +180,7 @@ async def merge_lead(survivor_id: uuid.UUID, body: MergeLeadIn, ctx: RouterCtx) 
     "/leads/{lead_id}/split",
     status_code=201,
     summary="Move submissions out of a lead into a lead of their own, routed as a new lead",
+    responses={201: ok(R.SPLIT, "Created"), **R.SPLIT_LEAD},
 )
 async def split_lead(lead_id: uuid.UUID, body: SplitIn, ctx: RouterCtx) -> dict[str, Any]:
     decider = service.Decider(by=body.decided_by, note=body.note)

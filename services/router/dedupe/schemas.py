@@ -24,20 +24,62 @@ class Decision(BaseModel):
 
 
 class MergeReviewIn(Decision):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "survivor": "0b6f3c1e-9d0a-4a43-9f1e-2f8a1c3d4e5f",
+                    "note": "same person, typo in the name",
+                    "decided_by": "ops-maria",
+                }
+            ]
+        }
+    )
+
     survivor: uuid.UUID | None = Field(
         None, description="the lead that stays: one of the pair; default the older one"
     )
 
 
 class DismissIn(Decision):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"note": "father and son at one company", "decided_by": "ops-maria"}]
+        }
+    )
+
     pass
 
 
 class MergeLeadIn(Decision):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "lead_id": "7d2a9e4b-1c3f-4b5a-8e6d-0f1a2b3c4d5e",
+                    "note": "the CRM knows them as one",
+                    "decided_by": "ops-maria",
+                }
+            ]
+        }
+    )
+
     lead_id: uuid.UUID = Field(description="the lead merged into the one in the path")
 
 
 class SplitIn(Decision):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "submission_ids": ["7d2a9e4b-1c3f-4b5a-8e6d-0f1a2b3c4d5e"],
+                    "note": "a colleague on the shared switchboard number",
+                    "decided_by": "ops-maria",
+                }
+            ]
+        }
+    )
+
     submission_ids: list[uuid.UUID] = Field(
         min_length=1, description="the submissions that leave the lead for a lead of their own"
     )

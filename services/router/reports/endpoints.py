@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from services.router.admin import responses as R
 from services.router.admin.endpoints import admin, get_context
 from services.router.context import RouterContext
 from services.router.domain.funnel import funnel_group, order_groups
@@ -35,6 +36,7 @@ from services.router.reports.repository import FunnelBy, ReportsRepository
 from services.router.reports.schemas import FunnelOut, SegmentCountsOut, SegmentLeadsOut
 from shared.http import invalid_field
 from shared.logging import get_logger
+from shared.openapi import ok
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(admin)])
@@ -116,6 +118,7 @@ def _check(fn: Any, *args: Any, **kwargs: Any) -> Any:
     description=FUNNEL_DESCRIPTION,
     response_model=FunnelOut,
     response_model_by_alias=True,
+    responses={200: ok(R.FUNNEL), **R.REPORT},
 )
 async def funnel(
     request: Request,
@@ -150,6 +153,7 @@ async def funnel(
     summary="Reactivation segments: leads per inactivity segment, stage or interest",
     description=SEGMENTS_DESCRIPTION,
     response_model=SegmentCountsOut,
+    responses={200: ok(R.SEGMENTS), **R.REPORT},
 )
 async def segments(
     request: Request,
@@ -176,7 +180,16 @@ async def segments(
     summary="The leads of a segment: keyset pages, or the whole set as CSV",
     description=LEADS_DESCRIPTION,
     response_model=SegmentLeadsOut,
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {
+            "description": "A page of leads (JSON), or the whole set (`format=csv`)",
+            "content": {
+                "application/json": {"example": R.SEGMENT_LEADS},
+                "text/csv": {"schema": {"type": "string"}, "example": R.SEGMENT_CSV},
+            },
+        },
+        **R.REPORT,
+    },
 )
 async def segment_leads(
     request: Request,
