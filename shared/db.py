@@ -78,10 +78,12 @@ def create_engine(
     url: str,
     *,
     pool_size: int = 10,
+    max_overflow: int | None = None,
     pre_ping: bool = True,
     server_settings: dict[str, str] | None = None,
 ) -> AsyncEngine:
-    """``pre_ping`` checks each pooled connection before use (one round trip per checkout);
+    """``max_overflow`` connections beyond ``pool_size`` are opened when all are in use and
+    closed when given back (default: as many again). ``pre_ping`` checks each pooled connection before use (one round trip per checkout);
     a path that handles a stale connection itself can do without. ``server_settings`` are
     PostgreSQL settings for every connection of the pool (e.g. ``lock_timeout``)."""
     # JSONB columns (profiles, score breakdowns, explanations, outbox events) are encoded
@@ -89,7 +91,7 @@ def create_engine(
     return create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
         pool_pre_ping=pre_ping,
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -12,7 +13,7 @@ from services.ingest import metrics
 from services.ingest.activities.endpoints import router as activities_router
 from services.ingest.context import IngestContext, utc_now
 from services.ingest.idempotency.repository import IdempotencyRepository
-from services.ingest.idempotency.service import IN_FLIGHT_WAIT_MS
+from services.ingest.idempotency.service import REQUEST_DB_SETTINGS
 from services.ingest.imports.endpoints import router as imports_router
 from services.ingest.imports.worker import ImportWorker
 from services.ingest.leads.endpoints import router as leads_router
@@ -44,8 +45,10 @@ async def _purge_expired_keys(ctx: IngestContext) -> None:
     while True:
         await asyncio.sleep(PURGE_EVERY_SECONDS)
         try:
-            async with ctx.engine.begin() as conn:
-                purged = await IdempotencyRepository(conn).purge_expired(ctx.clock())
+            async with ctx.engine.connect() as pooled:
+                raw = await pooled.get_raw_connection()
+                repository = IdempotencyRepository(raw.driver_connection)
+                purged = await repository.purge_expired(ctx.clock())
             if purged:
                 log.info("ingest.idempotency_keys_purged", count=purged)
         except Exception as exc:  # retried at the next tick
@@ -68,13 +71,22 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         engine = db.create_engine(settings.require_database_url())
         request_engine = db.create_engine(
             settings.require_database_url(),
+            pool_size=settings.ingest_db_pool_size,
+            # a burst waits for a pooled connection rather than opening (and closing) more,
+            # which under load costs more than the wait
+            max_overflow=0,
             pre_ping=False,
-            server_settings={"lock_timeout": str(IN_FLIGHT_WAIT_MS)},
+            server_settings=REQUEST_DB_SETTINGS,
         )
         producer = EventProducer(
             settings.kafka_bootstrap_servers,
             client_id="leadflow-ingest",
             publish_timeout=settings.ingest_publish_timeout_seconds,
+            # each request waits for its own acknowledgement: no linger. Under load requests
+            # still share produce requests (those that arrive while one is in flight), and a
+            # lone request is neither delayed nor woken by a linger timer (measured: 1.0 against
+            # 3.1 ms and 0.39 against 0.63 ms of CPU per acknowledged event)
+            linger_ms=0,
         )
         await producer.start(required=False)
         ctx = IngestContext(
@@ -95,6 +107,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             for i, w in enumerate(workers)
         ]
         log.info("ingest.started", sources=sorted(sources), kafka=settings.kafka_bootstrap_servers)
+        # Everything loaded so far lives as long as the process: keep it out of the cyclic
+        # collector's scans, which otherwise walk it on every full collection.
+        gc.freeze()
         try:
             yield
         finally:

@@ -50,5 +50,5 @@ class IngestContext:
         return limiter
 
 
-def get_context(request: Request) -> IngestContext:
+async def get_context(request: Request) -> IngestContext:
     return request.app.state.ingest  # type: ignore[no-any-return]

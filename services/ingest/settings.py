@@ -31,6 +31,9 @@ class IngestSettings(CommonSettings):
     ingest_import_lease_seconds: float = Field(30.0, gt=0)
     ingest_import_max_rows_per_second: float = Field(0, ge=0)
     ingest_publish_timeout_seconds: float = 5.0
+    # PostgreSQL connections for keyed requests, each held while its events are published
+    # (a few ms): requests beyond it wait for one.
+    ingest_db_pool_size: int = Field(20, ge=1)
     ingest_idempotency_ttl_hours: int = 24
     ingest_signature_tolerance_seconds: int = 300
     # Answer to a client told to come back later (Kafka down, request in flight).

@@ -156,12 +156,15 @@ class EventProducer:
                 )
                 for topic, key, event, headers in messages
             ]
+            if len(futures) == 1:
+                return [await futures[0]]
             return list(await asyncio.gather(*futures))
 
         # Large batches get proportionally longer; an outage still answers within seconds.
         timeout = self._publish_timeout + 0.002 * len(messages)
         try:
-            results = await asyncio.wait_for(send_all(), timeout)
+            async with asyncio.timeout(timeout):
+                results = await send_all()
         except (KafkaError, OSError, TimeoutError) as exc:
             PUBLISH_SECONDS.labels(topic_label, "error").observe(time.perf_counter() - started)
             log.warning(

@@ -20,11 +20,12 @@ database.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -42,10 +43,13 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-# How long a twin waits for the first request's transaction before answering 409; the
-# request path's connections carry it as PostgreSQL's lock_timeout.
+# How long a twin waits for the first request's transaction before answering 409.
 IN_FLIGHT_WAIT_MS = 250
-LOCK_NOT_AVAILABLE = "55P03"
+# The settings of the request path's connections. A key's row need not be on disk before
+# the answer: the lead's durability is Kafka's (acks=all). A database crash may forget the
+# last fraction of a second of rows; their retries then publish again with the same event
+# ids, which consumers dedupe on. So commits do not wait for the WAL flush.
+REQUEST_DB_SETTINGS = {"lock_timeout": str(IN_FLIGHT_WAIT_MS), "synchronous_commit": "off"}
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
@@ -175,44 +179,53 @@ async def _claim_or_stored(
     retry_after: int,
     status: int,
     body: dict[str, Any],
-    publish: Callable[[], Any] | None,
+    publish: Callable[[], Awaitable[None]] | None,
 ) -> Stored | None:
     """Claim the key with this answer (running ``publish`` inside the claim): None when this
     request's answer is the one stored, else the stored answer of an identical request."""
     for attempt in (1, 2):
+        published = False
         try:
-            async with engine.connect() as conn, conn.begin():
-                claim = await IdempotencyRepository(conn).claim(
-                    key.source_id,
-                    key.key,
-                    key.request_hash,
-                    now=now,
-                    expires_at=ttl_expires,
-                    webhook_timestamp=key.webhook_timestamp,
-                    status=status,
-                    body=body,
-                )
-                match claim:
-                    case Claimed():
-                        if publish is not None:
-                            await publish()
-                        return None  # committed on leaving the block
-                    case Stored() if claim.request_hash != key.request_hash:
-                        raise _key_reused()
-                    case Stored():
-                        return claim
-                    case InFlight():
-                        raise _in_flight()
-        except DBAPIError as exc:
-            if _sqlstate(exc) == LOCK_NOT_AVAILABLE:
-                raise _in_flight() from None
+            async with engine.connect() as pooled:
+                raw = await pooled.get_raw_connection()
+                conn = raw.driver_connection
+                try:
+                    async with conn.transaction():
+                        claim = await IdempotencyRepository(conn).claim(
+                            key.source_id,
+                            key.key,
+                            key.request_hash,
+                            now=now,
+                            expires_at=ttl_expires,
+                            webhook_timestamp=key.webhook_timestamp,
+                            status=status,
+                            body=body,
+                        )
+                        match claim:
+                            case Claimed():
+                                if publish is not None:
+                                    published = True
+                                    await publish()
+                                return None  # committed on leaving the block
+                            case Stored() if claim.request_hash != key.request_hash:
+                                raise _key_reused()
+                            case Stored():
+                                return claim
+                            case InFlight():
+                                raise _in_flight()
+                except asyncpg.LockNotAvailableError:
+                    raise _in_flight() from None
+                except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
+                    await pooled.invalidate()  # not back into the pool
+                    raise
+        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as exc:
             # a pooled connection that went stale (database restart): once more on a new one,
-            # unless the failure came after the publish (then the retry publishes the same ids)
-            if exc.connection_invalidated and attempt == 1:
+            # unless the events went out already (the client's retry publishes the same ids)
+            if attempt == 1 and not published:
                 continue
             log.warning("ingest.idempotency_store_failed", error=repr(exc))
             raise _database_unavailable(retry_after) from None
-        except OSError as exc:
+        except (asyncpg.PostgresError, DBAPIError) as exc:
             log.warning("ingest.idempotency_store_failed", error=repr(exc))
             raise _database_unavailable(retry_after) from None
     raise _database_unavailable(retry_after)
@@ -228,10 +241,6 @@ def _replay(stored: Stored) -> Outcome:
         errors=stored.body.get("errors") or (),
         headers={REPLAYED_HEADER: "true"},
     )
-
-
-def _sqlstate(exc: DBAPIError) -> str | None:
-    return getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
 
 
 async def _publish_or_503(

@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1/nurture", tags=["nurture"])
 MAX_START_AHEAD = timedelta(days=366)
 
 
-def get_context(request: Request) -> NurtureContext:
+async def get_context(request: Request) -> NurtureContext:
     return request.app.state.nurture  # type: ignore[no-any-return]
 
 

@@ -29,7 +29,7 @@ from shared.openapi import ok
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
-def get_context(request: Request) -> RouterContext:
+async def get_context(request: Request) -> RouterContext:
     return request.app.state.router  # type: ignore[no-any-return]
 
 
