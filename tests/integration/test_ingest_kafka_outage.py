@@ -137,3 +137,45 @@ async def test_kill_9_of_ingest_loses_no_acknowledged_lead(stack, tmp_root):
         on_topic[event["data"]["lead"]["email"]].add(event["id"])
     assert all(on_topic.get(email) == {event_id} for email, event_id in sender.accepted.items())
     assert sender.statuses[0] >= 1  # the kill really interrupted requests
+
+
+async def test_database_down_means_503_and_a_restart_is_picked_up_without_loss(stack, tmp_root):
+    """Keyed requests record their answer in PostgreSQL. With the database gone they get 503
+    and nothing is published; once it is back, the pooled connections it cut are replaced
+    and the same requests go through, each published once."""
+    ingest = await asyncio.to_thread(start_ingest, stack, tmp_root, name="ingest-pg")
+    try:
+        async with (
+            TopicReader(stack.bootstrap, "leads.received.v1") as topic,
+            httpx.AsyncClient(base_url=ingest.url, timeout=30) as client,
+        ):
+            warm = [signed_request({"email": unique_email("pg-warm")}) for _ in range(4)]
+            answers = await asyncio.gather(
+                *(client.post("/v1/leads", content=b, headers=h) for b, h in warm)
+            )
+            assert [a.status_code for a in answers] == [202] * 4  # the pool holds connections
+            email = unique_email("pg-down")
+            body, headers = signed_request({"email": email})
+            await asyncio.to_thread(stack.postgres.stop, "fast")
+            try:
+                refused = await client.post("/v1/leads", content=body, headers=headers)
+            finally:
+                await asyncio.to_thread(stack.postgres.start)
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["code"] == "database_unavailable"
+            assert int(refused.headers["retry-after"]) >= 1
+            # the same request again, and a new one: through on fresh connections
+            accepted = await client.post("/v1/leads", content=body, headers=headers)
+            assert accepted.status_code == 202, accepted.text
+            assert "idempotent-replayed" not in accepted.headers
+            other, other_headers = signed_request({"email": unique_email("pg-back")})
+            assert (
+                await client.post("/v1/leads", content=other, headers=other_headers)
+            ).status_code == 202
+            records = await topic.read(
+                until=lambda rs: any(value(r)["id"] == accepted.json()["event_id"] for r in rs)
+            )
+        mine = [r for r in records if value(r)["data"]["lead"]["email"] == email]
+        assert [value(r)["id"] for r in mine] == [accepted.json()["event_id"]]
+    finally:
+        ingest.stop()

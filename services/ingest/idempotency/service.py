@@ -219,8 +219,10 @@ async def _claim_or_stored(
                     await pooled.invalidate()  # not back into the pool
                     raise
         except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as exc:
-            # a pooled connection that went stale (database restart): once more on a new one,
-            # unless the events went out already (the client's retry publishes the same ids)
+            # The connection was cut (a database restart): the others in the pool are as stale,
+            # so the pool is replaced, and the request tried once more on a new connection,
+            # unless its events went out already (the client's retry publishes the same ids).
+            await _replace_pool(engine)
             if attempt == 1 and not published:
                 continue
             log.warning("ingest.idempotency_store_failed", error=repr(exc))
@@ -229,6 +231,13 @@ async def _claim_or_stored(
             log.warning("ingest.idempotency_store_failed", error=repr(exc))
             raise _database_unavailable(retry_after) from None
     raise _database_unavailable(retry_after)
+
+
+async def _replace_pool(engine: AsyncEngine) -> None:
+    try:
+        await engine.dispose()  # closes the idle connections; ones in use are dropped on return
+    except Exception as exc:  # closing dead connections may fail; the new pool is in place
+        log.warning("ingest.request_pool_reset_failed", error=repr(exc))
 
 
 def _replay(stored: Stored) -> Outcome:
