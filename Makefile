@@ -35,8 +35,8 @@ test-unit: $(STAMP) prometheus
 # four: only options all accept (--repeats, --duration, --warmup, --wait-idle, --keep, --out;
 # dedupe ignores all but --repeats and --out). Options of one benchmark go in INGEST_BENCH_ARGS,
 # ROUTER_BENCH_ARGS, NURTURE_BENCH_ARGS or DEDUPE_BENCH_ARGS, e.g. --rates (ingest: hundreds of
-# req/s; router: tens of leads/s; nurture: steps falling due per s), --seed-leads, --leads,
-# --seed-steps, --due, --people, --seed.
+# req/s, default 100,300,400; its p99 targets are at 100 and 300; router: tens of leads/s; nurture:
+# steps falling due per s), --seed-leads, --leads, --seed-steps, --due, --people, --seed.
 bench: $(STAMP)
 	$(BIN)/leadflow stack fetch-kafka
 	$(BIN)/python -m tests.bench.run $(BENCH_ARGS) $(INGEST_BENCH_ARGS)

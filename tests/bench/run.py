@@ -1,6 +1,6 @@
 """Ingest latency/throughput benchmark against a bare FastAPI baseline.
 
-``python -m tests.bench.run [--rates 100,200,400] [--duration 10] [--warmup 2] [--repeats 3]``
+``python -m tests.bench.run [--rates 100,300,400] [--duration 10] [--warmup 2] [--repeats 3]``
 (``make bench BENCH_ARGS="..."``).
 
 What it does:
@@ -16,7 +16,10 @@ What it does:
    discarded. Every ingest request is a distinct lead (unique email) signed with a fresh
    ``webhook-id``; the bare app gets the same requests.
 3. Closed loop ("max throughput"): N clients send back to back for a fixed time.
-4. Writes ``tests/bench/results/ingest.json`` and ``ingest.md``; prints the tables.
+4. Server CPU per accepted request: the server process's CPU, read from /proc at the edges of
+   each run's measured window, divided by the 2xx responses completed in that window.
+5. Writes ``tests/bench/results/ingest.json`` and ``ingest.md``, with a Targets section (CPU per
+   accepted request, p99 at 100 and 300 req/s); prints the tables.
 
 The load generator (this process, asyncio + httpx) is separate from the servers but shares the
 machine's cores with them: its CPU use is recorded with every run.
@@ -89,6 +92,11 @@ MAX_CONCURRENCY = 256
 MAX_POOL = 1024
 MAX_REQUESTS_PER_RUN = 200_000
 DISTURBED_OTHER_PCT = 50
+
+# Targets for ingest on this machine, checked in the report's Targets section (medians over
+# repeats): server CPU per accepted request in every run, p99 latency at the given offered rates.
+CPU_MS_PER_OK_TARGET = 2.5
+P99_TARGETS_MS = {100.0: 30.0, 300.0: 80.0}
 
 console = Console()
 app = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0])
@@ -200,6 +208,30 @@ class CpuMeter:
         self.result["other_pct"] = round(max(0.0, 100 * busy_share * ncpu - ours), 1)
 
 
+async def window_cpu_pct(pid: int | None, start: float, end: float) -> float | None:
+    """One process's CPU over [start, end) (perf_counter clock), in % of one core.
+
+    Read from /proc when the window opens and when it closes, so the figure covers the same
+    window as the achieved throughput; ``CpuMeter`` covers the whole run (connection set-up,
+    warm-up, the window and the drain after the last send). Divided by the actual time between
+    the two reads, so a late wake-up shifts the window a little but does not stretch it."""
+    await asyncio.sleep(max(0.0, start - time.perf_counter()))
+    t0, cpu0 = time.perf_counter(), _proc_cpu_seconds(pid)
+    await asyncio.sleep(max(0.0, end - time.perf_counter()))
+    t1, cpu1 = time.perf_counter(), _proc_cpu_seconds(pid)
+    if cpu0 is None or cpu1 is None or t1 <= t0:
+        return None
+    return round(100 * (cpu1 - cpu0) / (t1 - t0), 2)
+
+
+def cpu_ms_per_ok(cpu_pct: float | None, ok_per_s: float | None) -> float | None:
+    """CPU milliseconds per 2xx response, from CPU in % of one core over a window and the 2xx
+    responses per second completed in that window: pct / 100 core-s per s * 1000 / (2xx/s)."""
+    if cpu_pct is None or not ok_per_s:
+        return None
+    return round(cpu_pct * 10 / ok_per_s, 3)
+
+
 def _outcome(response: httpx.Response | None, exc: BaseException | None) -> int | str:
     if response is not None:
         return response.status_code
@@ -279,6 +311,7 @@ async def open_loop(
     pool: int,
     factory: RequestFactory,
     tick: Tick,
+    server_pid: int | None = None,
 ) -> dict[str, Any]:
     """Constant offered rate; latency from each request's scheduled send time."""
     n = round(rate * (warmup + duration))
@@ -306,6 +339,9 @@ async def open_loop(
         stop = asyncio.Event()
         t0 = time.perf_counter() + 0.05
         ticker = asyncio.create_task(_ticker(tick, t0, stop))
+        server_cpu = asyncio.create_task(
+            window_cpu_pct(server_pid, t0 + warmup, t0 + warmup + duration)
+        )
         tasks = []
         for i in range(n):
             scheduled[i] = due = t0 + i * interval
@@ -319,6 +355,7 @@ async def open_loop(
         drain = time.perf_counter() - last_send
         stop.set()
         await ticker
+        server_window_pct = await server_cpu
 
     window_start, window_end = t0 + warmup, t0 + warmup + duration
     measured = range(first_measured, n)
@@ -334,6 +371,9 @@ async def open_loop(
         "offered_rps": rate,
         "sent": len(measured),
         "achieved_rps": round(ok_in_window / duration, 1),
+        "ok_in_window": ok_in_window,
+        "server_window_pct": server_window_pct,
+        "server_cpu_ms_per_ok": cpu_ms_per_ok(server_window_pct, ok_in_window / duration),
         "ok": sum(1 for i in measured if _is_ok(status[i])),
         "errors": errors,
         "latency_ms": _latency_summary(latencies),
@@ -352,6 +392,7 @@ async def closed_loop(
     request_timeout: float,
     factory: RequestFactory,
     tick: Tick,
+    server_pid: int | None = None,
 ) -> dict[str, Any]:
     """N clients, each sending its next request as soon as the previous one is answered."""
     t0 = time.perf_counter()
@@ -386,15 +427,19 @@ async def closed_loop(
 
         stop = asyncio.Event()
         ticker = asyncio.create_task(_ticker(tick, t0, stop))
+        server_cpu = asyncio.create_task(window_cpu_pct(server_pid, window_start, window_end))
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         stop.set()
         await ticker
+        server_window_pct = await server_cpu
 
     errors = {k: v for k, v in outcomes.items() if not (k.isdigit() and 200 <= int(k) < 300)}
     return {
         "concurrency": concurrency,
         "achieved_rps": round(ok / duration, 1),
         "ok": ok,
+        "server_window_pct": server_window_pct,
+        "server_cpu_ms_per_ok": cpu_ms_per_ok(server_window_pct, ok / duration),
         "errors": errors,
         "latency_ms": _latency_summary(latencies),
     }
@@ -563,6 +608,15 @@ def _sum_errors(runs: list[dict[str, Any]]) -> dict[str, int]:
     return dict(sorted(total.items()))
 
 
+def _server_cpu(runs: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Medians over repeats of the server's CPU in the measured window: % of one core and ms
+    per 2xx response (each repeat's own ratio; runs recorded before these fields give None)."""
+    return {
+        "server_window_pct": _median([r.get("server_window_pct") for r in runs]),
+        "server_cpu_ms_per_ok": _median([r.get("server_cpu_ms_per_ok") for r in runs]),
+    }
+
+
 def summarize(raw: dict[str, Any], rates: list[float]) -> dict[str, Any]:
     open_rows = []
     for rate in rates:
@@ -579,11 +633,16 @@ def summarize(raw: dict[str, Any], rates: list[float]) -> dict[str, Any]:
                 "requests_total": sum(r["sent"] for r in runs),
                 "send_lag_p99_ms": _median([r["send_lag_ms"]["p99"] for r in runs]),
                 "cpu_pct": {k: _median([r["cpu"].get(k) for r in runs]) for k in CPU_KEYS},
+                **_server_cpu(runs),
             }
+        ingest, bare = row["ingest"], row["bare"]
         row["ratio_ingest_over_bare"] = {
-            "p50": _ratio(row["ingest"]["latency_ms"]["p50"], row["bare"]["latency_ms"]["p50"]),
-            "p99": _ratio(row["ingest"]["latency_ms"]["p99"], row["bare"]["latency_ms"]["p99"]),
-            "achieved_rps": _ratio(row["ingest"]["achieved_rps"], row["bare"]["achieved_rps"]),
+            "p50": _ratio(ingest["latency_ms"]["p50"], bare["latency_ms"]["p50"]),
+            "p99": _ratio(ingest["latency_ms"]["p99"], bare["latency_ms"]["p99"]),
+            "achieved_rps": _ratio(ingest["achieved_rps"], bare["achieved_rps"]),
+            "server_cpu_ms_per_ok": _ratio(
+                ingest["server_cpu_ms_per_ok"], bare["server_cpu_ms_per_ok"]
+            ),
         }
         open_rows.append(row)
     closed: dict[str, Any] = {}
@@ -594,9 +653,14 @@ def summarize(raw: dict[str, Any], rates: list[float]) -> dict[str, Any]:
             "latency_ms": {k: _median([r["latency_ms"][k] for r in runs]) for k in ("p50", "p99")},
             "errors_total": _sum_errors(runs),
             "cpu_pct": {k: _median([r["cpu"].get(k) for r in runs]) for k in CPU_KEYS},
+            **_server_cpu(runs),
         }
+    ingest, bare = closed["ingest"], closed["bare"]
     closed["ratio_ingest_over_bare"] = {
-        "achieved_rps": _ratio(closed["ingest"]["achieved_rps"], closed["bare"]["achieved_rps"])
+        "achieved_rps": _ratio(ingest["achieved_rps"], bare["achieved_rps"]),
+        "server_cpu_ms_per_ok": _ratio(
+            ingest["server_cpu_ms_per_ok"], bare["server_cpu_ms_per_ok"]
+        ),
     }
     return {"open_loop": open_rows, "closed_loop": closed}
 
@@ -622,6 +686,70 @@ CPU_HEADER = [
 ]
 
 
+def _cpu_per_ok(t: dict[str, Any]) -> float | None:
+    return t.get("server_cpu_ms_per_ok")  # absent in results recorded before it was measured
+
+
+def _met(ok: bool | None) -> str:
+    return "-" if ok is None else "yes" if ok else "no"
+
+
+def targets(summary: dict[str, Any], params: dict[str, Any]) -> list[list[str]]:
+    """Rows "target | measured | met?" for ingest, from the medians over repeats.
+
+    The CPU target holds when every run (each offered rate and the closed loop) meets it; the
+    cell names the runs that do not. A p99 row appears only when its rate was run. The
+    closed-loop throughput ratio has no target."""
+    runs = [
+        (f"{row['offered_rps']:g}/s", _cpu_per_ok(row["ingest"])) for row in summary["open_loop"]
+    ]
+    runs.append((f"closed {params['concurrency']}", _cpu_per_ok(summary["closed_loop"]["ingest"])))
+    failing = [label for label, v in runs if v is not None and v > CPU_MS_PER_OK_TARGET]
+    if failing:
+        cpu_met = "no: " + ", ".join(failing)
+    else:
+        cpu_met = _met(None if any(v is None for _, v in runs) else True)
+    measured_cpu = (
+        "; ".join(f"{label} {_fmt(v, 2)}" for label, v in runs) + " ms"
+        if any(v is not None for _, v in runs)
+        else "-"
+    )
+    rows = [
+        [
+            f"ingest server CPU per accepted request <= {CPU_MS_PER_OK_TARGET:g} ms (every run)",
+            measured_cpu,
+            cpu_met,
+        ]
+    ]
+    by_rate = {row["offered_rps"]: row["ingest"] for row in summary["open_loop"]}
+    for rate, limit in P99_TARGETS_MS.items():
+        if rate not in by_rate:
+            continue
+        p99 = by_rate[rate]["latency_ms"]["p99"]
+        errors = by_rate[rate]["errors_total"]
+        measured = f"{_fmt(p99, 2)} ms" + (f" (errors {_fmt_errors(errors)})" if errors else "")
+        rows.append(
+            [
+                f"ingest p99 <= {limit:g} ms at {rate:g} req/s",
+                measured,
+                _met(None if p99 is None else p99 <= limit),
+            ]
+        )
+    closed = summary["closed_loop"]
+    bare_gen = closed["bare"]["cpu_pct"]["loadgen_pct"]
+    rows.append(
+        [
+            f"closed-loop throughput ingest / bare ({params['concurrency']} clients)",
+            f"{_fmt(closed['ratio_ingest_over_bare']['achieved_rps'], 2)} "
+            f"({_fmt(closed['ingest']['achieved_rps'])} / {_fmt(closed['bare']['achieved_rps'])} "
+            "2xx/s)",
+            "no target: informative, bounded by the load generator sharing the machine "
+            f"(loadgen {_fmt(bare_gen, 0)} % of a core in bare's run)",
+        ]
+    )
+    return rows
+
+
 def tables(
     summary: dict[str, Any], params: dict[str, Any]
 ) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -637,6 +765,7 @@ def tables(
                     name,
                     _fmt(row["offered_rps"], 0),
                     _fmt(t["achieved_rps"]),
+                    _fmt(_cpu_per_ok(t), 2),
                     _fmt_errors(t["errors_total"]),
                     _fmt(lat["p50"], 2),
                     _fmt(lat["p90"], 2),
@@ -650,6 +779,7 @@ def tables(
         [
             _fmt(row["offered_rps"], 0),
             _fmt(row["ratio_ingest_over_bare"]["achieved_rps"], 2),
+            _fmt(row["ratio_ingest_over_bare"].get("server_cpu_ms_per_ok"), 2),
             _fmt(row["ratio_ingest_over_bare"]["p50"], 2),
             _fmt(row["ratio_ingest_over_bare"]["p99"], 2),
         ]
@@ -664,16 +794,31 @@ def tables(
                 name,
                 str(params["concurrency"]),
                 _fmt(c["achieved_rps"]),
+                _fmt(_cpu_per_ok(c), 2),
                 _fmt_errors(c["errors_total"]),
                 _fmt(c["latency_ms"]["p50"], 2),
                 _fmt(c["latency_ms"]["p99"], 2),
             ]
         )
         cpu_rows.append([name, f"closed {params['concurrency']}", *_cpu_cells(c["cpu_pct"])])
+    closed_ratio = closed["ratio_ingest_over_bare"]
     closed_rows.append(
-        ["ingest / bare", "", _fmt(closed["ratio_ingest_over_bare"]["achieved_rps"], 2), "", "", ""]
+        [
+            "ingest / bare",
+            "",
+            _fmt(closed_ratio["achieved_rps"], 2),
+            _fmt(closed_ratio.get("server_cpu_ms_per_ok"), 2),
+            "",
+            "",
+            "",
+        ]
     )
     return [
+        (
+            f"Targets (ingest; medians of {reps} repeat(s))",
+            ["target", "measured", "met?"],
+            targets(summary, params),
+        ),
         (
             f"Open loop: constant offered rate (medians of {reps} repeat(s); "
             "errors summed over repeats)",
@@ -681,6 +826,7 @@ def tables(
                 "target",
                 "offered req/s",
                 "achieved 2xx/s",
+                "server CPU ms/2xx",
                 "errors",
                 "p50 ms",
                 "p90 ms",
@@ -692,17 +838,18 @@ def tables(
         ),
         (
             "Open loop: ingest / bare",
-            ["offered req/s", "throughput ratio", "p50 ratio", "p99 ratio"],
+            ["offered req/s", "throughput ratio", "server CPU/2xx ratio", "p50 ratio", "p99 ratio"],
             ratio_rows,
         ),
         (
             f"Max throughput: closed loop, {params['concurrency']} concurrent clients, "
             f"{params['duration']:g} s (medians of {reps} repeat(s))",
-            ["target", "clients", "2xx/s", "errors", "p50 ms", "p99 ms"],
+            ["target", "clients", "2xx/s", "server CPU ms/2xx", "errors", "p50 ms", "p99 ms"],
             closed_rows,
         ),
         (
-            "CPU during the runs (% of one core, medians; 'machine busy' is % of all cores)",
+            "CPU during the runs (% of one core over the whole run, medians; 'machine busy' "
+            "is % of all cores)",
             ["target", "run", *CPU_HEADER],
             cpu_rows,
         ),
@@ -794,6 +941,19 @@ def markdown(result: dict[str, Any]) -> str:
         "/ window length. 'send lag' = how late the generator actually sent (generator health).",
         "- Closed loop (max throughput): N clients, each with one keep-alive connection, send "
         "back to back; 2xx/s = 2xx completed inside the measured window / window length.",
+        "- Server CPU per accepted request ('server CPU ms/2xx') = the server process's CPU "
+        "seconds (utime + stime from `/proc/<pid>/stat`, 10 ms ticks) between the opening and "
+        "the closing of the measured window / 2xx responses completed inside that window, i.e. "
+        "window CPU in % of one core x 10 / achieved 2xx/s; per repeat, then the median. It is "
+        "the server process alone (ingest's Kafka and PostgreSQL are not in it) and includes "
+        "work on requests that fail or time out, so above capacity it rises. The CPU table "
+        "instead covers each whole run (connection set-up, warm-up, window, and the drain "
+        "after the last send, up to the request timeout when overloaded).",
+        f"- Targets: ingest server CPU per accepted request <= {CPU_MS_PER_OK_TARGET:g} ms in "
+        "every run (each offered rate and the closed loop), and p99 latency (all requests, "
+        "as in the open-loop table) "
+        + ", ".join(f"<= {ms:g} ms at {rate:g} req/s" for rate, ms in P99_TARGETS_MS.items())
+        + " when that rate is run; each on the medians over repeats.",
         "- Connections: httpx AsyncClient, one single-connection client per pooled connection "
         f"({p['pool']} for the open loop, N for the closed loop) handed out LIFO. One shared "
         "AsyncClient pool costs O(pool size) CPU per request in httpcore, which made the "
@@ -824,7 +984,7 @@ def _parse_rates(value: str) -> list[float]:
     try:
         rates = [float(x) for x in value.split(",") if x.strip()]
     except ValueError:
-        raise typer.BadParameter("comma-separated numbers, e.g. 100,200,400") from None
+        raise typer.BadParameter("comma-separated numbers, e.g. 100,300,400") from None
     if not rates or any(not 0 < r <= MAX_RATE for r in rates):
         raise typer.BadParameter(f"each rate must be in (0, {MAX_RATE}]")
     return rates
@@ -885,6 +1045,7 @@ async def run_all(
                             pool=params["pool"],
                             factory=factory,
                             tick=tick,
+                            server_pid=target.pid,
                         )
                     else:
                         run = await closed_loop(
@@ -895,6 +1056,7 @@ async def run_all(
                             request_timeout=params["timeout"],
                             factory=factory,
                             tick=tick,
+                            server_pid=target.pid,
                         )
                 run.update(target=target.name, repeat=rep + 1, cpu=cpu.result)
                 raw["open_loop" if kind == "open" else "closed_loop"].append(run)
@@ -902,6 +1064,7 @@ async def run_all(
                 progress.console.log(
                     f"{label}: {run['achieved_rps']:.1f} 2xx/s, p50 {_fmt(lat['p50'], 2)} ms, "
                     f"p99 {_fmt(lat['p99'], 2)} ms, errors {_fmt_errors(run['errors'])}, "
+                    f"server CPU {_fmt(run['server_cpu_ms_per_ok'], 2)} ms/2xx, "
                     f"loadgen CPU {cpu.result['loadgen_pct']} %, "
                     f"server CPU {cpu.result['server_pct']} %, "
                     f"other CPU {cpu.result['other_pct']} %"
@@ -919,7 +1082,7 @@ async def run_all(
 def main(
     rates: Annotated[
         str, typer.Option(help="offered rates, req/s, comma separated")
-    ] = "100,200,400",
+    ] = "100,300,400",
     duration: Annotated[float, typer.Option(help="measured seconds per run")] = 10.0,
     warmup: Annotated[float, typer.Option(help="discarded seconds before each measurement")] = 2.0,
     repeats: Annotated[
