@@ -80,12 +80,24 @@ def create_engine(
     pool_size: int = 10,
     max_overflow: int | None = None,
     pre_ping: bool = True,
+    pool_timeout: float = 30.0,
     server_settings: dict[str, str] | None = None,
+    connect_timeout: float | None = None,
+    command_timeout: float | None = None,
 ) -> AsyncEngine:
     """``max_overflow`` connections beyond ``pool_size`` are opened when all are in use and
     closed when given back (default: as many again). ``pre_ping`` checks each pooled connection before use (one round trip per checkout);
     a path that handles a stale connection itself can do without. ``server_settings`` are
-    PostgreSQL settings for every connection of the pool (e.g. ``lock_timeout``)."""
+    PostgreSQL settings for every connection of the pool (e.g. ``lock_timeout``);
+    ``pool_timeout`` bounds the wait for a free connection, ``connect_timeout`` the opening of
+    one and ``command_timeout`` each statement (asyncpg's)."""
+    connect_args: dict[str, object] = {}
+    if server_settings:
+        connect_args["server_settings"] = server_settings
+    if connect_timeout is not None:
+        connect_args["timeout"] = connect_timeout
+    if command_timeout is not None:
+        connect_args["command_timeout"] = command_timeout
     # JSONB columns (profiles, score breakdowns, explanations, outbox events) are encoded
     # and decoded on every write and read: orjson does it several times faster than json.
     return create_async_engine(
@@ -95,7 +107,8 @@ def create_engine(
         pool_pre_ping=pre_ping,
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
-        connect_args={"server_settings": server_settings} if server_settings else {},
+        pool_timeout=pool_timeout,
+        connect_args=connect_args,
     )
 
 

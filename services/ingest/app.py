@@ -13,7 +13,7 @@ from services.ingest import metrics
 from services.ingest.activities.endpoints import router as activities_router
 from services.ingest.context import IngestContext, utc_now
 from services.ingest.idempotency.repository import IdempotencyRepository
-from services.ingest.idempotency.service import REQUEST_DB_SETTINGS
+from services.ingest.idempotency.service import request_db_settings
 from services.ingest.imports.endpoints import router as imports_router
 from services.ingest.imports.worker import ImportWorker
 from services.ingest.leads.endpoints import router as leads_router
@@ -73,10 +73,13 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             settings.require_database_url(),
             pool_size=settings.ingest_db_pool_size,
             # a burst waits for a pooled connection rather than opening (and closing) more,
-            # which under load costs more than the wait
+            # which under load costs more than the wait; past the timeout it is told 503
             max_overflow=0,
+            pool_timeout=settings.ingest_db_pool_timeout_seconds,
             pre_ping=False,
-            server_settings=REQUEST_DB_SETTINGS,
+            server_settings=request_db_settings(settings.ingest_publish_timeout_seconds),
+            connect_timeout=5,
+            command_timeout=5,
         )
         producer = EventProducer(
             settings.kafka_bootstrap_servers,
@@ -109,6 +112,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         log.info("ingest.started", sources=sorted(sources), kafka=settings.kafka_bootstrap_servers)
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # collector's scans, which otherwise walk it on every full collection.
+        gc.collect()
         gc.freeze()
         try:
             yield

@@ -34,6 +34,7 @@ class IngestSettings(CommonSettings):
     # PostgreSQL connections for keyed requests, each held while its events are published
     # (a few ms): requests beyond it wait for one.
     ingest_db_pool_size: int = Field(20, ge=1)
+    ingest_db_pool_timeout_seconds: float = Field(2.0, gt=0)
     ingest_idempotency_ttl_hours: int = 24
     ingest_signature_tolerance_seconds: int = 300
     # Answer to a client told to come back later (Kafka down, request in flight).

@@ -53,6 +53,7 @@ class EventProducer:
         self._linger_ms = linger_ms
         self._producer: AIOKafkaProducer | None = None
         self._start_lock = asyncio.Lock()
+        self._failed_at = -1e9  # monotonic time of the last failed connection attempt
 
     async def start(self, *, required: bool = False) -> None:
         """Connect now. With ``required=False`` a Kafka outage at start-up is logged, not fatal:
@@ -64,12 +65,20 @@ class EventProducer:
                 raise
             log.warning("kafka.producer_start_deferred", bootstrap=self._bootstrap)
 
+    async def connect(self) -> None:
+        """Return once connected; raise :class:`KafkaUnavailable` if Kafka cannot be reached
+        (at once when an attempt failed less than a second ago: callers queued behind a
+        failing attempt do not each wait out their own)."""
+        await self._ensure_started()
+
     async def _ensure_started(self) -> AIOKafkaProducer:
         if self._producer is not None:
             return self._producer
         async with self._start_lock:
             if self._producer is not None:
                 return self._producer
+            if time.monotonic() - self._failed_at < 1.0:
+                raise KafkaUnavailable(f"cannot reach Kafka at {self._bootstrap}")
             producer = AIOKafkaProducer(
                 bootstrap_servers=self._bootstrap,
                 client_id=self._client_id,
@@ -83,6 +92,7 @@ class EventProducer:
             try:
                 await asyncio.wait_for(producer.start(), self._publish_timeout)
             except (KafkaError, OSError, TimeoutError) as exc:
+                self._failed_at = time.monotonic()
                 await _quiet_stop(producer)
                 raise KafkaUnavailable(f"cannot reach Kafka at {self._bootstrap}: {exc!r}") from exc
             self._producer = producer

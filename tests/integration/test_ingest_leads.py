@@ -213,6 +213,30 @@ async def test_retry_with_same_key_returns_first_response_and_one_event(client, 
     assert sum(1 for r in records if value(r)["data"]["lead"]["email"] == payload["email"]) == 1
 
 
+async def test_a_refusal_for_how_the_body_was_sent_is_not_stored(client, topic):
+    """A form body sent as JSON is refused for its framing; the same body and key sent again
+    with the right Content-Type is judged afresh and accepted."""
+    email = unique_email("framing")
+    form = f"email={email}&first_name=Ada".encode()
+    body, headers = signed_request(form)
+    refused = await client.post("/v1/leads", content=body, headers=headers)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["type"] == "json_invalid"
+    fixed = headers | {"content-type": "application/x-www-form-urlencoded"}
+    accepted = await client.post("/v1/leads", content=body, headers=fixed)
+    assert accepted.status_code == 202, accepted.text
+    assert "idempotent-replayed" not in accepted.headers
+
+
+async def test_a_refusal_naming_a_field_with_a_nul_is_stored_and_replayed(client):
+    body, headers = signed_request(b'{"email": "ada@example.com", "a\\u0000b": 1}')
+    first = await client.post("/v1/leads", content=body, headers=headers)
+    assert first.status_code == 422, first.text
+    again = await client.post("/v1/leads", content=body, headers=headers)
+    assert again.status_code == 422, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["code"] == first.json()["code"] == "validation_error"
+
+
 async def test_concurrent_duplicates_publish_once(client, topic):
     payload = {"email": unique_email("twin")}
     msg_id = "msg_twin_" + payload["email"]

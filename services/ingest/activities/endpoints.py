@@ -12,7 +12,12 @@ from services.ingest import metrics
 from services.ingest.activities.schemas import ActivityIn
 from services.ingest.context import IngestContext, get_context
 from services.ingest.domain.ids import stable_id
-from services.ingest.idempotency.service import Acceptance, accept_once, refuse_once
+from services.ingest.idempotency.service import (
+    Acceptance,
+    ReplayedRefusal,
+    accept_once,
+    refuse_once,
+)
 from services.ingest.problems import ACTIVITY_ERRORS
 from services.ingest.sources.auth import Authenticated, authenticate_signed
 from shared.dispositions import Dispositions
@@ -95,12 +100,17 @@ async def post_activity(
     try:
         activity = _parse(auth.body, ctx.dispositions)
     except ApiError as refusal:
-        outcome = await refuse_once(ctx, auth, now, refusal)
+        try:
+            outcome = await refuse_once(ctx, auth, now, refusal)
+        except ReplayedRefusal:
+            metrics.IDEMPOTENT_REPLAYS.labels(source.kind).inc()
+            raise
+        metrics.IDEMPOTENT_REPLAYS.labels(source.kind).inc()  # the first was accepted
         return JSONResponse(outcome.body, status_code=outcome.status, headers=outcome.headers)
 
-    def acceptance(key: str | None) -> Acceptance:
-        activity_id = stable_id(source.id, key, "activity") if key else uuid.uuid4()
-        event_id = str(stable_id(source.id, key, "activity-event")) if key else str(uuid.uuid4())
+    def acceptance(seed: str | None) -> Acceptance:
+        activity_id = stable_id(source.id, seed, "activity") if seed else uuid.uuid4()
+        event_id = str(stable_id(source.id, seed, "activity-event")) if seed else str(uuid.uuid4())
         data = ActivityReceived(
             activity_id=activity_id,
             lead_id=lead_id,
@@ -128,7 +138,13 @@ async def post_activity(
         body = {"status": "accepted", "activity_id": str(activity_id), "event_id": event_id}
         return Acceptance(202, body, [message])
 
-    outcome = await accept_once(ctx, auth, now, acceptance)
-    if not outcome.replayed:
+    try:
+        outcome = await accept_once(ctx, auth, now, acceptance)
+    except ReplayedRefusal:
+        metrics.IDEMPOTENT_REPLAYS.labels(source.kind).inc()
+        raise
+    if outcome.replayed:
+        metrics.IDEMPOTENT_REPLAYS.labels(source.kind).inc()
+    else:
         metrics.ACTIVITIES.labels(activity.kind.value).inc()
     return JSONResponse(outcome.body, status_code=outcome.status, headers=outcome.headers)

@@ -40,7 +40,13 @@ WHERE source_id = $1 AND key = $2
   AND (expires_at <= $4 OR (state = 'pending' AND locked_until <= $4))
 RETURNING true
 """
-_PURGE = "DELETE FROM ingest.idempotency_key WHERE expires_at <= $1"
+# in batches: one statement over a day's expired keys would hold their row locks a while
+_PURGE = """
+DELETE FROM ingest.idempotency_key WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM ingest.idempotency_key WHERE expires_at <= $1 LIMIT $2
+))
+"""
+PURGE_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ class IdempotencyRepository:
             expires_at,
             webhook_timestamp,
             status,
-            orjson.dumps(body).decode(),
+            _jsonb(body),
         )
         for _ in range(2):  # a purge may delete the row between the insert and the select
             if await self.conn.fetchval(_INSERT, *args):
@@ -103,7 +109,7 @@ class IdempotencyRepository:
             ):
                 if await self.conn.fetchval(_RECLAIM, *args):
                     return Claimed()
-                return InFlight()
+                continue  # reclaimed by a twin, or purged, meanwhile: look again
             if row["state"] != "done" or row["response_status"] is None:
                 return InFlight()
             return Stored(
@@ -114,5 +120,27 @@ class IdempotencyRepository:
         return InFlight()
 
     async def purge_expired(self, now: datetime) -> int:
-        status = await self.conn.execute(_PURGE, now)  # "DELETE <count>"
-        return int(status.rsplit(" ", 1)[-1])
+        purged = 0
+        while True:
+            status = await self.conn.execute(_PURGE, now, PURGE_BATCH)  # "DELETE <count>"
+            count = int(status.rsplit(" ", 1)[-1])
+            purged += count
+            if count < PURGE_BATCH:
+                return purged
+
+
+def _jsonb(body: dict[str, Any]) -> str:
+    """JSON text for a jsonb column, which cannot hold U+0000 (a refusal may name a field
+    whose name has one)."""
+    text = orjson.dumps(body).decode()
+    return orjson.dumps(_without_nul(body)).decode() if "\\u0000" in text else text
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value

@@ -13,9 +13,9 @@ and acknowledged by Kafka (acks=all), then the transaction commits. So:
 - if the process dies mid-request PostgreSQL rolls the claim back with the connection; the
   retry publishes again with the *same* event ids, which consumers dedupe on.
 
-A keyed request refused for its content (422, 415) stores the refusal, so its re-send gets
-the same answer even if the rules change in between. Keyless requests never touch the
-database.
+A keyed request refused for what its body says (422) stores the refusal, so its re-send gets
+the same answer even if the rules change in between; a refusal of how the body was sent (415,
+not JSON) is not stored. Keyless requests never touch the database.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.ingest.context import IngestContext
@@ -45,11 +46,31 @@ log = get_logger(__name__)
 
 # How long a twin waits for the first request's transaction before answering 409.
 IN_FLIGHT_WAIT_MS = 250
-# The settings of the request path's connections. A key's row need not be on disk before
-# the answer: the lead's durability is Kafka's (acks=all). A database crash may forget the
-# last fraction of a second of rows; their retries then publish again with the same event
-# ids, which consumers dedupe on. So commits do not wait for the WAL flush.
-REQUEST_DB_SETTINGS = {"lock_timeout": str(IN_FLIGHT_WAIT_MS), "synchronous_commit": "off"}
+
+
+def request_db_settings(publish_timeout_seconds: float) -> dict[str, str]:
+    """The PostgreSQL settings of the request path's connections.
+
+    - A twin waits ``IN_FLIGHT_WAIT_MS`` for the first request's row (lock_timeout).
+    - A key's row need not be on disk before the answer: the lead's durability is Kafka's
+      (acks=all). A database crash may forget the last fraction of a second of rows; their
+      re-sends publish again with the same event ids, which consumers dedupe on. So commits
+      do not wait for the WAL flush.
+    - A transaction idle for longer than a publish can take is one whose process or host is
+      gone: the server ends it, so its key is not held (its twins answered 409) for as long
+      as TCP takes to notice; keepalives notice a lost host within about 30 s.
+    """
+    idle_ms = int(max(15.0, 3 * publish_timeout_seconds) * 1000)
+    return {
+        "lock_timeout": str(IN_FLIGHT_WAIT_MS),
+        "synchronous_commit": "off",
+        "idle_in_transaction_session_timeout": str(idle_ms),
+        "tcp_keepalives_idle": "10",
+        "tcp_keepalives_interval": "5",
+        "tcp_keepalives_count": "3",
+    }
+
+
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
@@ -86,6 +107,13 @@ class RequestKey:
     request_hash: bytes
     webhook_timestamp: int | None
 
+    @property
+    def id_seed(self) -> str:
+        """What the request's lead and event ids derive from: the key and the body, so a
+        re-send has the same ids, and another body under a key whose row is gone (expired,
+        or never committed) does not pass for the first one in the consumers' dedupe."""
+        return f"{self.key}\x1f{self.request_hash.hex()}"
+
 
 def request_key(auth: Authenticated) -> RequestKey | None:
     if auth.idempotency_key is None:
@@ -104,7 +132,8 @@ async def accept_once(
     now: datetime,
     acceptance: Callable[[str | None], Acceptance],
 ) -> Outcome:
-    """Publish ``acceptance(key).messages`` at most once in effect per (source, key)."""
+    """Publish ``acceptance(seed).messages`` at most once in effect per (source, key); the
+    ids in them derive from ``seed`` (:attr:`RequestKey.id_seed`, None without a key)."""
     return await _accept_once(
         ctx.request_engine,
         ctx.producer,
@@ -123,7 +152,7 @@ async def refuse_once(
 
     Returns only when the key already holds a success (the first request was accepted)."""
     key = request_key(auth)
-    if key is None:
+    if key is None or not _storable(error):
         raise error
     answer = problem_body(error.status, error.code, error.detail, error.errors)
     stored = await _claim_or_stored(
@@ -151,10 +180,14 @@ async def _accept_once(
     retry_after: int,
     acceptance: Callable[[str | None], Acceptance],
 ) -> Outcome:
-    answer = acceptance(key.key if key else None)
+    answer = acceptance(key.id_seed if key else None)
     if key is None:
         await _publish_or_503(producer, answer.messages, retry_after)
         return Outcome(answer.status, answer.body, replayed=False)
+    try:  # a Kafka that is down is answered before a database connection is taken
+        await producer.connect()
+    except KafkaUnavailable:
+        raise _kafka_unavailable(retry_after) from None
     stored = await _claim_or_stored(
         engine,
         key,
@@ -170,6 +203,17 @@ async def _accept_once(
     return _replay(stored)
 
 
+# The connection itself is gone (a database restart, a cut network): another one may work.
+_CUT = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+    OSError,
+)
+
+
 async def _claim_or_stored(
     engine: AsyncEngine,
     key: RequestKey,
@@ -182,8 +226,13 @@ async def _claim_or_stored(
     publish: Callable[[], Awaitable[None]] | None,
 ) -> Stored | None:
     """Claim the key with this answer (running ``publish`` inside the claim): None when this
-    request's answer is the one stored, else the stored answer of an identical request."""
-    for attempt in (1, 2):
+    request's answer stands, else the stored answer of an identical request.
+
+    Once ``publish`` has returned the events are durable, so this request's answer stands
+    whatever happens to the transaction after it: if the commit fails the key is not stored,
+    and a re-send publishes again with the same event ids, which consumers dedupe on."""
+    size = engine.pool.size() if hasattr(engine.pool, "size") else 1
+    for _ in range(size + 1):  # each pooled connection a restart cut fails once
         published = False
         try:
             async with engine.connect() as pooled:
@@ -204,8 +253,8 @@ async def _claim_or_stored(
                         match claim:
                             case Claimed():
                                 if publish is not None:
-                                    published = True
                                     await publish()
+                                    published = True
                                 return None  # committed on leaving the block
                             case Stored() if claim.request_hash != key.request_hash:
                                 raise _key_reused()
@@ -215,29 +264,41 @@ async def _claim_or_stored(
                                 raise _in_flight()
                 except asyncpg.LockNotAvailableError:
                     raise _in_flight() from None
-                except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
-                    await pooled.invalidate()  # not back into the pool
+                except _CUT:
+                    await pooled.invalidate()  # closed, not given back to the pool
                     raise
-        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as exc:
-            # The connection was cut (a database restart): the others in the pool are as stale,
-            # so the pool is replaced, and the request tried once more on a new connection,
-            # unless its events went out already (the client's retry publishes the same ids).
-            await _replace_pool(engine)
-            if attempt == 1 and not published:
-                continue
-            log.warning("ingest.idempotency_store_failed", error=repr(exc))
+        except _CUT as exc:
+            if published:
+                log.warning("ingest.idempotency_commit_failed", error=repr(exc))
+                return None
+            if _connecting(exc):
+                log.warning("ingest.idempotency_store_failed", error=repr(exc))
+                raise _database_unavailable(retry_after) from None
+            continue  # a stale pooled connection: the next one
+        except SATimeoutError:  # every pooled connection busy for pool_timeout
             raise _database_unavailable(retry_after) from None
         except (asyncpg.PostgresError, DBAPIError) as exc:
+            if published:
+                log.warning("ingest.idempotency_commit_failed", error=repr(exc))
+                return None
             log.warning("ingest.idempotency_store_failed", error=repr(exc))
             raise _database_unavailable(retry_after) from None
     raise _database_unavailable(retry_after)
 
 
-async def _replace_pool(engine: AsyncEngine) -> None:
-    try:
-        await engine.dispose()  # closes the idle connections; ones in use are dropped on return
-    except Exception as exc:  # closing dead connections may fail; the new pool is in place
-        log.warning("ingest.request_pool_reset_failed", error=repr(exc))
+def _connecting(exc: BaseException) -> bool:
+    """True when no connection could be opened at all (the database is down), as opposed to
+    a pooled one that turned out to be stale."""
+    return isinstance(exc, (ConnectionRefusedError, TimeoutError, asyncpg.CannotConnectNowError))
+
+
+# Refusals of how the body was sent rather than of what it says: a re-send that fixes its
+# Content-Type with the same body and key is judged afresh, not answered from the store.
+_FRAMING = frozenset({"json_invalid", "json_type", "media_type", "encoding"})
+
+
+def _storable(error: ApiError) -> bool:
+    return error.status == 422 and not any(e.get("type") in _FRAMING for e in error.errors)
 
 
 def _replay(stored: Stored) -> Outcome:
@@ -258,12 +319,7 @@ async def _publish_or_503(
     try:
         await producer.publish_many(messages)
     except KafkaUnavailable:
-        raise ApiError(
-            503,
-            "kafka_unavailable",
-            "the lead could not be stored durably right now; nothing was accepted, retry later",
-            headers={"Retry-After": str(retry_after)},
-        ) from None
+        raise _kafka_unavailable(retry_after) from None
 
 
 def _key_reused() -> ApiError:
@@ -287,6 +343,15 @@ def _in_flight() -> ApiError:
         "request_in_progress",
         "a request with this idempotency key is being processed; retry shortly",
         headers={"Retry-After": "1"},
+    )
+
+
+def _kafka_unavailable(retry_after: int) -> ApiError:
+    return ApiError(
+        503,
+        "kafka_unavailable",
+        "the lead could not be stored durably right now; nothing was accepted, retry later",
+        headers={"Retry-After": str(retry_after)},
     )
 
 

@@ -141,9 +141,9 @@ async def submit_lead(ctx: IngestContext, auth: Authenticated, content_type: str
         metrics.IDEMPOTENT_REPLAYS.labels(source.kind).inc()  # the first was accepted
         return outcome
 
-    def acceptance(key: str | None) -> Acceptance:
-        lead_id = stable_id(source.id, key, "lead") if key else uuid.uuid4()
-        event_id = str(stable_id(source.id, key, "event")) if key else str(uuid.uuid4())
+    def acceptance(seed: str | None) -> Acceptance:
+        lead_id = stable_id(source.id, seed, "lead") if seed else uuid.uuid4()
+        event_id = str(stable_id(source.id, seed, "event")) if seed else str(uuid.uuid4())
         topic, *rest = received_event(
             lead=lead,
             source=SourceRef(id=source.id, kind=source.kind),
