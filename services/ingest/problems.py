@@ -172,7 +172,6 @@ ACTIVITY_ERRORS = errors(
     SIGNATURE_MALFORMED,
     SIGNATURE_STALE,
     SIGNATURE_MISMATCH,
-    ORIGIN_NOT_ALLOWED,
     SOURCE_NOT_ALLOWED,
     REQUEST_IN_PROGRESS,
     BODY_TOO_LARGE,
@@ -198,20 +197,13 @@ ACTIVITY_ERRORS = errors(
     request_invalid("path.lead_id", "Input should be a valid UUID"),
     INVALID_IDEMPOTENCY_KEY,
     IDEMPOTENCY_KEY_REUSED,
-    Answer(
-        429,
-        "rate_limited",
-        "too many submissions from this client; slow down",
-        summary="A public source's rate limit, checked before the source kind (Retry-After)",
-        headers=("Retry-After",),
-    ),
     KAFKA_UNAVAILABLE,
     DATABASE_UNAVAILABLE,
     descriptions={
         401: "Unknown source; missing or malformed signature headers, a signature that does not "
         "verify, or a timestamp outside the 5-minute tolerance (`code` says which). An identical "
         "re-send of an accepted request inside the tolerance gets the first answer instead.",
-        403: "Not a signed source (a public source's origin is checked first)",
+        403: "Not a signed source (refused before any check of a public or list source)",
         422: "Invalid activity (errors[].field names each problem), an unknown reason code, a "
         "lead id that is not a UUID, a bad webhook-id, or a key reused with another body. "
         + _KEYED_422,

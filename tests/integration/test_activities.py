@@ -75,12 +75,28 @@ async def test_activities_need_a_signed_source(client):
         f"/v1/leads/{uuid.uuid4()}/activities", content=body, headers=headers
     )
     assert response.status_code == 403
+    assert response.json()["code"] == "source_not_allowed"
     response = await client.post(
         f"/v1/leads/{uuid.uuid4()}/activities?source=web-form",
         json={"kind": "open"},
         headers={"origin": "http://localhost:8000"},
     )
     assert response.status_code == 403
+    assert response.json()["code"] == "source_not_allowed"
+    # a public source is refused before its own checks: a browser form of a source with
+    # thank-you/error pages gets the problem document, never a redirect or its rate limit
+    for _ in range(15):
+        response = await client.post(
+            f"/v1/leads/{uuid.uuid4()}/activities?source=web-form",
+            content=b"kind=open",
+            headers={
+                "origin": "http://localhost:8000",
+                "content-type": "application/x-www-form-urlencoded",
+                "accept": "text/html,*/*;q=0.8",
+            },
+        )
+        assert response.status_code == 403, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
     response = await client.post(
         "/v1/leads/not-a-uuid/activities",
         json={"kind": "open"},

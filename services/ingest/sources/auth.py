@@ -120,7 +120,27 @@ async def authenticate(
     request: Request, ctx: IngestContext = Depends(get_context)
 ) -> Authenticated:
     """Any configured source: signed and list sources by signature, public ones by origin and rate."""
+    return await _authenticate(request, ctx, _resolve_source(request, ctx))
+
+
+async def authenticate_signed(
+    request: Request, ctx: IngestContext = Depends(get_context)
+) -> Authenticated:
+    """Only server-to-server (signed) sources: sales tools and the email system. Any other
+    source is refused before its own checks (origin, rate limit) run."""
     source = _resolve_source(request, ctx)
+    if source.kind != "signed":
+        raise _reject(
+            source,
+            403,
+            "source_not_allowed",
+            "activities must come from a signed source",
+            "unauthorized",
+        )
+    return await _authenticate(request, ctx, source)
+
+
+async def _authenticate(request: Request, ctx: IngestContext, source: Source) -> Authenticated:
     client = _client_address(request, ctx)
     if not source.is_signed:
         _check_public(request, ctx, source, client)
@@ -138,19 +158,6 @@ async def authenticate(
     return Authenticated(
         source=source, body=body, signed=signed, idempotency_key=key, client=client
     )
-
-
-async def authenticate_signed(auth: Authenticated = Depends(authenticate)) -> Authenticated:
-    """Only server-to-server (signed) sources: sales tools and the email system."""
-    if auth.source.kind != "signed":
-        raise _reject(
-            auth.source,
-            403,
-            "source_not_allowed",
-            "activities must come from a signed source",
-            "unauthorized",
-        )
-    return auth
 
 
 async def require_admin(request: Request, ctx: IngestContext = Depends(get_context)) -> None:
