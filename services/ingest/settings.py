@@ -39,5 +39,14 @@ class IngestSettings(CommonSettings):
     ingest_signature_tolerance_seconds: int = 300
     # Answer to a client told to come back later (Kafka down, request in flight).
     ingest_retry_after_seconds: int = 5
-    # Behind a load balancer, trust X-Forwarded-For for the client address (rate limits).
+    # Proxies in front of ingest that append to X-Forwarded-For (a load balancer, an ingress):
+    # the client address for rate limits is the entry that many from the right; 0 uses the
+    # TCP peer. ``ingest_trust_forwarded_for=true`` is the earlier form of one hop.
+    ingest_forwarded_for_hops: int = Field(0, ge=0, le=10)
     ingest_trust_forwarded_for: bool = False
+
+    @property
+    def proxy_hops(self) -> int:
+        if self.ingest_forwarded_for_hops == 0 and self.ingest_trust_forwarded_for:
+            return 1
+        return self.ingest_forwarded_for_hops

@@ -45,6 +45,13 @@ SOURCES = {
             "rate_limit": {"per_minute": 1, "burst": 2},
             "redirect": REDIRECT,
         },
+        {  # behind one proxy (the module's ingest trusts one X-Forwarded-For hop)
+            "id": "site-form-proxied",
+            "kind": "public",
+            "allowed_origins": [SITE],
+            "rate_limit": {"per_minute": 1, "burst": 2},
+            "redirect": REDIRECT,
+        },
     ]
 }
 
@@ -54,7 +61,11 @@ def form_ingest(stack: Stack, tmp_root: Path) -> Iterator[ServiceProcess]:
     path = tmp_root / "sources-form-redirects.yaml"
     path.write_text(yaml.safe_dump(SOURCES))
     proc = start_ingest(
-        stack, tmp_root, name="ingest-form-redirects", LEADFLOW_INGEST_SOURCES_FILE=str(path)
+        stack,
+        tmp_root,
+        name="ingest-form-redirects",
+        LEADFLOW_INGEST_SOURCES_FILE=str(path),
+        LEADFLOW_INGEST_FORWARDED_FOR_HOPS="1",
     )
     yield proc
     proc.stop()
@@ -220,3 +231,24 @@ async def test_request_failures_stay_problem_documents(client: httpx.AsyncClient
         headers=BROWSER,
     )
     assert response.status_code == 413 and response.json()["code"] == "payload_too_large"
+
+
+async def test_a_made_up_forwarded_address_does_not_escape_the_rate_limit(
+    client: httpx.AsyncClient,
+) -> None:
+    """Behind one proxy, the client is the address the proxy appended: whatever a client puts
+    in X-Forwarded-For itself is left of it and never read."""
+
+    async def post(forwarded: str) -> httpx.Response:
+        return await client.post(
+            "/v1/leads?source=site-form-proxied",
+            data={"email": unique_email("xff")},
+            headers=BROWSER | {"x-forwarded-for": forwarded},
+        )
+
+    answers = [await post(f"198.51.100.{n}, 203.0.113.7") for n in range(5)]
+    assert [r.headers["location"] for r in answers[:2]] == [THANKS, THANKS]
+    for response in answers[2:]:  # a fresh made-up address each time, still limited
+        assert error_page(response)["reason"] == ["rate_limited"]
+    other_client = await post("198.51.100.99, 203.0.113.8")
+    assert other_client.headers["location"] == THANKS  # another client, its own bucket

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from services.ingest import metrics
 from services.ingest.context import IngestContext, get_context
+from services.ingest.domain.forwarded import client_address
 from services.ingest.domain.signatures import SignatureError, SignedMessage, verify
 from services.ingest.sources.config import Source
 from services.ingest.sources.redirects import mark_form_navigation
@@ -33,11 +34,11 @@ class Authenticated:
 
 
 def _client_address(request: Request, ctx: IngestContext) -> str:
-    if ctx.settings.ingest_trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else "unknown"
+    peer = request.client.host if request.client else "unknown"
+    hops = ctx.settings.proxy_hops
+    if hops == 0:
+        return peer
+    return client_address(request.headers.get("x-forwarded-for"), peer, hops)
 
 
 def _reject(
