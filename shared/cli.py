@@ -215,14 +215,42 @@ def create_topics(
         str, typer.Option(envvar="LEADFLOW_KAFKA_BOOTSTRAP_SERVERS")
     ] = "127.0.0.1:9092",
     prefix: Annotated[str, typer.Option(envvar="LEADFLOW_TOPIC_PREFIX")] = "",
-    replication_factor: int = 1,
+    replication_factor: Annotated[
+        int | None,
+        typer.Option(help="copies of each partition (default: 3 from three brokers on, else 1)"),
+    ] = None,
+    min_insync_replicas: Annotated[
+        int | None,
+        typer.Option(
+            help="copies acks=all waits for (default: replication factor - 1 from 3 copies on)"
+        ),
+    ] = None,
+    processed_retention_days: Annotated[
+        int,
+        typer.Option(
+            envvar="LEADFLOW_PROCESSED_EVENT_RETENTION_DAYS",
+            help="dead letters are kept as long as consumers remember processed event ids",
+        ),
+    ] = 14,
 ) -> None:
-    """Create leadflow's topics (and their DLQs) with their partition counts."""
+    """Create leadflow's topics (and their DLQs) with their partition counts, replicated for
+    the cluster (see the options); existing topics are left as they are."""
     import asyncio
 
-    from shared.kafka.topics import all_topics, ensure_topics
+    from shared.kafka.topics import TopicPolicyError, all_topics, ensure_topics
 
-    created = asyncio.run(ensure_topics(bootstrap, all_topics(prefix), replication_factor))
+    try:
+        created = asyncio.run(
+            ensure_topics(
+                bootstrap,
+                all_topics(prefix),
+                replication_factor,
+                min_insync_replicas=min_insync_replicas,
+                processed_retention_days=processed_retention_days,
+            )
+        )
+    except TopicPolicyError as exc:
+        raise typer.BadParameter(str(exc)) from None
     console.print(f"created: {', '.join(created) or 'nothing (all exist)'}")
 
 

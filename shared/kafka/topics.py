@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -30,10 +32,11 @@ PARTITIONS: dict[str, int] = {
     NURTURE_LIFECYCLE: 12,
 }
 DLQ_PARTITIONS = 3
+DLQ_SUFFIX = ".dlq"
 
 
 def dlq_topic(topic: str) -> str:
-    return f"{topic}.dlq"
+    return f"{topic}{DLQ_SUFFIX}"
 
 
 def all_topics(prefix: str = "") -> dict[str, int]:
@@ -44,16 +47,80 @@ def all_topics(prefix: str = "") -> dict[str, int]:
     return topics
 
 
+@dataclass(frozen=True)
+class TopicPolicy:
+    """How leadflow's topics are created on a cluster.
+
+    - ``replication_factor``: copies of each partition. Given, or three on a cluster of three
+      brokers or more (fewer brokers: one copy each).
+    - ``min_insync_replicas``: copies that must have a write before acks=all acknowledges it,
+      so "202 means durable" holds when a broker is lost: one less than the replication
+      factor from three copies on (two copies: one, so a single broker down does not stop
+      writes).
+    - ``dlq_retention_ms``: how long dead letters are kept: as long as the consumers remember
+      processed event ids (``LEADFLOW_PROCESSED_EVENT_RETENTION_DAYS``), so a replayed dead
+      letter is always recognised if it was processed already.
+    """
+
+    replication_factor: int
+    min_insync_replicas: int
+    dlq_retention_ms: int
+
+    def configs(self, name: str) -> dict[str, str]:
+        configs = {"min.insync.replicas": str(self.min_insync_replicas)}
+        if name.endswith(DLQ_SUFFIX):
+            configs["retention.ms"] = str(self.dlq_retention_ms)
+        return configs
+
+
+class TopicPolicyError(ValueError):
+    pass
+
+
+def topic_policy(
+    brokers: int,
+    *,
+    replication_factor: int | None = None,
+    min_insync_replicas: int | None = None,
+    processed_retention_days: int = 14,
+) -> TopicPolicy:
+    """The policy for a cluster of ``brokers``, with the operator's overrides checked."""
+    rf = replication_factor if replication_factor is not None else min(3, max(1, brokers))
+    if not 1 <= rf <= brokers:
+        raise TopicPolicyError(
+            f"replication factor {rf} needs at least {rf} brokers; the cluster has {brokers}"
+        )
+    isr = min_insync_replicas if min_insync_replicas is not None else (rf - 1 if rf >= 3 else 1)
+    if not 1 <= isr <= rf:
+        raise TopicPolicyError(
+            f"min.insync.replicas {isr} must be between 1 and the replication factor {rf}"
+        )
+    return TopicPolicy(rf, isr, processed_retention_days * 24 * 3600 * 1000)
+
+
 async def ensure_topics(
-    bootstrap: str, topics: dict[str, int], replication_factor: int = 1
+    bootstrap: str,
+    topics: dict[str, int],
+    replication_factor: int | None = None,
+    *,
+    min_insync_replicas: int | None = None,
+    processed_retention_days: int = 14,
 ) -> list[str]:
-    """Create missing topics; returns the names created. Existing topics are left as they are."""
+    """Create missing topics under :func:`topic_policy`; returns the names created. Existing
+    topics are left as they are."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     await admin.start()
     try:
+        brokers = len((await admin.describe_cluster())["brokers"])
+        policy = topic_policy(
+            brokers,
+            replication_factor=replication_factor,
+            min_insync_replicas=min_insync_replicas,
+            processed_retention_days=processed_retention_days,
+        )
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(name, n, replication_factor)
+            NewTopic(name, n, policy.replication_factor, topic_configs=policy.configs(name))
             for name, n in topics.items()
             if name not in existing
         ]
