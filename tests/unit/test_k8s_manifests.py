@@ -124,6 +124,20 @@ def test_environment_names_are_read_by_the_code_and_secrets_are_placeholders() -
             assert value.startswith("/etc/leadflow/") and value.rsplit("/", 1)[1] in config_files
 
 
+def test_every_config_file_a_service_reads_comes_from_the_mounted_configmap() -> None:
+    """A settings field whose default is a file in deploy/config/ must point at the mounted
+    copy, or the service reads the file baked into the image instead of the ConfigMap."""
+    env = find("ConfigMap", "leadflow-env")["data"]
+    expected = {}
+    for cls in settings_classes():
+        for name, field in cls.model_fields.items():
+            default = field.default
+            if isinstance(default, Path) and default.parent.resolve() == CONFIG.resolve():
+                expected[f"LEADFLOW_{name}".upper()] = f"/etc/leadflow/{default.name}"
+    assert "LEADFLOW_NURTURE_SEQUENCES_FILE" in expected
+    assert {var: env.get(var) for var in expected} == expected
+
+
 def _container(deployment: dict[str, Any]) -> dict[str, Any]:
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     return container  # type: ignore[no-any-return]
