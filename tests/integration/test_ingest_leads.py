@@ -110,7 +110,14 @@ async def test_identical_resend_gets_the_first_response_and_publishes_once(clien
     assert stale_answer.json()["code"] == "signature_stale"
 
 
+async def _replays(client) -> float:
+    text = (await client.get("/metrics")).text
+    line = 'leadflow_ingest_idempotent_replays_total{source_kind="signed"} '
+    return sum(float(ln.removeprefix(line)) for ln in text.splitlines() if ln.startswith(line))
+
+
 async def test_identical_resend_of_a_refused_request_gets_the_stored_refusal(client, topic):
+    replays_before = await _replays(client)
     body, headers = signed_request({"email": "ada@@example.com", "first_name": "Ada"})
     first = await client.post("/v1/leads", content=body, headers=headers)
     assert first.status_code == 422, first.text
@@ -120,6 +127,7 @@ async def test_identical_resend_of_a_refused_request_gets_the_stored_refusal(cli
     assert again.headers["content-type"].startswith("application/problem+json")
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json() == first.json()
+    assert await _replays(client) == replays_before + 1
     # the corrected lead under the same webhook-id is another request: the key is taken
     fixed, fixed_headers = signed_request(
         {"email": unique_email(), "first_name": "Ada"}, msg_id=headers["webhook-id"]

@@ -12,12 +12,7 @@ from services.ingest import metrics
 from services.ingest.activities.schemas import ActivityIn
 from services.ingest.context import IngestContext, get_context
 from services.ingest.domain.ids import stable_id
-from services.ingest.idempotency.service import (
-    Acceptance,
-    ReplayedRefusal,
-    accept_once,
-    refuse_once,
-)
+from services.ingest.idempotency.service import Acceptance, accept_once, refuse_once
 from services.ingest.problems import ACTIVITY_ERRORS
 from services.ingest.sources.auth import Authenticated, authenticate_signed
 from shared.dispositions import Dispositions
@@ -100,12 +95,7 @@ async def post_activity(
     try:
         activity = _parse(auth.body, ctx.dispositions)
     except ApiError as refusal:
-        try:
-            outcome = await refuse_once(ctx, auth, now, refusal)
-        except ReplayedRefusal:
-            metrics.IDEMPOTENT_REPLAYS.labels(source.kind).inc()
-            raise
-        metrics.IDEMPOTENT_REPLAYS.labels(source.kind).inc()  # the first was accepted
+        outcome = await refuse_once(ctx, auth, now, refusal)
         return JSONResponse(outcome.body, status_code=outcome.status, headers=outcome.headers)
 
     def acceptance(seed: str | None) -> Acceptance:
@@ -138,13 +128,7 @@ async def post_activity(
         body = {"status": "accepted", "activity_id": str(activity_id), "event_id": event_id}
         return Acceptance(202, body, [message])
 
-    try:
-        outcome = await accept_once(ctx, auth, now, acceptance)
-    except ReplayedRefusal:
-        metrics.IDEMPOTENT_REPLAYS.labels(source.kind).inc()
-        raise
-    if outcome.replayed:
-        metrics.IDEMPOTENT_REPLAYS.labels(source.kind).inc()
-    else:
+    outcome = await accept_once(ctx, auth, now, acceptance)
+    if not outcome.replayed:
         metrics.ACTIVITIES.labels(activity.kind.value).inc()
     return JSONResponse(outcome.body, status_code=outcome.status, headers=outcome.headers)

@@ -20,7 +20,8 @@ not JSON) is not stored. Keyless requests never touch the database.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.ingest import metrics
 from services.ingest.context import IngestContext
 from services.ingest.idempotency.repository import (
     Claimed,
@@ -134,15 +136,19 @@ async def accept_once(
 ) -> Outcome:
     """Publish ``acceptance(seed).messages`` at most once in effect per (source, key); the
     ids in them derive from ``seed`` (:attr:`RequestKey.id_seed`, None without a key)."""
-    return await _accept_once(
-        ctx.request_engine,
-        ctx.producer,
-        request_key(auth),
-        now=now,
-        ttl_expires=now + ctx.ttl,
-        retry_after=ctx.settings.ingest_retry_after_seconds,
-        acceptance=acceptance,
-    )
+    with _counting_replays(auth):
+        outcome = await _accept_once(
+            ctx.request_engine,
+            ctx.producer,
+            request_key(auth),
+            now=now,
+            ttl_expires=now + ctx.ttl,
+            retry_after=ctx.settings.ingest_retry_after_seconds,
+            acceptance=acceptance,
+        )
+    if outcome.replayed:
+        metrics.IDEMPOTENT_REPLAYS.labels(auth.source.kind).inc()
+    return outcome
 
 
 async def refuse_once(
@@ -167,7 +173,20 @@ async def refuse_once(
     )
     if stored is None:
         raise error
-    return _replay(stored)
+    with _counting_replays(auth):
+        outcome = _replay(stored)
+    metrics.IDEMPOTENT_REPLAYS.labels(auth.source.kind).inc()  # the first was accepted
+    return outcome
+
+
+@contextlib.contextmanager
+def _counting_replays(auth: Authenticated) -> Iterator[None]:
+    """Count a stored refusal answered again (raised as :class:`ReplayedRefusal`)."""
+    try:
+        yield
+    except ReplayedRefusal:
+        metrics.IDEMPOTENT_REPLAYS.labels(auth.source.kind).inc()
+        raise
 
 
 async def _accept_once(

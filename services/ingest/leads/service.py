@@ -130,16 +130,13 @@ async def submit_lead(ctx: IngestContext, auth: Authenticated, content_type: str
     except (LeadInvalid, ApiError) as exc:
         refusal = _refusal(exc)
         try:
-            outcome = await refuse_once(ctx, auth, now, refusal)
+            return await refuse_once(ctx, auth, now, refusal)
         except ReplayedRefusal:
-            metrics.IDEMPOTENT_REPLAYS.labels(source.kind).inc()
             raise
         except ApiError as err:
             reason = _content_reason(exc) if err is refusal else _reason(err)
             metrics.LEADS_REJECTED.labels(source.kind, reason).inc()
             raise
-        metrics.IDEMPOTENT_REPLAYS.labels(source.kind).inc()  # the first was accepted
-        return outcome
 
     def acceptance(seed: str | None) -> Acceptance:
         lead_id = stable_id(source.id, seed, "lead") if seed else uuid.uuid4()
@@ -164,14 +161,11 @@ async def submit_lead(ctx: IngestContext, auth: Authenticated, content_type: str
     try:
         outcome = await accept_once(ctx, auth, now, acceptance)
     except ReplayedRefusal:
-        metrics.IDEMPOTENT_REPLAYS.labels(source.kind).inc()
         raise
     except ApiError as exc:
         metrics.LEADS_REJECTED.labels(source.kind, _reason(exc)).inc()
         raise
-    if outcome.replayed:
-        metrics.IDEMPOTENT_REPLAYS.labels(source.kind).inc()
-    else:
+    if not outcome.replayed:
         metrics.LEADS_ACCEPTED.labels(source.kind, channel).inc()
     return outcome
 
