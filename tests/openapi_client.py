@@ -5,7 +5,6 @@ Central once (cached under its target/)."""
 from __future__ import annotations
 
 import importlib
-import re
 import shutil
 import subprocess
 import sys
@@ -13,40 +12,31 @@ from pathlib import Path
 from types import ModuleType
 
 from shared.stack.common import REPO_ROOT
+from shared.stack.maven import copy_dependencies, pinned_version
 
 POM = REPO_ROOT / "deploy" / "openapi-generator" / "pom.xml"
 LIBS_DIR = REPO_ROOT / "deploy" / "openapi-generator" / "target" / "generator-libs"
 
 
 def generator_version() -> str:
-    match = re.search(r"<openapi-generator.version>([^<]+)<", POM.read_text())
-    assert match, "deploy/openapi-generator/pom.xml must pin <openapi-generator.version>"
-    return match.group(1)
+    return pinned_version(POM, "openapi-generator.version")
 
 
 def fetch_generator(libs_dir: Path = LIBS_DIR) -> Path:
     """The generator's jar, downloaded with Maven the first time."""
     version = generator_version()
+    if shutil.which("java") is None:
+        raise RuntimeError("java is needed to run OpenAPI Generator (see README)")
+    copy_dependencies(
+        POM,
+        libs_dir,
+        version=version,
+        dir_property="generator.libs.dir",
+        what="OpenAPI Generator (see README)",
+    )
     jar = libs_dir / f"openapi-generator-cli-{version}.jar"
-    stamp = libs_dir / f".complete-{version}"
-    if stamp.exists() and jar.exists():
-        return jar
-    for tool in ("mvn", "java"):
-        if shutil.which(tool) is None:
-            raise RuntimeError(f"{tool} is needed to fetch and run OpenAPI Generator (see README)")
-    shutil.rmtree(libs_dir, ignore_errors=True)
-    libs_dir.mkdir(parents=True)
-    result = subprocess.run(
-        ["mvn", "-B", "-q", "-f", str(POM), "dependency:copy-dependencies",
-         f"-Dgenerator.libs.dir={libs_dir}"],
-        capture_output=True,
-        text=True,
-    )  # fmt: skip
-    if result.returncode != 0 or not jar.exists():
-        raise RuntimeError(
-            f"fetching OpenAPI Generator failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-        )
-    stamp.touch()
+    if not jar.exists():
+        raise RuntimeError(f"fetching OpenAPI Generator left no {jar.name} in {libs_dir}")
     return jar
 
 

@@ -16,47 +16,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.stack.common import REPO_ROOT, pid_alive, port_open, wait_for_port
+from shared.stack.maven import copy_dependencies, pinned_version
 
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
 LIBS_DIR = REPO_ROOT / "deploy" / "kafka" / "target" / "kafka-libs"
 
 
 def kafka_version() -> str:
-    import re
-
-    match = re.search(r"<kafka.version>([^<]+)</kafka.version>", POM.read_text())
-    assert match, "deploy/kafka/pom.xml must pin <kafka.version>"
-    return match.group(1)
+    return pinned_version(POM, "kafka.version")
 
 
 def fetch_jars(libs_dir: Path = LIBS_DIR) -> Path:
     """Download the pinned broker and its dependencies with Maven (once; cached after)."""
-    stamp = libs_dir / f".complete-{kafka_version()}"
-    if stamp.exists():
-        return libs_dir
-    if shutil.which("mvn") is None:
-        raise RuntimeError("Maven (mvn) is needed to fetch the Kafka broker jars")
-    shutil.rmtree(libs_dir, ignore_errors=True)
-    libs_dir.mkdir(parents=True)
-    result = subprocess.run(
-        [
-            "mvn",
-            "-B",
-            "-q",
-            "-f",
-            str(POM),
-            "dependency:copy-dependencies",
-            f"-Dkafka.libs.dir={libs_dir}",
-        ],
-        capture_output=True,
-        text=True,
+    return copy_dependencies(
+        POM,
+        libs_dir,
+        version=kafka_version(),
+        dir_property="kafka.libs.dir",
+        what="the Kafka broker jars",
     )
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"fetching Kafka jars failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-        )
-    stamp.touch()
-    return libs_dir
 
 
 LOG4J2 = """\
