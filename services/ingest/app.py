@@ -8,6 +8,7 @@ import gc
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from services.ingest import metrics
 from services.ingest.activities.endpoints import router as activities_router
@@ -162,4 +163,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         },
     )
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics.HTTP)
+    if settings.ingest_forwarded_allow_ips:
+        # uvicorn's own copy is switched off (--no-proxy-headers) in every command that starts
+        # ingest, so that only this list, from the settings, is believed.
+        app.add_middleware(
+            ProxyHeadersMiddleware,  # type: ignore[arg-type]
+            trusted_hosts=settings.ingest_forwarded_allow_ips.split(","),
+        )
     return app

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.ingest.domain.forwarded import parse_trusted_proxies
 from shared.settings import CommonSettings
 
 DEFAULT_SOURCES_FILE = Path(__file__).resolve().parents[2] / "deploy" / "config" / "sources.yaml"
@@ -39,14 +40,26 @@ class IngestSettings(CommonSettings):
     ingest_signature_tolerance_seconds: int = 300
     # Answer to a client told to come back later (Kafka down, request in flight).
     ingest_retry_after_seconds: int = 5
-    # Proxies in front of ingest that append to X-Forwarded-For (a load balancer, an ingress):
-    # the client address for rate limits is the entry that many from the right; 0 uses the
-    # TCP peer. ``ingest_trust_forwarded_for=true`` is the earlier form of one hop.
-    ingest_forwarded_for_hops: int = Field(0, ge=0, le=10)
-    ingest_trust_forwarded_for: bool = False
+    # The proxies in front of ingest (a load balancer, an ingress) whose X-Forwarded-For is
+    # believed: comma-separated addresses or networks (``10.0.0.0/8``), handed to uvicorn's
+    # proxy-header middleware. A request from any other peer is keyed on its TCP address,
+    # whatever headers it sends. Empty: no proxy is trusted.
+    ingest_forwarded_allow_ips: str = ""
+    # Earlier forms (a hop count, or trusting any sender): refused with a pointer to the above.
+    ingest_forwarded_for_hops: int | None = None
+    ingest_trust_forwarded_for: bool | None = None
 
-    @property
-    def proxy_hops(self) -> int:
-        if self.ingest_forwarded_for_hops == 0 and self.ingest_trust_forwarded_for:
-            return 1
-        return self.ingest_forwarded_for_hops
+    @field_validator("ingest_forwarded_allow_ips")
+    @classmethod
+    def _check_forwarded_allow_ips(cls, value: str) -> str:
+        return ",".join(parse_trusted_proxies(value))
+
+    @model_validator(mode="after")
+    def _refuse_forwarded_hops(self) -> IngestSettings:
+        for name in ("ingest_forwarded_for_hops", "ingest_trust_forwarded_for"):
+            if getattr(self, name) is not None:
+                raise ValueError(
+                    f"LEADFLOW_{name.upper()} is no longer read: list the proxies in front of "
+                    "ingest in LEADFLOW_INGEST_FORWARDED_ALLOW_IPS (addresses or networks)"
+                )
+        return self

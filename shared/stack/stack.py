@@ -153,6 +153,8 @@ class ServiceProcess:
             "--port",
             str(self.port),
             "--no-access-log",
+            # client addresses come from the app's own trusted-proxy list (ingest's settings)
+            "--no-proxy-headers",
             "--timeout-graceful-shutdown",
             "10",
         ]

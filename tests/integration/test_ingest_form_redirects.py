@@ -45,8 +45,15 @@ SOURCES = {
             "rate_limit": {"per_minute": 1, "burst": 2},
             "redirect": REDIRECT,
         },
-        {  # behind one proxy (the module's ingest trusts one X-Forwarded-For hop)
+        {  # behind a proxy (the module's ingest trusts 127.0.0.1 as one), and spoofed
             "id": "site-form-proxied",
+            "kind": "public",
+            "allowed_origins": [SITE],
+            "rate_limit": {"per_minute": 1, "burst": 2},
+            "redirect": REDIRECT,
+        },
+        {  # sent to directly by a peer that is not a trusted proxy
+            "id": "site-form-spoofed",
             "kind": "public",
             "allowed_origins": [SITE],
             "rate_limit": {"per_minute": 1, "burst": 2},
@@ -65,7 +72,7 @@ def form_ingest(stack: Stack, tmp_root: Path) -> Iterator[ServiceProcess]:
         tmp_root,
         name="ingest-form-redirects",
         LEADFLOW_INGEST_SOURCES_FILE=str(path),
-        LEADFLOW_INGEST_FORWARDED_FOR_HOPS="1",
+        LEADFLOW_INGEST_FORWARDED_ALLOW_IPS="127.0.0.1",  # the test client, as the proxy
     )
     yield proc
     proc.stop()
@@ -252,3 +259,23 @@ async def test_a_made_up_forwarded_address_does_not_escape_the_rate_limit(
         assert error_page(response)["reason"] == ["rate_limited"]
     other_client = await post("198.51.100.99, 203.0.113.8")
     assert other_client.headers["location"] == THANKS  # another client, its own bucket
+
+
+async def test_a_spoofed_forwarded_address_from_an_untrusted_peer_is_not_believed(
+    form_ingest: ServiceProcess,
+) -> None:
+    """127.0.0.2 is not a trusted proxy: whatever X-Forwarded-For it sends, it is keyed on its
+    own address, so a fresh made-up address per request is still one client."""
+    transport = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+    async with httpx.AsyncClient(base_url=form_ingest.url, transport=transport) as direct:
+        answers = [
+            await direct.post(
+                "/v1/leads?source=site-form-spoofed",
+                data={"email": unique_email("spoof")},
+                headers=BROWSER | {"x-forwarded-for": f"203.0.113.{n}"},
+            )
+            for n in range(4)
+        ]
+    assert [r.headers["location"] for r in answers[:2]] == [THANKS, THANKS]
+    for response in answers[2:]:
+        assert error_page(response)["reason"] == ["rate_limited"]

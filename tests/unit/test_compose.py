@@ -188,6 +188,7 @@ def _dockerfile_cmd() -> list[str]:
 def test_dockerfile_cmd_app_is_importable() -> None:
     cmd = _dockerfile_cmd()
     assert cmd[0] == "uvicorn" and "--factory" in cmd, cmd
+    assert "--no-proxy-headers" in cmd, "uvicorn would trust X-Forwarded-For from 127.0.0.1"
     assert cmd[cmd.index("--host") + 1] == "0.0.0.0" and cmd[cmd.index("--port") + 1] == "8000", cmd
     app_path = next(arg for arg in cmd[1:] if ":" in arg and not arg.startswith("-"))
     module_name, attr = app_path.split(":")

@@ -1,10 +1,10 @@
-"""The client address of a request that came through proxies, pure.
+"""Which proxies may tell ingest who the client is, pure.
 
-Each proxy appends the address it received the request from to ``X-Forwarded-For``. Only the
-entries appended by proxies we run can be believed: whatever the client sent is on their
-left. With ``hops`` proxies in front of ingest, the client is the entry ``hops`` from the
-right; the ones left of it are the client's to choose and are never used, so a made-up
-address per request neither escapes a rate limit nor fills the limiter.
+Each proxy appends the address it received the request from to ``X-Forwarded-For``; only the
+entries written by proxies we run can be believed. uvicorn's proxy-header middleware does the
+walk (from the right, past trusted proxies, to the first address that is not one); this module
+checks the list of trusted proxies it is given, so a typo fails at start-up instead of silently
+trusting nothing or, worse, everyone.
 """
 
 from __future__ import annotations
@@ -12,19 +12,23 @@ from __future__ import annotations
 import ipaddress
 
 
-def client_address(forwarded_for: str | None, peer: str, hops: int) -> str:
-    """The address to rate-limit: ``peer`` (the TCP peer) when no proxy is trusted, else the
-    ``hops``-th ``X-Forwarded-For`` entry from the right, if it is an IP address.
-
-    A request with fewer entries than ``hops`` did not come through all the proxies; its
-    left-most entry is then the nearest to the client that a proxy wrote."""
-    if hops <= 0 or not forwarded_for:
-        return peer
-    entries = [e.strip() for e in forwarded_for.split(",") if e.strip()]
-    if not entries:
-        return peer
-    candidate = entries[-hops] if len(entries) >= hops else entries[0]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return peer
+def parse_trusted_proxies(value: str) -> list[str]:
+    """The comma-separated addresses and networks of ``value``, each checked and written in
+    canonical form. ``*`` (trust every peer) is refused: any client could then choose its own
+    address."""
+    entries = [e.strip() for e in value.split(",") if e.strip()]
+    trusted: list[str] = []
+    for entry in entries:
+        if entry == "*":
+            raise ValueError(
+                "'*' would let any client choose its own address; list the proxies' "
+                "addresses or networks"
+            )
+        try:
+            if "/" in entry:
+                trusted.append(str(ipaddress.ip_network(entry, strict=False)))
+            else:
+                trusted.append(str(ipaddress.ip_address(entry)))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or network") from None
+    return trusted

@@ -9,7 +9,6 @@ from fastapi import Depends, Request
 
 from services.ingest import metrics
 from services.ingest.context import IngestContext, get_context
-from services.ingest.domain.forwarded import client_address
 from services.ingest.domain.signatures import SignatureError, SignedMessage, verify
 from services.ingest.sources.config import Source
 from services.ingest.sources.redirects import mark_form_navigation
@@ -33,12 +32,10 @@ class Authenticated:
         return hashlib.sha256(self.body).digest()
 
 
-def _client_address(request: Request, ctx: IngestContext) -> str:
-    peer = request.client.host if request.client else "unknown"
-    hops = ctx.settings.proxy_hops
-    if hops == 0:
-        return peer
-    return client_address(request.headers.get("x-forwarded-for"), peer, hops)
+def _client_address(request: Request) -> str:
+    # Behind trusted proxies uvicorn's proxy-header middleware (installed by create_app) has
+    # already put the client's address here; from any other peer it is the TCP peer.
+    return request.client.host if request.client else "unknown"
 
 
 def _reject(
@@ -142,7 +139,7 @@ async def authenticate_signed(
 
 
 async def _authenticate(request: Request, ctx: IngestContext, source: Source) -> Authenticated:
-    client = _client_address(request, ctx)
+    client = _client_address(request)
     if not source.is_signed:
         _check_public(request, ctx, source, client)
     body = await request.body()
