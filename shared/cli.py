@@ -25,6 +25,28 @@ app = typer.Typer(
 stack_app = typer.Typer(
     help="The local stack: embedded PostgreSQL and a KRaft Kafka broker.", no_args_is_help=True
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from shared.build import describe
+
+        print(describe())
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """leadflow: route every lead to the right rep within the hour."""
+
+
 app.add_typer(stack_app, name="stack")
 app.add_typer(dlq_app, name="dlq")
 console = Console(stderr=True)

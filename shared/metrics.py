@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.build import record_build_info
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -20,6 +22,7 @@ class HttpMetrics:
     """Per-service HTTP metrics: ``leadflow_<service>_http_*``."""
 
     def __init__(self, service: str) -> None:
+        record_build_info(service)  # leadflow_build_info{service,version,commit,python} 1
         self.requests = Counter(
             f"leadflow_{service}_http_requests_total",
             "HTTP requests by route template, method and status code",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import importlib.metadata
 import json
 import uuid
 from datetime import UTC, datetime
@@ -133,6 +134,13 @@ async def test_prometheus_scrapes_the_stack_and_the_dashboard_shows_what_happene
         lambda r: {s["metric"]["job"] for s in r if s["value"][1] == "1"} == jobs,
     )
     assert len(up) == len(services)
+    # Each process says which build it runs: the installed package's version.
+    builds = await eventually(
+        prometheus,
+        "leadflow_build_info",
+        lambda r: {s["metric"]["service"] for s in r} == set(services),
+    )
+    assert {s["metric"]["version"] for s in builds} == {importlib.metadata.version("leadflow")}
 
     ingest = services["ingest"]
     tag = uuid.uuid4().hex[:8]

@@ -209,14 +209,25 @@ def _lock(path: Path) -> dict[str, str]:
 
 def test_dockerfile_installs_the_runtime_lock_on_a_pinned_base_and_runs_unprivileged() -> None:
     text = DOCKERFILE.read_text()
-    # a full Python version on a named Debian release, as the lock's Python
-    assert re.search(r"^FROM python:3\.11\.\d+-slim-[a-z]+\b", text, re.M)
-    assert "pip install -r requirements-runtime.lock" in text
+    # a full Python version on a named Debian release, as the lock's Python, for both stages
+    (base,) = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.M)
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+", base), base
+    stages = re.split(r"^FROM ", text, flags=re.M)[1:]
+    assert len(stages) == 2, "a build stage and a runtime stage"
+    build, runtime = stages
+    assert build.startswith("${PYTHON_IMAGE} AS build") and runtime.startswith("${PYTHON_IMAGE}\n")
+    # the build stage installs the runtime lock, then the project without dependencies
+    assert re.search(r"pip install .*-r requirements-runtime\.lock", build)
+    assert re.search(r"pip install .*--no-deps \.$", build, re.M)
     assert "requirements.lock" not in text.replace("requirements-runtime.lock", "")
-    assert "pip install --no-deps ." in text
+    # the runtime stage installs nothing: it copies the built environment and the source
+    assert (
+        "pip install" not in runtime and "COPY --from=build /opt/leadflow /opt/leadflow" in runtime
+    )
     for src in ("shared/", "services/", "deploy/config/"):
-        assert re.search(rf"^COPY {re.escape(src)} ", text, re.M), f"Dockerfile does not copy {src}"
-    users = re.findall(r"^USER (\S+)", text, re.M)
+        assert re.search(rf"^COPY {re.escape(src)} ", runtime, re.M), f"image lacks {src}"
+    assert "LEADFLOW_BUILD_COMMIT=${LEADFLOW_BUILD_COMMIT}" in runtime  # --version names it
+    users = re.findall(r"^USER (\S+)", runtime, re.M)
     assert users and users[-1] not in ("root", "0"), "the image must run as a non-root user"
 
 

@@ -138,6 +138,17 @@ def test_every_config_file_a_service_reads_comes_from_the_mounted_configmap() ->
     assert {var: env.get(var) for var in expected} == expected
 
 
+def test_every_file_of_the_configmap_is_read_by_a_service() -> None:
+    """The reverse wiring: a file in the ConfigMap that no setting names is edited in vain."""
+    env = find("ConfigMap", "leadflow-env")["data"]
+    named = {
+        value.rsplit("/", 1)[1]
+        for var, value in env.items()
+        if var.endswith("_FILE") and value.startswith("/etc/leadflow/")
+    }
+    assert set(find("ConfigMap", "leadflow-config")["data"]) - named == set()
+
+
 def _container(deployment: dict[str, Any]) -> dict[str, Any]:
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     return container  # type: ignore[no-any-return]
