@@ -82,7 +82,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             command_timeout=5,
         )
         producer = EventProducer(
-            settings.kafka_bootstrap_servers,
+            settings.kafka(),
             client_id="leadflow-ingest",
             publish_timeout=settings.ingest_publish_timeout_seconds,
             # each request waits for its own acknowledgement: no linger. Under load requests

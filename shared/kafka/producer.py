@@ -18,6 +18,8 @@ from aiokafka.structs import RecordMetadata
 from prometheus_client import Histogram
 
 from shared.events.envelope import CloudEvent
+from shared.kafka.errors import KafkaAuthenticationFailed, KafkaUnavailable
+from shared.kafka.security import Kafka, client_options, connection, start_client
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -30,9 +32,7 @@ PUBLISH_SECONDS = Histogram(
 )
 
 
-class KafkaUnavailable(RuntimeError):
-    """Kafka did not acknowledge in time; nothing may be reported as accepted."""
-
+__all__ = ["EventProducer", "KafkaAuthenticationFailed", "KafkaUnavailable", "Message"]
 
 # (topic, key, event, headers); the event may be its JSON bytes already (the outbox relay)
 Message = tuple[str, bytes, CloudEvent | bytes, Sequence[tuple[str, bytes]]]
@@ -41,13 +41,14 @@ Message = tuple[str, bytes, CloudEvent | bytes, Sequence[tuple[str, bytes]]]
 class EventProducer:
     def __init__(
         self,
-        bootstrap_servers: str,
+        kafka: Kafka,
         *,
         client_id: str = "leadflow",
         publish_timeout: float = 5.0,
         linger_ms: int = 2,
     ) -> None:
-        self._bootstrap = bootstrap_servers
+        self._kafka = connection(kafka)
+        self._bootstrap = self._kafka.bootstrap_servers
         self._client_id = client_id
         self._publish_timeout = publish_timeout
         self._linger_ms = linger_ms
@@ -57,9 +58,13 @@ class EventProducer:
 
     async def start(self, *, required: bool = False) -> None:
         """Connect now. With ``required=False`` a Kafka outage at start-up is logged, not fatal:
-        the first publish connects again (and answers :class:`KafkaUnavailable` until it can)."""
+        the first publish connects again (and answers :class:`KafkaUnavailable` until it can).
+        Refused credentials are fatal either way: :class:`KafkaAuthenticationFailed`."""
         try:
             await self._ensure_started()
+        except KafkaAuthenticationFailed as exc:
+            log.error("kafka.authentication_failed", bootstrap=self._bootstrap, error=str(exc))
+            raise
         except KafkaUnavailable:
             if required:
                 raise
@@ -80,7 +85,7 @@ class EventProducer:
             if time.monotonic() - self._failed_at < 1.0:
                 raise KafkaUnavailable(f"cannot reach Kafka at {self._bootstrap}")
             producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap,
+                **client_options(self._kafka),
                 client_id=self._client_id,
                 acks="all",
                 enable_idempotence=True,
@@ -90,7 +95,11 @@ class EventProducer:
                 metadata_max_age_ms=30000,
             )
             try:
-                await asyncio.wait_for(producer.start(), self._publish_timeout)
+                await asyncio.wait_for(start_client(producer, self._kafka), self._publish_timeout)
+            except KafkaAuthenticationFailed:
+                self._failed_at = time.monotonic()
+                await _quiet_stop(producer)
+                raise
             except (KafkaError, OSError, TimeoutError) as exc:
                 self._failed_at = time.monotonic()
                 await _quiet_stop(producer)

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.stack.common import REPO_ROOT, pid_alive, port_open, wait_for_port
@@ -36,6 +36,8 @@ def fetch_jars(libs_dir: Path = LIBS_DIR) -> Path:
         what="the Kafka broker jars",
     )
 
+
+SCRAM = "SCRAM-SHA-256"
 
 LOG4J2 = """\
 status = warn
@@ -64,6 +66,14 @@ class KafkaBroker:
     controller_port: int = 9093
     host: str = "127.0.0.1"
     heap: str = "512m"
+    # name -> password. Given, clients authenticate with SASL/SCRAM-SHA-256 on a SASL_PLAINTEXT
+    # listener (the first user is also the broker's own); the controller listener stays
+    # plaintext. Empty: one PLAINTEXT listener, no authentication (the local default).
+    scram_users: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def security_protocol(self) -> str:
+        return "SASL_PLAINTEXT" if self.scram_users else "PLAINTEXT"
 
     @property
     def bootstrap(self) -> str:
@@ -81,19 +91,33 @@ class KafkaBroker:
     def log_file(self) -> Path:
         return self.root / "kafka.log"
 
+    def _sasl_config(self) -> list[str]:
+        if not self.scram_users:
+            return []
+        name, password = next(iter(self.scram_users.items()))
+        return [
+            f"sasl.enabled.mechanisms={SCRAM}",
+            f"sasl.mechanism.inter.broker.protocol={SCRAM}",
+            f"listener.name.sasl_plaintext.{SCRAM.lower()}.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{name}" password="{password}";',
+        ]
+
     def _write_config(self) -> Path:
         props = self.root / "server.properties"
+        listener = self.security_protocol
         props.write_text(
             "\n".join(
                 [
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.voters=1@{self.host}:{self.controller_port}",
-                    f"listeners=PLAINTEXT://{self.host}:{self.port},CONTROLLER://{self.host}:{self.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://{self.host}:{self.port}",
+                    f"listeners={listener}://{self.host}:{self.port},CONTROLLER://{self.host}:{self.controller_port}",
+                    f"advertised.listeners={listener}://{self.host}:{self.port}",
                     "controller.listener.names=CONTROLLER",
-                    "inter.broker.listener.name=PLAINTEXT",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    f"inter.broker.listener.name={listener}",
+                    f"listener.security.protocol.map={listener}:{listener},CONTROLLER:PLAINTEXT",
+                    *self._sasl_config(),
                     f"log.dirs={self.data_dir}",
                     "num.partitions=1",
                     "auto.create.topics.enable=false",
@@ -158,6 +182,11 @@ class KafkaBroker:
                     f"--cluster-id={cluster_id}",
                     "-c",
                     str(props),
+                    *(
+                        arg
+                        for name, password in self.scram_users.items()
+                        for arg in ("--add-scram", f"{SCRAM}=[name={name},password={password}]")
+                    ),
                 ),
                 check=True,
                 capture_output=True,
