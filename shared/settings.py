@@ -77,6 +77,10 @@ class KafkaSettings(BaseSettings):
     @model_validator(mode="after")
     def _check_kafka_security(self) -> KafkaSettings:
         problems = security_problems(self.kafka())
+        if self.kafka_sasl_password is not None and is_placeholder(
+            self.kafka_sasl_password.get_secret_value()
+        ):
+            problems.append("LEADFLOW_KAFKA_SASL_PASSWORD is a placeholder; set the real password")
         if problems:
             raise ValueError("Kafka settings: " + "; ".join(problems))
         return self

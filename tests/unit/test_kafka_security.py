@@ -215,3 +215,13 @@ def test_every_client_of_the_services_is_built_with_the_security_settings() -> N
     assert "kafka_bootstrap_servers" not in "".join(
         p.read_text() for p in (REPO_ROOT / "services").rglob("runtime.py")
     )
+
+
+def test_a_placeholder_password_is_refused() -> None:
+    with pytest.raises(ValidationError, match="LEADFLOW_KAFKA_SASL_PASSWORD is a placeholder"):
+        KafkaSettings(
+            kafka_security_protocol="SASL_PLAINTEXT",
+            kafka_sasl_mechanism="PLAIN",
+            kafka_sasl_username="leadflow",
+            kafka_sasl_password="changeme-kafka-password",  # type: ignore[arg-type]
+        )
