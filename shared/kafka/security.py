@@ -145,11 +145,12 @@ def client_options(kafka: Kafka) -> dict[str, Any]:
     return options
 
 
-def authentication_message(conn: KafkaConnection, detail: str) -> str:
-    settings = SASL_SETTINGS if conn.uses_sasl else TLS_SETTINGS
-    if conn.uses_sasl and conn.uses_tls:
-        settings = f"{SASL_SETTINGS} and {TLS_SETTINGS}"
-    return f"Kafka authentication failed: check {settings} ({detail})"
+def authentication_message(detail: str, *, handshake: bool = False) -> str:
+    """What a refused client says: the settings to check first (the TLS ones when the TLS
+    handshake failed, else the SASL credentials), then the broker's own words."""
+    if handshake:
+        return f"Kafka authentication failed: the TLS handshake failed, check {TLS_SETTINGS} ({detail})"
+    return f"Kafka authentication failed: check {SASL_SETTINGS} ({detail})"
 
 
 async def authentication_failure(kafka: Kafka, probe_seconds: float = 10.0) -> str | None:
@@ -189,9 +190,9 @@ async def authentication_failure(kafka: Kafka, probe_seconds: float = 10.0) -> s
                 probe_seconds,
             )
         except refused as exc:
-            return authentication_message(conn, f"{type(exc).__name__}: {exc}")
+            return authentication_message(f"{type(exc).__name__}: {exc}")
         except ssl.SSLError as exc:
-            return authentication_message(conn, f"TLS handshake: {exc}")
+            return authentication_message(str(exc), handshake=True)
         except (OSError, TimeoutError, errors.KafkaError, ValueError):
             continue  # not reachable: not a question of credentials
         probe.close()

@@ -1,5 +1,6 @@
-"""A Kafka that asks for a password (SASL/SCRAM-SHA-256): the command line and every service
-authenticate with the right one, and a wrong one stops them at once, naming the settings.
+"""A Kafka that asks for a password (SASL/SCRAM-SHA-256, on a plaintext and on a TLS listener):
+the command line and every service authenticate with the right one, and a wrong password (or
+an untrusted certificate) stops them at once, naming the settings.
 
 This module starts its own broker (the session's broker stays plaintext) and shares only the
 session's PostgreSQL."""
@@ -39,6 +40,7 @@ def broker(tmp_root: Path) -> Iterator[KafkaBroker]:
         tmp_root / "kafka-sasl",
         port=free_port(),
         controller_port=free_port(),
+        tls_port=free_port(),
         scram_users={"broker": "broker-scram-password-91c2", USER: PASSWORD},
     )
     broker.start()
@@ -67,18 +69,33 @@ def kafka(broker: KafkaBroker, password: str = PASSWORD) -> KafkaConnection:
     )
 
 
-def kafka_env(broker: KafkaBroker, password: str = PASSWORD) -> dict[str, str]:
-    return {
+def kafka_env(
+    broker: KafkaBroker, password: str = PASSWORD, *, tls: bool = False, trusted: bool = True
+) -> dict[str, str]:
+    """The settings of a client of the plaintext SASL listener, or of the TLS one (trusting the
+    broker's certificate, or only the system's CAs)."""
+    env = {
         "LEADFLOW_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
         "LEADFLOW_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
         "LEADFLOW_KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
         "LEADFLOW_KAFKA_SASL_USERNAME": USER,
         "LEADFLOW_KAFKA_SASL_PASSWORD": password,
     }
+    if tls:
+        env["LEADFLOW_KAFKA_BOOTSTRAP_SERVERS"] = broker.tls_bootstrap
+        env["LEADFLOW_KAFKA_SECURITY_PROTOCOL"] = "SASL_SSL"
+        if trusted:
+            env["LEADFLOW_KAFKA_SSL_CAFILE"] = str(broker.ca_file)
+    return env
 
 
 def service_env(
-    stack: Stack, broker: KafkaBroker, database_url: str, password: str = PASSWORD
+    stack: Stack,
+    broker: KafkaBroker,
+    database_url: str,
+    password: str = PASSWORD,
+    *,
+    tls: bool = False,
 ) -> dict[str, str]:
     return stack.env(
         LEADFLOW_ENV="test",
@@ -87,7 +104,7 @@ def service_env(
         LEADFLOW_TOPIC_PREFIX="",
         LEADFLOW_ROUTER_ROUTING_FILE=str(FIXTURES / "routing-24x7.yaml"),
         LEADFLOW_NURTURE_SEQUENCES_FILE=str(FIXTURES / "nurture-24x7.yaml"),
-        **kafka_env(broker, password),
+        **kafka_env(broker, password, tls=tls),
     )
 
 
@@ -162,12 +179,14 @@ async def test_cli_and_services_authenticate_and_a_wrong_password_stops_them(
     assert dead_letters["retention.ms"] == str(21 * 86_400_000)
     assert await replication_factor(conn, LEAD_RECEIVED.topic) == 1
 
-    # ingest, router and nurture on the authenticated broker: a lead reaches a rep
+    # ingest (over TLS), router and nurture on the authenticated broker: a lead reaches a rep
     env = service_env(stack, broker, database_url)
     procs = []
     try:
-        for name in ("router", "nurture", "ingest"):
+        for name in ("router", "nurture"):
             procs.append(await asyncio.to_thread(start, name, env, tmp_path))
+        tls_env = service_env(stack, broker, database_url, tls=True)
+        procs.append(await asyncio.to_thread(start, "ingest", tls_env, tmp_path))
         ingest = procs[-1]
         async with httpx.AsyncClient(timeout=5) as client:
             for proc in procs:  # each one's readiness asks its Kafka producer and consumer
@@ -194,6 +213,12 @@ async def test_cli_and_services_authenticate_and_a_wrong_password_stops_them(
     listed = leadflow("dlq", "list", env=right)
     assert listed.returncode == 0, listed.stdout + listed.stderr
     assert f" {LEAD_RECEIVED.topic}.dlq " in listed.stdout
+    listed = leadflow("dlq", "list", env=kafka_env(broker, tls=True))
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert f" {LEAD_RECEIVED.topic}.dlq " in listed.stdout
+    untrusted = leadflow("dlq", "list", env=kafka_env(broker, tls=True, trusted=False))
+    assert untrusted.returncode == 1, untrusted.stdout + untrusted.stderr
+    assert "the TLS handshake failed, check LEADFLOW_KAFKA_SSL_CAFILE" in untrusted.stderr
 
     # a wrong password: every one stops at once with the settings named, never waits
     wrong = kafka_env(broker, password="not-the-password")

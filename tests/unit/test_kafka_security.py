@@ -173,9 +173,12 @@ def test_processed_ids_are_kept_at_least_as_long_as_dead_letters() -> None:
 
 
 def test_the_message_names_the_settings_to_check() -> None:
-    assert authentication_message(SCRAM, "refused").startswith(
+    assert authentication_message("SaslAuthenticationFailed: invalid credentials") == (
         "Kafka authentication failed: check LEADFLOW_KAFKA_SASL_USERNAME / "
-        "LEADFLOW_KAFKA_SASL_PASSWORD and LEADFLOW_KAFKA_SSL_CAFILE"
+        "LEADFLOW_KAFKA_SASL_PASSWORD (SaslAuthenticationFailed: invalid credentials)"
+    )
+    assert authentication_message("certificate verify failed", handshake=True).startswith(
+        "Kafka authentication failed: the TLS handshake failed, check LEADFLOW_KAFKA_SSL_CAFILE"
     )
 
 
