@@ -53,7 +53,9 @@ class NurtureRuntime:
         config = load_sequences(s.nurture_sequences_file)  # fails loudly on a bad file
         engine = db.create_engine(s.require_database_url())
         sessions = db.sessionmaker(engine)
-        producer = EventProducer(s.kafka(), client_id="leadflow-nurture")
+        producer = EventProducer(
+            s.kafka(), client_id="leadflow-nurture", on_refused=self.tasks.on_fatal
+        )
         await producer.start(required=False)
         relay = OutboxRelay(
             sessions, Outbox, producer, schema="nurture", topic_prefix=s.topic_prefix

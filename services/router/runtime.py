@@ -72,7 +72,9 @@ class RouterRuntime:
                     for i, r in enumerate(routing.rules)
                 ],
             )
-        producer = EventProducer(s.kafka(), client_id="leadflow-router")
+        producer = EventProducer(
+            s.kafka(), client_id="leadflow-router", on_refused=self.tasks.on_fatal
+        )
         await producer.start(required=False)
         relay = OutboxRelay(
             sessions, Outbox, producer, schema="router", topic_prefix=s.topic_prefix

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -46,8 +46,13 @@ class EventProducer:
         client_id: str = "leadflow",
         publish_timeout: float = 5.0,
         linger_ms: int = 2,
+        on_refused: Callable[[KafkaAuthenticationFailed], None] | None = None,
     ) -> None:
+        """``on_refused``: called when the broker refuses the credentials on a connection after
+        start-up (Kafka was down at :meth:`start`, then came back refusing them): a service
+        passes its fatal handler, so a wrong password never leaves it waiting unready."""
         self._kafka = connection(kafka)
+        self._on_refused = on_refused
         self._bootstrap = self._kafka.bootstrap_servers
         self._client_id = client_id
         self._publish_timeout = publish_timeout
@@ -61,7 +66,7 @@ class EventProducer:
         the first publish connects again (and answers :class:`KafkaUnavailable` until it can).
         Refused credentials are fatal either way: :class:`KafkaAuthenticationFailed`."""
         try:
-            await self._ensure_started()
+            await self._ensure_started(starting=True)
         except KafkaAuthenticationFailed as exc:
             log.error("kafka.authentication_failed", bootstrap=self._bootstrap, error=str(exc))
             raise
@@ -76,7 +81,7 @@ class EventProducer:
         failing attempt do not each wait out their own)."""
         await self._ensure_started()
 
-    async def _ensure_started(self) -> AIOKafkaProducer:
+    async def _ensure_started(self, *, starting: bool = False) -> AIOKafkaProducer:
         if self._producer is not None:
             return self._producer
         async with self._start_lock:
@@ -96,9 +101,14 @@ class EventProducer:
             )
             try:
                 await asyncio.wait_for(start_client(producer, self._kafka), self._publish_timeout)
-            except KafkaAuthenticationFailed:
+            except KafkaAuthenticationFailed as exc:
                 self._failed_at = time.monotonic()
                 await _quiet_stop(producer)
+                if not starting and self._on_refused is not None:
+                    log.error(
+                        "kafka.authentication_failed", bootstrap=self._bootstrap, error=str(exc)
+                    )
+                    self._on_refused(exc)
                 raise
             except (KafkaError, OSError, TimeoutError) as exc:
                 self._failed_at = time.monotonic()

@@ -21,6 +21,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared import db
 from shared.events.registry import LEAD_ASSIGNED, LEAD_RECEIVED
+from shared.kafka.errors import KafkaAuthenticationFailed
+from shared.kafka.producer import EventProducer
 from shared.kafka.security import KafkaConnection, client_options
 from shared.stack.common import REPO_ROOT, free_port
 from shared.stack.kafka import KafkaBroker
@@ -239,3 +241,45 @@ async def test_cli_and_services_authenticate_and_a_wrong_password_stops_them(
         assert code != 0, f"{name} exited 0:\n{output}"
         assert f"Kafka authentication failed: check {SETTINGS_NAMED}" in output, output
         assert "not-the-password" not in output  # the password itself is never printed
+
+
+async def _forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
+
+
+async def test_a_broker_that_comes_back_refusing_the_password_stops_the_producer(broker):
+    """Kafka down at start-up (the start is deferred, as ingest does), then reachable and refusing
+    the password: the next connection calls the fatal handler instead of answering 503 forever."""
+    host, port = "127.0.0.1", free_port()
+    wrong = KafkaConnection(
+        f"{host}:{port}",
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="SCRAM-SHA-256",
+        sasl_username=USER,
+        sasl_password="not-the-password",
+    )
+    refused: list[Exception] = []
+    producer = EventProducer(wrong, publish_timeout=5, on_refused=refused.append)
+    await producer.start(required=False)  # nothing listens: deferred, not fatal
+    assert refused == []
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(broker.host, broker.port)
+        await asyncio.gather(_forward(reader, upstream_writer), _forward(upstream_reader, writer))
+
+    server = await asyncio.start_server(relay, host, port)  # "Kafka is back"
+    try:
+        await asyncio.sleep(1.1)  # past the producer's one-second pause after a failed attempt
+        with pytest.raises(KafkaAuthenticationFailed, match=SETTINGS_NAMED):
+            await producer.connect()
+        assert len(refused) == 1 and isinstance(refused[0], KafkaAuthenticationFailed)
+    finally:
+        server.close()
+        await producer.stop()
