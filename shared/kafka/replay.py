@@ -15,6 +15,7 @@ again is dead-lettered for the next replay instead of looping.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -22,7 +23,8 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import ConsumerRecord
+from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from shared.kafka.producer import EventProducer
 from shared.kafka.security import Kafka, client_options, start_client
@@ -133,6 +135,24 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicParti
     return [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]
 
 
+# A new cluster creates its offsets topic on the first group request and answers "coordinator
+# not available" until it has (a second or two): asked right after create-topics, wait for it.
+COORDINATOR_WAIT_SECONDS = 15.0
+
+
+async def _group_offsets(
+    admin: AIOKafkaAdminClient, group: str
+) -> dict[TopicPartition, OffsetAndMetadata]:
+    deadline = time.monotonic() + COORDINATOR_WAIT_SECONDS
+    while True:
+        try:
+            return await admin.list_consumer_group_offsets(group)
+        except (GroupCoordinatorNotAvailableError, CoordinatorLoadInProgressError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
 async def dlq_topics(bootstrap: Kafka) -> list[str]:
     admin = AIOKafkaAdminClient(**client_options(bootstrap), request_timeout_ms=15000)
     await start_client(admin, bootstrap)
@@ -156,7 +176,7 @@ async def dlq_counts(
         await admin.close()
         raise
     try:
-        committed = await admin.list_consumer_group_offsets(group)
+        committed = await _group_offsets(admin, group)
         counts = []
         for topic in names:
             tps = await _partitions(consumer, topic)

@@ -180,6 +180,10 @@ async def test_cli_and_services_authenticate_and_a_wrong_password_stops_them(
     assert dead_letters["min.insync.replicas"] == "1"
     assert dead_letters["retention.ms"] == str(21 * 86_400_000)
     assert await replication_factor(conn, LEAD_RECEIVED.topic) == 1
+    # the DLQ command on the new cluster, before any consumer group was used
+    listed = leadflow("dlq", "list", env=right)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert f" {LEAD_RECEIVED.topic}.dlq " in listed.stdout
 
     # ingest (over TLS), router and nurture on the authenticated broker: a lead reaches a rep
     env = service_env(stack, broker, database_url)
@@ -211,10 +215,7 @@ async def test_cli_and_services_authenticate_and_a_wrong_password_stops_them(
         for proc in procs:
             await asyncio.to_thread(proc.stop)
 
-    # (after the services: a fresh cluster has no group coordinator before a group's first use)
-    listed = leadflow("dlq", "list", env=right)
-    assert listed.returncode == 0, listed.stdout + listed.stderr
-    assert f" {LEAD_RECEIVED.topic}.dlq " in listed.stdout
+    # the command line over TLS: with the broker's CA, and refused without it
     listed = leadflow("dlq", "list", env=kafka_env(broker, tls=True))
     assert listed.returncode == 0, listed.stdout + listed.stderr
     assert f" {LEAD_RECEIVED.topic}.dlq " in listed.stdout
