@@ -16,7 +16,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from shared.cli_kafka import fail_on_authentication, kafka_settings
 from shared.dlq_cli import dlq_app
+from shared.kafka.errors import KafkaAuthenticationFailed
 from shared.settings import DEV_ADMIN_TOKEN, DEV_WEBHOOK_SECRET
 
 app = typer.Typer(
@@ -234,45 +236,62 @@ def rekey_companies(
 @app.command("create-topics")
 def create_topics(
     bootstrap: Annotated[
-        str, typer.Option(envvar="LEADFLOW_KAFKA_BOOTSTRAP_SERVERS")
-    ] = "127.0.0.1:9092",
+        str | None,
+        typer.Option(
+            help="Kafka bootstrap servers (default: LEADFLOW_KAFKA_BOOTSTRAP_SERVERS, else "
+            "127.0.0.1:9092)"
+        ),
+    ] = None,
     prefix: Annotated[str, typer.Option(envvar="LEADFLOW_TOPIC_PREFIX")] = "",
     replication_factor: Annotated[
         int | None,
-        typer.Option(help="copies of each partition (default: 3 from three brokers on, else 1)"),
+        typer.Option(
+            help="copies of each partition (default: LEADFLOW_KAFKA_REPLICATION_FACTOR, else 3 "
+            "from three brokers on, else 1)"
+        ),
     ] = None,
     min_insync_replicas: Annotated[
         int | None,
         typer.Option(
-            help="copies acks=all waits for (default: replication factor - 1 from 3 copies on)"
+            help="copies acks=all waits for (default: LEADFLOW_KAFKA_MIN_INSYNC_REPLICAS, else "
+            "replication factor - 1 from 3 copies on, else 1)"
         ),
     ] = None,
-    processed_retention_days: Annotated[
-        int,
+    dlq_retention_days: Annotated[
+        int | None,
         typer.Option(
-            envvar="LEADFLOW_PROCESSED_EVENT_RETENTION_DAYS",
-            help="dead letters are kept as long as consumers remember processed event ids",
+            help="how long dead letters are kept (default: LEADFLOW_KAFKA_DLQ_RETENTION_DAYS, 30)"
         ),
-    ] = 14,
+    ] = None,
 ) -> None:
     """Create leadflow's topics (and their DLQs) with their partition counts, replicated for
-    the cluster (see the options); existing topics are left as they are."""
+    the cluster (see the options); existing topics are left as they are. Connects with the
+    LEADFLOW_KAFKA_* security settings."""
     import asyncio
 
     from shared.kafka.topics import TopicPolicyError, all_topics, ensure_topics
 
+    settings = kafka_settings(bootstrap)
     try:
         created = asyncio.run(
             ensure_topics(
-                bootstrap,
+                settings.kafka(),
                 all_topics(prefix),
-                replication_factor,
-                min_insync_replicas=min_insync_replicas,
-                processed_retention_days=processed_retention_days,
+                replication_factor
+                if replication_factor is not None
+                else settings.kafka_replication_factor,
+                min_insync_replicas=min_insync_replicas
+                if min_insync_replicas is not None
+                else settings.kafka_min_insync_replicas,
+                dlq_retention_days=dlq_retention_days
+                if dlq_retention_days is not None
+                else settings.kafka_dlq_retention_days,
             )
         )
     except TopicPolicyError as exc:
         raise typer.BadParameter(str(exc)) from None
+    except KafkaAuthenticationFailed as exc:
+        fail_on_authentication(exc)
     console.print(f"created: {', '.join(created) or 'nothing (all exist)'}")
 
 

@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from shared.cli_kafka import fail_on_authentication, kafka_settings
+from shared.kafka.errors import KafkaAuthenticationFailed
 from shared.kafka.producer import KafkaUnavailable
 from shared.kafka.replay import REPLAY_GROUP, DeadLetter
 
@@ -20,7 +22,11 @@ out = Console()
 err = Console(stderr=True)
 
 Bootstrap = Annotated[
-    str, typer.Option(envvar="LEADFLOW_KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers")
+    str | None,
+    typer.Option(
+        help="Kafka bootstrap servers (default: LEADFLOW_KAFKA_BOOTSTRAP_SERVERS, else "
+        "127.0.0.1:9092); the LEADFLOW_KAFKA_* security settings apply"
+    ),
 ]
 Group = Annotated[
     str, typer.Option(help="consumer group whose committed offsets record replay progress")
@@ -28,12 +34,16 @@ Group = Annotated[
 
 
 @dlq_app.command("list")
-def list_topics(bootstrap: Bootstrap = "127.0.0.1:9092", group: Group = REPLAY_GROUP) -> None:
+def list_topics(bootstrap: Bootstrap = None, group: Group = REPLAY_GROUP) -> None:
     """Every dead-letter topic with its message count and how many await replay."""
     from shared.kafka.replay import dlq_counts
 
-    counts = asyncio.run(dlq_counts(bootstrap, group=group))
-    table = Table(title=f"dead-letter topics on {bootstrap}")
+    kafka = kafka_settings(bootstrap).kafka()
+    try:
+        counts = asyncio.run(dlq_counts(kafka, group=group))
+    except KafkaAuthenticationFailed as exc:
+        fail_on_authentication(exc)
+    table = Table(title=f"dead-letter topics on {kafka.bootstrap_servers}")
     table.add_column("topic")
     table.add_column("partitions", justify="right")
     table.add_column("messages", justify="right")
@@ -88,13 +98,16 @@ def inspect(
     topic: Annotated[str, typer.Argument(help="a dead-letter topic, e.g. leads.received.v1.dlq")],
     limit: Annotated[int, typer.Option(min=1, help="show at most this many messages")] = 20,
     payload_chars: Annotated[int, typer.Option(min=0, help="truncate payloads here")] = 400,
-    bootstrap: Bootstrap = "127.0.0.1:9092",
+    bootstrap: Bootstrap = None,
 ) -> None:
     """Show dead letters: offset, key, the error, the original topic, event type/id, payload."""
     from shared.kafka.replay import read_dead_letters
 
+    kafka = kafka_settings(bootstrap).kafka()
     try:
-        letters = asyncio.run(read_dead_letters(bootstrap, topic, limit=limit))
+        letters = asyncio.run(read_dead_letters(kafka, topic, limit=limit))
+    except KafkaAuthenticationFailed as exc:
+        fail_on_authentication(exc)
     except LookupError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
@@ -120,7 +133,7 @@ def replay(
     partition: Annotated[int | None, typer.Option(min=0, help="with --skip")] = None,
     offset: Annotated[int | None, typer.Option(min=0, help="with --skip")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="replay at most this many")] = None,
-    bootstrap: Bootstrap = "127.0.0.1:9092",
+    bootstrap: Bootstrap = None,
     group: Group = REPLAY_GROUP,
 ) -> None:
     """Re-publish dead letters (same key, value and original headers) to their original topic.
@@ -140,10 +153,13 @@ def replay(
             "(see `leadflow dlq inspect`); they go with --skip only[/red]"
         )
         raise typer.Exit(2)
+    kafka = kafka_settings(bootstrap).kafka()
     if skip:
         assert partition is not None and offset is not None
         try:
-            letter = asyncio.run(dlq.skip_letter(bootstrap, topic, partition, offset, group=group))
+            letter = asyncio.run(dlq.skip_letter(kafka, topic, partition, offset, group=group))
+        except KafkaAuthenticationFailed as exc:
+            fail_on_authentication(exc)
         except (ValueError, LookupError, TimeoutError) as exc:
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from exc
@@ -170,7 +186,7 @@ def replay(
         try:
             result = asyncio.run(
                 dlq.replay(
-                    bootstrap,
+                    kafka,
                     topic,
                     group=group,
                     dry_run=dry_run,
@@ -178,6 +194,8 @@ def replay(
                     on_progress=on_progress,
                 )
             )
+        except KafkaAuthenticationFailed as exc:
+            fail_on_authentication(exc)
         except (ValueError, LookupError, TimeoutError, KafkaUnavailable) as exc:
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from exc

@@ -9,13 +9,35 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.structs import ConsumerRecord
+
+from shared.kafka.security import Kafka, client_options
+
+
+async def topic_configs(kafka: Kafka, topic: str) -> dict[str, str]:
+    """The topic's configuration as the broker describes it, once it knows the new topic."""
+    admin = AIOKafkaAdminClient(**client_options(kafka))
+    await admin.start()
+    try:
+        for _ in range(50):
+            (response,) = await admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, topic)]
+            )
+            ((error_code, _message, _type, _name, entries),) = response.resources
+            if error_code == 0:
+                return {entry[0]: entry[1] for entry in entries}
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"{topic} unknown to the broker, error {error_code}")
+    finally:
+        await admin.close()
 
 
 class TopicReader:
     """Reads one topic from the offsets it had when :meth:`mark` was called (no consumer group)."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: Kafka, topic: str) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self._consumer: AIOKafkaConsumer | None = None
@@ -23,7 +45,7 @@ class TopicReader:
 
     async def __aenter__(self) -> TopicReader:
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None
+            **client_options(self.bootstrap), enable_auto_commit=False, group_id=None
         )
         await self._consumer.start()
         partitions = None

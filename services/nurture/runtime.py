@@ -53,7 +53,9 @@ class NurtureRuntime:
         config = load_sequences(s.nurture_sequences_file)  # fails loudly on a bad file
         engine = db.create_engine(s.require_database_url())
         sessions = db.sessionmaker(engine)
-        producer = EventProducer(s.kafka_bootstrap_servers, client_id="leadflow-nurture")
+        producer = EventProducer(
+            s.kafka(), client_id="leadflow-nurture", on_refused=self.tasks.on_fatal
+        )
         await producer.start(required=False)
         relay = OutboxRelay(
             sessions, Outbox, producer, schema="nurture", topic_prefix=s.topic_prefix
@@ -69,7 +71,7 @@ class NurtureRuntime:
                 ConsumerConfig(
                     topics=[s.topic(t.topic) for t in CONSUMED],
                     group_id=s.nurture_consumer_group,
-                    bootstrap_servers=s.kafka_bootstrap_servers,
+                    bootstrap_servers=s.kafka(),
                     client_id="leadflow-nurture",
                 ),
                 make_handler(ctx),
@@ -89,9 +91,7 @@ class NurtureRuntime:
         )
         self.tasks.spawn(
             "dlq",
-            watch_dlq(
-                s.kafka_bootstrap_servers, dlq_topics, self._stopping, s.nurture_dlq_watch_seconds
-            ),
+            watch_dlq(s.kafka(), dlq_topics, self._stopping, s.nurture_dlq_watch_seconds),
         )
         log.info("nurture.started", group=s.nurture_consumer_group, sequences=len(config.sequences))
         return ctx

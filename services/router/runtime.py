@@ -72,7 +72,9 @@ class RouterRuntime:
                     for i, r in enumerate(routing.rules)
                 ],
             )
-        producer = EventProducer(s.kafka_bootstrap_servers, client_id="leadflow-router")
+        producer = EventProducer(
+            s.kafka(), client_id="leadflow-router", on_refused=self.tasks.on_fatal
+        )
         await producer.start(required=False)
         relay = OutboxRelay(
             sessions, Outbox, producer, schema="router", topic_prefix=s.topic_prefix
@@ -98,7 +100,7 @@ class RouterRuntime:
                 ConsumerConfig(
                     topics=[s.topic(LEAD_RECEIVED.topic), s.topic(LEAD_ACTIVITY.topic)],
                     group_id=s.router_consumer_group,
-                    bootstrap_servers=s.kafka_bootstrap_servers,
+                    bootstrap_servers=s.kafka(),
                     client_id="leadflow-router",
                     max_batch=s.router_batch_max,
                 ),
@@ -113,7 +115,7 @@ class RouterRuntime:
                 ConsumerConfig(
                     topics=[s.topic(LEAD_RECEIVED_BULK.topic)],
                     group_id=s.bulk_consumer_group,
-                    bootstrap_servers=s.kafka_bootstrap_servers,
+                    bootstrap_servers=s.kafka(),
                     client_id="leadflow-router-bulk",
                     max_batch=s.router_bulk_batch_max,
                 ),
@@ -140,9 +142,7 @@ class RouterRuntime:
         )
         self.tasks.spawn(
             "dlq",
-            watch_dlq(
-                s.kafka_bootstrap_servers, dlq_topics, self._stopping, s.router_dlq_watch_seconds
-            ),
+            watch_dlq(s.kafka(), dlq_topics, self._stopping, s.router_dlq_watch_seconds),
         )
         log.info("router.started", group=s.router_consumer_group)
         return ctx

@@ -39,6 +39,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from shared.events.envelope import CloudEvent, InvalidEvent
 from shared.kafka.dlq import DlqLimit
 from shared.kafka.producer import EventProducer, KafkaUnavailable
+from shared.kafka.security import Kafka, client_options, start_client
 from shared.kafka.topics import dlq_topic
 from shared.logging import get_logger
 
@@ -145,7 +146,8 @@ def is_transient(exc: BaseException) -> bool:
 class ConsumerConfig:
     topics: list[str]
     group_id: str
-    bootstrap_servers: str
+    # the cluster and how to authenticate to it (a bare string: a plaintext cluster)
+    bootstrap_servers: Kafka
     max_batch: int = 500
     max_attempts: int = 5
     backoff_initial: float = 0.2
@@ -200,7 +202,7 @@ class ConsumerLoop:
     async def run(self) -> None:
         cfg = self.config
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=cfg.bootstrap_servers,
+            **client_options(cfg.bootstrap_servers),
             group_id=cfg.group_id,
             client_id=cfg.client_id,
             enable_auto_commit=False,
@@ -209,7 +211,7 @@ class ConsumerLoop:
             isolation_level="read_committed",
         )
         consumer.subscribe(cfg.topics, listener=_Rebalance(self))
-        await consumer.start()
+        await start_client(consumer, cfg.bootstrap_servers)
         self._consumer = consumer
         log.info("consumer.started", group=cfg.group_id, topics=cfg.topics)
         lag_task = asyncio.create_task(self._watch_lag(consumer))

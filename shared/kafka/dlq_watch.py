@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from prometheus_client import Gauge
 
 from shared.kafka.replay import dlq_counts
+from shared.kafka.security import Kafka
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -23,7 +24,7 @@ DLQ_MESSAGES = Gauge(
 
 
 async def watch_dlq(
-    bootstrap: str, topics: Sequence[str], stopping: asyncio.Event, every: float = 30.0
+    bootstrap: Kafka, topics: Sequence[str], stopping: asyncio.Event, every: float = 30.0
 ) -> None:
     while not stopping.is_set():
         try:

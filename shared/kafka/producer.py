@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -18,6 +18,8 @@ from aiokafka.structs import RecordMetadata
 from prometheus_client import Histogram
 
 from shared.events.envelope import CloudEvent
+from shared.kafka.errors import KafkaAuthenticationFailed, KafkaUnavailable
+from shared.kafka.security import Kafka, client_options, connection, start_client
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -30,9 +32,7 @@ PUBLISH_SECONDS = Histogram(
 )
 
 
-class KafkaUnavailable(RuntimeError):
-    """Kafka did not acknowledge in time; nothing may be reported as accepted."""
-
+__all__ = ["EventProducer", "KafkaAuthenticationFailed", "KafkaUnavailable", "Message"]
 
 # (topic, key, event, headers); the event may be its JSON bytes already (the outbox relay)
 Message = tuple[str, bytes, CloudEvent | bytes, Sequence[tuple[str, bytes]]]
@@ -41,13 +41,19 @@ Message = tuple[str, bytes, CloudEvent | bytes, Sequence[tuple[str, bytes]]]
 class EventProducer:
     def __init__(
         self,
-        bootstrap_servers: str,
+        kafka: Kafka,
         *,
         client_id: str = "leadflow",
         publish_timeout: float = 5.0,
         linger_ms: int = 2,
+        on_refused: Callable[[KafkaAuthenticationFailed], None] | None = None,
     ) -> None:
-        self._bootstrap = bootstrap_servers
+        """``on_refused``: called when the broker refuses the credentials on a connection after
+        start-up (Kafka was down at :meth:`start`, then came back refusing them): a service
+        passes its fatal handler, so a wrong password never leaves it waiting unready."""
+        self._kafka = connection(kafka)
+        self._on_refused = on_refused
+        self._bootstrap = self._kafka.bootstrap_servers
         self._client_id = client_id
         self._publish_timeout = publish_timeout
         self._linger_ms = linger_ms
@@ -57,9 +63,13 @@ class EventProducer:
 
     async def start(self, *, required: bool = False) -> None:
         """Connect now. With ``required=False`` a Kafka outage at start-up is logged, not fatal:
-        the first publish connects again (and answers :class:`KafkaUnavailable` until it can)."""
+        the first publish connects again (and answers :class:`KafkaUnavailable` until it can).
+        Refused credentials are fatal either way: :class:`KafkaAuthenticationFailed`."""
         try:
-            await self._ensure_started()
+            await self._ensure_started(starting=True)
+        except KafkaAuthenticationFailed as exc:
+            log.error("kafka.authentication_failed", bootstrap=self._bootstrap, error=str(exc))
+            raise
         except KafkaUnavailable:
             if required:
                 raise
@@ -71,7 +81,7 @@ class EventProducer:
         failing attempt do not each wait out their own)."""
         await self._ensure_started()
 
-    async def _ensure_started(self) -> AIOKafkaProducer:
+    async def _ensure_started(self, *, starting: bool = False) -> AIOKafkaProducer:
         if self._producer is not None:
             return self._producer
         async with self._start_lock:
@@ -80,7 +90,7 @@ class EventProducer:
             if time.monotonic() - self._failed_at < 1.0:
                 raise KafkaUnavailable(f"cannot reach Kafka at {self._bootstrap}")
             producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap,
+                **client_options(self._kafka),
                 client_id=self._client_id,
                 acks="all",
                 enable_idempotence=True,
@@ -90,7 +100,16 @@ class EventProducer:
                 metadata_max_age_ms=30000,
             )
             try:
-                await asyncio.wait_for(producer.start(), self._publish_timeout)
+                await asyncio.wait_for(start_client(producer, self._kafka), self._publish_timeout)
+            except KafkaAuthenticationFailed as exc:
+                self._failed_at = time.monotonic()
+                await _quiet_stop(producer)
+                if not starting and self._on_refused is not None:
+                    log.error(
+                        "kafka.authentication_failed", bootstrap=self._bootstrap, error=str(exc)
+                    )
+                    self._on_refused(exc)
+                raise
             except (KafkaError, OSError, TimeoutError) as exc:
                 self._failed_at = time.monotonic()
                 await _quiet_stop(producer)

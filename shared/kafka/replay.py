@@ -15,6 +15,7 @@ again is dead-lettered for the next replay instead of looping.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -22,9 +23,11 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import ConsumerRecord
+from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from shared.kafka.producer import EventProducer
+from shared.kafka.security import Kafka, client_options, start_client
 
 REPLAY_GROUP = "leadflow-dlq-replay"
 DLQ_SUFFIX = ".dlq"
@@ -132,9 +135,27 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicParti
     return [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]
 
 
-async def dlq_topics(bootstrap: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
-    await admin.start()
+# A new cluster creates its offsets topic on the first group request and answers "coordinator
+# not available" until it has (a second or two): asked right after create-topics, wait for it.
+COORDINATOR_WAIT_SECONDS = 15.0
+
+
+async def _group_offsets(
+    admin: AIOKafkaAdminClient, group: str
+) -> dict[TopicPartition, OffsetAndMetadata]:
+    deadline = time.monotonic() + COORDINATOR_WAIT_SECONDS
+    while True:
+        try:
+            return await admin.list_consumer_group_offsets(group)
+        except (GroupCoordinatorNotAvailableError, CoordinatorLoadInProgressError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def dlq_topics(bootstrap: Kafka) -> list[str]:
+    admin = AIOKafkaAdminClient(**client_options(bootstrap), request_timeout_ms=15000)
+    await start_client(admin, bootstrap)
     try:
         return sorted(t for t in await admin.list_topics() if is_dlq_topic(t))
     finally:
@@ -142,16 +163,20 @@ async def dlq_topics(bootstrap: str) -> list[str]:
 
 
 async def dlq_counts(
-    bootstrap: str, topics: Sequence[str] | None = None, group: str = REPLAY_GROUP
+    bootstrap: Kafka, topics: Sequence[str] | None = None, group: str = REPLAY_GROUP
 ) -> list[DlqCount]:
     """Messages in each DLQ topic, and how many of them the replay group has not replayed."""
     names = list(topics) if topics is not None else await dlq_topics(bootstrap)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await admin.start()
-    await consumer.start()
+    admin = AIOKafkaAdminClient(**client_options(bootstrap), request_timeout_ms=15000)
+    consumer = AIOKafkaConsumer(**client_options(bootstrap), group_id=None)
+    await start_client(admin, bootstrap)
     try:
-        committed = await admin.list_consumer_group_offsets(group)
+        await start_client(consumer, bootstrap)
+    except BaseException:
+        await admin.close()
+        raise
+    try:
+        committed = await _group_offsets(admin, group)
         counts = []
         for topic in names:
             tps = await _partitions(consumer, topic)
@@ -179,13 +204,13 @@ async def dlq_counts(
 
 
 async def read_dead_letters(
-    bootstrap: str, topic: str, *, limit: int, max_wait: float = 10.0
+    bootstrap: Kafka, topic: str, *, limit: int, max_wait: float = 10.0
 ) -> list[DeadLetter]:
     """The first ``limit`` dead letters still in the topic (oldest first per partition)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+        **client_options(bootstrap), group_id=None, enable_auto_commit=False
     )
-    await consumer.start()
+    await start_client(consumer, bootstrap)
     try:
         tps = await _partitions(consumer, topic)
         if not tps:
@@ -214,7 +239,7 @@ Progress = Callable[[int, int], None]  # (done, total)
 
 
 async def replay(
-    bootstrap: str,
+    bootstrap: Kafka,
     topic: str,
     *,
     group: str = REPLAY_GROUP,
@@ -233,13 +258,13 @@ async def replay(
         raise ValueError(f"{topic} is not a dead-letter topic (no {DLQ_SUFFIX} suffix)")
     progress = on_progress or (lambda _done, _total: None)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **client_options(bootstrap),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
     producer = None if dry_run else EventProducer(bootstrap, client_id="leadflow-dlq-replay")
-    await consumer.start()
+    await start_client(consumer, bootstrap)
     try:
         if producer is not None:
             await producer.start(required=True)
@@ -299,7 +324,7 @@ async def replay(
 
 
 async def skip_letter(
-    bootstrap: str, topic: str, partition: int, offset: int, *, group: str = REPLAY_GROUP
+    bootstrap: Kafka, topic: str, partition: int, offset: int, *, group: str = REPLAY_GROUP
 ) -> DeadLetter:
     """Mark ONE dead letter handled without sending it: the one at ``partition``/``offset``,
     and only if it is the next one awaiting replay there (so nothing before it, and nothing
@@ -307,9 +332,9 @@ async def skip_letter(
     if not is_dlq_topic(topic):
         raise ValueError(f"{topic} is not a dead-letter topic (no {DLQ_SUFFIX} suffix)")
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        **client_options(bootstrap), group_id=group, enable_auto_commit=False
     )
-    await consumer.start()
+    await start_client(consumer, bootstrap)
     try:
         tps = await _partitions(consumer, topic)
         tp = TopicPartition(topic, partition)

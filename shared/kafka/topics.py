@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from shared.kafka.security import Kafka, client_options, start_client
+
 LEADS_RECEIVED = "leads.received.v1"
 # the bulk lane: trade-show imports and purchased lists, same event type as leads.received.v1;
 # consumed apart so a big import never delays a web lead
@@ -33,6 +35,8 @@ PARTITIONS: dict[str, int] = {
 }
 DLQ_PARTITIONS = 3
 DLQ_SUFFIX = ".dlq"
+# dead letters wait this long for someone to look, fix and replay (LEADFLOW_KAFKA_DLQ_RETENTION_DAYS)
+DLQ_RETENTION_DAYS = 30
 
 
 def dlq_topic(topic: str) -> str:
@@ -57,9 +61,11 @@ class TopicPolicy:
       so "202 means durable" holds when a broker is lost: one less than the replication
       factor from three copies on (two copies: one, so a single broker down does not stop
       writes).
-    - ``dlq_retention_ms``: how long dead letters are kept: as long as the consumers remember
-      processed event ids (``LEADFLOW_PROCESSED_EVENT_RETENTION_DAYS``), so a replayed dead
-      letter is always recognised if it was processed already.
+    - ``dlq_retention_ms``: how long dead letters are kept (``LEADFLOW_KAFKA_DLQ_RETENTION_DAYS``,
+      30 days by default): long enough to be noticed, fixed and replayed. The consumers keep
+      processed event ids at least as long (``LEADFLOW_PROCESSED_EVENT_RETENTION_DAYS`` is
+      checked to be no shorter), so a replayed dead letter that was processed already is
+      recognised.
     """
 
     replication_factor: int
@@ -82,7 +88,7 @@ def topic_policy(
     *,
     replication_factor: int | None = None,
     min_insync_replicas: int | None = None,
-    processed_retention_days: int = 14,
+    dlq_retention_days: int = DLQ_RETENTION_DAYS,
 ) -> TopicPolicy:
     """The policy for a cluster of ``brokers``, with the operator's overrides checked."""
     rf = replication_factor if replication_factor is not None else min(3, max(1, brokers))
@@ -95,28 +101,30 @@ def topic_policy(
         raise TopicPolicyError(
             f"min.insync.replicas {isr} must be between 1 and the replication factor {rf}"
         )
-    return TopicPolicy(rf, isr, processed_retention_days * 24 * 3600 * 1000)
+    if dlq_retention_days < 1:
+        raise TopicPolicyError(f"dead-letter retention {dlq_retention_days} days: at least 1")
+    return TopicPolicy(rf, isr, dlq_retention_days * 24 * 3600 * 1000)
 
 
 async def ensure_topics(
-    bootstrap: str,
+    bootstrap: Kafka,
     topics: dict[str, int],
     replication_factor: int | None = None,
     *,
     min_insync_replicas: int | None = None,
-    processed_retention_days: int = 14,
+    dlq_retention_days: int = DLQ_RETENTION_DAYS,
 ) -> list[str]:
     """Create missing topics under :func:`topic_policy`; returns the names created. Existing
     topics are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
-    await admin.start()
+    admin = AIOKafkaAdminClient(**client_options(bootstrap), request_timeout_ms=15000)
+    await start_client(admin, bootstrap)
     try:
         brokers = len((await admin.describe_cluster())["brokers"])
         policy = topic_policy(
             brokers,
             replication_factor=replication_factor,
             min_insync_replicas=min_insync_replicas,
-            processed_retention_days=processed_retention_days,
+            dlq_retention_days=dlq_retention_days,
         )
         existing = set(await admin.list_topics())
         missing = [

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.stack.common import REPO_ROOT, pid_alive, port_open, wait_for_port
@@ -36,6 +36,10 @@ def fetch_jars(libs_dir: Path = LIBS_DIR) -> Path:
         what="the Kafka broker jars",
     )
 
+
+SCRAM = "SCRAM-SHA-256"
+# the local broker's own keystore, made and read on this machine only
+KEYSTORE_PASSWORD = "leadflow-local-keystore"
 
 LOG4J2 = """\
 status = warn
@@ -64,6 +68,47 @@ class KafkaBroker:
     controller_port: int = 9093
     host: str = "127.0.0.1"
     heap: str = "512m"
+    # name -> password. Given, clients authenticate with SASL/SCRAM-SHA-256 on a SASL_PLAINTEXT
+    # listener (the first user is also the broker's own); the controller listener stays
+    # plaintext. Empty: one PLAINTEXT listener, no authentication (the local default).
+    scram_users: dict[str, str] = field(default_factory=dict)
+    # With scram_users: a second client listener on this port, SASL_SSL (SCRAM over TLS), with a
+    # self-signed certificate for the host made by the JDK's keytool; clients trust ``ca_file``.
+    tls_port: int | None = None
+
+    @property
+    def security_protocol(self) -> str:
+        return "SASL_PLAINTEXT" if self.scram_users else "PLAINTEXT"
+
+    @property
+    def tls_bootstrap(self) -> str:
+        assert self.tls_port is not None
+        return f"{self.host}:{self.tls_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        """The broker's certificate (PEM), its own CA: what a TLS client is given to trust."""
+        return self.root / "tls" / "ca.pem"
+
+    @property
+    def _keystore(self) -> Path:
+        return self.root / "tls" / "broker.p12"
+
+    def _make_certificate(self) -> None:
+        if self._keystore.exists():
+            return
+        self._keystore.parent.mkdir(parents=True, exist_ok=True)
+        java = Path(shutil.which("java") or "java").resolve()
+        keytool = shutil.which("keytool") or str(java.parent / "keytool")
+        store = ["-keystore", str(self._keystore), "-storepass", KEYSTORE_PASSWORD]
+        for args in (
+            ["-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-keysize", "2048",
+             "-validity", "30", "-dname", f"CN={self.host}",
+             "-ext", f"SAN=ip:{self.host},dns:localhost", "-storetype", "PKCS12",
+             "-keypass", KEYSTORE_PASSWORD],
+            ["-exportcert", "-rfc", "-alias", "broker", "-file", str(self.ca_file)],
+        ):  # fmt: skip
+            subprocess.run([keytool, *args, *store], check=True, capture_output=True, text=True)
 
     @property
     def bootstrap(self) -> str:
@@ -81,19 +126,56 @@ class KafkaBroker:
     def log_file(self) -> Path:
         return self.root / "kafka.log"
 
+    def _listeners(self) -> tuple[str, str, str]:
+        """(listeners, advertised.listeners, listener.security.protocol.map)"""
+        listener = self.security_protocol
+        clients = [f"{listener}://{self.host}:{self.port}"]
+        protocols = [f"{listener}:{listener}", "CONTROLLER:PLAINTEXT"]
+        if self.scram_users and self.tls_port is not None:
+            clients.append(f"SASL_SSL://{self.host}:{self.tls_port}")
+            protocols.append("SASL_SSL:SASL_SSL")
+        controller = f"CONTROLLER://{self.host}:{self.controller_port}"
+        return ",".join([*clients, controller]), ",".join(clients), ",".join(protocols)
+
+    def _sasl_config(self) -> list[str]:
+        if not self.scram_users:
+            return []
+        name, password = next(iter(self.scram_users.items()))
+        login = (
+            f"{SCRAM.lower()}.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{name}" password="{password}";'
+        )
+        config = [
+            f"sasl.enabled.mechanisms={SCRAM}",
+            f"sasl.mechanism.inter.broker.protocol={SCRAM}",
+            f"listener.name.sasl_plaintext.{login}",
+        ]
+        if self.tls_port is not None:
+            config += [
+                f"listener.name.sasl_ssl.{login}",
+                "listener.name.sasl_ssl.ssl.keystore.type=PKCS12",
+                f"listener.name.sasl_ssl.ssl.keystore.location={self._keystore}",
+                f"listener.name.sasl_ssl.ssl.keystore.password={KEYSTORE_PASSWORD}",
+                f"listener.name.sasl_ssl.ssl.key.password={KEYSTORE_PASSWORD}",
+            ]
+        return config
+
     def _write_config(self) -> Path:
         props = self.root / "server.properties"
+        listeners, advertised, protocols = self._listeners()
         props.write_text(
             "\n".join(
                 [
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.voters=1@{self.host}:{self.controller_port}",
-                    f"listeners=PLAINTEXT://{self.host}:{self.port},CONTROLLER://{self.host}:{self.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://{self.host}:{self.port}",
+                    f"listeners={listeners}",
+                    f"advertised.listeners={advertised}",
                     "controller.listener.names=CONTROLLER",
-                    "inter.broker.listener.name=PLAINTEXT",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    f"inter.broker.listener.name={self.security_protocol}",
+                    f"listener.security.protocol.map={protocols}",
+                    *self._sasl_config(),
                     f"log.dirs={self.data_dir}",
                     "num.partitions=1",
                     "auto.create.topics.enable=false",
@@ -146,6 +228,8 @@ class KafkaBroker:
             raise RuntimeError(
                 f"port {self.port} is taken by another process; set LEADFLOW_KAFKA_PORT"
             )
+        if self.scram_users and self.tls_port is not None:
+            self._make_certificate()
         props = self._write_config()
         if not (self.data_dir / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
@@ -158,6 +242,11 @@ class KafkaBroker:
                     f"--cluster-id={cluster_id}",
                     "-c",
                     str(props),
+                    *(
+                        arg
+                        for name, password in self.scram_users.items()
+                        for arg in ("--add-scram", f"{SCRAM}=[name={name},password={password}]")
+                    ),
                 ),
                 check=True,
                 capture_output=True,

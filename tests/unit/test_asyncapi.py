@@ -25,3 +25,23 @@ def test_every_event_type_has_a_channel_and_schema():
 def test_channel_descriptions_state_the_real_partition_counts():
     for channel in DOC["channels"].values():
         assert f"{PARTITIONS[channel['address']]} partitions" in channel["description"]
+
+
+def test_the_production_server_asks_for_the_mechanism_the_deployment_uses():
+    configmap = next(
+        doc
+        for doc in yaml.safe_load_all(
+            (
+                Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "10-configmap.yaml"
+            ).read_text()
+        )
+        if doc["metadata"]["name"] == "leadflow-env"
+    )["data"]
+    server = DOC["servers"]["production"]
+    assert server["host"] == configmap["LEADFLOW_KAFKA_BOOTSTRAP_SERVERS"]
+    assert server["protocol"] == "kafka-secure"  # TLS
+    assert configmap["LEADFLOW_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    (ref,) = server["security"]
+    scheme = DOC["components"]["securitySchemes"][ref["$ref"].rsplit("/", 1)[1]]
+    mechanism = configmap["LEADFLOW_KAFKA_SASL_MECHANISM"]  # SCRAM-SHA-512 -> scramSha512
+    assert scheme["type"] == "scramSha" + mechanism.removeprefix("SCRAM-SHA-")

@@ -19,8 +19,9 @@ from pydantic_settings import BaseSettings
 from services.ingest.settings import IngestSettings
 from services.nurture.settings import NurtureSettings
 from services.router.settings import RouterSettings
+from shared.kafka.security import KafkaConnection, security_problems
 from shared.kafka.topics import PARTITIONS
-from shared.settings import is_placeholder
+from shared.settings import KafkaSettings, is_placeholder
 from shared.stack.stack import SERVICES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -211,6 +212,69 @@ def test_the_migration_job_migrates_then_creates_topics() -> None:
     command = " ".join(shlex.quote(c) for c in container["command"])
     assert "leadflow migrate && leadflow create-topics" in command
     assert job["spec"]["template"]["spec"]["restartPolicy"] in ("OnFailure", "Never")
+
+
+def test_the_topics_job_creates_three_copies_and_acks_wait_for_two() -> None:
+    job = find("Job", "leadflow-migrate")
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container.get("env", [])}
+    assert env["LEADFLOW_KAFKA_REPLICATION_FACTOR"] == "3"
+    assert env["LEADFLOW_KAFKA_MIN_INSYNC_REPLICAS"] == "2"
+    settings = KafkaSettings.model_validate(
+        {k.removeprefix("LEADFLOW_").lower(): v for k, v in env.items()}
+    )
+    assert (settings.kafka_replication_factor, settings.kafka_min_insync_replicas) == (3, 2)
+
+
+def _kafka_workloads() -> list[tuple[str, dict[str, Any]]]:
+    """Every pod template that runs a Kafka client: the three services and the topics job."""
+    return [
+        (d["metadata"]["name"], d["spec"]["template"]["spec"])
+        for _, d in documents()
+        if d["kind"] in ("Deployment", "Job")
+    ]
+
+
+def test_every_kafka_client_gets_the_security_settings_and_the_ca() -> None:
+    env = find("ConfigMap", "leadflow-env")["data"]
+    secret = find("Secret", "leadflow-secrets")["stringData"]
+    ca = find("Secret", "leadflow-kafka-ca")["stringData"]
+    kafka = {**env, **secret}
+    assert kafka["LEADFLOW_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert kafka["LEADFLOW_KAFKA_SASL_MECHANISM"].startswith("SCRAM-")
+    assert "LEADFLOW_KAFKA_SASL_PASSWORD" in secret  # a secret, never in the ConfigMap
+    assert "ca.crt" in ca and is_placeholder(ca["ca.crt"])
+    cafile = kafka["LEADFLOW_KAFKA_SSL_CAFILE"]
+    mount, _, key = cafile.rpartition("/")
+    assert key in ca
+    workloads = _kafka_workloads()
+    assert {name for name, _ in workloads} == {
+        "leadflow-ingest", "leadflow-router", "leadflow-nurture", "leadflow-migrate",
+    }  # fmt: skip
+    for name, pod in workloads:
+        (container,) = pod["containers"]
+        sources = {
+            ref.get("configMapRef", ref.get("secretRef", {})).get("name")
+            for ref in container["envFrom"]
+        }
+        assert {"leadflow-env", "leadflow-secrets"} <= sources, name
+        mounts = {m["name"]: m["mountPath"] for m in container.get("volumeMounts", [])}
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        mounted = [
+            vol for vol, path in mounts.items()
+            if path == mount and volumes[vol].get("secret", {}).get("secretName") == "leadflow-kafka-ca"
+        ]  # fmt: skip
+        assert mounted, f"{name} does not mount leadflow-kafka-ca at {mount}"
+    # the combination is one the services accept (the CA file is the mounted Secret's key)
+    conn = KafkaConnection(
+        kafka["LEADFLOW_KAFKA_BOOTSTRAP_SERVERS"],
+        security_protocol=kafka["LEADFLOW_KAFKA_SECURITY_PROTOCOL"],  # type: ignore[arg-type]
+        sasl_mechanism=kafka["LEADFLOW_KAFKA_SASL_MECHANISM"],  # type: ignore[arg-type]
+        sasl_username=kafka["LEADFLOW_KAFKA_SASL_USERNAME"],
+        sasl_password=kafka["LEADFLOW_KAFKA_SASL_PASSWORD"],
+        ssl_cafile=cafile,
+    )
+    assert security_problems(conn, exists=lambda path: path == cafile) == []
 
 
 if __name__ == "__main__":

@@ -24,9 +24,12 @@ def test_overrides_are_checked_against_the_cluster() -> None:
         topic_policy(3, min_insync_replicas=4)
 
 
-def test_dead_letters_are_kept_as_long_as_processed_ids() -> None:
-    policy = topic_policy(3, processed_retention_days=30)
-    assert policy.dlq_retention_ms == 30 * 86_400_000
+def test_dead_letters_are_kept_30_days_unless_told() -> None:
+    assert topic_policy(1).dlq_retention_ms == 30 * 86_400_000
+    assert topic_policy(1, dlq_retention_days=45).dlq_retention_ms == 45 * 86_400_000
+    with pytest.raises(TopicPolicyError, match="at least 1"):
+        topic_policy(1, dlq_retention_days=0)
+    policy = topic_policy(3, dlq_retention_days=30)
     assert policy.configs("leads.received.v1.dlq") == {
         "min.insync.replicas": "2",
         "retention.ms": str(30 * 86_400_000),
