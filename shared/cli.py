@@ -18,6 +18,7 @@ from rich.table import Table
 
 from shared.dlq_cli import dlq_app
 from shared.settings import DEV_ADMIN_TOKEN, DEV_WEBHOOK_SECRET
+from shared.tokens_cli import tokens_app
 
 app = typer.Typer(
     help="leadflow: route every lead to the right rep within the hour.", no_args_is_help=True
@@ -27,6 +28,7 @@ stack_app = typer.Typer(
 )
 app.add_typer(stack_app, name="stack")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(tokens_app, name="tokens")
 console = Console(stderr=True)
 
 INGEST_URL = os.environ.get("LEADFLOW_INGEST_URL", "http://127.0.0.1:8000")
@@ -464,7 +466,13 @@ def _upload_and_follow(
 MappingOption = Annotated[
     str | None, typer.Option(help='JSON: CSV header -> lead field, e.g. {"E-Mail":"email"}')
 ]
-TokenOption = Annotated[str, typer.Option(envvar="LEADFLOW_ADMIN_TOKEN")]
+# the operator's own named token (LEADFLOW_TOKEN), else the deprecated single admin token
+TokenOption = Annotated[
+    str,
+    typer.Option(
+        envvar=["LEADFLOW_TOKEN", "LEADFLOW_ADMIN_TOKEN"], help="a token with the import scope"
+    ),
+]
 ShowRejectedOption = Annotated[int, typer.Option(help="how many rejected rows to list")]
 WaitOption = Annotated[
     bool, typer.Option(help="follow the import job to the end (--no-wait: upload only)")

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from services.ingest import metrics
 from services.ingest.activities.endpoints import router as activities_router
+from services.ingest.audit import router as audit_router
 from services.ingest.context import IngestContext, utc_now
 from services.ingest.idempotency.repository import IdempotencyRepository
 from services.ingest.idempotency.service import request_db_settings
@@ -22,6 +23,7 @@ from services.ingest.sources.config import load_sources
 from services.ingest.sources.redirects import install_error_redirects
 from services.ingest.trade_shows.endpoints import router as trade_shows_router
 from shared import db
+from shared.credentials import Credentials
 from shared.dispositions import load_dispositions
 from shared.http import (
     BodySizeLimitMiddleware,
@@ -65,6 +67,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         dev_secret=settings.dev_webhook_secret.get_secret_value(),
     )
     dispositions = load_dispositions(settings.dispositions_file)
+    credentials = Credentials.from_settings(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -140,6 +143,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
     )
+    app.state.credentials = credentials
     install_openapi(app, security=ADMIN)  # leads and activities name their own
     install_error_handlers(app)
     install_error_redirects(app)  # plain HTML forms of public sources: 303 to their error page
@@ -147,6 +151,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(activities_router)
     app.include_router(trade_shows_router)
     app.include_router(imports_router)
+    app.include_router(audit_router)
 
     def checks() -> dict[str, ReadinessCheck]:
         ctx: IngestContext = app.state.ingest
