@@ -151,7 +151,9 @@ def parse_tokens(text: str | bytes, origin: str = "tokens file") -> tuple[TokenE
         doc = {"tokens": []}
     if not isinstance(doc, dict) or set(doc) - {"tokens"}:
         raise TokensFileError(f"{origin}: expected a mapping with one key, tokens")
-    raw = doc.get("tokens") or []
+    raw = doc.get("tokens")
+    if raw is None:
+        raw = []
     if not isinstance(raw, list):
         raise TokensFileError(f"{origin}: tokens must be a list")
     entries = tuple(parse_entry(r, f"{origin}: tokens[{i}]") for i, r in enumerate(raw))
