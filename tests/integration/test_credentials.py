@@ -23,9 +23,11 @@ from shared.auth import hash_token, new_token
 from shared.settings import DEV_ADMIN_TOKEN
 from shared.stack.common import free_port
 from shared.stack.stack import SERVICES, ServiceProcess
+from tests.kafka_helpers import wait_for
 from tests.router_env import RouterEnv, sql
 
 SPEC = {s.name: s for s in SERVICES}
+SCORING = Path(__file__).resolve().parents[2] / "deploy" / "config" / "scoring.yaml"
 ALICE, READER, IMPORTER = new_token(), new_token(), new_token()
 OPS_OLD, OPS_NEW, EXPIRED = new_token(), new_token(), new_token()
 
@@ -56,6 +58,7 @@ def tokens_doc(*, with_old_ops: bool = True) -> str:
 class World:
     env: RouterEnv
     tokens: Path
+    scoring: Path
     router: httpx.AsyncClient
     nurture: httpx.AsyncClient
     ingest: httpx.AsyncClient
@@ -68,7 +71,14 @@ async def world(stack, tmp_root: Path) -> AsyncIterator[World]:
     env = await make_router_env(stack)
     tokens = tmp_root / f"tokens-{uuid.uuid4().hex[:8]}.yaml"
     tokens.write_text(tokens_doc())
-    extra = {"LEADFLOW_ADMIN_TOKENS_FILE": str(tokens), "LEADFLOW_ADMIN_TOKEN": ""}
+    scoring = tmp_root / f"scoring-{uuid.uuid4().hex[:8]}.yaml"
+    scoring.write_bytes(SCORING.read_bytes())
+    extra = {
+        "LEADFLOW_ADMIN_TOKENS_FILE": str(tokens),
+        "LEADFLOW_ADMIN_TOKEN": "",
+        "LEADFLOW_ROUTER_SCORING_FILE": str(scoring),
+        "LEADFLOW_ROUTER_SCORING_RELOAD_SECONDS": "0.2",
+    }
     procs = []
     for name in ("router", "nurture", "ingest"):
         proc = ServiceProcess(
@@ -88,7 +98,7 @@ async def world(stack, tmp_root: Path) -> AsyncIterator[World]:
         httpx.AsyncClient(base_url=nurture.url, timeout=30) as n,
         httpx.AsyncClient(base_url=ingest.url, timeout=30) as i,
     ):
-        yield World(env, tokens, r, n, i)
+        yield World(env, tokens, scoring, r, n, i)
     for proc in procs:
         await asyncio.to_thread(proc.stop)
 
@@ -285,3 +295,18 @@ async def test_the_router_records_the_scoring_version_in_force_once(world: World
         w.env, "SELECT count(*) FROM router.audit_event WHERE action = 'scoring.loaded'"
     )
     assert rows[0][0] == 1
+
+
+async def test_a_new_scoring_version_in_force_is_recorded(world: World):
+    w = world
+    (first,) = (await audit(w.router, action="scoring.loaded"))["events"]
+    w.scoring.write_bytes(SCORING.read_bytes() + b"\n# tuned by marketing ops\n")
+
+    async def recorded() -> list[dict[str, Any]] | None:
+        found = (await audit(w.router, action="scoring.loaded"))["events"]
+        return found if len(found) == 2 else None
+
+    newest, oldest = await wait_for(recorded, timeout=20)
+    assert oldest == first
+    assert newest["changes"]["previous_version"] == first["changes"]["version"]
+    assert newest["changes"]["version"] != first["changes"]["version"]
