@@ -80,7 +80,7 @@ class Credentials:
         fixed: list[TokenEntry] = []
         if settings.is_dev:
             fixed.append(_every_scope(DEV_NAME, settings.dev_admin_token.get_secret_value()))
-        if settings.admin_token is not None:  # deprecated: LEADFLOW_ADMIN_TOKENS_FILE
+        if settings.admin_token is not None:  # deprecated in favour of the tokens file
             fixed.append(_every_scope(LEGACY_NAME, settings.admin_token.get_secret_value()))
         return cls(path=settings.admin_tokens_file, fixed=tuple(fixed))
 

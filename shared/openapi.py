@@ -111,7 +111,8 @@ HEADERS: dict[str, dict[str, Any]] = {
         "example": "true",
     },
     "WWW-Authenticate": {
-        "description": "The credentials the operation takes: `Bearer` for the admin token; "
+        "description": "The credentials the operation takes: `Bearer` for an admin token (with "
+        '`error="insufficient_scope", scope="..."` when the token lacks the scope); '
         '`Signature realm="leadflow", headers="webhook-id webhook-timestamp '
         'webhook-signature"` for a signed source.',
         "schema": {"type": "string"},

@@ -1,4 +1,4 @@
-"""Trade-show badge-scan imports (admin token): an import job like a purchased list's."""
+"""Trade-show badge-scan imports (a token with the import scope): an import job like a purchased list's."""
 
 from __future__ import annotations
 

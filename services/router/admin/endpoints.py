@@ -231,8 +231,8 @@ async def patch_rep(
         for key, value in row.items():
             setattr(rep, key, value)
         out = _rep_out(rep, now)
-        changes = diff(before, _rep_config(rep), redact=REP_PERSONAL)
-        await record_audit(session, principal, "rep.updated", "rep", rep_id, changes)
+        audited = diff(before, _rep_config(rep), redact=REP_PERSONAL)
+        await record_audit(session, principal, "rep.updated", "rep", rep_id, audited)
     return await _release_if_departed(ctx, rep_id, out)
 
 

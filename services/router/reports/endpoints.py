@@ -90,7 +90,7 @@ Inactivity segments and stages are listed in order, even when empty; interest va
 """
 
 LEADS_DESCRIPTION = """
-The leads of a segment (personal data: admin token only). Filters as for `/v1/admin/segments`
+The leads of a segment (personal data: a token with the read scope only). Filters as for `/v1/admin/segments`
 (`inactivity`, `stage`, `campaign`, `form`, `custom.<field>`; each repeatable, all must hold).
 Fields: id, stage, status, owner, team, source, channel, received_at, last_activity_at,
 email, name, company, country, campaign, segment (the inactivity segment).
