@@ -310,3 +310,35 @@ async def test_a_new_scoring_version_in_force_is_recorded(world: World):
     assert oldest == first
     assert newest["changes"]["previous_version"] == first["changes"]["version"]
     assert newest["changes"]["version"] != first["changes"]["version"]
+
+
+async def test_outside_dev_only_the_file_counts(stack, tmp_root: Path):
+    """A production router: the file's tokens work, the dev token does not; a tokens file
+    that is not valid stops the service at start-up, naming the problem."""
+    from tests.router_env import make_router_env
+
+    env = await make_router_env(stack)
+    tokens = tmp_root / f"tokens-prod-{uuid.uuid4().hex[:8]}.yaml"
+    tokens.write_text(tokens_doc())
+    settings = {"LEADFLOW_ENV": "production", "LEADFLOW_ADMIN_TOKENS_FILE": str(tokens)}
+    base = {k: v for k, v in env.env(**settings).items() if k != "LEADFLOW_ADMIN_TOKEN"}
+    proc = ServiceProcess(SPEC["router"], base, port=free_port(), log=tmp_root / "router-prod.log")
+    await asyncio.to_thread(proc.start)
+    try:
+        await asyncio.to_thread(proc.wait_ready)
+        async with httpx.AsyncClient(base_url=proc.url, timeout=30) as client:
+            dev = await client.get("/v1/admin/teams", headers=bearer(DEV_ADMIN_TOKEN))
+            assert dev.status_code == 401
+            assert (await client.get("/v1/admin/teams", headers=bearer(READER))).status_code == 200
+    finally:
+        await asyncio.to_thread(proc.stop)
+
+    from services.router.app import create_app
+    from services.router.settings import RouterSettings
+    from shared.auth import TokensFileError
+
+    broken = tmp_root / f"tokens-broken-{uuid.uuid4().hex[:8]}.yaml"
+    broken.write_text("tokens:\n  - name: alice\n    scopes: [root]\n    sha256: " + "0" * 64)
+    with pytest.raises(TokensFileError, match="unknown scope 'root'"):
+        create_app(RouterSettings(env="production", database_url=env.database_url,
+                                  admin_tokens_file=broken))  # fmt: skip
