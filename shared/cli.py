@@ -20,6 +20,7 @@ from shared.cli_kafka import fail_on_authentication, kafka_settings
 from shared.dlq_cli import dlq_app
 from shared.kafka.errors import KafkaAuthenticationFailed
 from shared.settings import DEV_ADMIN_TOKEN, DEV_WEBHOOK_SECRET
+from shared.tokens_cli import tokens_app
 
 app = typer.Typer(
     help="leadflow: route every lead to the right rep within the hour.", no_args_is_help=True
@@ -51,6 +52,7 @@ def _root(
 
 app.add_typer(stack_app, name="stack")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(tokens_app, name="tokens")
 console = Console(stderr=True)
 
 INGEST_URL = os.environ.get("LEADFLOW_INGEST_URL", "http://127.0.0.1:8000")
@@ -505,7 +507,13 @@ def _upload_and_follow(
 MappingOption = Annotated[
     str | None, typer.Option(help='JSON: CSV header -> lead field, e.g. {"E-Mail":"email"}')
 ]
-TokenOption = Annotated[str, typer.Option(envvar="LEADFLOW_ADMIN_TOKEN")]
+# the operator's own named token (LEADFLOW_TOKEN), else the deprecated single admin token
+TokenOption = Annotated[
+    str,
+    typer.Option(
+        envvar=["LEADFLOW_TOKEN", "LEADFLOW_ADMIN_TOKEN"], help="a token with the import scope"
+    ),
+]
 ShowRejectedOption = Annotated[int, typer.Option(help="how many rejected rows to list")]
 WaitOption = Annotated[
     bool, typer.Option(help="follow the import job to the end (--no-wait: upload only)")

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from fastapi import APIRouter, FastAPI
 
 from shared import db
+from shared.credentials import Credentials
 from shared.http import ReadinessCheck, install_error_handlers, install_health_routes
 from shared.metrics import HttpMetrics, HttpMetricsMiddleware
 from shared.openapi import ADMIN, install_openapi, operation_id
@@ -32,8 +33,10 @@ def consumer_app(
     runtime: ConsumerRuntime,
     api: APIRouter,
     http_metrics: HttpMetrics,
+    credentials: Credentials,
 ) -> FastAPI:
-    """``app.state.<service>`` holds the runtime's context once started."""
+    """``app.state.<service>`` holds the runtime's context once started; ``app.state.credentials``
+    the admin tokens the API accepts."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -50,6 +53,7 @@ def consumer_app(
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
     )
+    app.state.credentials = credentials
     install_openapi(app, security=ADMIN)
     install_error_handlers(app)
     app.include_router(api)

@@ -115,20 +115,6 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def require_bearer(request: Request, expected: str) -> None:
-    """Constant-time check of ``Authorization: Bearer <token>``; 401 otherwise."""
-    import hmac
-
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
-        raise ApiError(
-            401,
-            "unauthorized",
-            "a valid admin bearer token is required",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-
 class _BodyTooLarge(Exception):
     pass
 

@@ -111,7 +111,8 @@ HEADERS: dict[str, dict[str, Any]] = {
         "example": "true",
     },
     "WWW-Authenticate": {
-        "description": "The credentials the operation takes: `Bearer` for the admin token; "
+        "description": "The credentials the operation takes: `Bearer` for an admin token (with "
+        '`error="insufficient_scope", scope="..."` when the token lacks the scope); '
         '`Signature realm="leadflow", headers="webhook-id webhook-timestamp '
         'webhook-signature"` for a signed source.',
         "schema": {"type": "string"},
@@ -139,7 +140,13 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     "adminToken": {
         "type": "http",
         "scheme": "bearer",
-        "description": "`Authorization: Bearer <LEADFLOW_ADMIN_TOKEN>`: imports and the admin APIs.",
+        "description": "`Authorization: Bearer <token>`: imports and the admin APIs. A token is "
+        "named (a person or a tool) and holds scopes: `read` (the GETs of the admin APIs), "
+        "`admin` (changes; implies read), `import` (trade-show and list imports), `activities`. "
+        "Tokens are listed, as SHA-256 hashes, in `LEADFLOW_ADMIN_TOKENS_FILE` (`leadflow tokens "
+        "new`); an operation names the scopes it needs (one of) in its security requirement. "
+        "No, an unknown or an expired token: 401; a token without the scope: 403 "
+        "`insufficient_scope`. The deprecated `LEADFLOW_ADMIN_TOKEN` holds every scope.",
     },
     "source": {
         "type": "apiKey",
@@ -288,9 +295,21 @@ ADMIN_UNAUTHORIZED = Answer(
     401,
     "unauthorized",
     "a valid admin bearer token is required",
-    summary="No or a wrong admin bearer token",
+    summary="No, an unknown or an expired admin bearer token",
     headers=("WWW-Authenticate",),
 )
+
+
+def insufficient_scope(scopes: Iterable[str]) -> Answer:
+    """The 403 of a token that holds none of ``scopes`` (``shared.credentials``)."""
+    named = " or ".join(repr(s) for s in scopes)
+    return Answer(
+        403,
+        "insufficient_scope",
+        f"token 'alice' lacks the scope {named}",
+        summary=f"The token lacks the scope {named}",
+        headers=("WWW-Authenticate",),
+    )
 
 
 def invalid(field: str, message: str, summary: str = "", *, kind: str = "value_error") -> Answer:
@@ -373,8 +392,17 @@ def finish(doc: dict[str, Any], routes: Iterable[Any], security: Security) -> di
     components["headers"] = {_component_name(h): obj for h, obj in HEADERS.items()}
 
     validation = errors(request_invalid())[422]
+    scoped = _scopes_by_operation(routes)
     for op in _operations(doc):
         health = OPERATIONS_TAG in op.get("tags", [])
+        scopes = scoped.get(op.get("operationId", ""))
+        if scopes:
+            op["security"] = [{"adminToken": list(scopes)}]
+            responses = op.setdefault("responses", {})
+            responses.update({str(k): v for k, v in errors(ADMIN_UNAUTHORIZED).items()
+                              if str(k) not in responses})  # fmt: skip
+            responses["403"] = errors(insufficient_scope(scopes))[403]
+            op["responses"] = dict(sorted(responses.items()))
         if not health:
             op.setdefault("security", security)
         for response in op.get("responses", {}).values():
@@ -388,6 +416,26 @@ def finish(doc: dict[str, Any], routes: Iterable[Any], security: Security) -> di
         if unused in schemas and f'"{REF.format(model=unused)}"' not in _text(doc):
             del schemas[unused]
     return doc
+
+
+def _scopes_by_operation(routes: Iterable[Any]) -> dict[str, tuple[str, ...]]:
+    """operation id -> the scopes its bearer-token dependency asks for (one of)."""
+    from shared.credentials import required_scopes
+
+    out: dict[str, tuple[str, ...]] = {}
+
+    def walk(dependant: Any) -> tuple[str, ...]:
+        found = tuple(s.value for s in required_scopes(dependant.call))
+        for sub in dependant.dependencies:
+            found = found or walk(sub)
+        return found
+
+    for route in routing.iter_route_contexts(list(routes)):
+        if isinstance(route.original_route, APIRoute):
+            scopes = walk(route.dependant)
+            if scopes:
+                out[route.unique_id] = scopes
+    return out
 
 
 def _operations(doc: dict[str, Any]) -> Iterable[dict[str, Any]]:

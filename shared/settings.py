@@ -126,7 +126,11 @@ class CommonSettings(KafkaSettings):
     # Dev-only conveniences; ignored outside dev.
     dev_webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
     dev_admin_token: SecretStr = SecretStr(DEV_ADMIN_TOKEN)
+    # Admin credentials (shared/credentials.py). The tokens file (named tokens with scopes, kept
+    # as SHA-256 hashes; re-read when it changes) is the way outside dev; the single
+    # LEADFLOW_ADMIN_TOKEN still works as a token named "admin" with every scope (deprecated).
     admin_token: SecretStr | None = None
+    admin_tokens_file: Path | None = None
 
     @property
     def is_dev(self) -> bool:
@@ -149,18 +153,14 @@ class CommonSettings(KafkaSettings):
             return self
         if self.database_url is None:
             raise ValueError("LEADFLOW_DATABASE_URL is required outside dev")
-        if self.admin_token is None:
-            raise ValueError("LEADFLOW_ADMIN_TOKEN is required outside dev")
-        if is_placeholder(self.admin_token.get_secret_value()):
+        if self.admin_token is None and self.admin_tokens_file is None:
+            raise ValueError(
+                "LEADFLOW_ADMIN_TOKENS_FILE (or the deprecated LEADFLOW_ADMIN_TOKEN) is required"
+                " outside dev"
+            )
+        if self.admin_token is not None and is_placeholder(self.admin_token.get_secret_value()):
             raise ValueError("LEADFLOW_ADMIN_TOKEN is a placeholder; set a real secret")
         return self
-
-    def effective_admin_token(self) -> str:
-        if self.admin_token is not None:
-            return self.admin_token.get_secret_value()
-        if self.is_dev:
-            return self.dev_admin_token.get_secret_value()
-        raise RuntimeError("no admin token configured")  # unreachable: validator guards it
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

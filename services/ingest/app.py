@@ -12,6 +12,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from services.ingest import metrics
 from services.ingest.activities.endpoints import router as activities_router
+from services.ingest.audit import router as audit_router
 from services.ingest.context import IngestContext, utc_now
 from services.ingest.idempotency.repository import IdempotencyRepository
 from services.ingest.idempotency.service import request_db_settings
@@ -23,6 +24,7 @@ from services.ingest.sources.config import load_sources
 from services.ingest.sources.redirects import install_error_redirects
 from services.ingest.trade_shows.endpoints import router as trade_shows_router
 from shared import db
+from shared.credentials import Credentials
 from shared.dispositions import load_dispositions
 from shared.http import (
     BodySizeLimitMiddleware,
@@ -67,6 +69,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         dev_secret=settings.dev_webhook_secret.get_secret_value(),
     )
     dispositions = load_dispositions(settings.dispositions_file)
+    credentials = Credentials.from_settings(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -144,6 +147,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
     )
+    app.state.credentials = credentials
     install_openapi(app, security=ADMIN)  # leads and activities name their own
     install_error_handlers(app)
     install_error_redirects(app)  # plain HTML forms of public sources: 303 to their error page
@@ -151,6 +155,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(activities_router)
     app.include_router(trade_shows_router)
     app.include_router(imports_router)
+    app.include_router(audit_router)
 
     def checks() -> dict[str, ReadinessCheck]:
         ctx: IngestContext = app.state.ingest

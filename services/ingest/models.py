@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.ingest.domain.jobs import ImportKind, JobStatus
+from shared.audit import AuditEventMixin
 from shared.db import make_base
 
 SCHEMA = "ingest"
@@ -141,3 +142,9 @@ class ImportRow(Base):
     event_id: Mapped[str | None] = mapped_column(String(64))
     errors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEvent(AuditEventMixin, Base):
+    """An admin change to ingest's data: who, when, what (``shared/audit.py``)."""
+
+    __tablename__ = "audit_event"

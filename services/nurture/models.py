@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.audit import AuditEventMixin
 from shared.db import make_base
 from shared.outbox import OutboxMixin, ProcessedEventMixin
 
@@ -159,3 +160,9 @@ class ProcessedEvent(ProcessedEventMixin, Base):
 
 class Outbox(OutboxMixin, Base):
     __tablename__ = "outbox"
+
+
+class AuditEvent(AuditEventMixin, Base):
+    """An admin change to nurture's data: who, when, what (``shared/audit.py``)."""
+
+    __tablename__ = "audit_event"

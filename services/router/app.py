@@ -6,11 +6,13 @@ from fastapi import APIRouter, FastAPI
 
 from services.router import metrics
 from services.router.admin.endpoints import router as admin_router
+from services.router.audit import router as audit_router
 from services.router.dedupe.endpoints import router as dedupe_router
 from services.router.reports.endpoints import router as reports_router
 from services.router.runtime import RouterRuntime
 from services.router.settings import RouterSettings
 from shared.consumer_app import consumer_app
+from shared.credentials import Credentials
 from shared.logging import configure_logging
 
 
@@ -23,10 +25,12 @@ def create_app(
     api.include_router(admin_router)
     api.include_router(dedupe_router)
     api.include_router(reports_router)
+    api.include_router(audit_router)
     return consumer_app(
         service="router",
         summary="Dedupe, score and assign every lead; the SLA clock to first touch. Admin API.",
         runtime=runtime or RouterRuntime(settings),
         api=api,
         http_metrics=metrics.HTTP,
+        credentials=Credentials.from_settings(settings),
     )

@@ -12,6 +12,7 @@ from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, Stri
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.audit import AuditEventMixin
 from shared.db import make_base
 from shared.outbox import OutboxMixin, ProcessedEventMixin
 
@@ -359,3 +360,9 @@ class PendingActivity(Base):
     event_id: Mapped[str] = mapped_column(String(128))
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     parked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(AuditEventMixin, Base):
+    """An admin change to router's data: who, when, what (``shared/audit.py``)."""
+
+    __tablename__ = "audit_event"

@@ -8,6 +8,7 @@ import contextlib
 from datetime import timedelta
 
 from services.router.assignment.service import decide
+from services.router.audit import record_scoring_loaded
 from services.router.context import Clock, RouterContext, utc_now
 from services.router.domain.scoring import ScoringRulesSource
 from services.router.handlers import make_batch_handler, make_handler
@@ -132,6 +133,7 @@ class RouterRuntime:
             self.tasks.spawn("sla", run_scheduler(ctx, self._stopping))
             self.tasks.spawn("queue", self._drain_queue_forever(ctx))
             self.tasks.spawn("lifecycle", run_sweeper(ctx, self._stopping))
+        await self._audit_scoring(ctx)
         self.tasks.spawn("scoring", self._reload_scoring_forever(ctx))
         dlq_topics = [
             dlq_topic(s.topic(t.topic)) for t in (LEAD_RECEIVED, LEAD_RECEIVED_BULK, LEAD_ACTIVITY)
@@ -186,8 +188,20 @@ class RouterRuntime:
             try:
                 if ctx.scoring.reload_if_changed():
                     log.info("router.scoring_reloaded", version=ctx.scoring.rules.version)
+                    await self._audit_scoring(ctx)
             except Exception as exc:  # keep the previous rules
                 log.error("router.scoring_reload_failed", error=str(exc))
+
+    @staticmethod
+    async def _audit_scoring(ctx: RouterContext) -> None:
+        """The audit trail records each scoring version that comes into force (the file is the
+        only way scoring changes). A database hiccup here must not stop the router."""
+        try:
+            await record_scoring_loaded(
+                ctx.sessions, ctx.scoring.rules.version, ctx.scoring.path.name
+            )
+        except Exception as exc:
+            log.warning("router.scoring_audit_failed", error=repr(exc))
 
 
 async def drain_queue(ctx: RouterContext, page: int = 100) -> int:

@@ -402,6 +402,17 @@ async def test_api_validates_and_protects(env, nurture, producer):
     assert statuses == {"web-welcome": "paused", "nurture-warm": "unenrolled"}
     r = await api.delete(f"/v1/nurture/leads/{lead}/enrollments/nurture-warm", headers=ADMIN)
     assert r.status_code == 404
+    # the operator's actions are in nurture's audit trail, oldest last; refusals are not
+    r = await api.get("/v1/admin/audit", params={"subject_id": str(lead)}, headers=ADMIN)
+    events = r.json()["events"]
+    assert [(e["action"], e["actor"]) for e in events] == [
+        ("enrollment.removed", "dev"),
+        ("nurture.paused", "dev"),
+        ("enrollment.added", "dev"),
+    ]
+    assert events[0]["changes"] == {"sequence_id": "nurture-warm"}
+    assert events[2]["changes"]["sequence_id"] == "nurture-warm"
+    assert "break" not in str(events)  # free-text reasons stay with the enrollment
 
 
 async def test_no_lead_gets_more_steps_in_a_week_than_the_cap(env, nurture, producer):

@@ -67,6 +67,12 @@ async def world(stack, tmp_root: Path) -> AsyncIterator[World]:
     assert not failures
 
 
+async def audit_of(w: World, lead_id: str) -> list[dict[str, Any]]:
+    r = await w.admin.get("/v1/admin/audit", params={"subject_id": lead_id}, headers=ADMIN)
+    assert r.status_code == 200, r.text
+    return r.json()["events"]  # type: ignore[no-any-return]
+
+
 def tag() -> str:
     return uuid.uuid4().hex[:8]
 
@@ -377,6 +383,13 @@ async def test_a_direct_merge_frees_the_merged_leads_rep_and_a_dismissal_changes
     assert r.json()["merge"]["reason"] == f"admin merged lead {fold} into lead {keep}"
     after = await open_leads(w)
     assert after[fold_owner] == before[fold_owner] - 1  # the rep has room again
+    (audited,) = await audit_of(w, keep)
+    assert (audited["action"], audited["actor"]) == ("merge.applied", "dev")
+    assert audited["changes"]["merged_lead_id"] == fold
+    assert audited["changes"]["merge_id"] == r.json()["merge"]["id"]
+    assert audited["changes"]["from_review"] is False
+    assert audited["changes"]["released_rep_id"] == fold_owner
+    assert t not in str(audited)  # ids only: no address, phone or name of the person
     assert (await lead_row(w, keep))["owner_rep_id"] == keep_owner  # the survivor keeps its owner
     survivor = await lead_row(w, keep)
     assert survivor["profile"]["phone"] == "+14155550199"
@@ -439,6 +452,9 @@ async def test_a_direct_merge_frees_the_merged_leads_rep_and_a_dismissal_changes
     assert again.status_code == 409 and again.json()["code"] == "already_decided"
     merge_now = await w.admin.post(f"/v1/admin/duplicates/{second}/{first}/merge", headers=ADMIN)
     assert merge_now.status_code == 409
+    (audited,) = await audit_of(w, second)  # the refused second dismissal is not recorded
+    assert audited["action"] == "review.resolved"
+    assert audited["changes"] == {"other_lead_id": first, "status": "dismissed"}
 
 
 async def test_a_split_lead_is_routed_as_new_and_both_histories_are_right(world, stack):
@@ -481,6 +497,10 @@ async def test_a_split_lead_is_routed_as_new_and_both_histories_are_right(world,
     )  # fmt: skip
     assert data["submission_ids"] == [bob_sub]
     assert data["identities"] == [{"kind": "phone", "value": "+442079460002"}]
+    (audited,) = await audit_of(w, lead)
+    assert audited["action"] == "split.applied" and audited["changes"] == {
+        "split_id": body["split"]["id"], "new_lead_id": new, "submission_ids": [bob_sub],
+    }  # fmt: skip
     assert counted("leadflow_router_splits_total") >= 1
 
     # each lead is what its own submissions make it
@@ -547,6 +567,8 @@ async def test_what_cannot_be_done_is_a_clear_4xx(world):
         assert r.headers["content-type"] == "application/problem+json"
     wrong = await post(f"/v1/admin/leads/{a}/split", {"submission_ids": [nobody]})
     assert wrong.json()["errors"][0]["field"] == "submission_ids"
+    for lead in (a, c, nobody):  # nothing refused is in the audit trail
+        assert await audit_of(w, lead) == []
     assert nobody in wrong.json()["errors"][0]["message"]
 
     # a review's survivor must be one of its pair

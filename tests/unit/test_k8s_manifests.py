@@ -114,15 +114,41 @@ def test_environment_names_are_read_by_the_code_and_secrets_are_placeholders() -
     assert set(env) - known == set(), "ConfigMap variables no settings class reads"
     assert set(secret) - known == set(), "Secret variables no settings class reads"
     assert set(env) & set(secret) == set()
-    assert secrets_envs() | {"LEADFLOW_ADMIN_TOKEN", "LEADFLOW_DATABASE_URL"} <= set(secret)
+    assert secrets_envs() | {"LEADFLOW_DATABASE_URL"} <= set(secret)
+    assert "LEADFLOW_ADMIN_TOKEN" not in secret, "admin tokens come from the tokens file"
     for var, value in secret.items():
         if var != "LEADFLOW_DATABASE_URL":
             assert is_placeholder(value), f"{var} holds what looks like a real secret"
     assert ":changeme@" in secret["LEADFLOW_DATABASE_URL"]
     config_files = set(find("ConfigMap", "leadflow-config")["data"])
     for var, value in env.items():
-        if var.endswith("_FILE"):
+        if var.endswith("_FILE") and var != "LEADFLOW_ADMIN_TOKENS_FILE":
             assert value.startswith("/etc/leadflow/") and value.rsplit("/", 1)[1] in config_files
+
+
+def test_every_service_reads_the_admin_tokens_from_the_mounted_secret() -> None:
+    """LEADFLOW_ADMIN_TOKENS_FILE names a key of the leadflow-admin-tokens Secret in the
+    directory each deployment mounts it at (a directory: a subPath would never see a
+    rotation), and the Secret holds a placeholder that start-up rejects."""
+    from shared.auth import TokensFileError, parse_tokens
+
+    path = find("ConfigMap", "leadflow-env")["data"]["LEADFLOW_ADMIN_TOKENS_FILE"]
+    directory, key = path.rsplit("/", 1)
+    secret = find("Secret", "leadflow-admin-tokens")
+    assert set(secret["stringData"]) == {key}
+    with pytest.raises(TokensFileError, match="sha256"):
+        parse_tokens(secret["stringData"][key])
+    for app in APPS:
+        spec = find("Deployment", f"leadflow-{app}")["spec"]["template"]["spec"]
+        volumes = {v["name"]: v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
+        (container,) = spec["containers"]
+        mounts = [
+            m for m in container["volumeMounts"]
+            if volumes.get(m["name"]) == "leadflow-admin-tokens"
+        ]  # fmt: skip
+        assert [(m["mountPath"], m.get("readOnly"), m.get("subPath")) for m in mounts] == [
+            (directory, True, None)
+        ], app
 
 
 def test_every_config_file_a_service_reads_comes_from_the_mounted_configmap() -> None:

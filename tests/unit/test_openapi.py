@@ -168,31 +168,52 @@ def test_security_schemes_exist_and_every_operation_names_its_security(service: 
 
 
 @by_service
-def test_admin_routes_document_the_admin_token_and_only_they(service: Service) -> None:
-    """The document's security follows the code: routes behind the bearer check say so."""
+def test_admin_routes_document_the_admin_token_with_its_scopes_and_only_they(
+    service: Service,
+) -> None:
+    """The document's security follows the code: routes behind a scope dependency name the
+    scopes in their security requirement and document 401 and the 403 naming the scope; reads
+    ask for read (or import), changes for admin or import."""
     from fastapi import routing
+
+    from shared.credentials import required_scopes
 
     app = _app(service)
     doc = _doc(service)
     by_id = {op["operationId"]: op for _, op in _operations(doc)}
+    seen = 0
     for route in routing.iter_route_contexts(app.routes):
         if not isinstance(route.original_route, routing.APIRoute):
             continue
         if not getattr(route, "include_in_schema", True):
             continue
-        names = _dependency_names(route.dependant)  # type: ignore[attr-defined]
+        scopes = _scopes(route.dependant)  # type: ignore[attr-defined]
         op = by_id[route.unique_id]  # type: ignore[attr-defined]
-        admin = bool(names & {"require_admin", "admin"})
-        assert (op.get("security") == [{"adminToken": []}]) == admin, route.unique_id  # type: ignore[attr-defined]
-        if admin:
-            assert "401" in op["responses"], f"{route.unique_id}: its 401 is not documented"  # type: ignore[attr-defined]
+        uses_token = any("adminToken" in requirement for requirement in op.get("security", []))
+        assert uses_token == bool(scopes), route.unique_id  # type: ignore[attr-defined]
+        if not scopes:
+            continue
+        seen += 1
+        assert op["security"] == [{"adminToken": list(scopes)}]
+        assert "401" in op["responses"], f"{route.unique_id}: its 401 is not documented"  # type: ignore[attr-defined]
+        forbidden = op["responses"]["403"]["content"][PROBLEM_JSON]["examples"]
+        assert all(f"'{s}'" in forbidden["insufficient_scope"]["value"]["detail"] for s in scopes)
+        methods = route.original_route.methods  # type: ignore[attr-defined]
+        if methods <= {"GET", "HEAD"}:
+            assert "read" in scopes, route.unique_id  # type: ignore[attr-defined]
+        else:
+            assert set(scopes) <= {"admin", "import"}, route.unique_id  # type: ignore[attr-defined]
+    assert seen, "no token-protected route found"
+    assert required_scopes(len) == ()
 
 
-def _dependency_names(dependant: Any) -> set[str]:
-    names = {getattr(dependant.call, "__name__", "")}
+def _scopes(dependant: Any) -> tuple[str, ...]:
+    from shared.credentials import required_scopes
+
+    found = tuple(s.value for s in required_scopes(dependant.call))
     for sub in dependant.dependencies:
-        names |= _dependency_names(sub)
-    return names
+        found = found or _scopes(sub)
+    return found
 
 
 def test_submit_lead_documents_signing_idempotency_and_the_form_redirect() -> None:

@@ -1,4 +1,4 @@
-"""Import jobs over HTTP (admin token): upload a purchased list; follow, page through and
+"""Import jobs over HTTP (a token with the `import` scope; `read` may follow them): upload a purchased list; follow, page through and
 cancel any import (lists and trade shows alike)."""
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from services.ingest.problems import (
     LIST_IMPORT_ERRORS,
     READ_IMPORT_ERRORS,
 )
-from services.ingest.sources.auth import require_admin
+from shared.auth import Principal
+from shared.credentials import ImportPrincipal, needs_import_or_read
 from shared.http import ApiError
 from shared.openapi import header_ref
 
-router = APIRouter(prefix="/v1", tags=["imports"], dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/v1", tags=["imports"])
 
 # The answers of an upload besides its problems: the queued job, or an identical earlier one.
 UPLOAD_ANSWERS: dict[int | str, dict[str, Any]] = {
@@ -81,10 +82,10 @@ def job_response(ctx: IngestContext, job: ImportJob, replayed: bool) -> JSONResp
 
 
 async def upload(
-    ctx: IngestContext, target: Target, file: UploadFile, mapping: str | None
+    ctx: IngestContext, target: Target, file: UploadFile, mapping: str | None, actor: Principal
 ) -> JSONResponse:
     overrides = parse_mapping(mapping)
-    job, replayed = await create_job(ctx, target, file.file, file.filename, overrides)
+    job, replayed = await create_job(ctx, target, file.file, file.filename, overrides, actor)
     return job_response(ctx, job, replayed)
 
 
@@ -121,6 +122,7 @@ async def create_list_import(
         str, Path(alias="list", description="the id of a `list` source, e.g. purchased-lists")
     ],
     file: Annotated[UploadFile, File(description="purchased-list CSV")],
+    principal: ImportPrincipal,
     mapping: Annotated[str | None, Form(description=MAPPING_HELP)] = None,
     ctx: IngestContext = Depends(get_context),
 ) -> JSONResponse:
@@ -145,7 +147,9 @@ async def create_list_import(
                 }
             ],
         )
-    return await upload(ctx, Target(kind=ImportKind.list, list_id=list_id), file, mapping)
+    return await upload(
+        ctx, Target(kind=ImportKind.list, list_id=list_id), file, mapping, principal
+    )
 
 
 @router.get(
@@ -161,6 +165,7 @@ async def create_list_import(
 )
 async def read_import(
     import_id: uuid.UUID,
+    _principal: Annotated[Principal, Depends(needs_import_or_read)],
     status: Annotated[Literal["accepted", "rejected"] | None, Query()] = None,
     after: Annotated[int, Query(ge=0, description="rows after this row number")] = 0,
     limit: Annotated[int, Query(ge=0, le=MAX_PAGE)] = 1000,
@@ -185,7 +190,7 @@ async def read_import(
     ),
 )
 async def delete_import(
-    import_id: uuid.UUID, ctx: IngestContext = Depends(get_context)
+    import_id: uuid.UUID, principal: ImportPrincipal, ctx: IngestContext = Depends(get_context)
 ) -> JSONResponse:
-    job = await cancel_job(ctx, import_id)
+    job = await cancel_job(ctx, import_id, principal)
     return JSONResponse(job_out(ctx, job).model_dump(mode="json", by_alias=True))

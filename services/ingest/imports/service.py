@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from services.ingest import metrics
+from services.ingest.audit import record_audit
 from services.ingest.context import IngestContext
 from services.ingest.domain import badge_scans, import_files
 from services.ingest.domain.ids import list_import_id, trade_show_import_id
@@ -31,6 +32,7 @@ from services.ingest.imports.schemas import (
 from services.ingest.leads.schemas import LEAD_FIELDS
 from services.ingest.leads.service import lane
 from services.ingest.models import ImportJob, ImportRow
+from shared.auth import Principal
 from shared.http import ApiError
 from shared.logging import get_logger
 
@@ -101,14 +103,16 @@ async def create_job(
     upload: IO[bytes],
     file_name: str | None,
     overrides: dict[str, str] | None,
+    actor: Principal,
 ) -> tuple[ImportJob, bool]:
-    """Store the file as a queued job. Returns (the job, whether it is an earlier one)."""
+    """Store the file as a queued job (and its ``import.started`` audit event). Returns (the
+    job, whether it is an earlier one)."""
     try:
         facts = await asyncio.to_thread(_scan, upload)
     except badge_scans.FileInvalid as exc:
         raise _invalid_file(exc) from None
     import_id = _import_id(target, facts.sha256, overrides)
-    existing = await _existing(ctx, import_id)
+    existing = await _existing(ctx, import_id, actor)
     if existing is not None:
         return existing, True
     try:
@@ -180,8 +184,14 @@ async def create_job(
             await repo.finish_upload(
                 import_id, total_rows=total, chunk_count=count, status=status, now=now
             )
+            await record_audit(
+                session, actor, "import.started", "import", import_id,
+                {"kind": target.kind.value, "list_id": target.list_id,
+                 "show_id": show.show_id if show else None, "file_sha256": facts.sha256,
+                 "file_bytes": facts.size, "total_rows": total},
+            )  # fmt: skip
     if not created:  # an identical upload was stored meanwhile
-        raced = await _existing(ctx, import_id)
+        raced = await _existing(ctx, import_id, actor)
         assert raced is not None
         return raced, True
     job = await _get(ctx, import_id)
@@ -197,7 +207,7 @@ async def create_job(
     return job, False
 
 
-async def _existing(ctx: IngestContext, import_id: uuid.UUID) -> ImportJob | None:
+async def _existing(ctx: IngestContext, import_id: uuid.UUID, actor: Principal) -> ImportJob | None:
     """The job of an earlier identical upload; a cancelled or failed one is queued again."""
     async with ctx.sessions.begin() as session:
         repo = ImportRepository(session)
@@ -208,6 +218,9 @@ async def _existing(ctx: IngestContext, import_id: uuid.UUID) -> ImportJob | Non
         if requeued:
             job = await repo.get(import_id)
             assert job is not None
+            await record_audit(
+                session, actor, "import.started", "import", import_id, {"requeued": True}
+            )
     if requeued:
         metrics.IMPORT_JOBS.labels(job.kind.value, JobStatus.queued.value).inc()
         log.info("ingest.import_requeued", import_id=str(import_id))
@@ -286,7 +299,7 @@ async def get_job(
     )
 
 
-async def cancel_job(ctx: IngestContext, import_id: uuid.UUID) -> ImportJob:
+async def cancel_job(ctx: IngestContext, import_id: uuid.UUID, actor: Principal) -> ImportJob:
     """Stop a queued or running job; rows already published stay (and stay recorded)."""
     async with ctx.sessions.begin() as session:
         repo = ImportRepository(session)
@@ -295,6 +308,7 @@ async def cancel_job(ctx: IngestContext, import_id: uuid.UUID) -> ImportJob:
             raise ApiError(404, "not_found", f"no import {import_id}")
         if job.status == JobStatus.cancelled:
             return job
+        before = job.status.value
         cancelled = can_cancel(job.status) and await repo.cancel(import_id, ctx.clock())
         job = await repo.get(import_id)
         assert job is not None
@@ -304,6 +318,10 @@ async def cancel_job(ctx: IngestContext, import_id: uuid.UUID) -> ImportJob:
                 "import_finished",
                 f"import {import_id} is {job.status.value}; only a queued or running import can be cancelled",
             )
+        await record_audit(
+            session, actor, "import.cancelled", "import", import_id,
+            {"status": {"before": before, "after": JobStatus.cancelled.value}},
+        )  # fmt: skip
     metrics.IMPORT_JOBS.labels(job.kind.value, JobStatus.cancelled.value).inc()
     log.info("ingest.import_cancelled", import_id=str(import_id))
     return job

@@ -12,7 +12,7 @@ from services.ingest.context import IngestContext, get_context
 from services.ingest.domain.signatures import SignatureError, SignedMessage, verify
 from services.ingest.sources.config import Source
 from services.ingest.sources.redirects import mark_form_navigation
-from shared.http import ApiError, require_bearer
+from shared.http import ApiError
 
 SOURCE_HEADER = "X-Leadflow-Source"
 
@@ -156,7 +156,3 @@ async def _authenticate(request: Request, ctx: IngestContext, source: Source) ->
     return Authenticated(
         source=source, body=body, signed=signed, idempotency_key=key, client=client
     )
-
-
-async def require_admin(request: Request, ctx: IngestContext = Depends(get_context)) -> None:
-    require_bearer(request, ctx.settings.effective_admin_token())

@@ -1,5 +1,7 @@
-"""Token-protected API: a lead's nurture state, and operator actions (pause, resume,
-enroll, unenroll). Each action locks the lead like every other writer."""
+"""Token-protected API: a lead's nurture state (scope read), and operator actions (pause,
+resume, enroll, unenroll; scope admin, each recorded in the audit trail with ids only: an
+operator's free-text reason stays with the enrollment, which erasure reaches). Each action locks
+the lead like every other writer."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 
 from services.nurture.api import responses as R
 from services.nurture.api.schemas import EnrollIn, PauseIn, ResumeIn, UnenrollIn
+from services.nurture.audit import record_audit
 from services.nurture.context import NurtureContext
 from services.nurture.leads.service import (
     end_enrollments,
@@ -22,7 +25,8 @@ from services.nurture.leads.service import (
 )
 from services.nurture.models import NurtureLead
 from services.nurture.repository import NurtureRepository
-from shared.http import ApiError, invalid_field, require_bearer
+from shared.credentials import AdminPrincipal, needs_admin, needs_read
+from shared.http import ApiError, invalid_field
 from shared.openapi import ok
 
 router = APIRouter(prefix="/v1/nurture", tags=["nurture"])
@@ -33,8 +37,9 @@ async def get_context(request: Request) -> NurtureContext:
     return request.app.state.nurture  # type: ignore[no-any-return]
 
 
-async def admin(request: Request, ctx: NurtureContext = Depends(get_context)) -> None:
-    require_bearer(request, ctx.settings.effective_admin_token())
+# operator actions need a token with the admin scope, reading one with read
+admin = needs_admin
+read = needs_read
 
 
 async def _locked_lead(repo: NurtureRepository, ref: uuid.UUID) -> NurtureLead:
@@ -75,7 +80,7 @@ async def lead_state(repo: NurtureRepository, lead: NurtureLead) -> dict[str, An
 
 @router.get(
     "/sequences",
-    dependencies=[Depends(admin)],
+    dependencies=[Depends(read)],
     summary="The sequences, windows, cap and lifecycle clocks in force",
     responses={200: ok(R.SEQUENCES), **R.LIST},
 )
@@ -85,7 +90,7 @@ async def sequences(ctx: NurtureContext = Depends(get_context)) -> dict[str, Any
 
 @router.get(
     "/leads/{lead_id}",
-    dependencies=[Depends(admin)],
+    dependencies=[Depends(read)],
     summary="A lead's nurture state: list, suppression, enrollments and their steps",
     responses={200: ok(R.STATE), **R.GET_LEAD},
 )
@@ -108,7 +113,10 @@ async def get_lead(
     responses={200: ok(R.PAUSED), **R.PAUSE},
 )
 async def pause_lead(
-    lead_id: uuid.UUID, body: PauseIn | None = None, ctx: NurtureContext = Depends(get_context)
+    lead_id: uuid.UUID,
+    principal: AdminPrincipal,
+    body: PauseIn | None = None,
+    ctx: NurtureContext = Depends(get_context),
 ) -> dict[str, Any]:
     body = body or PauseIn()
     async with ctx.sessions.begin() as session:
@@ -124,6 +132,7 @@ async def pause_lead(
             now=now,
         ):
             raise ApiError(409, "nothing_to_pause", f"lead {lead_id} has no active enrollment")
+        await record_audit(session, principal, "nurture.paused", "lead", lead.id, {})
         state = await lead_state(repo, lead)
     ctx.relay.notify()
     return state
@@ -136,7 +145,10 @@ async def pause_lead(
     responses={200: ok(R.STATE), **R.RESUME},
 )
 async def resume_lead(
-    lead_id: uuid.UUID, body: ResumeIn | None = None, ctx: NurtureContext = Depends(get_context)
+    lead_id: uuid.UUID,
+    principal: AdminPrincipal,
+    body: ResumeIn | None = None,
+    ctx: NurtureContext = Depends(get_context),
 ) -> dict[str, Any]:
     body = body or ResumeIn()
     async with ctx.sessions.begin() as session:
@@ -153,6 +165,7 @@ async def resume_lead(
             repo, lead, reason=body.reason, cause=f"api:resume:{uuid.uuid4()}", now=ctx.clock()
         ):
             raise ApiError(409, "nothing_to_resume", f"lead {lead_id} has no paused enrollment")
+        await record_audit(session, principal, "nurture.resumed", "lead", lead.id, {})
         state = await lead_state(repo, lead)
     ctx.relay.notify()
     return state
@@ -166,7 +179,10 @@ async def resume_lead(
     responses={201: ok(R.STATE, "Created"), **R.ENROLL},
 )
 async def enroll_lead(
-    lead_id: uuid.UUID, body: EnrollIn, ctx: NurtureContext = Depends(get_context)
+    lead_id: uuid.UUID,
+    body: EnrollIn,
+    principal: AdminPrincipal,
+    ctx: NurtureContext = Depends(get_context),
 ) -> dict[str, Any]:
     try:
         seq = ctx.config.sequence(body.sequence_id)
@@ -203,6 +219,10 @@ async def enroll_lead(
             raise ApiError(
                 409, "already_enrolled", f"lead {lead_id} is already in sequence {seq.id}"
             )
+        await record_audit(
+            session, principal, "enrollment.added", "lead", lead.id,
+            {"sequence_id": seq.id, "start_at": (body.start_at or now).isoformat()},
+        )  # fmt: skip
         state = await lead_state(repo, lead)
     ctx.relay.notify()
     return state
@@ -220,6 +240,7 @@ async def enroll_lead(
 async def unenroll_lead(
     lead_id: uuid.UUID,
     sequence_id: str,
+    principal: AdminPrincipal,
     body: UnenrollIn | None = None,
     ctx: NurtureContext = Depends(get_context),
 ) -> dict[str, Any]:
@@ -232,6 +253,10 @@ async def unenroll_lead(
             raise ApiError(404, "not_enrolled", f"lead {lead_id} is not in sequence {sequence_id}")
         await end_enrollments(repo, lead, running, status="unenrolled", reason=body.reason,
                               cause=f"api:unenroll:{uuid.uuid4()}", now=ctx.clock())  # fmt: skip
+        await record_audit(
+            session, principal, "enrollment.removed", "lead", lead.id,
+            {"sequence_id": sequence_id},
+        )  # fmt: skip
         state = await lead_state(repo, lead)
     ctx.relay.notify()
     return state

@@ -13,6 +13,7 @@ from sqlalchemy import delete
 
 from services.router.admin import responses as R
 from services.router.admin.schemas import HolidayIn, RepConfig, RepPatch, RulesIn, TeamConfig
+from services.router.audit import record_audit
 from services.router.context import RouterContext
 from services.router.convert import calendar
 from services.router.dedupe.repository import DedupeRepository
@@ -23,7 +24,10 @@ from services.router.lifecycle.service import departure, release_rep
 from services.router.models import Lead, Rep, RoutingRule, Team
 from services.router.repository import RouterRepository
 from services.router.routing_config import LIVE_REP_COLUMNS, rep_row, team_row
-from shared.http import ApiError, field_errors_from_pydantic, invalid_field, require_bearer
+from shared.audit import diff
+from shared.auth import Principal
+from shared.credentials import AdminPrincipal, needs_admin, needs_read
+from shared.http import ApiError, field_errors_from_pydantic, invalid_field
 from shared.openapi import ok
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -40,8 +44,11 @@ def _same_id(body_id: str, path_id: str) -> None:
         )
 
 
-async def admin(request: Request, ctx: RouterContext = Depends(get_context)) -> None:
-    require_bearer(request, ctx.settings.effective_admin_token())
+# changes need a token with the admin scope, reading one with read (admin implies it)
+admin = needs_admin
+read = needs_read
+# a rep's name and email are personal data: the audit trail says only that they changed
+REP_PERSONAL = frozenset({"name", "email"})
 
 
 def _rep_out(rep: Rep, now: datetime) -> dict[str, Any]:
@@ -99,7 +106,7 @@ def _team_out(team: Team) -> dict[str, Any]:
 
 @router.get(
     "/teams",
-    dependencies=[Depends(admin)],
+    dependencies=[Depends(read)],
     summary="The teams",
     responses={200: ok([R.TEAM]), **R.LIST},
 )
@@ -115,17 +122,26 @@ async def list_teams(ctx: RouterContext = Depends(get_context)) -> list[dict[str
     responses={200: ok(R.TEAM), **R.PUT_TEAM},
 )
 async def put_team(
-    team_id: str, body: TeamConfig, ctx: RouterContext = Depends(get_context)
+    team_id: str,
+    body: TeamConfig,
+    principal: AdminPrincipal,
+    ctx: RouterContext = Depends(get_context),
 ) -> dict[str, Any]:
     _same_id(body.id, team_id)
     async with ctx.sessions.begin() as session:
+        existing = await RouterRepository(session).team(team_id)
+        before = _team_out(existing) if existing is not None else None
         await session.merge(Team(**team_row(body)))
+        action = "team.updated" if existing is not None else "team.created"
+        await record_audit(
+            session, principal, action, "team", team_id, diff(before, team_row(body))
+        )
     return team_row(body)
 
 
 @router.get(
     "/reps",
-    dependencies=[Depends(admin)],
+    dependencies=[Depends(read)],
     summary="The reps, with their open leads and this period's new leads",
     responses={200: ok([R.REP]), **R.LIST},
 )
@@ -142,7 +158,10 @@ async def list_reps(ctx: RouterContext = Depends(get_context)) -> list[dict[str,
     responses={200: ok(R.REP_SAVED), **R.PUT_REP},
 )
 async def put_rep(
-    rep_id: str, body: RepConfig, ctx: RouterContext = Depends(get_context)
+    rep_id: str,
+    body: RepConfig,
+    principal: AdminPrincipal,
+    ctx: RouterContext = Depends(get_context),
 ) -> dict[str, Any]:
     _same_id(body.id, rep_id)
     async with ctx.sessions.begin() as session:
@@ -150,12 +169,16 @@ async def put_rep(
         if await repo.team(body.team) is None:
             raise invalid_field("team", f"unknown team {body.team!r}")
         existing = await repo.rep(rep_id)
+        before = _rep_config(existing) if existing is not None else None
         now = ctx.clock()
         row = rep_row(body, now)
         if existing is not None:  # keep live counters
             row.update({c: getattr(existing, c) for c in LIVE_REP_COLUMNS})
         rep = await session.merge(Rep(**row))
         out = _rep_out(rep, now)
+        action = "rep.updated" if existing is not None else "rep.created"
+        changes = diff(before, _rep_config(rep), redact=REP_PERSONAL)
+        await record_audit(session, principal, action, "rep", rep_id, changes)
     return await _release_if_departed(ctx, rep_id, out)
 
 
@@ -182,14 +205,18 @@ async def _release_if_departed(
     responses={200: ok(R.REP_SAVED), **R.PATCH_REP},
 )
 async def patch_rep(
-    rep_id: str, body: RepPatch, ctx: RouterContext = Depends(get_context)
+    rep_id: str,
+    body: RepPatch,
+    principal: AdminPrincipal,
+    ctx: RouterContext = Depends(get_context),
 ) -> dict[str, Any]:
     async with ctx.sessions.begin() as session:
         repo = RouterRepository(session)
         rep = await repo.rep(rep_id)
         if rep is None:
             raise ApiError(404, "not_found", f"no rep {rep_id}")
-        current = RepConfig.model_validate(_rep_config(rep))
+        before = _rep_config(rep)
+        current = RepConfig.model_validate(before)
         changes = body.model_dump(exclude_unset=True)
         try:
             updated = RepConfig.model_validate({**current.model_dump(), **changes})
@@ -204,6 +231,8 @@ async def patch_rep(
         for key, value in row.items():
             setattr(rep, key, value)
         out = _rep_out(rep, now)
+        audited = diff(before, _rep_config(rep), redact=REP_PERSONAL)
+        await record_audit(session, principal, "rep.updated", "rep", rep_id, audited)
     return await _release_if_departed(ctx, rep_id, out)
 
 
@@ -257,22 +286,34 @@ async def _list_holidays(
 
 
 async def _set_holiday(
-    ctx: RouterContext, kind: str, row_id: str, day: date, name: str | None
+    ctx: RouterContext,
+    principal: Principal,
+    kind: str,
+    row_id: str,
+    day: date,
+    name: str | None,
 ) -> dict[str, Any]:
     """Add, rename (``name``) or remove (None) an added date of a team or rep."""
     async with ctx.sessions.begin() as session:
         row = await _calendar_row(RouterRepository(session), kind, row_id, lock=True)
-        if name is None and not any(h["date"] == day.isoformat() for h in row.holidays):
+        held = next((h for h in row.holidays if h["date"] == day.isoformat()), None)
+        if name is None and held is None:
             raise ApiError(
                 404, "not_found", f"{day.isoformat()} is not an added date of {kind} {row_id}"
             )
         _with_date(row, day, name)
+        action = "holiday.removed" if name is None else "holiday.added"
+        changes = {
+            "date": day.isoformat(),
+            "name": {"before": held and held["name"], "after": name},
+        }
+        await record_audit(session, principal, action, kind, row_id, changes)
         return {"date": day.isoformat(), "name": name, "source": "added"}
 
 
 @router.get(
     "/teams/{team_id}/holidays",
-    dependencies=[Depends(admin)],
+    dependencies=[Depends(read)],
     responses={200: ok(R.CALENDAR), **R.calendar_errors("team")},
 )
 async def list_team_holidays(
@@ -289,10 +330,14 @@ async def list_team_holidays(
     responses={200: ok(R.HOLIDAY), **R.calendar_errors("team", write=True)},
 )
 async def put_team_holiday(
-    team_id: str, day: date, body: HolidayIn, ctx: RouterContext = Depends(get_context)
+    team_id: str,
+    day: date,
+    body: HolidayIn,
+    principal: AdminPrincipal,
+    ctx: RouterContext = Depends(get_context),
 ) -> dict[str, Any]:
     """Add a date to the team's calendar (or rename it): closed all day in its zone."""
-    return await _set_holiday(ctx, "team", team_id, day, body.name)
+    return await _set_holiday(ctx, principal, "team", team_id, day, body.name)
 
 
 @router.delete(
@@ -302,16 +347,16 @@ async def put_team_holiday(
     responses=R.calendar_errors("team", delete=True),
 )
 async def delete_team_holiday(
-    team_id: str, day: date, ctx: RouterContext = Depends(get_context)
+    team_id: str, day: date, principal: AdminPrincipal, ctx: RouterContext = Depends(get_context)
 ) -> Response:
     """Remove an added date (public holidays come from the country and stay)."""
-    await _set_holiday(ctx, "team", team_id, day, None)
+    await _set_holiday(ctx, principal, "team", team_id, day, None)
     return Response(status_code=204)
 
 
 @router.get(
     "/reps/{rep_id}/holidays",
-    dependencies=[Depends(admin)],
+    dependencies=[Depends(read)],
     responses={200: ok(R.CALENDAR | {"rep": "rep-ana"}), **R.calendar_errors("rep")},
 )
 async def list_rep_holidays(
@@ -327,10 +372,14 @@ async def list_rep_holidays(
     responses={200: ok(R.HOLIDAY), **R.calendar_errors("rep", write=True)},
 )
 async def put_rep_holiday(
-    rep_id: str, day: date, body: HolidayIn, ctx: RouterContext = Depends(get_context)
+    rep_id: str,
+    day: date,
+    body: HolidayIn,
+    principal: AdminPrincipal,
+    ctx: RouterContext = Depends(get_context),
 ) -> dict[str, Any]:
     """Add a date to the rep's own calendar (or rename it): no new leads that local day."""
-    return await _set_holiday(ctx, "rep", rep_id, day, body.name)
+    return await _set_holiday(ctx, principal, "rep", rep_id, day, body.name)
 
 
 @router.delete(
@@ -341,15 +390,15 @@ async def put_rep_holiday(
     responses=R.calendar_errors("rep", delete=True),
 )
 async def delete_rep_holiday(
-    rep_id: str, day: date, ctx: RouterContext = Depends(get_context)
+    rep_id: str, day: date, principal: AdminPrincipal, ctx: RouterContext = Depends(get_context)
 ) -> Response:
-    await _set_holiday(ctx, "rep", rep_id, day, None)
+    await _set_holiday(ctx, principal, "rep", rep_id, day, None)
     return Response(status_code=204)
 
 
 @router.get(
     "/rules",
-    dependencies=[Depends(admin)],
+    dependencies=[Depends(read)],
     summary="The routing rules, in order",
     responses={200: ok([R.RULE]), **R.LIST},
 )
@@ -368,10 +417,17 @@ async def list_rules(ctx: RouterContext = Depends(get_context)) -> list[dict[str
     responses={200: ok([R.RULE]), **R.PUT_RULES},
 )
 async def put_rules(
-    body: RulesIn, ctx: RouterContext = Depends(get_context)
+    body: RulesIn, principal: AdminPrincipal, ctx: RouterContext = Depends(get_context)
 ) -> list[dict[str, Any]]:
+    after = [
+        {"name": r.name, "team": r.team, "when": r.when.model_dump(exclude_none=True)}
+        for r in body.rules
+    ]
     async with ctx.sessions.begin() as session:
         repo = RouterRepository(session)
+        before = [
+            {"name": r.name, "team": r.team_id, "when": r.conditions} for r in await repo.rules()
+        ]
         teams = {t.id for t in await repo.teams()}
         for i, rule in enumerate(body.rules):
             if rule.team not in teams:
@@ -388,10 +444,9 @@ async def put_rules(
                     conditions=rule.when.model_dump(exclude_none=True),
                 )
             )
-    return [
-        {"name": r.name, "team": r.team, "when": r.when.model_dump(exclude_none=True)}
-        for r in body.rules
-    ]
+        changes = diff({"rules": before}, {"rules": after})
+        await record_audit(session, principal, "rules.replaced", "rules", "routing", changes)
+    return after
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -400,7 +455,7 @@ def _iso(at: datetime | None) -> str | None:
 
 @router.get(
     "/leads/{lead_id}",
-    dependencies=[Depends(admin)],
+    dependencies=[Depends(read)],
     summary="One lead whole: owner, score, merges, decisions, SLA, sales status and stage history",
     responses={200: ok(R.LEAD_WHOLE), **R.GET_LEAD},
 )

@@ -11,8 +11,9 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Body, Depends
 
 from services.router.admin import responses as R
-from services.router.admin.endpoints import admin, get_context
+from services.router.admin.endpoints import get_context, read
 from services.router.assignment.service import TeamContended
+from services.router.audit import record_audit
 from services.router.context import RouterContext
 from services.router.dedupe import service
 from services.router.dedupe.repository import DedupeRepository
@@ -27,10 +28,12 @@ from services.router.dedupe.schemas import (
     review_out,
 )
 from services.router.domain import merge_split
+from shared.auth import Principal
+from shared.credentials import AdminPrincipal
 from shared.http import ApiError, invalid_field
 from shared.openapi import ok
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(admin)])
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 RouterCtx = Annotated[RouterContext, Depends(get_context)]
 T = TypeVar("T")
@@ -93,6 +96,7 @@ async def _decide(
 
 @router.get(
     "/duplicates",
+    dependencies=[Depends(read)],
     summary="Pairs of leads that may be one person, and how each was decided",
     responses={200: ok([R.REVIEW]), **R.LIST_DUPLICATES},
 )
@@ -117,6 +121,7 @@ async def merge_review(
     lead_id: uuid.UUID,
     other_lead_id: uuid.UUID,
     ctx: RouterCtx,
+    principal: AdminPrincipal,
     body: Annotated[MergeReviewIn | None, Body()] = None,
 ) -> dict[str, Any]:
     body = body or MergeReviewIn()
@@ -130,6 +135,7 @@ async def merge_review(
         out = await service.merge_review(
             ctx, repo, lead_id, other_lead_id, survivor_id=survivor, decider=decider, now=now
         )
+        await _audit_merge(repo, principal, out, review=True)
         return _merged_out(out)
 
     return await _decide(ctx, work)
@@ -147,6 +153,7 @@ async def dismiss_review(
     lead_id: uuid.UUID,
     other_lead_id: uuid.UUID,
     ctx: RouterCtx,
+    principal: AdminPrincipal,
     body: Annotated[DismissIn | None, Body()] = None,
 ) -> dict[str, Any]:
     body = body or DismissIn()
@@ -156,6 +163,10 @@ async def dismiss_review(
         review = await service.dismiss_review(
             repo, lead_id, other_lead_id, decider=decider, now=now
         )
+        await record_audit(
+            repo.session, principal, "review.resolved", "lead", lead_id,
+            {"other_lead_id": str(other_lead_id), "status": review.status},
+        )  # fmt: skip
         return review_out(review, await repo.leads_by_id([lead_id, other_lead_id]))
 
     return await _decide(ctx, work)
@@ -166,11 +177,14 @@ async def dismiss_review(
     summary="Merge another lead into this one (no review needed)",
     responses={200: ok(R.MERGED), **R.MERGE_LEAD},
 )
-async def merge_lead(survivor_id: uuid.UUID, body: MergeLeadIn, ctx: RouterCtx) -> dict[str, Any]:
+async def merge_lead(
+    survivor_id: uuid.UUID, body: MergeLeadIn, ctx: RouterCtx, principal: AdminPrincipal
+) -> dict[str, Any]:
     decider = service.Decider(by=body.decided_by, note=body.note)
 
     async def work(repo: DedupeRepository, now: datetime) -> dict[str, Any]:
         out = await service.merge(ctx, repo, survivor_id, body.lead_id, decider=decider, now=now)
+        await _audit_merge(repo, principal, out, review=False)
         return _merged_out(out)
 
     return await _decide(ctx, work)
@@ -182,11 +196,18 @@ async def merge_lead(survivor_id: uuid.UUID, body: MergeLeadIn, ctx: RouterCtx) 
     summary="Move submissions out of a lead into a lead of their own, routed as a new lead",
     responses={201: ok(R.SPLIT, "Created"), **R.SPLIT_LEAD},
 )
-async def split_lead(lead_id: uuid.UUID, body: SplitIn, ctx: RouterCtx) -> dict[str, Any]:
+async def split_lead(
+    lead_id: uuid.UUID, body: SplitIn, ctx: RouterCtx, principal: AdminPrincipal
+) -> dict[str, Any]:
     decider = service.Decider(by=body.decided_by, note=body.note)
 
     async def work(repo: DedupeRepository, now: datetime) -> dict[str, Any]:
         out = await service.split(ctx, repo, lead_id, body.submission_ids, decider=decider, now=now)
+        await record_audit(
+            repo.session, principal, "split.applied", "lead", lead_id,
+            {"split_id": str(out.record.id), "new_lead_id": str(out.new_lead.id),
+             "submission_ids": [str(i) for i in body.submission_ids]},
+        )  # fmt: skip
         a = out.assignment
         return {
             "split": merge_out(out.record),
@@ -200,6 +221,18 @@ async def split_lead(lead_id: uuid.UUID, body: SplitIn, ctx: RouterCtx) -> dict[
         }  # fmt: skip
 
     return await _decide(ctx, work)
+
+
+async def _audit_merge(
+    repo: DedupeRepository, principal: Principal, out: service.MergeOutcome, *, review: bool
+) -> None:
+    """Ids only: the identities a merge moved are contact data and stay out of the trail."""
+    await record_audit(
+        repo.session, principal, "merge.applied", "lead", out.survivor.id,
+        {"merge_id": str(out.record.id), "merged_lead_id": str(out.merged.id),
+         "submission_ids": [str(i) for i in out.record.submission_ids or []],
+         "from_review": review, "released_rep_id": out.released_rep_id},
+    )  # fmt: skip
 
 
 def _merged_out(out: service.MergeOutcome) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from services.router.admin import responses as R
-from services.router.admin.endpoints import admin, get_context
+from services.router.admin.endpoints import get_context, read
 from services.router.context import RouterContext
 from services.router.domain.funnel import funnel_group, order_groups
 from services.router.domain.params import InvalidParameter, only_known, window
@@ -39,7 +39,7 @@ from shared.logging import get_logger
 from shared.openapi import ok
 
 log = get_logger(__name__)
-router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(admin)])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(read)])
 RouterCtx = Annotated[RouterContext, Depends(get_context)]
 
 PAGE_DEFAULT = 100
@@ -90,7 +90,7 @@ Inactivity segments and stages are listed in order, even when empty; interest va
 """
 
 LEADS_DESCRIPTION = """
-The leads of a segment (personal data: admin token only). Filters as for `/v1/admin/segments`
+The leads of a segment (personal data: a token with the read scope only). Filters as for `/v1/admin/segments`
 (`inactivity`, `stage`, `campaign`, `form`, `custom.<field>`; each repeatable, all must hold).
 Fields: id, stage, status, owner, team, source, channel, received_at, last_activity_at,
 email, name, company, country, campaign, segment (the inactivity segment).
