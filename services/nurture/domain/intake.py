@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from services.nurture.domain.policy import (
+    OWN_TIMEZONE_SOURCES,
     Enroll,
     LeadState,
     Pause,
@@ -300,7 +301,7 @@ class _Batch:
         state = LeadState(
             suppressed=lead.suppressed is not None, converted=lead.converted_at is not None,
             sunset=lead.list_name == ListName.sunset, with_sales=lead.with_sales,
-            own_timezone=tz_source in ("lead", "phone"), timezone=lead.timezone,
+            own_timezone=tz_source in OWN_TIMEZONE_SOURCES, timezone=lead.timezone,
             open_triggers=frozenset(e.trigger for e in history if e.status in OPEN),
             ever_triggers=frozenset(e.trigger for e in history),
             shows=frozenset(e.show_id for e in history if e.show_id),
