@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
+import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
@@ -131,6 +132,20 @@ class ConsentPolicy(_Strict):
 
 
 # --- decisions ---
+
+
+def lead_country(country: str | None, phone: str | None) -> str | None:
+    """The country the policy applies to: as submitted, else the phone number's (a number
+    of a shared calling code, +1 say, still names one country)."""
+    if country:
+        return country.strip().upper()[:2] or None
+    if phone:
+        try:
+            region = phonenumbers.region_code_for_number(phonenumbers.parse(phone))
+        except phonenumbers.NumberParseException:
+            return None
+        return region if region and region != "ZZ" else None
+    return None
 
 
 def latest(consents: Iterable[ConsentRecord], channel: MarketingChannel) -> ConsentRecord | None:
