@@ -85,6 +85,7 @@ def assigned(
         if show
         else None,
         team_timezone=team_timezone,
+        marketing_consent=marketing_consent,
     )
     return make_event(
         type=LEAD_ASSIGNED.type, source="/tests/router", subject=str(lead_id), data=data, time=at

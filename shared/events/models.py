@@ -290,6 +290,12 @@ class LeadAssigned(EventModel):
         description="the evidence that this lead is that one was doubtful: a person decides "
         "(GET /v1/admin/duplicates); until then both are leads of their own",
     )
+    marketing_consent: bool | None = Field(
+        None,
+        description="what the submission that caused this decision said about marketing "
+        "consent (its own answer: lead.marketing_consent is the merged profile's, which keeps "
+        "the first answer); none when it did not say or no submission caused the decision",
+    )
 
 
 class LeadSla(EventModel):

@@ -206,18 +206,21 @@ def confirmation_allowed(
     country: str | None,
     consents: Sequence[ConsentRecord],
     *,
+    unknown: UnknownConsent = "deny",
     do_not_contact: bool = False,
 ) -> Decision:
     """May a double opt-in request (an email asking to confirm) go out? Only where email is
-    opt-in and the lead's email consent is not known yet (no record, or ``unknown``): not to
-    a lead that consented (nothing to ask), declined or unsubscribed (it said no), or was
-    asked already (once per lead)."""
+    opt-in and the lead's email consent is not known yet (no record, or ``unknown`` while
+    ``unknown`` is ``deny``): not to a lead that consented (nothing to ask), declined or
+    unsubscribed (it said no), or was asked already (once per lead)."""
     if do_not_contact:
         return Decision(False, "on the do-not-contact list")
     where = country.upper() if country else "unknown country"
     if policy.rule(country, "email") != Rule.opt_in:
         return Decision(False, f"{where}: email is opt-out, no confirmation needed")
     last = latest(consents, "email")
+    if last is not None and last.state == ConsentState.unknown and unknown == "allow":
+        return Decision(False, "email consent unknown, allowed by setting")
     if last is None or last.state == ConsentState.unknown:
         return Decision(True, f"{where}: email needs opt-in; asking to confirm")
     if last.state == ConsentState.pending_confirmation:

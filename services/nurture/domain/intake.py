@@ -83,7 +83,7 @@ class Decided:
     team_timezone: str | None
     show: ShowRef | None = None
     country: str | None = None
-    marketing_consent: bool | None = None
+    marketing_consent: bool | None = None  # the submission's own answer, if it gave one
 
     @property
     def refs(self) -> tuple[uuid.UUID, ...]:
@@ -271,7 +271,12 @@ class _Batch:
         if show_tz is None and lead is not None and lead.timezone_source == "show":
             show_tz = lead.timezone  # met at a show before: keep that zone
         phone = d.phone or (lead.phone if lead else None)
-        country = lead_country(d.country, phone) or (lead.country if lead else None)
+        # the country it gave (now, else before), else its phone number's
+        country = (
+            lead_country(d.country, None)
+            or (lead.country if lead else None)
+            or lead_country(None, phone)
+        )
         tz, tz_source = contact_timezone(
             d.timezone, d.phone, d.team_timezone, config.defaults.timezone, show_tz, country
         )

@@ -78,7 +78,7 @@ def decided_of(event: CloudEvent, data: LeadAssigned) -> Decided:
         email=contact.email, phone=contact.phone, first_name=contact.first_name,
         timezone=contact.timezone, team_timezone=data.team_timezone,
         show=ShowRef(show.show_id, show.end_date, show.timezone) if show else None,
-        country=contact.country, marketing_consent=contact.marketing_consent,
+        country=contact.country, marketing_consent=data.marketing_consent,
     )  # fmt: skip
 
 

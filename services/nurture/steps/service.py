@@ -247,13 +247,11 @@ def _withheld(
     it may not: a marketing step without the consent the lead's country requires, or a
     double opt-in request that is not needed (or was sent before)."""
     country = lead_country(lead.country, lead.phone)
+    unknown = ctx.settings.nurture_unknown_consent
     if plan.confirm_opt_in:
-        asked = confirmation_allowed(ctx.consent, country, consents)
+        asked = confirmation_allowed(ctx.consent, country, consents, unknown=unknown)
         return None if asked.allowed else ("confirmation_not_needed", f"not sent: {asked.reason}")
-    decision = marketing_allowed(
-        ctx.consent, country, plan.channel, consents,
-        unknown=ctx.settings.nurture_unknown_consent,
-    )  # fmt: skip
+    decision = marketing_allowed(ctx.consent, country, plan.channel, consents, unknown=unknown)
     return None if decision.allowed else ("consent", f"no consent: {decision.reason}")
 
 

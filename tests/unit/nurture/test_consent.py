@@ -70,6 +70,10 @@ def test_reasons_say_why():
 def test_double_opt_in_is_asked_once_and_only_where_opt_in_is_needed():
     assert confirmation_allowed(POLICY, "DE", []).allowed
     assert confirmation_allowed(POLICY, "DE", [rec(ConsentState.unknown)]).allowed
+    # treated as consented by the setting: nothing to ask
+    assert not confirmation_allowed(
+        POLICY, "DE", [rec(ConsentState.unknown)], unknown="allow"
+    ).allowed
     assert not confirmation_allowed(POLICY, "US", []).allowed
     for state in (ConsentState.pending_confirmation, ConsentState.granted, ConsentState.denied):
         assert not confirmation_allowed(POLICY, "DE", [rec(state)]).allowed, state
@@ -194,3 +198,23 @@ def test_opt_out_allows_unless_the_lead_said_no(policy, country, channel, consen
     last = _last(consents, channel)
     said_no = last is not None and last.state in (ConsentState.withdrawn, ConsentState.denied)
     assert marketing_allowed(policy, country, channel, consents).allowed == (not said_no)
+
+
+@given(policies, countries, records, st.sampled_from(["deny", "allow"]))
+def test_a_confirmation_is_asked_at_most_once_and_never_after_a_no(
+    policy, country, consents, unknown
+):
+    asked = ConsentRecord(
+        "email",
+        ConsentState.pending_confirmation,
+        ConsentSource.double_opt_in,
+        T0 + timedelta(days=1),
+    )
+    assert not confirmation_allowed(policy, country, [*consents, asked], unknown=unknown).allowed
+    last = _last(consents, "email")
+    d = confirmation_allowed(policy, country, consents, unknown=unknown)
+    if d.allowed:
+        assert policy.rule(country, "email") == Rule.opt_in
+        assert last is None or last.state == ConsentState.unknown
+        # asking never makes marketing allowed by itself
+        assert not marketing_allowed(policy, country, "email", [*consents, asked]).allowed
