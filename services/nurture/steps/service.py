@@ -5,8 +5,8 @@ leads another transaction holds, so nothing ever waits), and per step either emi
 row, state ``emitted``, the next step scheduled), defers it to the next allowed instant
 (outside the send window, inside quiet hours, or over the weekly cap), skips it (no contact
 for the channel, or an email or SMS without the consent the lead's country requires: counted
-on the lead, and the sequence goes on) or cancels it (the lead is suppressed, converted, sunset or the enrollment
-ended). One transaction per batch: two schedulers never emit the same step, and the unique
+on the lead, and the sequence goes on) or cancels it (the lead is suppressed, converted,
+sunset or the enrollment ended). One transaction per batch: two schedulers never emit the same step, and the unique
 (enrollment, step) row means a step is emitted once in effect."""
 
 from __future__ import annotations
