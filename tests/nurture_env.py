@@ -40,6 +40,8 @@ def assigned(
     submission_id: uuid.UUID | None = None,
     show: tuple[str, date, str] | None = None,
     team_timezone: str | None = None,
+    country: str | None = None,
+    marketing_consent: bool | None = None,
 ) -> CloudEvent:
     """A leads.assigned.v1 event (show: id, last day, zone)."""
     data = LeadAssigned(
@@ -61,7 +63,14 @@ def assigned(
             rules_version="test",
         ),
         purchased_list=purchased_list,
-        lead=LeadData(email=email, phone=phone, first_name="Ada", timezone=timezone),
+        lead=LeadData(
+            email=email,
+            phone=phone,
+            first_name="Ada",
+            timezone=timezone,
+            country=country,
+            marketing_consent=marketing_consent,
+        ),
         received_at=at,
         decided_at=at,
         channel=channel,  # type: ignore[arg-type]
@@ -76,6 +85,7 @@ def assigned(
         if show
         else None,
         team_timezone=team_timezone,
+        marketing_consent=marketing_consent,
     )
     return make_event(
         type=LEAD_ASSIGNED.type, source="/tests/router", subject=str(lead_id), data=data, time=at

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from services.nurture.domain.consent import ConsentPolicy
 from services.nurture.domain.sequences import SequencesConfig
 from services.nurture.settings import NurtureSettings
 from shared.clock import Clock, utc_now
@@ -21,4 +22,5 @@ class NurtureContext:
     producer: EventProducer
     relay: OutboxRelay
     config: SequencesConfig
+    consent: ConsentPolicy
     clock: Clock = utc_now

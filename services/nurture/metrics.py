@@ -20,8 +20,10 @@ STEPS_DEFERRED = Counter(
 )
 STEPS_SKIPPED = Counter(
     "leadflow_nurture_steps_skipped_total",
-    "Steps not sent because the lead lacks the channel's contact (no email for email, ...)",
-    ["channel"],
+    "Steps not sent, by channel and reason: no_contact (no email for email, ...), consent "
+    "(an email or SMS without the consent the lead's country requires), "
+    "confirmation_not_needed (a double opt-in request where none is needed, or asked before)",
+    ["channel", "reason"],
 )
 STEPS_FAILED = Counter(
     "leadflow_nurture_steps_failed_total",

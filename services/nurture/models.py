@@ -41,7 +41,8 @@ class NurtureLead(Base):
     email_bounced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     first_name: Mapped[str | None] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64))
-    timezone_source: Mapped[str] = mapped_column(String(16))  # lead | phone | team | show | default
+    # lead | phone | country | show | team | default
+    timezone_source: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(32))
     is_name: Mapped[bool] = mapped_column(Boolean)
     # active | remarket | sunset
@@ -69,6 +70,10 @@ class NurtureLead(Base):
     sunset_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # ISO 3166-1 alpha-2: as submitted, else its phone number's; the consent policy's key
+    country: Mapped[str | None] = mapped_column(String(2))
+    # email and SMS steps skipped for want of the consent its country requires
+    consent_skips: Mapped[int] = mapped_column(Integer, server_default="0")
 
     __table_args__ = (
         Index("ix_lead_remarket", "nurture_since", postgresql_where=text("list = 'active' AND suppressed IS NULL AND converted_at IS NULL")),
@@ -136,6 +141,29 @@ class ScheduledStep(Base):
         Index("ix_scheduled_step_due", "due_at", postgresql_where=text("state = 'pending'")),
         Index("ix_scheduled_step_sent", "lead_id", "emitted_at", postgresql_where=text("state = 'emitted'")),
         Index("ix_scheduled_step_lead", "lead_id"),
+    )  # fmt: skip
+
+
+class Consent(Base):
+    """A lead's consent on one marketing channel (email | sms), as history: the latest row
+    per channel is its consent. ``state``: granted | denied | withdrawn |
+    pending_confirmation | unknown; ``source``: form | import | opt_in | double_opt_in |
+    unsubscribe | migration (``services.nurture.domain.consent``). ``event_id``: what
+    recorded it (an event id, or ``step:<id>`` of a double opt-in request)."""
+
+    __tablename__ = "consent"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("nurture.lead.id"))
+    channel: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(24))
+    source: Mapped[str] = mapped_column(String(16))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    event_id: Mapped[str | None] = mapped_column(String(160))
+
+    __table_args__ = (
+        Index("ix_consent_lead", "lead_id", "channel", "recorded_at"),
+        Index("uq_consent_event", "event_id", "channel", unique=True),
     )  # fmt: skip
 
 

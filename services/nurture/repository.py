@@ -17,7 +17,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.nurture.domain import state as values
+from services.nurture.domain.consent import ConsentRecord, ConsentSource, ConsentState
 from services.nurture.models import (
+    Consent,
     Enrollment,
     LeadAlias,
     NurtureLead,
@@ -174,6 +176,38 @@ class NurtureRepository:
         for lead_id, at in (await self.session.execute(stmt)).all():
             out[lead_id].append(at)
         return out
+
+    async def consents_of(
+        self, lead_ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, list[ConsentRecord]]:
+        """Each lead's consent history, oldest first (the latest per channel is its consent)."""
+        ids = list(set(lead_ids))
+        out: dict[uuid.UUID, list[ConsentRecord]] = defaultdict(list)
+        if not ids:
+            return out
+        stmt = (
+            select(Consent)
+            .where(Consent.lead_id.in_(ids))
+            .order_by(Consent.recorded_at, Consent.id)
+        )
+        for c in (await self.session.execute(stmt)).scalars():
+            out[c.lead_id].append(
+                ConsentRecord(
+                    channel="sms" if c.channel == "sms" else "email",
+                    state=ConsentState(c.state), source=ConsentSource(c.source),
+                    recorded_at=c.recorded_at, event_id=c.event_id,
+                )
+            )  # fmt: skip
+        return out
+
+    async def add_consents(self, records: Sequence[tuple[uuid.UUID, ConsentRecord]]) -> None:
+        """Consent records (an event that recorded one before adds nothing)."""
+        await INSERT_CONSENTS.run(
+            self.session,
+            [{"lead_id": lead_id, "channel": r.channel, "state": str(r.state),
+              "source": str(r.source), "recorded_at": r.recorded_at, "event_id": r.event_id}
+             for lead_id, r in records],
+        )  # fmt: skip
 
     async def steps_of_lead(self, lead_id: uuid.UUID) -> list[ScheduledStep]:
         stmt = (
@@ -451,6 +485,10 @@ INSERT_STEPS = Bulk(ScheduledStep.__table__, STEP_COLUMNS_NEW, suffix="ON CONFLI
 UPDATE_STEPS = Bulk(ScheduledStep.__table__, ["id", "state", "due_at", "note"], update_by="id")
 INSERT_PARKED = Bulk(
     PendingActivity.__table__, ["event_id", "lead_ref", "event_type", "activity", "parked_at"],
+    suffix="ON CONFLICT DO NOTHING",
+)  # fmt: skip
+INSERT_CONSENTS = Bulk(
+    Consent.__table__, ["lead_id", "channel", "state", "source", "recorded_at", "event_id"],
     suffix="ON CONFLICT DO NOTHING",
 )  # fmt: skip
 INSERT_OUTBOX = Bulk(Outbox.__table__, ["topic", "key", "event", "created_at"])

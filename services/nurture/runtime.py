@@ -8,6 +8,7 @@ import contextlib
 from datetime import timedelta
 
 from services.nurture import metrics
+from services.nurture.consent_file import load_consent_policy
 from services.nurture.context import Clock, NurtureContext, utc_now
 from services.nurture.handlers import CONSUMED, make_batch_handler, make_handler
 from services.nurture.lifecycle.service import sweep
@@ -51,6 +52,7 @@ class NurtureRuntime:
     async def start(self) -> NurtureContext:
         s = self.settings
         config = load_sequences(s.nurture_sequences_file)  # fails loudly on a bad file
+        consent = load_consent_policy(s.nurture_consent_policy_file)  # likewise
         engine = db.create_engine(s.require_database_url())
         sessions = db.sessionmaker(engine)
         producer = EventProducer(
@@ -62,7 +64,7 @@ class NurtureRuntime:
         )
         ctx = self.ctx = NurtureContext(
             settings=s, engine=engine, sessions=sessions, producer=producer, relay=relay, config=config,
-            clock=self.clock,
+            consent=consent, clock=self.clock,
         )  # fmt: skip
         self.tasks.spawn("outbox", relay.run())
         if self.consume:

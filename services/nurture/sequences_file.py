@@ -22,8 +22,12 @@ def load_sequences(path: Path) -> SequencesConfig:
     except yaml.YAMLError as exc:
         raise SequencesFileError(f"sequences file {path} is not valid YAML: {exc}") from exc
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors(include_url=False)
-        )
-        raise SequencesFileError(f"sequences file {path} is invalid: {problems}") from exc
+        raise SequencesFileError(f"sequences file {path} is invalid: {problems(exc)}") from exc
+
+
+def problems(exc: ValidationError) -> str:
+    """Each problem as ``key.path: message``."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors(include_url=False)
+    )

@@ -75,6 +75,7 @@ def assigned_event(emit: Emit, now: datetime) -> tuple[str, str, CloudEvent]:
         else None,
         emit.team_timezone,
         now,
+        marketing_consent=emit.marketing_consent,
     )
 
 
@@ -87,6 +88,8 @@ def _assigned(
     trade_show: TradeShowRef | None,
     team_timezone: str | None,
     now: datetime,
+    *,
+    marketing_consent: bool | None = None,
 ) -> tuple[str, str, CloudEvent]:
     """Lead, assignment and clock are rows or their values (the same attribute names)."""
     data = LeadAssigned(
@@ -113,6 +116,7 @@ def _assigned(
         team_timezone=team_timezone,
         lifecycle_stage=lead.lifecycle_stage,
         possible_duplicate_of=lead.duplicate_of,
+        marketing_consent=marketing_consent,
     )
     event = make_event(
         id=event_id(assignment.cause_event_id, "assigned", str(assignment.id)),

@@ -155,6 +155,8 @@ class ActivityKind(StrEnum):
     page_visit = "page_visit"
     unsubscribe = "unsubscribe"
     bounce = "bounce"
+    # the lead gave marketing consent (a preference centre, a later form); nurture records it
+    opt_in = "opt_in"
     # sales statuses (dispositions) a sales tool reports; converted ends the funnel
     working = "working"
     qualified = "qualified"
@@ -203,6 +205,9 @@ class ActivityReceived(EventModel):
     )
     duplicate_of: UUID | None = Field(
         None, description="for reason=duplicate: the lead (or submission) this one duplicates"
+    )
+    consent_channel: Literal["email", "sms"] | None = Field(
+        None, description="for kind=opt_in: the channel consented to (none: email and SMS)"
     )
 
 
@@ -284,6 +289,12 @@ class LeadAssigned(EventModel):
         None,
         description="the evidence that this lead is that one was doubtful: a person decides "
         "(GET /v1/admin/duplicates); until then both are leads of their own",
+    )
+    marketing_consent: bool | None = Field(
+        None,
+        description="what the submission that caused this decision said about marketing "
+        "consent (its own answer: lead.marketing_consent is the merged profile's, which keeps "
+        "the first answer); none when it did not say or no submission caused the decision",
     )
 
 

@@ -59,7 +59,10 @@ async def test_web_lead_to_welcome_step_and_a_reply_stops_it(pipeline, env, stac
         httpx.AsyncClient(base_url=nurture.url, timeout=10) as api,
     ):
         email = f"grace.{uuid.uuid4().hex[:8]}@example.com"
-        body, headers = signed_request(sales_ready(email, first_name="Grace"))
+        # a German form that asked: Germany needs opt-in before the welcome email goes out
+        body, headers = signed_request(
+            sales_ready(email, first_name="Grace", marketing_consent=True)
+        )
         response = await client.post("/v1/leads", content=body, headers=headers)
         assert response.status_code == 202, response.text
         submission = response.json()["lead_id"]

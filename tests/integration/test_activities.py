@@ -51,6 +51,22 @@ async def test_touch_is_published_keyed_by_lead(client, stack):
     assert data["occurred_at"].startswith("2026-11-23T14:05:00")
 
 
+async def test_an_opt_in_is_published_with_its_channel(client, stack):
+    lead_id = str(uuid.uuid4())
+    async with TopicReader(stack.bootstrap, LEAD_ACTIVITY.topic) as topic:
+        body, headers = signed_request({"kind": "opt_in", "consent_channel": "sms"}, source="crm")
+        response = await client.post(
+            f"/v1/leads/{lead_id}/activities", content=body, headers=headers
+        )
+        assert response.status_code == 202, response.text
+        event_id = response.json()["event_id"]
+        records = await topic.read(until=lambda rs: any(value(r)["id"] == event_id for r in rs))
+    (record,) = [r for r in records if value(r)["id"] == event_id]
+    SCHEMA.validate(value(record))
+    data = value(record)["data"]
+    assert (data["kind"], data["consent_channel"]) == ("opt_in", "sms")
+
+
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
@@ -58,6 +74,8 @@ async def test_touch_is_published_keyed_by_lead(client, stack):
         ({"kind": "touch"}, "body"),
         ({"kind": "bounce"}, "body"),
         ({"kind": "open", "extra": 1}, "extra"),
+        ({"kind": "open", "consent_channel": "email"}, "body"),
+        ({"kind": "opt_in", "consent_channel": "fax"}, "consent_channel"),
     ],
 )
 async def test_invalid_activity_is_422(client, payload, field):

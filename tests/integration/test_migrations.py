@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import uuid
+from datetime import UTC, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 
+from services.nurture.consent_file import load_consent_policy
+from services.nurture.domain.consent import lead_country, marketing_allowed
+from services.nurture.repository import NurtureRepository
+from services.nurture.settings import CONFIG_DIR
 from shared import db
 from shared.stack.stack import SERVICES
 
@@ -43,3 +51,59 @@ async def test_models_and_migrations_agree(env, spec):
         c for c in changes if not (c[0] == "remove_table" and c[1].name == "alembic_version")
     ]
     assert changes == [], f"{spec.name}: models and migrations differ: {changes}"
+
+
+async def test_leads_already_in_nurture_get_unknown_consent_the_setting_decides(stack):
+    """Nurture kept no marketing_consent before revision 0004: its leads get consent "unknown"
+    on email and SMS, and LEADFLOW_NURTURE_UNKNOWN_CONSENT decides where opt-in is needed."""
+    name = f"t{uuid.uuid4().hex[:10]}"
+    await asyncio.to_thread(stack.postgres.ensure_database, name)
+    url = stack.postgres.url(name)
+    nurture = next(s for s in SERVICES if s.name == "nurture")
+    assert nurture.migrations is not None
+    await asyncio.to_thread(db.upgrade, nurture.migrations, url, nurture.schema, "0002")
+    lead_id, at = uuid.uuid4(), datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    engine = db.create_engine(url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO nurture.lead (id, email, phone, timezone, timezone_source, "
+                    "channel, is_name, list, with_sales, nurture_since, created_at, updated_at) "
+                    "VALUES (:id, 'ada@example.com', '+493012345678', 'Europe/Berlin', 'phone', "
+                    "'web', false, 'active', false, :at, :at, :at)"
+                ),
+                {"id": lead_id, "at": at},
+            )
+        await asyncio.to_thread(db.upgrade, nurture.migrations, url, nurture.schema)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT channel, state, source FROM nurture.consent WHERE lead_id = :id "
+                        "ORDER BY channel"
+                    ),
+                    {"id": lead_id},
+                )
+            ).all()
+            lead = (
+                await conn.execute(
+                    text("SELECT country, consent_skips FROM nurture.lead WHERE id = :id"),
+                    {"id": lead_id},
+                )
+            ).one()
+        assert [tuple(r) for r in rows] == [
+            ("email", "unknown", "migration"),
+            ("sms", "unknown", "migration"),
+        ]
+        assert tuple(lead) == (None, 0)
+        async with db.sessionmaker(engine)() as session:
+            consents = (await NurtureRepository(session).consents_of([lead_id]))[lead_id]
+    finally:
+        await engine.dispose()
+    policy = load_consent_policy(CONFIG_DIR / "consent.yaml")
+    country = lead_country(None, "+493012345678")  # no country kept: its phone's
+    assert country == "DE"
+    assert not marketing_allowed(policy, country, "email", consents, unknown="deny").allowed
+    assert marketing_allowed(policy, country, "email", consents, unknown="allow").allowed
+    assert marketing_allowed(policy, "US", "email", consents, unknown="deny").allowed

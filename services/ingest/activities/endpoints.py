@@ -77,7 +77,8 @@ def _parse(body: bytes, dispositions: Dispositions) -> ActivityIn:
     },
     summary="Report an activity or a sales status on a lead (signed sources only)",
     description=(
-        "Touches, replies, opens, clicks, page visits, unsubscribes and bounces; and the sales "
+        "Touches, replies, opens, clicks, page visits, unsubscribes, opt-ins (marketing "
+        "consent, optionally for one consent_channel) and bounces; and the sales "
         "status a sales tool sets: working (contacted), qualified (an opportunity), "
         "disqualified with a reason code of the dispositions file, converted. The lead is "
         "named by its lead id or by the submission id ingest answered. Statuses are applied "
@@ -115,6 +116,7 @@ async def post_activity(
             metadata=activity.metadata,
             reason=activity.reason,
             duplicate_of=activity.duplicate_of,
+            consent_channel=activity.consent_channel,
         )
         event = make_event(
             id=event_id,

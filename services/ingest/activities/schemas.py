@@ -24,6 +24,8 @@ class ActivityIn(BaseModel):
                     "occurred_at": "2026-11-23T14:05:00Z",
                 },
                 {"kind": "bounce", "bounce_type": "hard"},
+                {"kind": "opt_in", "consent_channel": "email"},
+                {"kind": "click", "metadata": {"confirms_opt_in": "a1f0c2d4-step-id"}},
                 {"kind": "working", "rep_id": "rep-ana"},
                 {
                     "kind": "disqualified",
@@ -52,6 +54,9 @@ class ActivityIn(BaseModel):
     duplicate_of: uuid.UUID | None = Field(
         None, description="for reason=duplicate (required): the lead or submission id it duplicates"
     )
+    consent_channel: Literal["email", "sms"] | None = Field(
+        None, description="for kind=opt_in: the channel consented to (default: email and SMS)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ActivityIn:
@@ -69,6 +74,8 @@ class ActivityIn(BaseModel):
             raise ValueError("duplicate_of is only for reason=duplicate")
         if self.reason == "duplicate" and self.duplicate_of is None:
             raise ValueError("duplicate_of (the other lead's id) is required for reason=duplicate")
+        if self.consent_channel is not None and self.kind != ActivityKind.opt_in:
+            raise ValueError("consent_channel is only for kind=opt_in")
         if self.occurred_at is not None and self.occurred_at.tzinfo is None:
             raise ValueError("occurred_at needs a time zone offset, e.g. 2026-11-23T14:05:00Z")
         return self

@@ -15,6 +15,13 @@ from services.nurture.api import responses as R
 from services.nurture.api.schemas import EnrollIn, PauseIn, ResumeIn, UnenrollIn
 from services.nurture.audit import record_audit
 from services.nurture.context import NurtureContext
+from services.nurture.domain.consent import (
+    MARKETING_CHANNELS,
+    ConsentRecord,
+    latest,
+    lead_country,
+    marketing_allowed,
+)
 from services.nurture.leads.service import (
     end_enrollments,
     enroll,
@@ -50,8 +57,34 @@ async def _locked_lead(repo: NurtureRepository, ref: uuid.UUID) -> NurtureLead:
     return lead
 
 
-async def lead_state(repo: NurtureRepository, lead: NurtureLead) -> dict[str, Any]:
+def consent_state(
+    ctx: NurtureContext, lead: NurtureLead, consents: list[ConsentRecord]
+) -> dict[str, Any]:
+    """Per marketing channel: what the lead's country requires, its latest consent, and
+    whether a step on it would go out now."""
+    country = lead_country(lead.country, lead.phone)
+    out: dict[str, Any] = {}
+    for channel in MARKETING_CHANNELS:
+        last = latest(consents, channel)
+        decision = marketing_allowed(
+            ctx.consent, country, channel, consents, unknown=ctx.settings.nurture_unknown_consent
+        )
+        out[channel] = {
+            "required": str(ctx.consent.rule(country, channel)),
+            "state": str(last.state) if last else None,
+            "source": str(last.source) if last else None,
+            "recorded_at": last.recorded_at if last else None,
+            "allowed": decision.allowed,
+            "reason": decision.reason,
+        }
+    return out
+
+
+async def lead_state(
+    ctx: NurtureContext, repo: NurtureRepository, lead: NurtureLead
+) -> dict[str, Any]:
     steps = await repo.steps_of_lead(lead.id)
+    consents = (await repo.consents_of([lead.id])).get(lead.id, [])
     by_enrollment: dict[uuid.UUID, list[Any]] = {}
     for s in steps:
         by_enrollment.setdefault(s.enrollment_id, []).append(s)
@@ -74,7 +107,9 @@ async def lead_state(repo: NurtureRepository, lead: NurtureLead) -> dict[str, An
         "suppression": {"reason": lead.suppressed, "at": lead.suppressed_at} if lead.suppressed else None,
         "converted_at": lead.converted_at, "with_sales": lead.with_sales, "last_engaged_at": lead.last_engaged_at,
         "remarket_at": lead.remarket_at, "sunset_at": lead.sunset_at, "reengaged_at": lead.reengaged_at,
-        "idle_since": lead.idle_since, "enrollments": enrollments,
+        "idle_since": lead.idle_since, "country": lead_country(lead.country, lead.phone),
+        "consent": consent_state(ctx, lead, consents), "skipped_for_consent": lead.consent_skips,
+        "enrollments": enrollments,
     }  # fmt: skip
 
 
@@ -103,7 +138,7 @@ async def get_lead(
         lead = await repo.lead(resolved) if resolved else None
         if lead is None:
             raise ApiError(404, "not_found", f"nurture has no lead {lead_id}")
-        return await lead_state(repo, lead)
+        return await lead_state(ctx, repo, lead)
 
 
 @router.post(
@@ -133,7 +168,7 @@ async def pause_lead(
         ):
             raise ApiError(409, "nothing_to_pause", f"lead {lead_id} has no active enrollment")
         await record_audit(session, principal, "nurture.paused", "lead", lead.id, {})
-        state = await lead_state(repo, lead)
+        state = await lead_state(ctx, repo, lead)
     ctx.relay.notify()
     return state
 
@@ -166,7 +201,7 @@ async def resume_lead(
         ):
             raise ApiError(409, "nothing_to_resume", f"lead {lead_id} has no paused enrollment")
         await record_audit(session, principal, "nurture.resumed", "lead", lead.id, {})
-        state = await lead_state(repo, lead)
+        state = await lead_state(ctx, repo, lead)
     ctx.relay.notify()
     return state
 
@@ -223,7 +258,7 @@ async def enroll_lead(
             session, principal, "enrollment.added", "lead", lead.id,
             {"sequence_id": seq.id, "start_at": (body.start_at or now).isoformat()},
         )  # fmt: skip
-        state = await lead_state(repo, lead)
+        state = await lead_state(ctx, repo, lead)
     ctx.relay.notify()
     return state
 
@@ -257,6 +292,6 @@ async def unenroll_lead(
             session, principal, "enrollment.removed", "lead", lead.id,
             {"sequence_id": sequence_id},
         )  # fmt: skip
-        state = await lead_state(repo, lead)
+        state = await lead_state(ctx, repo, lead)
     ctx.relay.notify()
     return state

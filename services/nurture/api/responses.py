@@ -49,6 +49,26 @@ STATE: dict[str, Any] = {
     "sunset_at": None,
     "reengaged_at": None,
     "idle_since": None,
+    "country": "GB",
+    "consent": {
+        "email": {
+            "required": "opt_in",
+            "state": "granted",
+            "source": "form",
+            "recorded_at": "2026-11-23T14:05:00Z",
+            "allowed": True,
+            "reason": "email consent granted",
+        },
+        "sms": {
+            "required": "opt_in",
+            "state": None,
+            "source": None,
+            "recorded_at": None,
+            "allowed": False,
+            "reason": "GB: sms needs opt-in; no consent recorded",
+        },
+    },
+    "skipped_for_consent": 0,
     "enrollments": [
         {
             "id": "4b3a2c1d-0e9f-4a8b-8c7d-6e5f4a3b2c1d",

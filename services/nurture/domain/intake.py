@@ -23,7 +23,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from services.nurture.domain.consent import (
+    ConsentRecord,
+    activity_consents,
+    lead_country,
+    submission_consents,
+)
 from services.nurture.domain.policy import (
+    OWN_TIMEZONE_SOURCES,
     Enroll,
     LeadState,
     Pause,
@@ -75,6 +82,8 @@ class Decided:
     timezone: str | None
     team_timezone: str | None
     show: ShowRef | None = None
+    country: str | None = None
+    marketing_consent: bool | None = None  # the submission's own answer, if it gave one
 
     @property
     def refs(self) -> tuple[uuid.UUID, ...]:
@@ -95,6 +104,8 @@ class Activity:
     occurred_at: datetime
     touch_channel: str | None = None
     bounce_type: str | None = None
+    consent_channel: str | None = None  # for kind opt_in
+    confirms_opt_in: bool = False  # a click on a double opt-in request's link
 
 
 @dataclass(frozen=True)
@@ -178,6 +189,7 @@ class BatchOutcome:
     events: tuple[Lifecycle, ...] = ()
     observations: tuple[Observation, ...] = ()
     applied: tuple[Applied, ...] = ()
+    consents: tuple[tuple[uuid.UUID, ConsentRecord], ...] = ()  # (lead id, record) to add
 
 
 def decision_of(d: Decided) -> RoutingDecision:
@@ -214,6 +226,7 @@ class _Batch:
         self.applied: list[Applied] = []
         self.events: list[Lifecycle] = []  # every book's, in the order they happen
         self.observations: list[Observation] = []
+        self.consents: list[tuple[uuid.UUID, ConsentRecord]] = []
 
     def book(self, lead_id: uuid.UUID) -> LeadBook | None:
         book = self.books.get(lead_id)
@@ -257,8 +270,15 @@ class _Batch:
         show_tz = d.show.timezone if d.show else None
         if show_tz is None and lead is not None and lead.timezone_source == "show":
             show_tz = lead.timezone  # met at a show before: keep that zone
+        phone = d.phone or (lead.phone if lead else None)
+        # the country it gave (now, else before), else its phone number's
+        country = (
+            lead_country(d.country, None)
+            or (lead.country if lead else None)
+            or lead_country(None, phone)
+        )
         tz, tz_source = contact_timezone(
-            d.timezone, d.phone, d.team_timezone, config.defaults.timezone, show_tz
+            d.timezone, d.phone, d.team_timezone, config.defaults.timezone, show_tz, country
         )
         if book is None:
             book = LeadBook(
@@ -270,6 +290,7 @@ class _Batch:
                     with_sales=False, sales_status=None, sales_status_at=None,
                     last_engaged_at=None, nurture_since=now, idle_since=now, reengaged_at=None,
                     remarket_at=None, sunset_at=None, created_at=now, updated_at=now,
+                    country=country,
                 ),
                 created=True, events=self.events, observations=self.observations,
             )  # fmt: skip
@@ -283,7 +304,7 @@ class _Batch:
             book.change(
                 email=d.email or lead.email, phone=d.phone or lead.phone,
                 first_name=d.first_name or lead.first_name, timezone=tz, timezone_source=tz_source,
-                is_name=lead.is_name and d.purchased_list, updated_at=now,
+                is_name=lead.is_name and d.purchased_list, updated_at=now, country=country,
             )  # fmt: skip
             if d.submission_id is not None:  # it filled in a form again: its own engagement
                 book.engage(at=d.decided_at, cause=d.event_id, now=now)
@@ -291,6 +312,11 @@ class _Batch:
                 (d.email and d.email != lead.email) or (d.phone and d.phone != lead.phone)
             ):  # contact data it lacked, or other than what was found invalid: worth a try
                 book.change(suppressed=None, suppressed_at=None, idle_since=now)
+        if d.submission_id is not None:  # what the submission said about consent, if it did
+            for record in submission_consents(
+                d.marketing_consent, d.channel, d.decided_at, d.event_id
+            ):
+                self.consents.append((book.lead.id, record))
         if d.submission_id is not None and d.submission_id != d.lead_id:
             self.aliases[d.submission_id] = d.lead_id
         if not book.lead.email and not book.lead.phone:
@@ -300,7 +326,7 @@ class _Batch:
         state = LeadState(
             suppressed=lead.suppressed is not None, converted=lead.converted_at is not None,
             sunset=lead.list_name == ListName.sunset, with_sales=lead.with_sales,
-            own_timezone=tz_source in ("lead", "phone"), timezone=lead.timezone,
+            own_timezone=tz_source in OWN_TIMEZONE_SOURCES, timezone=lead.timezone,
             open_triggers=frozenset(e.trigger for e in history if e.status in OPEN),
             ever_triggers=frozenset(e.trigger for e in history),
             shows=frozenset(e.show_id for e in history if e.show_id),
@@ -363,6 +389,11 @@ class _Batch:
     def _apply_activity(self, book: LeadBook, a: Activity) -> None:
         now, cause = self.now, a.event_id
         effect = activity_effect(a.kind, a.touch_channel, a.bounce_type)
+        for record in activity_consents(
+            a.kind, a.occurred_at, a.event_id, consent_channel=a.consent_channel,
+            confirms_opt_in=a.confirms_opt_in,
+        ):  # fmt: skip
+            self.consents.append((book.lead.id, record))
         if effect.engaged:
             book.engage(at=a.occurred_at, cause=cause, now=now)
         if effect.converted and book.lead.converted_at is None:
@@ -462,6 +493,7 @@ class _Batch:
             events=tuple(self.events),
             observations=tuple(self.observations),
             applied=tuple(self.applied),
+            consents=tuple(self.consents),
         )
 
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Literal
 
 import phonenumbers
 from phonenumbers import timezone as phone_timezones
+from phonenumbers.tzdata import TIMEZONE_DATA
 
 from services.nurture.domain.schedule import (
     QuietHours,
@@ -23,7 +25,9 @@ from services.nurture.domain.schedule import (
 from services.nurture.domain.sequences import Segment, SequencesConfig, Trigger
 from shared.domain.zones import get_zone
 
-TimezoneSource = Literal["lead", "phone", "show", "team", "default"]
+TimezoneSource = Literal["lead", "phone", "country", "show", "team", "default"]
+# the zones a lead's own data gave (not a fallback of where it was met or who owns it)
+OWN_TIMEZONE_SOURCES = frozenset({"lead", "phone", "country"})
 
 
 def contact_timezone(
@@ -32,10 +36,11 @@ def contact_timezone(
     team_tz: str | None,
     default: str,
     show_tz: str | None = None,
+    country: str | None = None,
 ) -> tuple[str, TimezoneSource]:
     """The zone a lead is contacted in: its own, else its phone number's (when the number
-    maps to one zone), else the trade show's where it was met, else its team's, else the
-    configured default."""
+    maps to one zone), else its country's (when the country has one zone), else the trade
+    show's where it was met, else its team's, else the configured default."""
     if lead_tz and _known(lead_tz):
         return lead_tz, "lead"
     if phone:
@@ -45,11 +50,32 @@ def contact_timezone(
             zones = ()
         if len(zones) == 1 and _known(zones[0]):
             return zones[0], "phone"
+    if country and (zone := country_timezone(country)) is not None:
+        return zone, "country"
     if show_tz and _known(show_tz):
         return show_tz, "show"
     if team_tz and _known(team_tz):
         return team_tz, "team"
     return default, "default"
+
+
+@cache
+def country_timezone(country: str) -> str | None:
+    """The one zone of a country (ISO 3166-1 alpha-2), else None. From phonenumbers' zone
+    data: a country whose calling code is its own (not shared, as +1 is by the US, Canada
+    and the Caribbean, or +44 by the UK and the Crown dependencies) and whose every number
+    prefix maps to the same single zone: Germany is Europe/Berlin, Singapore Asia/Singapore;
+    the US, Spain (the Canaries) or Brazil have several and get none."""
+    region = country.strip().upper()
+    code = phonenumbers.country_code_for_region(region)
+    if code == 0 or phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ()) != (region,):
+        return None
+    prefix = str(code)
+    zones = {z for key, found in TIMEZONE_DATA.items() if key.startswith(prefix) for z in found}
+    if len(zones) != 1:
+        return None
+    zone = zones.pop()
+    return zone if _known(zone) else None
 
 
 def _known(tz: str) -> bool:

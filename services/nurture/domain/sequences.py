@@ -58,6 +58,17 @@ class StepConfig(_Strict):
     template: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
     send_window: WindowConfig | None = None
     quiet_hours: str | None = None
+    confirm_opt_in: bool = Field(
+        False,
+        description="a double opt-in request (email): sent where email needs opt-in and the "
+        "lead's consent is not known, once per lead; its confirmed click records consent",
+    )
+
+    @model_validator(mode="after")
+    def _confirm_by_email(self) -> StepConfig:
+        if self.confirm_opt_in and self.channel != "email":
+            raise ValueError(f"confirm_opt_in is an email step, not {self.channel}")
+        return self
 
     @field_validator("delay")
     @classmethod
@@ -166,6 +177,7 @@ class StepPlan:
     template: str
     window: SendWindow
     quiet: QuietHours | None
+    confirm_opt_in: bool = False
 
 
 class SequencesConfig(_Strict):
@@ -250,6 +262,7 @@ def _plans(config: SequencesConfig, seq: SequenceConfig) -> tuple[StepPlan, ...]
                 template=step.template,
                 window=window.window(),
                 quiet=QuietHours.parse(quiet) if quiet else None,
+                confirm_opt_in=step.confirm_opt_in,
             )
         )
     return tuple(out)

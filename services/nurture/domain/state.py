@@ -103,6 +103,8 @@ class Lead:
     sunset_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    country: str | None = None
+    consent_skips: int = 0
 
 
 @dataclass(frozen=True)

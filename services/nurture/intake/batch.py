@@ -58,6 +58,8 @@ LOG_EVENTS = {
     "merge": "nurture.merge_applied",
     "parked_merge": "nurture.merge_parked",
 }
+# the metadata key of a click on a double opt-in request's link (the step id, or true)
+CONFIRMS_OPT_IN = "confirms_opt_in"
 # Merges of merges (a into b, b into c, ...) this deep are followed when an id is resolved.
 MAX_ALIAS_HOPS = 8
 
@@ -76,6 +78,7 @@ def decided_of(event: CloudEvent, data: LeadAssigned) -> Decided:
         email=contact.email, phone=contact.phone, first_name=contact.first_name,
         timezone=contact.timezone, team_timezone=data.team_timezone,
         show=ShowRef(show.show_id, show.end_date, show.timezone) if show else None,
+        country=contact.country, marketing_consent=data.marketing_consent,
     )  # fmt: skip
 
 
@@ -83,6 +86,8 @@ def activity_of(event_id: str, data: ActivityReceived) -> Activity:
     return Activity(
         event_id=event_id, ref=data.lead_id, kind=data.kind.value, occurred_at=data.occurred_at,
         touch_channel=data.touch_channel, bounce_type=data.bounce_type,
+        consent_channel=data.consent_channel,
+        confirms_opt_in=bool(data.metadata.get(CONFIRMS_OPT_IN)),
     )  # fmt: skip
 
 
@@ -225,6 +230,7 @@ async def apply(
     )  # fmt: skip
     await repo.unpark(out.unparked)
     await repo.insert_outbox(lifecycle_outbox_rows(out.events, now))
+    await repo.add_consents(out.consents)
     _count(repo, out)
     for applied in out.applied:
         log.info(

@@ -4,19 +4,30 @@ Each tick claims a batch of due steps with FOR UPDATE SKIP LOCKED, locks their l
 leads another transaction holds, so nothing ever waits), and per step either emits it (outbox
 row, state ``emitted``, the next step scheduled), defers it to the next allowed instant
 (outside the send window, inside quiet hours, or over the weekly cap), skips it (no contact
-for the channel) or cancels it (the lead is suppressed, converted, sunset or the enrollment
-ended). One transaction per batch: two schedulers never emit the same step, and the unique
+for the channel, or an email or SMS without the consent the lead's country requires: counted
+on the lead, and the sequence goes on) or cancels it (the lead is suppressed, converted,
+sunset or the enrollment ended). One transaction per batch: two schedulers never emit the same step, and the unique
 (enrollment, step) row means a step is emitted once in effect."""
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from services.nurture import metrics
 from services.nurture.context import NurtureContext
+from services.nurture.domain.consent import (
+    ConsentRecord,
+    ConsentSource,
+    ConsentState,
+    confirmation_allowed,
+    lead_country,
+    marketing_allowed,
+)
 from services.nurture.domain.policy import first_step_at, missing_contact, send_time
+from services.nurture.domain.sequences import StepPlan
 from services.nurture.events import emit_step
 from services.nurture.leads.service import end_enrollments
 from services.nurture.models import Enrollment, NurtureLead, ScheduledStep
@@ -37,7 +48,7 @@ class _Tally:
     def __init__(self) -> None:
         self.emitted: Counter[tuple[str, str, str]] = Counter()
         self.deferred: Counter[str] = Counter()
-        self.skipped: Counter[str] = Counter()
+        self.skipped: Counter[tuple[str, str]] = Counter()  # (channel, reason)
         self.lateness: list[float] = []
         self.next_steps: list[dict[str, Any]] = []  # scheduled in one statement per batch
 
@@ -46,8 +57,8 @@ class _Tally:
             metrics.STEPS_EMITTED.labels(*labels).inc(n)
         for reason, n in self.deferred.items():
             metrics.STEPS_DEFERRED.labels(reason).inc(n)
-        for channel, n in self.skipped.items():
-            metrics.STEPS_SKIPPED.labels(channel).inc(n)
+        for (channel, reason), n in self.skipped.items():
+            metrics.STEPS_SKIPPED.labels(channel, reason).inc(n)
         for seconds in self.lateness:
             metrics.STEP_LATENESS.observe(seconds)
 
@@ -67,10 +78,12 @@ async def fire_due(ctx: NurtureContext) -> int:
             leads = await repo.lock_leads_skip_locked(r.lead_id for r in rows)
             enrollments = await repo.enrollments_by_id(r.enrollment_id for r in rows)
             sent = await repo.sent_since(leads, now - WEEK)
+            consents = await repo.consents_of(leads)
             for row in rows:
                 lead = leads.get(row.lead_id)
                 if lead is not None:
-                    await _fire(ctx, repo, lead, enrollments[row.enrollment_id], row, sent.setdefault(lead.id, []), now, tally)  # fmt: skip
+                    seen = _Seen(sent.setdefault(lead.id, []), consents.setdefault(lead.id, []))
+                    await _fire(ctx, repo, lead, enrollments[row.enrollment_id], row, seen, now, tally)  # fmt: skip
                     handled += 1
             # one statement for the batch's next steps; the state updates and outbox rows
             # go out together at commit (no per-step round trips)
@@ -132,8 +145,9 @@ async def _fire_by_id(
     if lead is None or enrollment is None:
         return 0
     sent = (await repo.sent_since([lead.id], now - WEEK)).get(lead.id, [])
+    consents = (await repo.consents_of([lead.id])).get(lead.id, [])
     tally = _Tally()
-    await _fire(ctx, repo, lead, enrollment, row, sent, now, tally)
+    await _fire(ctx, repo, lead, enrollment, row, _Seen(sent, consents), now, tally)
     await repo.schedule_many(tally.next_steps)
     on_commit(repo.session, tally.publish)
     return 1
@@ -145,10 +159,11 @@ async def _fire(
     lead: NurtureLead,
     enrollment: Enrollment,
     row: ScheduledStep,
-    sent: list[datetime],
+    seen: _Seen,
     now: datetime,
     tally: _Tally,
 ) -> None:
+    sent = seen.sent
     # how late this timer is picked up, whatever comes of it (after downtime: the downtime)
     tally.lateness.append(max((now - row.due_at).total_seconds(), 0.0))
     if enrollment.status != "active":
@@ -184,14 +199,27 @@ async def _fire(
         return
     email = lead.email if lead.email_bounced_at is None else None
     missing = missing_contact(plan.channel, email, lead.phone)
+    withheld = _withheld(ctx, lead, plan, seen.consents)
     if missing is not None:
         row.state, row.note = "skipped", missing
-        tally.skipped[plan.channel] += 1
+        tally.skipped[(plan.channel, "no_contact")] += 1
+    elif withheld is not None:
+        row.state, row.note = "skipped", withheld[1][:300]
+        tally.skipped[(plan.channel, withheld[0])] += 1
+        if withheld[0] == "consent":
+            lead.consent_skips += 1
     else:
         row.state, row.emitted_at = "emitted", now
         emit_step(repo.session, lead, enrollment, row, plan, len(plans), now)
         if plan.channel != "task":
             sent.append(now)
+        if plan.confirm_opt_in:  # asked: consent waits for the click on its link
+            asked = ConsentRecord(
+                "email", ConsentState.pending_confirmation, ConsentSource.double_opt_in, now,
+                f"step:{row.id}",
+            )  # fmt: skip
+            seen.consents.append(asked)
+            await repo.add_consents([(lead.id, asked)])
         tally.emitted[(enrollment.sequence_id, str(row.step), plan.channel)] += 1
     if row.step < len(plans):
         nxt = plans[row.step]
@@ -201,6 +229,30 @@ async def _fire(
         )  # fmt: skip
     else:
         await end_enrollments(repo, lead, [enrollment], status="completed", reason="all steps sent", cause=f"step:{row.id}", now=now)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What one lead's steps in this batch read and add to: when it was last sent something
+    (the weekly cap), and its consent history."""
+
+    sent: list[datetime]
+    consents: list[ConsentRecord]
+
+
+def _withheld(
+    ctx: NurtureContext, lead: NurtureLead, plan: StepPlan, consents: list[ConsentRecord]
+) -> tuple[str, str] | None:
+    """Why a step may not go out for consent (the metric's reason and the step's note), if
+    it may not: a marketing step without the consent the lead's country requires, or a
+    double opt-in request that is not needed (or was sent before)."""
+    country = lead_country(lead.country, lead.phone)
+    unknown = ctx.settings.nurture_unknown_consent
+    if plan.confirm_opt_in:
+        asked = confirmation_allowed(ctx.consent, country, consents, unknown=unknown)
+        return None if asked.allowed else ("confirmation_not_needed", f"not sent: {asked.reason}")
+    decision = marketing_allowed(ctx.consent, country, plan.channel, consents, unknown=unknown)
+    return None if decision.allowed else ("consent", f"no consent: {decision.reason}")
 
 
 def _lead_gone(lead: NurtureLead) -> str | None:

@@ -290,6 +290,8 @@ class Emit:
     channel: str | None
     trade_show: ShowRef | None
     team_timezone: str | None
+    # what the submission said about marketing consent (the profile keeps the first answer)
+    marketing_consent: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -921,8 +923,14 @@ def _record(
         channel=arrival.channel,
         trade_show=arrival.trade_show,
         team_timezone=state.team_timezones.get(team_id) if team_id else None,
+        marketing_consent=_consent_of(arrival.incoming),
     )
     return assignment, emit, observations
+
+
+def _consent_of(incoming: dict[str, Any]) -> bool | None:
+    value = incoming.get("marketing_consent")
+    return value if isinstance(value, bool) else None
 
 
 def _add_open_lead(state: BatchState, rep_id: str, delta: int) -> None:

@@ -69,6 +69,7 @@ def assert_same_as_one_at_a_time(state: BatchState, events: list[Event]) -> Batc
         (ob for o in outs for ob in o.observations), key=repr
     )
     assert [a.what for a in out.applied] == [a.what for o in outs for a in o.applied]
+    assert list(out.consents) == [c for o in outs for c in o.consents]
     # each row is written once: as created (final values) or as changed
     for created, changed in (
         (out.created_leads, out.changed_leads),
@@ -80,6 +81,35 @@ def assert_same_as_one_at_a_time(state: BatchState, events: list[Event]) -> Batc
     assert len(keys) == len(set(keys))
     assert all(s.id is not None for s in out.changed_steps)
     return out
+
+
+def test_consent_from_submissions_and_activities_and_the_country_of_the_lead():
+    lead = LEADS[0]
+    events: list[Event] = [
+        Activity("unsub-0", SUBMISSIONS[0], "opt_in", NOW, consent_channel="sms"),  # parked
+        decided(lead, 1, submission_id=SUBMISSIONS[0], country="de", timezone=None,
+                marketing_consent=False),
+        Activity("click-1", lead, "click", NOW, confirms_opt_in=True),
+        Activity("unsub-1", lead, "unsubscribe", NOW),
+        decided(LEADS[1], 2, submission_id=SUBMISSIONS[1], phone="+6561234567", timezone=None),
+    ]  # fmt: skip
+    out = assert_same_as_one_at_a_time(BatchState(), events)
+    got = [
+        (lead_id, c.channel, str(c.state), str(c.source), c.event_id) for lead_id, c in out.consents
+    ]
+    assert got == [
+        (lead, "email", "denied", "form", "decision-1"),
+        (lead, "sms", "denied", "form", "decision-1"),
+        (lead, "sms", "granted", "opt_in", "unsub-0"),  # applied once its lead arrived
+        (lead, "email", "granted", "double_opt_in", "click-1"),
+        (lead, "email", "withdrawn", "unsubscribe", "unsub-1"),
+        (lead, "sms", "withdrawn", "unsubscribe", "unsub-1"),
+    ]  # nothing for the second lead: its submission did not say
+    leads = {x.id: x for x in out.created_leads}
+    assert (leads[lead].country, leads[lead].timezone, leads[lead].timezone_source) == (
+        "DE", "Europe/Berlin", "country",
+    )  # fmt: skip
+    assert (leads[LEADS[1]].country, leads[LEADS[1]].timezone_source) == ("SG", "phone")
 
 
 def test_nurture_then_sales_in_one_batch_pauses_what_the_first_started():

@@ -19,6 +19,7 @@ from services.nurture.domain.policy import (
     RoutingDecision,
     activity_effect,
     contact_timezone,
+    country_timezone,
     idle_move,
     missing_contact,
     plan_decision,
@@ -174,6 +175,39 @@ def test_contact_zone_falls_back_in_order():
     )
     assert contact_timezone(None, None, "Asia/Tokyo", "UTC") == ("Asia/Tokyo", "team")
     assert contact_timezone("Mars/Olympus", None, None, "UTC") == ("UTC", "default")
+
+
+def test_a_country_with_one_zone_gives_it_before_the_show_team_or_default():
+    # a German list name with only a country: Berlin, not the New York default
+    assert contact_timezone(None, None, None, "America/New_York", country="DE") == (
+        "Europe/Berlin",
+        "country",
+    )
+    assert contact_timezone(None, None, "Asia/Tokyo", "UTC", "Europe/London", "SG") == (
+        "Asia/Singapore",
+        "country",
+    )
+    # its own zone and its phone's still come first
+    assert contact_timezone("Europe/Paris", None, None, "UTC", country="DE")[1] == "lead"
+    assert contact_timezone(None, "+6561234567", None, "UTC", country="DE") == (
+        "Asia/Singapore",
+        "phone",
+    )
+
+
+def test_a_country_with_several_zones_gives_none():
+    assert country_timezone("US") is None  # +1 is shared, and the US has many zones
+    assert country_timezone("ES") is None  # the Canaries
+    assert country_timezone("XX") is None
+    assert country_timezone("de") == "Europe/Berlin"
+    assert contact_timezone(None, None, "America/Chicago", "UTC", country="US") == (
+        "America/Chicago",
+        "team",
+    )
+    assert contact_timezone(None, None, None, "America/New_York", country="US") == (
+        "America/New_York",
+        "default",
+    )
 
 
 def test_missing_contact_names_the_channel_need():

@@ -111,6 +111,16 @@ def test_the_same_new_person_twice_in_one_batch_is_one_lead_back_to_its_owner() 
     assert out.end_assignments_of == set()  # nothing stored to end: the lead is new
 
 
+def test_each_decision_carries_its_own_submissions_consent_not_the_profiles() -> None:
+    first = arrival(3, marketing_consent=False)
+    again = arrival(3, marketing_consent=True)
+    silent = arrival(3)
+    out = decide_batch(empty_state(), [first, again, silent], CONFIG, NOW)
+    assert len(out.created) == 1
+    assert [e.marketing_consent for e in out.emits] == [False, True, None]
+    assert out.emits[1].lead.profile["marketing_consent"] is False  # the profile keeps the first
+
+
 def test_a_typod_name_at_the_same_company_in_one_batch_merges() -> None:
     first = arrival(2, email=None, first_name="Katherine", last_name="Johnson")
     twin = arrival(2, email=None, first_name="Katherine", last_name="Jonson")

@@ -1,7 +1,7 @@
-"""audit trail: ``audit_event``, one row per admin change to ingest's data (who, when, what)
+"""audit trail: ``audit_event``, one row per admin change to router's data (who, when, what)
 
-Revision ID: tokens_0001
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02 01:00:00
 """
 
@@ -9,12 +9,12 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "tokens_0001"
-down_revision = "0003"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-S = "ingest"
+S = "router"
 
 
 def upgrade() -> None:
@@ -32,7 +32,7 @@ def upgrade() -> None:
         schema=S,
     )
     for column in ("at", "actor", "action", "subject_id"):
-        op.create_index(f"ix_ingest_audit_event_{column}", "audit_event", [column], schema=S)
+        op.create_index(f"ix_router_audit_event_{column}", "audit_event", [column], schema=S)
 
 
 def downgrade() -> None:

@@ -1,7 +1,7 @@
-"""audit trail: ``audit_event``, one row per admin change to router's data (who, when, what)
+"""audit trail: ``audit_event``, one row per admin change to nurture's data (who, when, what)
 
-Revision ID: tokens_0001
-Revises: 0005
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-02 01:00:00
 """
 
@@ -9,12 +9,12 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "tokens_0001"
-down_revision = "0005"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-S = "router"
+S = "nurture"
 
 
 def upgrade() -> None:
@@ -32,7 +32,7 @@ def upgrade() -> None:
         schema=S,
     )
     for column in ("at", "actor", "action", "subject_id"):
-        op.create_index(f"ix_router_audit_event_{column}", "audit_event", [column], schema=S)
+        op.create_index(f"ix_nurture_audit_event_{column}", "audit_event", [column], schema=S)
 
 
 def downgrade() -> None:
