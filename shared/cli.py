@@ -231,7 +231,7 @@ def create_topics(
             envvar="LEADFLOW_PROCESSED_EVENT_RETENTION_DAYS",
             help="dead letters are kept as long as consumers remember processed event ids",
         ),
-    ] = 14,
+    ] = 30,
 ) -> None:
     """Create leadflow's topics (and their DLQs) with their partition counts, replicated for
     the cluster (see the options); existing topics are left as they are."""

@@ -20,6 +20,7 @@ DEV_WEBHOOK_SECRET = (
     "whsec_bGVhZGZsb3ctZGV2LXdlYmhvb2stc2VjcmV0LTAwMDE="  # "leadflow-dev-webhook-secret-0001"
 )
 DEV_ADMIN_TOKEN = "leadflow-dev-admin-token"
+DEV_ERASURE_HASH_KEY = "leadflow-dev-erasure-hash-key"
 
 PLACEHOLDER_SECRETS = frozenset(
     {
@@ -33,6 +34,7 @@ PLACEHOLDER_SECRETS = frozenset(
         "xxx",
         DEV_WEBHOOK_SECRET,
         DEV_ADMIN_TOKEN,
+        DEV_ERASURE_HASH_KEY,
     }
 )
 
@@ -53,8 +55,9 @@ class CommonSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Prepended to every topic name; lets tests (or several stacks on one cluster) isolate.
     topic_prefix: str = ""
-    # Processed event ids (the consumers' dedupe memory) are kept this long, then pruned.
-    processed_event_retention_days: int = Field(14, ge=1)
+    # Processed event ids (the consumers' dedupe memory) are kept this long, then pruned;
+    # dead letters are kept as long (shared/kafka/topics.py), so a replay is always recognised.
+    processed_event_retention_days: int = Field(30, ge=1)
     # disqualification reasons and what each does: read by ingest and the router alike
     dispositions_file: Path = DEFAULT_DISPOSITIONS_FILE
 
@@ -62,6 +65,9 @@ class CommonSettings(BaseSettings):
     dev_webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
     dev_admin_token: SecretStr = SecretStr(DEV_ADMIN_TOKEN)
     admin_token: SecretStr | None = None
+    # the HMAC key of erased people's hashed identities (shared/domain/erasure.py)
+    erasure_hash_key: SecretStr | None = None
+    dev_erasure_hash_key: SecretStr = SecretStr(DEV_ERASURE_HASH_KEY)
 
     @property
     def is_dev(self) -> bool:
@@ -77,7 +83,18 @@ class CommonSettings(BaseSettings):
             raise ValueError("LEADFLOW_ADMIN_TOKEN is required outside dev")
         if is_placeholder(self.admin_token.get_secret_value()):
             raise ValueError("LEADFLOW_ADMIN_TOKEN is a placeholder; set a real secret")
+        if self.erasure_hash_key is None:
+            raise ValueError("LEADFLOW_ERASURE_HASH_KEY is required outside dev")
+        if is_placeholder(self.erasure_hash_key.get_secret_value()):
+            raise ValueError("LEADFLOW_ERASURE_HASH_KEY is a placeholder; set a real secret")
         return self
+
+    def effective_erasure_hash_key(self) -> bytes:
+        if self.erasure_hash_key is not None:
+            return self.erasure_hash_key.get_secret_value().encode()
+        if self.is_dev:
+            return self.dev_erasure_hash_key.get_secret_value().encode()
+        raise RuntimeError("no erasure hash key configured")  # unreachable: validator guards it
 
     def effective_admin_token(self) -> str:
         if self.admin_token is not None:

@@ -17,6 +17,9 @@ LEADS_SLA = "leads.sla.v1"
 LEADS_LIFECYCLE = "leads.lifecycle.v1"
 # merges and splits of leads, for CRMs that keep records of their own
 LEADS_MERGES = "leads.merges.v1"
+# erasures of people (right to erasure): the request to nurture and ingest and the notice to
+# sales tools
+LEADS_ERASURE = "leads.erasure.v1"
 NURTURE_STEPS = "nurture.steps.v1"
 NURTURE_LIFECYCLE = "nurture.lifecycle.v1"
 
@@ -28,6 +31,7 @@ PARTITIONS: dict[str, int] = {
     LEADS_SLA: 6,
     LEADS_LIFECYCLE: 12,
     LEADS_MERGES: 12,
+    LEADS_ERASURE: 6,
     NURTURE_STEPS: 12,
     NURTURE_LIFECYCLE: 12,
 }
@@ -82,7 +86,7 @@ def topic_policy(
     *,
     replication_factor: int | None = None,
     min_insync_replicas: int | None = None,
-    processed_retention_days: int = 14,
+    processed_retention_days: int = 30,
 ) -> TopicPolicy:
     """The policy for a cluster of ``brokers``, with the operator's overrides checked."""
     rf = replication_factor if replication_factor is not None else min(3, max(1, brokers))
@@ -104,7 +108,7 @@ async def ensure_topics(
     replication_factor: int | None = None,
     *,
     min_insync_replicas: int | None = None,
-    processed_retention_days: int = 14,
+    processed_retention_days: int = 30,
 ) -> list[str]:
     """Create missing topics under :func:`topic_policy`; returns the names created. Existing
     topics are left as they are."""
