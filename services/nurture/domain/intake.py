@@ -37,6 +37,7 @@ from services.nurture.domain.policy import (
 from services.nurture.domain.sequences import SequencesConfig
 from services.nurture.domain.state import (
     OPEN,
+    SUPPRESSED_DO_NOT_CONTACT,
     SUPPRESSED_MERGED,
     Enrollment,
     EnrollmentStatus,
@@ -75,6 +76,9 @@ class Decided:
     timezone: str | None
     team_timezone: str | None
     show: ShowRef | None = None
+    # a purchased-list name of a person erased before (their hashed email or phone is on the
+    # do-not-contact list): kept, never marketed to
+    do_not_contact: bool = False
 
     @property
     def refs(self) -> tuple[uuid.UUID, ...]:
@@ -291,10 +295,15 @@ class _Batch:
                 (d.email and d.email != lead.email) or (d.phone and d.phone != lead.phone)
             ):  # contact data it lacked, or other than what was found invalid: worth a try
                 book.change(suppressed=None, suppressed_at=None, idle_since=now)
+            if lead.suppressed == SUPPRESSED_DO_NOT_CONTACT and not d.purchased_list:
+                # the erased person came back by themselves (a form): they start fresh
+                book.change(suppressed=None, suppressed_at=None, idle_since=now)
         if d.submission_id is not None and d.submission_id != d.lead_id:
             self.aliases[d.submission_id] = d.lead_id
         if not book.lead.email and not book.lead.phone:
             book.suppress(reason="invalid_contact", cause=d.event_id, now=now)
+        if d.do_not_contact:
+            book.suppress(reason=SUPPRESSED_DO_NOT_CONTACT, cause=d.event_id, now=now)
 
         lead, history = book.lead, book.ordered()
         state = LeadState(
