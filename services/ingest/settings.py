@@ -31,6 +31,9 @@ class IngestSettings(CommonSettings):
     ingest_import_lease_seconds: float = Field(30.0, gt=0)
     ingest_import_max_rows_per_second: float = Field(0, ge=0)
     ingest_publish_timeout_seconds: float = 5.0
+    # the consumer group of ingest's leads.erasure.v1 consumer (default: leadflow-ingest,
+    # after the topic prefix)
+    ingest_consumer_group: str | None = None
     # PostgreSQL connections for keyed requests, each held while its events are published
     # (a few ms): requests beyond it wait for one.
     ingest_db_pool_size: int = Field(20, ge=1)
@@ -50,3 +53,7 @@ class IngestSettings(CommonSettings):
         if self.ingest_forwarded_for_hops == 0 and self.ingest_trust_forwarded_for:
             return 1
         return self.ingest_forwarded_for_hops
+
+    @property
+    def erasure_consumer_group(self) -> str:
+        return self.ingest_consumer_group or f"{self.topic_prefix}leadflow-ingest"
