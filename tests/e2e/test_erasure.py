@@ -268,3 +268,58 @@ async def test_an_erased_person_is_nowhere_and_no_replay_brings_them_back(
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "email"
     neither = await router.post("/v1/admin/erasures", json={}, headers=ADMIN)
     assert neither.status_code == 422
+
+
+async def test_a_list_bought_later_markets_nothing_to_them_but_their_own_form_starts_fresh(
+    services, env
+):
+    ingest, router, nurture = services
+    ada = person()
+    form = sales_ready(ada["email"], first_name=ada["first_name"], last_name=ada["last_name"])
+    body, headers = signed_request(form)
+    response = await ingest.post("/v1/leads", content=body, headers=headers)
+    assert response.status_code == 202, response.text
+    first = await lead_of(router, response.json()["lead_id"], lambda d: d["status"] == "assigned")
+
+    response = await router.post("/v1/admin/erasures", json={"email": ada["email"]}, headers=ADMIN)
+    assert response.status_code == 202, response.text
+    (tombstone,) = response.json()["erasures"]
+    assert tombstone["lead_id"] == first["id"]
+    await wait_for(
+        lambda: sql(
+            env, "SELECT 1 FROM nurture.erasure WHERE id = :id", id=tombstone["erasure_id"]
+        ),
+        timeout=30,
+    )
+    assert await sql(
+        env, "SELECT count(*) FROM nurture.do_not_contact WHERE erasure_id = :id",
+        id=tombstone["erasure_id"],
+    ) == [(1,)]  # fmt: skip
+
+    # a purchased list bought after the erasure names them again: kept, never marketed to
+    job = await import_list(ingest, [ada])
+    (row,) = await sql(
+        env, "SELECT lead_id FROM ingest.import_row WHERE import_id = :id", id=job["import_id"]
+    )
+    listed = str(row[0])
+
+    async def nurture_lead(ref: str, until: Any) -> dict[str, Any] | None:
+        r = await nurture.get(f"/v1/nurture/leads/{ref}", headers=ADMIN)
+        return r.json() if r.status_code == 200 and until(r.json()) else None
+
+    name = await wait_for(lambda: nurture_lead(listed, lambda d: True), timeout=60)
+    assert name["suppression"]["reason"] == "do_not_contact", name
+    assert name["enrollments"] == []
+    assert name["lead_id"] != first["id"], "a new lead, not the erased one"
+
+    # they fill in a form themselves: they start fresh, and nurture writes to them again
+    body, headers = signed_request(form)
+    response = await ingest.post("/v1/leads", content=body, headers=headers)
+    assert response.status_code == 202, response.text
+    again = await wait_for(
+        lambda: nurture_lead(
+            response.json()["lead_id"], lambda d: d["suppression"] is None and d["enrollments"]
+        ),
+        timeout=60,
+    )
+    assert again["lead_id"] == name["lead_id"]
