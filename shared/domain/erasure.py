@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -48,6 +49,17 @@ def contact_hashes(key: bytes, email: str | None, phone: str | None) -> frozense
             form = matching_form(kind, raw)  # type: ignore[arg-type]
             if form is not None:
                 out.add(identity_hash(key, kind, form))  # type: ignore[arg-type]
+    return frozenset(out)
+
+
+def identity_hashes(key: bytes, identities: Iterable[tuple[str, str]]) -> frozenset[IdentityHash]:
+    """The hashes of (kind, value) identities in whatever form they were kept (other kinds
+    than email and phone are no person's: left out)."""
+    out: set[IdentityHash] = set()
+    for kind, value in identities:
+        if kind in ("email", "phone"):
+            form = matching_form(kind, value) or value  # type: ignore[arg-type]
+            out.add(identity_hash(key, kind, form))  # type: ignore[arg-type]
     return frozenset(out)
 
 

@@ -17,14 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
-from shared import db
 from shared.events.registry import LEAD_ERASED, LEAD_RECEIVED
 from shared.settings import DEV_ADMIN_TOKEN
 from shared.stack.common import free_port
 from shared.stack.stack import ServiceProcess
 from tests.conftest import start_ingest
+from tests.erasure_scan import where_they_are
 from tests.import_jobs import wait_finished
 from tests.integration.test_dlq_replay import consumer_dead_letter_headers, leadflow_dlq
 from tests.integration.test_nurture_reliability import NURTURE
@@ -33,8 +32,6 @@ from tests.router_env import FIXTURES, ROUTER, received, sales_ready, sql
 from tests.signing import signed_request
 
 ADMIN = {"authorization": f"Bearer {DEV_ADMIN_TOKEN}"}
-SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
-TEXT_TYPES = ("text", "character varying", "character", "json", "jsonb")
 
 
 def start(spec, env, log_dir, **extra) -> ServiceProcess:
@@ -81,43 +78,6 @@ def person() -> dict[str, str]:
         "phone": f"+44 20 7946 0{number}",
         "e164": f"+442079460{number}",
     }
-
-
-async def where_they_are(database_url: str, needles: list[str]) -> list[str]:
-    """Every column (schema.table.column) of every non-system schema, of a text, varchar or
-    json type, holding one of ``needles`` (case-insensitive) in some row."""
-    engine = db.create_engine(database_url, pool_size=1)
-    patterns = [f"%{n.lower()}%" for n in needles]
-    found = []
-    try:
-        async with engine.connect() as conn:
-            columns = (
-                await conn.execute(
-                    text(
-                        "SELECT c.table_schema, c.table_name, c.column_name"
-                        " FROM information_schema.columns c JOIN information_schema.tables t"
-                        " ON t.table_schema = c.table_schema AND t.table_name = c.table_name"
-                        " WHERE t.table_type = 'BASE TABLE'"
-                        " AND c.table_schema <> ALL(:system) AND c.table_schema NOT LIKE 'pg_%'"
-                        " AND c.data_type = ANY(:types)"
-                    ),
-                    {"system": list(SYSTEM_SCHEMAS), "types": list(TEXT_TYPES)},
-                )
-            ).all()
-            assert {s for s, _, _ in columns} >= {"ingest", "router", "nurture"}
-            for schema, table, column in columns:
-                hits = await conn.scalar(
-                    text(
-                        f'SELECT count(*) FROM "{schema}"."{table}"'
-                        f' WHERE lower(CAST("{column}" AS text)) LIKE ANY(:patterns)'
-                    ),
-                    {"patterns": patterns},
-                )
-                if hits:
-                    found.append(f"{schema}.{table}.{column}")
-    finally:
-        await engine.dispose()
-    return found
 
 
 def list_file(rows: list[dict[str, str]]) -> bytes:

@@ -13,6 +13,7 @@ from shared.domain.erasure import (
     contact_hashes,
     erased_before,
     identity_hash,
+    identity_hashes,
     matching_form,
 )
 from shared.settings import DEV_ERASURE_HASH_KEY, CommonSettings
@@ -34,6 +35,12 @@ def test_a_phone_hashes_in_its_e164_form_and_invalid_contacts_are_left_out() -> 
     assert contact_hashes(KEY, None, "+442079460018") == {phone} and phone.kind == "phone"
     assert contact_hashes(KEY, "not an address", "12") == frozenset()
     assert matching_form("phone", "+44 20 7946 0000") == "+442079460000"
+
+
+def test_kept_identities_hash_as_their_matching_form() -> None:
+    kept = identity_hashes(KEY, [("email", "ada@example.com"), ("phone", "+44 20 7946 0018"),
+                                 ("domain", "example.com")])  # fmt: skip
+    assert kept == contact_hashes(KEY, "Ada@Example.com", "+442079460018")
 
 
 def test_the_key_matters() -> None:

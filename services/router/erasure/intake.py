@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.router import metrics
 from services.router.domain.intake import Arrival
 from services.router.erasure.repository import ErasureRepository
-from shared.domain.erasure import IdentityHash, erased_before, identity_hash
+from shared.domain.erasure import IdentityHash, erased_before, identity_hashes
 from shared.logging import get_logger
 from shared.metrics import on_commit
 
@@ -21,11 +21,7 @@ log = get_logger(__name__)
 
 
 def arrival_hashes(key: bytes, arrival: Arrival) -> frozenset[IdentityHash]:
-    return frozenset(
-        identity_hash(key, kind, value)  # type: ignore[arg-type]
-        for kind, value in arrival.identities
-        if kind in ("email", "phone")
-    )
+    return identity_hashes(key, arrival.identities)
 
 
 async def drop_erased(

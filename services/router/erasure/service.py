@@ -19,7 +19,7 @@ from services.router.erasure.repository import ErasureRepository, lead_facts
 from services.router.events import SOURCE
 from services.router.models import Erasure, Outbox
 from shared.db import identity_lock_key, lead_ref_key, lock_keys
-from shared.domain.erasure import IdentityHash, contact_hashes, identity_hash
+from shared.domain.erasure import IdentityHash, contact_hashes, identity_hashes
 from shared.events.envelope import make_event
 from shared.events.models import IdentityHashRef, LeadErased
 from shared.events.registry import LEAD_ERASED
@@ -81,11 +81,7 @@ async def erase_lead(
     if found is not None:
         return found, False
     leads = await repo.lock_leads(lead_ids)
-    hashes: set[IdentityHash] = {
-        identity_hash(key, k, v)  # type: ignore[arg-type]
-        for k, v in identities
-        if k in ("email", "phone")
-    }
+    hashes: set[IdentityHash] = set(identity_hashes(key, identities))
     for email, phone in await repo.submitted_contacts(lead_ids):
         hashes |= contact_hashes(key, email, phone)
     for lead in leads:
