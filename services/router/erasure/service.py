@@ -81,6 +81,9 @@ async def erase_lead(
     if found is not None:
         return found, False
     leads = await repo.lock_leads(lead_ids)
+    # read again under the locks: an arrival committed meanwhile may have added to the lead
+    submission_ids = await repo.submission_ids(lead_ids)
+    identities = await repo.identities(lead_ids)
     hashes: set[IdentityHash] = set(identity_hashes(key, identities))
     for email, phone in await repo.submitted_contacts(lead_ids):
         hashes |= contact_hashes(key, email, phone)
