@@ -19,6 +19,7 @@ from services.router.settings import RouterSettings
 from shared.events.envelope import make_event
 from shared.events.models import ActivityKind, ActivityReceived, SourceRef
 from shared.events.registry import LEAD_ACTIVITY, LEAD_ERASED
+from shared.kafka.producer import KafkaUnavailable
 from shared.settings import DEV_ADMIN_TOKEN
 from tests.erasure_scan import where_they_are
 from tests.kafka_helpers import TopicReader, value, wait_for
@@ -46,7 +47,13 @@ async def admin(env) -> AsyncIterator[httpx.AsyncClient]:
 async def arrive(env, producer, fields: dict[str, Any], at: datetime | None = None) -> str:
     """A web lead on leads.received.v1; its submission id once the router recorded it."""
     item = received(fields, at=at)
-    await publish_received(env, producer, [item])
+    for attempt in range(3):  # topics just created may still be electing leaders
+        try:
+            await publish_received(env, producer, [item])
+            break
+        except KafkaUnavailable:
+            if attempt == 2:
+                raise
     return str(item[2].data["lead_id"])
 
 
