@@ -24,6 +24,7 @@ from shared.events.envelope import make_event
 from shared.events.models import IdentityHashRef, LeadErased
 from shared.events.registry import LEAD_ERASED
 from shared.logging import get_logger
+from shared.metrics import on_commit
 from shared.outbox import enqueue
 
 log = get_logger(__name__)
@@ -125,7 +126,7 @@ async def erase_lead(
     if not created:  # erased by a concurrent request meanwhile (its tombstone stands)
         return tombstone, False
     enqueue(session, Outbox, LEAD_ERASED.topic, str(lead_id), event, now)
-    metrics.ERASURES.inc()
+    on_commit(session, metrics.ERASURES.inc)
     log.info(
         "router.lead_erased", erasure_id=str(erasure_id), lead_id=str(lead_id),
         leads=len(lead_ids), submissions=len(submission_ids),
