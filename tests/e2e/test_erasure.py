@@ -194,6 +194,15 @@ async def test_an_erased_person_is_nowhere_and_no_replay_brings_them_back(
             ),
             timeout=30,
         )
+        ((nurtured,),) = await sql(
+            env, "SELECT counts FROM nurture.erasure WHERE id = :id", id=tombstone["erasure_id"]
+        )
+        assert nurtured["lead"] == 1 and nurtured["enrollment"] >= 1, nurtured
+        assert nurtured["scheduled_step"] >= 1 and nurtured["lead_alias"] >= 1, nurtured
+        ((ingested,),) = await sql(
+            env, "SELECT counts FROM ingest.erasure WHERE id = :id", id=tombstone["erasure_id"]
+        )
+        assert ingested["idempotency_key"] >= 1 and ingested["import_row"] == 1, ingested
         assert await where_they_are(env.database_url, needles) == []
 
         # the dead letter replayed: dropped by the router, the person stays erased
