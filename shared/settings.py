@@ -27,6 +27,7 @@ DEV_WEBHOOK_SECRET = (
     "whsec_bGVhZGZsb3ctZGV2LXdlYmhvb2stc2VjcmV0LTAwMDE="  # "leadflow-dev-webhook-secret-0001"
 )
 DEV_ADMIN_TOKEN = "leadflow-dev-admin-token"
+DEV_ERASURE_HASH_KEY = "leadflow-dev-erasure-hash-key"
 
 PLACEHOLDER_SECRETS = frozenset(
     {
@@ -40,6 +41,7 @@ PLACEHOLDER_SECRETS = frozenset(
         "xxx",
         DEV_WEBHOOK_SECRET,
         DEV_ADMIN_TOKEN,
+        DEV_ERASURE_HASH_KEY,
     }
 )
 
@@ -131,6 +133,9 @@ class CommonSettings(KafkaSettings):
     # LEADFLOW_ADMIN_TOKEN still works as a token named "admin" with every scope (deprecated).
     admin_token: SecretStr | None = None
     admin_tokens_file: Path | None = None
+    # the HMAC key of erased people's hashed identities (shared/domain/erasure.py)
+    erasure_hash_key: SecretStr | None = None
+    dev_erasure_hash_key: SecretStr = SecretStr(DEV_ERASURE_HASH_KEY)
 
     @property
     def is_dev(self) -> bool:
@@ -160,7 +165,18 @@ class CommonSettings(KafkaSettings):
             )
         if self.admin_token is not None and is_placeholder(self.admin_token.get_secret_value()):
             raise ValueError("LEADFLOW_ADMIN_TOKEN is a placeholder; set a real secret")
+        if self.erasure_hash_key is None:
+            raise ValueError("LEADFLOW_ERASURE_HASH_KEY is required outside dev")
+        if is_placeholder(self.erasure_hash_key.get_secret_value()):
+            raise ValueError("LEADFLOW_ERASURE_HASH_KEY is a placeholder; set a real secret")
         return self
+
+    def effective_erasure_hash_key(self) -> bytes:
+        if self.erasure_hash_key is not None:
+            return self.erasure_hash_key.get_secret_value().encode()
+        if self.is_dev:
+            return self.dev_erasure_hash_key.get_secret_value().encode()
+        raise RuntimeError("no erasure hash key configured")  # unreachable: validator guards it
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

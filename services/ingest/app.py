@@ -14,6 +14,7 @@ from services.ingest import metrics
 from services.ingest.activities.endpoints import router as activities_router
 from services.ingest.audit import router as audit_router
 from services.ingest.context import IngestContext, utc_now
+from services.ingest.erasure.consumer import ErasureConsumer
 from services.ingest.idempotency.repository import IdempotencyRepository
 from services.ingest.idempotency.service import request_db_settings
 from services.ingest.imports.endpoints import router as imports_router
@@ -116,6 +117,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             asyncio.create_task(w.run(), name=f"ingest-import-worker-{i}")
             for i, w in enumerate(workers)
         ]
+        erasures = ErasureConsumer(ctx)  # leads.erasure.v1: ingest's part of an erasure
+        erasures.start()
         log.info("ingest.started", sources=sorted(sources), kafka=settings.kafka_bootstrap_servers)
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # collector's scans, which otherwise walk it on every full collection.
@@ -135,6 +138,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 await asyncio.gather(*worker_tasks, return_exceptions=True)
             for worker in workers:
                 await worker.release()
+            await erasures.stop()
             await producer.stop()
             await request_engine.dispose()
             await engine.dispose()

@@ -66,3 +66,9 @@ def count_import_rows(kind: str, accepted: int, rejected: int) -> None:
     LEADS_ACCEPTED.labels(source_kind, channel).inc(accepted)
     if rejected:
         LEADS_REJECTED.labels(source_kind, "validation").inc(rejected)
+
+
+ERASURES = Counter(
+    "leadflow_ingest_erasures_total",
+    "Erasures (leads.erasure.v1) applied: stored answers and import rows of the leads redacted",
+)

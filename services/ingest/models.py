@@ -1,5 +1,6 @@
 """The ``ingest`` schema: idempotency keys with stored responses, import jobs (the stored
-file in chunks, progress, a worker's lease) and their per-row results."""
+file in chunks, progress, a worker's lease) and their per-row results; the erasures applied
+and the processed event ids of its ``leads.erasure.v1`` consumer."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from services.ingest.domain.jobs import ImportKind, JobStatus
 from shared.audit import AuditEventMixin
 from shared.db import make_base
+from shared.outbox import ProcessedEventMixin
 
 SCHEMA = "ingest"
 Base = make_base(SCHEMA)
@@ -148,3 +150,20 @@ class AuditEvent(AuditEventMixin, Base):
     """An admin change to ingest's data: who, when, what (``shared/audit.py``)."""
 
     __tablename__ = "audit_event"
+
+
+class ProcessedEvent(ProcessedEventMixin, Base):
+    __tablename__ = "processed_event"
+
+
+class Erasure(Base):
+    """The tombstone of an erasure (``leads.erasure.v1``) ingest applied: rows redacted per table."""
+
+    __tablename__ = "erasure"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    counts: Mapped[dict[str, int]] = mapped_column(JSONB)
+    event_id: Mapped[str] = mapped_column(String(128))

@@ -32,6 +32,9 @@ class IngestSettings(CommonSettings):
     ingest_import_lease_seconds: float = Field(30.0, gt=0)
     ingest_import_max_rows_per_second: float = Field(0, ge=0)
     ingest_publish_timeout_seconds: float = 5.0
+    # the consumer group of ingest's leads.erasure.v1 consumer (default: leadflow-ingest,
+    # after the topic prefix)
+    ingest_consumer_group: str | None = None
     # PostgreSQL connections for keyed requests, each held while its events are published
     # (a few ms): requests beyond it wait for one.
     ingest_db_pool_size: int = Field(20, ge=1)
@@ -63,3 +66,7 @@ class IngestSettings(CommonSettings):
                     "ingest in LEADFLOW_INGEST_FORWARDED_ALLOW_IPS (addresses or networks)"
                 )
         return self
+
+    @property
+    def erasure_consumer_group(self) -> str:
+        return self.ingest_consumer_group or f"{self.topic_prefix}leadflow-ingest"

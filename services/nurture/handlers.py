@@ -1,7 +1,7 @@
 """Kafka messages -> nurture. Decisions (``leads.assigned.v1``), activities
 (``leads.activity.v1``), sales lifecycle changes (``leads.lifecycle.v1``) and merges of leads
 (``leads.merges.v1``) are decided a batch per transaction; a message alone (the consumer's fallback when a batch fails) is a
-batch of one."""
+batch of one. Erasures (``leads.erasure.v1``) are applied first, one per transaction."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from pydantic import BaseModel
 
 from services.nurture import metrics
 from services.nurture.context import NurtureContext
+from services.nurture.erasure import erase
 from services.nurture.intake.batch import Item, handle_batch
 from services.nurture.repository import BatchRepository
 from shared.events.envelope import CloudEvent
 from shared.events.models import (
     ActivityReceived,
     LeadAssigned,
+    LeadErased,
     LeadLifecycle,
     LeadMerge,
     unknown_activity_kind,
@@ -25,6 +27,7 @@ from shared.events.models import (
 from shared.events.registry import (
     LEAD_ACTIVITY,
     LEAD_ASSIGNED,
+    LEAD_ERASED,
     LEAD_LIFECYCLE,
     LEAD_MERGE,
     EventType,
@@ -35,7 +38,13 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 # what nurture consumes (one consumer, one group)
-CONSUMED: tuple[EventType, ...] = (LEAD_ASSIGNED, LEAD_ACTIVITY, LEAD_LIFECYCLE, LEAD_MERGE)
+CONSUMED: tuple[EventType, ...] = (
+    LEAD_ASSIGNED,
+    LEAD_ACTIVITY,
+    LEAD_LIFECYCLE,
+    LEAD_MERGE,
+    LEAD_ERASED,
+)
 
 
 def _routes(ctx: NurtureContext) -> dict[str, tuple[str, type[BaseModel]]]:
@@ -45,6 +54,7 @@ def _routes(ctx: NurtureContext) -> dict[str, tuple[str, type[BaseModel]]]:
         LEAD_ACTIVITY.type: ActivityReceived,
         LEAD_LIFECYCLE.type: LeadLifecycle,
         LEAD_MERGE.type: LeadMerge,
+        LEAD_ERASED.type: LeadErased,
     }
     return {prefix + t.topic: (t.type, models[t.type]) for t in CONSUMED}
 
@@ -69,8 +79,14 @@ def _decode(
 
 async def _decide_known(ctx: NurtureContext, items: Sequence[Item | None]) -> None:
     known = [item for item in items if item is not None]
-    if known:
-        await _decide(ctx, known)
+    # erasures first, each in its own transaction: the rest of the batch then sees them
+    for event, data in known:
+        if isinstance(data, LeadErased):
+            async with ctx.sessions.begin() as session:
+                await erase(session, event, data, ctx.clock())
+    rest = [item for item in known if not isinstance(item[1], LeadErased)]
+    if rest:
+        await _decide(ctx, rest)
 
 
 async def _decide(ctx: NurtureContext, items: Sequence[Item]) -> None:

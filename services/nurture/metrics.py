@@ -65,3 +65,11 @@ ACTIVITIES_SKIPPED = Counter(
     "leadflow_nurture_activities_skipped_total",
     "Activities of a kind this nurture version does not know (a newer producer's): skipped",
 )
+ERASURES = Counter(
+    "leadflow_nurture_erasures_total",
+    "Erasures (leads.erasure.v1) applied: the leads' rows deleted, their hashes on do-not-contact",
+)
+DROPPED_ERASED = Counter(
+    "leadflow_nurture_erased_events_dropped_total",
+    "Events about an erased lead or submission dropped (the tombstone wins)",
+)

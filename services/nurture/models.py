@@ -49,7 +49,8 @@ class NurtureLead(Base):
     list_name: Mapped[str] = mapped_column("list", String(16))
     # why it is on that list (remarket: unresponsive, or recycled by sales; sunset; back)
     list_reason: Mapped[str | None] = mapped_column(String(300))
-    # None | unsubscribed | hard_bounce | invalid_contact | merged (an admin merged it into
+    # None | unsubscribed | hard_bounce | invalid_contact | do_not_contact (a purchased-list
+    # name of a person erased before) | merged (an admin merged it into
     # another lead: what names it is that lead's, nothing goes to it any more)
     suppressed: Mapped[str | None] = mapped_column(String(32))
     suppressed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -194,3 +195,39 @@ class AuditEvent(AuditEventMixin, Base):
     """An admin change to nurture's data: who, when, what (``shared/audit.py``)."""
 
     __tablename__ = "audit_event"
+
+
+class Erasure(Base):
+    """The tombstone of an erasure (``leads.erasure.v1``) nurture applied: rows erased per table."""
+
+    __tablename__ = "erasure"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    counts: Mapped[dict[str, int]] = mapped_column(JSONB)
+    event_id: Mapped[str] = mapped_column(String(128))
+
+
+class ErasedRef(Base):
+    """A lead or submission id an erasure erased: events naming it are dropped."""
+
+    __tablename__ = "erased_ref"
+
+    ref_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    erasure_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("nurture.erasure.id")
+    )
+
+
+class DoNotContact(Base):
+    """An erased person's hashed email or phone: a purchased-list name holding it later is
+    suppressed (``do_not_contact``)."""
+
+    __tablename__ = "do_not_contact"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    erasure_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))

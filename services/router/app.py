@@ -8,6 +8,7 @@ from services.router import metrics
 from services.router.admin.endpoints import router as admin_router
 from services.router.audit import router as audit_router
 from services.router.dedupe.endpoints import router as dedupe_router
+from services.router.erasure.endpoints import router as erasure_router
 from services.router.reports.endpoints import router as reports_router
 from services.router.runtime import RouterRuntime
 from services.router.settings import RouterSettings
@@ -24,6 +25,7 @@ def create_app(
     api = APIRouter()
     api.include_router(admin_router)
     api.include_router(dedupe_router)
+    api.include_router(erasure_router)
     api.include_router(reports_router)
     api.include_router(audit_router)
     return consumer_app(

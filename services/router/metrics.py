@@ -105,3 +105,12 @@ ACTIVITIES_SKIPPED = Counter(
     "leadflow_router_activities_skipped_total",
     "Activities of a kind this router version does not know (a newer producer's): skipped",
 )
+ERASURES = Counter(
+    "leadflow_router_erasures_total",
+    "People erased (right to erasure): one per erasure, however many leads it covered",
+)
+DROPPED_ERASED = Counter(
+    "leadflow_router_erased_events_dropped_total",
+    "Events about an erased person dropped (the tombstone wins), by kind (arrival, activity)",
+    ["kind"],
+)

@@ -25,6 +25,7 @@ class Lead(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     # new | assigned | queued | nurture | opportunity | converted | disqualified | recycled | merged
+    # | erased
     # (services/router/domain/lifecycle.py); "assigned" is the only one that occupies its rep
     status: Mapped[str] = mapped_column(String(16), index=True)
     # only ever arrived from purchased lists: a name, not a lead
@@ -366,3 +367,45 @@ class AuditEvent(AuditEventMixin, Base):
     """An admin change to router's data: who, when, what (``shared/audit.py``)."""
 
     __tablename__ = "audit_event"
+
+
+class Erasure(Base):
+    """The tombstone of an erasure: which leads and submissions, when, asked by whom, how many
+    rows of each table were erased or redacted, and what was decided about the leads without
+    the person (status, stage, team, rep, score, temperature)."""
+
+    __tablename__ = "erasure"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    lead_ids: Mapped[list[str]] = mapped_column(JSONB)
+    submission_ids: Mapped[list[str]] = mapped_column(JSONB)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    counts: Mapped[dict[str, int]] = mapped_column(JSONB)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    event_id: Mapped[str] = mapped_column(String(128))
+
+
+class ErasedRef(Base):
+    """A lead or submission id an erasure erased: events naming it are dropped."""
+
+    __tablename__ = "erased_ref"
+
+    ref_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # lead | submission
+    erasure_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("router.erasure.id")
+    )
+
+
+class ErasedIdentity(Base):
+    """An erased person's hashed email or phone, and the latest erasure of it: an arrival
+    received at or before then is about the erased person and is dropped."""
+
+    __tablename__ = "erased_identity"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    erasure_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))

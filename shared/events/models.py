@@ -432,3 +432,31 @@ class LeadMerge(EventModel):
     decided_by: str = Field(description="leadflow, or the admin who decided")
     reason: str = Field(description="one sentence: why")
     at: datetime
+
+
+class IdentityHashRef(EventModel):
+    kind: Literal["email", "phone"]
+    hash: str = Field(
+        description="hex HMAC-SHA256 of the canonical address or E.164 number "
+        "(key: LEADFLOW_ERASURE_HASH_KEY)"
+    )
+
+
+class LeadErased(EventModel):
+    """``io.leadflow.lead.erased.v1`` on ``leads.erasure.v1``, keyed by ``lead_id``: a person
+    was erased (right to erasure). The router erased its own data when it published this;
+    nurture and ingest erase theirs when they read it, and sales tools should erase their
+    records of these leads too. It carries no personal data: ids and hashed identities."""
+
+    erasure_id: UUID
+    lead_id: UUID = Field(description="the lead the erasure was asked for (its canonical id)")
+    lead_ids: list[UUID] = Field(
+        description="every lead id erased: lead_id and leads merged into it"
+    )
+    submission_ids: list[UUID] = Field(description="every submission of those leads")
+    identity_hashes: list[IdentityHashRef] = Field(
+        description="the person's hashed email addresses and phone numbers: a do-not-contact "
+        "list that keeps no address"
+    )
+    requested_at: datetime
+    requested_by: str = Field(description="who asked for it (the admin)")

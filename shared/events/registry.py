@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from shared.events.models import (
     ActivityReceived,
     LeadAssigned,
+    LeadErased,
     LeadLifecycle,
     LeadMerge,
     LeadReceived,
@@ -65,6 +66,9 @@ LEAD_LIFECYCLE = EventType(
 LEAD_MERGE = EventType(
     "io.leadflow.lead.merge.v1", "leads.merges.v1", LeadMerge, "lead id (the surviving lead)"
 )
+LEAD_ERASED = EventType(
+    "io.leadflow.lead.erased.v1", "leads.erasure.v1", LeadErased, "lead id (the erased lead)"
+)
 
 NURTURE_STEP = EventType("io.leadflow.nurture.step.v1", "nurture.steps.v1", NurtureStep, "lead id")
 NURTURE_LIFECYCLE = EventType(
@@ -80,6 +84,7 @@ EVENT_TYPES: dict[str, EventType] = {
         LEAD_SLA,
         LEAD_LIFECYCLE,
         LEAD_MERGE,
+        LEAD_ERASED,
         NURTURE_STEP,
         NURTURE_LIFECYCLE,
     )

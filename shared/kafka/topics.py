@@ -19,6 +19,9 @@ LEADS_SLA = "leads.sla.v1"
 LEADS_LIFECYCLE = "leads.lifecycle.v1"
 # merges and splits of leads, for CRMs that keep records of their own
 LEADS_MERGES = "leads.merges.v1"
+# erasures of people (right to erasure): the request to nurture and ingest and the notice to
+# sales tools
+LEADS_ERASURE = "leads.erasure.v1"
 NURTURE_STEPS = "nurture.steps.v1"
 NURTURE_LIFECYCLE = "nurture.lifecycle.v1"
 
@@ -30,6 +33,7 @@ PARTITIONS: dict[str, int] = {
     LEADS_SLA: 6,
     LEADS_LIFECYCLE: 12,
     LEADS_MERGES: 12,
+    LEADS_ERASURE: 6,
     NURTURE_STEPS: 12,
     NURTURE_LIFECYCLE: 12,
 }

@@ -44,6 +44,7 @@ from services.nurture.domain.policy import (
 from services.nurture.domain.sequences import SequencesConfig
 from services.nurture.domain.state import (
     OPEN,
+    SUPPRESSED_DO_NOT_CONTACT,
     SUPPRESSED_MERGED,
     Enrollment,
     EnrollmentStatus,
@@ -84,6 +85,9 @@ class Decided:
     show: ShowRef | None = None
     country: str | None = None
     marketing_consent: bool | None = None  # the submission's own answer, if it gave one
+    # a purchased-list name of a person erased before (their hashed email or phone is on the
+    # do-not-contact list): kept, never marketed to
+    do_not_contact: bool = False
 
     @property
     def refs(self) -> tuple[uuid.UUID, ...]:
@@ -312,6 +316,9 @@ class _Batch:
                 (d.email and d.email != lead.email) or (d.phone and d.phone != lead.phone)
             ):  # contact data it lacked, or other than what was found invalid: worth a try
                 book.change(suppressed=None, suppressed_at=None, idle_since=now)
+            if lead.suppressed == SUPPRESSED_DO_NOT_CONTACT and not d.purchased_list:
+                # the erased person came back by themselves (a form): they start fresh
+                book.change(suppressed=None, suppressed_at=None, idle_since=now)
         if d.submission_id is not None:  # what the submission said about consent, if it did
             for record in submission_consents(
                 d.marketing_consent, d.channel, d.decided_at, d.event_id
@@ -321,6 +328,8 @@ class _Batch:
             self.aliases[d.submission_id] = d.lead_id
         if not book.lead.email and not book.lead.phone:
             book.suppress(reason="invalid_contact", cause=d.event_id, now=now)
+        if d.do_not_contact:
+            book.suppress(reason=SUPPRESSED_DO_NOT_CONTACT, cause=d.event_id, now=now)
 
         lead, history = book.lead, book.ordered()
         state = LeadState(

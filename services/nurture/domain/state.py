@@ -49,6 +49,9 @@ OPEN_STEPS = frozenset({StepState.pending, StepState.paused})
 # ``lead.suppressed`` of a lead an admin merged into another: nothing more goes to it (the
 # survivor is the person now), like any suppression, but nobody unsubscribed
 SUPPRESSED_MERGED = "merged"
+# ``lead.suppressed`` of a purchased-list name of a person erased before (right to erasure):
+# their hashed email or phone is on the do-not-contact list
+SUPPRESSED_DO_NOT_CONTACT = "do_not_contact"
 
 
 class ListName(StrEnum):

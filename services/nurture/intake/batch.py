@@ -36,6 +36,7 @@ from services.nurture.domain.intake import (
     Waiting,
     decide_batch,
 )
+from services.nurture.erasure import barred_names, count_dropped, erased_refs, refs_of
 from services.nurture.events import lifecycle_outbox_rows
 from services.nurture.repository import BatchRepository
 from shared.db import lead_ref_key
@@ -69,7 +70,7 @@ class EnrollmentRace(Exception):
     the batch is rolled back and decided again, one message at a time."""
 
 
-def decided_of(event: CloudEvent, data: LeadAssigned) -> Decided:
+def decided_of(event: CloudEvent, data: LeadAssigned, *, do_not_contact: bool = False) -> Decided:
     show, contact = data.trade_show, data.lead
     return Decided(
         event_id=event.id, lead_id=data.lead_id, submission_id=data.submission_id,
@@ -79,6 +80,7 @@ def decided_of(event: CloudEvent, data: LeadAssigned) -> Decided:
         timezone=contact.timezone, team_timezone=data.team_timezone,
         show=ShowRef(show.show_id, show.end_date, show.timezone) if show else None,
         country=contact.country, marketing_consent=data.marketing_consent,
+        do_not_contact=do_not_contact,
     )  # fmt: skip
 
 
@@ -133,14 +135,24 @@ async def handle_batch(
     caller's transaction (None when every event had been processed before)."""
     now = ctx.clock()
     fresh = await repo.mark_processed_many([event.id for event, _ in items], now)
+    # the tombstone wins: nothing about an erased lead; an erased person's list name is barred
+    erased = await erased_refs(repo.session, (r for _, data in items for r in refs_of(data)))
+    barred = await barred_names(
+        repo.session,
+        ctx.settings.effective_erasure_hash_key(),
+        [data for _, data in items if isinstance(data, LeadAssigned)],
+    )
     events: list[Event] = []
     waiting: dict[str, Parkable] = {}  # what may be parked, by id
     for event, data in items:
         if event.id not in fresh:
             continue
         fresh.discard(event.id)  # a duplicate within the batch counts once
+        if erased and not refs_of(data).isdisjoint(erased):
+            count_dropped(repo.session, event.id)
+            continue
         if isinstance(data, LeadAssigned):
-            events.append(decided_of(event, data))
+            events.append(decided_of(event, data, do_not_contact=data.lead_id in barred))
         elif isinstance(data, LeadLifecycle):
             events.append(sales_of(event.id, data))
             waiting[event.id] = data

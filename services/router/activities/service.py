@@ -11,6 +11,7 @@ from datetime import datetime
 from services.router.assignment.service import decide
 from services.router.context import RouterContext
 from services.router.domain.lifecycle import LeadStatus
+from services.router.erasure.intake import activity_erased
 from services.router.intake.scoring import rescore
 from services.router.lifecycle.service import apply_disposition
 from services.router.models import Lead, ProcessedEvent
@@ -76,6 +77,8 @@ async def handle_activity(
     if not await mark_processed(repo.session, ProcessedEvent, event.id, now):
         return
     await lock_keys(repo.session, lead_ref_key(data.lead_id))  # vs. the lead's arrival
+    if await activity_erased(repo.session, event.id, data.lead_id):
+        return
     lead = await _lead(repo, data)
     if lead is None:
         await repo.park_activity(

@@ -20,6 +20,8 @@ from services.router.dedupe.repository import DedupeRepository
 from services.router.dedupe.schemas import merge_out, review_out
 from services.router.domain import caps
 from services.router.domain.holiday_calendar import HolidayCalendar
+from services.router.erasure.repository import ErasureRepository
+from services.router.erasure.service import tombstone_out
 from services.router.lifecycle.service import departure, release_rep
 from services.router.models import Lead, Rep, RoutingRule, Team
 from services.router.repository import RouterRepository
@@ -457,10 +459,14 @@ def _iso(at: datetime | None) -> str | None:
     "/leads/{lead_id}",
     dependencies=[Depends(read)],
     summary="One lead whole: owner, score, merges, decisions, SLA, sales status and stage history",
+    description="An erased lead (or submission) answers its tombstone instead, with `erased: true`.",
     responses={200: ok(R.LEAD_WHOLE), **R.GET_LEAD},
 )
 async def get_lead(lead_id: uuid.UUID, ctx: RouterContext = Depends(get_context)) -> dict[str, Any]:
     async with ctx.sessions() as session:
+        erased = await ErasureRepository(session).tombstone_for_ref(lead_id)
+        if erased is not None:  # the person was erased: the tombstone is all there is
+            return {"id": str(lead_id), **tombstone_out(erased)}
         repo = DedupeRepository(session)
         lead = await session.get(Lead, lead_id)
         if lead is None:
@@ -475,6 +481,7 @@ async def get_lead(lead_id: uuid.UUID, ctx: RouterContext = Depends(get_context)
         )
         return {
             "id": str(lead.id),
+            "erased": False,
             "status": lead.status,
             "sales_status": None
             if lead.sales_status is None

@@ -122,6 +122,7 @@ SPLIT = {
 }
 LEAD_WHOLE = {
     "id": LEAD,
+    "erased": False,
     "status": "assigned",
     "sales_status": {"status": "working", "reason": None, "at": "2026-11-23T14:30:00+00:00"},
     "lifecycle_stage": {"stage": "sql", "since": "2026-11-23T14:30:00+00:00"},

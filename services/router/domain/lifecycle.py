@@ -36,6 +36,7 @@ class LeadStatus(StrEnum):
     disqualified = "disqualified"
     recycled = "recycled"
     merged = "merged"  # an admin merged it into another lead (``merged_into``): it is that one now
+    erased = "erased"  # the person was erased (right to erasure): a tombstone, never routed
 
 
 # Only an assigned lead occupies its rep (counts against the rep's capacity).

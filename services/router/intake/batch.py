@@ -47,6 +47,7 @@ from services.router.domain.intake import (
     widened_key,
 )
 from services.router.domain.matching import Candidate
+from services.router.erasure.intake import drop_erased
 from services.router.events import assigned_event, merge_event
 from services.router.models import Assignment, Lead, LeadSubmission, Outbox
 from services.router.repository import BatchRepository
@@ -116,6 +117,9 @@ async def handle_received_batch(
         + [company_lock_key(c) for found in companies.values() for c in found]
         + [identity_lock_key(*k) for k in keys]
     )
+    arrivals = await drop_erased(repo.session, ctx.settings.effective_erasure_hash_key(), arrivals)
+    if not arrivals:
+        return 0
     identities = await repo.leads_for_identities(keys)
     shared = await repo.shared_identities(keys)
     # a known personal address settles the match: no company candidates for those
