@@ -157,6 +157,7 @@ def test_scopes_from_the_command_line() -> None:
 
 
 def _settings(**kwargs: object) -> CommonSettings:
+    kwargs.setdefault("erasure_hash_key", "a-real-erasure-hash-key-" * 2)
     return CommonSettings(database_url="postgresql+asyncpg://db/x", **kwargs)  # type: ignore[arg-type]
 
 
