@@ -98,7 +98,7 @@ async def test_a_merged_pair_is_erased_by_either_id_and_late_events_stay_dropped
         tombstone = response.json()
         assert tombstone["lead_id"] == survivor
         assert set(tombstone["lead_ids"]) == {survivor, other}
-        assert len(tombstone["submission_ids"]) == 2 and tombstone["requested_by"] == "admin"
+        assert len(tombstone["submission_ids"]) == 2 and tombstone["requested_by"] == "dev"
         assert tombstone["counts"]["lead"] == 2 and tombstone["counts"]["lead_merge"] >= 1
         (event,) = [value(r) for r in await erasures.read(until=lambda rs: len(rs) >= 1)]
         assert event["data"]["erasure_id"] == tombstone["erasure_id"]
@@ -144,3 +144,17 @@ async def test_a_merged_pair_is_erased_by_either_id_and_late_events_stay_dropped
     assert shown["erased"] is False and shown["profile"]["email"] == one["email"]
     gone = (await admin.get(f"/v1/admin/leads/{survivor}", headers=ADMIN)).json()
     assert gone == {"id": survivor, **tombstone}
+
+    # the tombstone takes no one in: merging the fresh lead into it (or it into the fresh
+    # one) is refused, so the person's new data never lands on the erased lead
+    for survivor_id, lead_id in ((survivor, fresh), (fresh, survivor)):
+        refused = await admin.post(
+            f"/v1/admin/leads/{survivor_id}/merge",
+            json={"lead_id": lead_id, "decided_by": "ops-ana"},
+            headers=ADMIN,
+        )
+        assert refused.status_code == 409 and refused.json()["code"] == "lead_erased", refused.text
+    # the erasure is in the audit trail under the token's name, with ids and counts only
+    trail = (await admin.get("/v1/admin/audit?action=lead.erased", headers=ADMIN)).json()
+    (entry,) = [e for e in trail["events"] if e["subject_id"] == survivor]
+    assert entry["actor"] == "dev" and entry["changes"]["erasure_id"] == tombstone["erasure_id"]

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.ingest.domain import import_files
 from services.ingest.domain.badge_scans import FileInvalid, plan_columns, read_rows
 from services.ingest.domain.ids import (
     list_import_id,
@@ -180,3 +181,24 @@ def test_job_moves() -> None:
         JobStatus.cancelled,
         JobStatus.failed,
     ]
+
+
+@given(
+    st.lists(
+        st.lists(st.text(max_size=8), min_size=2, max_size=2),
+        min_size=1,
+        max_size=20,
+        unique_by=str,
+    ),
+    st.data(),
+)
+def test_redacting_a_stored_chunk_blanks_only_the_named_rows(values, data) -> None:
+    rows = [[n, *v] for n, v in enumerate(values, start=2)]
+    numbers = set(data.draw(st.lists(st.sampled_from([r[0] for r in rows]), max_size=5)))
+    redacted, blanked = import_files.redact_rows(import_files.encode_rows(rows), numbers)
+    decoded = import_files.decode_rows(redacted, ["email", "name"])
+    assert blanked == len(numbers)
+    assert [n for n, _ in decoded] == [r[0] for r in rows]  # every row keeps its number
+    for (number, fields), row in zip(decoded, rows, strict=True):
+        expected = ["", ""] if number in numbers else row[1:]
+        assert [fields["email"], fields["name"]] == expected

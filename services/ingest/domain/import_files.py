@@ -14,7 +14,7 @@ import hashlib
 import io
 import itertools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -131,6 +131,18 @@ def chunked(
 
 def encode_rows(rows: list[list[Any]]) -> str:
     return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+
+
+def redact_rows(payload: str, numbers: Collection[int]) -> tuple[str, int]:
+    """A stored chunk with the values of the rows ``numbers`` blanked (their row numbers and
+    widths kept, so the chunk still decodes); and how many rows were blanked."""
+    rows = json.loads(payload)
+    blanked = 0
+    for row in rows:
+        if int(row[0]) in numbers:
+            row[1:] = [""] * (len(row) - 1)
+            blanked += 1
+    return (encode_rows(rows) if blanked else payload), blanked
 
 
 def decode_rows(payload: str, fields: Sequence[str]) -> list[tuple[int, dict[str, str]]]:

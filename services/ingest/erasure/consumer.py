@@ -44,7 +44,7 @@ class ErasureConsumer:
             ConsumerConfig(
                 topics=[s.topic(LEAD_ERASED.topic)],
                 group_id=s.erasure_consumer_group,
-                bootstrap_servers=s.kafka_bootstrap_servers,
+                bootstrap_servers=s.kafka(),
                 client_id="leadflow-ingest-erasure",
                 max_batch=100,
             ),

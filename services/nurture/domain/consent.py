@@ -190,7 +190,9 @@ def marketing_allowed(
         return Decision(True, f"{channel} consent granted")
     rule = policy.rule(country, mc)
     where = country.upper() if country else "unknown country"
-    if rule == Rule.opt_out:
+    # a lead from before consent was kept, whose country nurture never learned, may be in an
+    # opt-in region: the setting decides for it, not the default rule
+    if rule == Rule.opt_out and not (country is None and state == ConsentState.unknown):
         return Decision(True, f"{where}: {channel} is opt-out")
     if state == ConsentState.pending_confirmation:
         return Decision(False, f"{where}: {channel} needs opt-in; confirmation pending")

@@ -144,6 +144,7 @@ async def handle_batch(
     )
     events: list[Event] = []
     waiting: dict[str, Parkable] = {}  # what may be parked, by id
+    about: list[tuple[str, frozenset[uuid.UUID]]] = []  # each event's id and the ids it names
     for event, data in items:
         if event.id not in fresh:
             continue
@@ -151,6 +152,7 @@ async def handle_batch(
         if erased and not refs_of(data).isdisjoint(erased):
             count_dropped(repo.session, event.id)
             continue
+        before = len(events)
         if isinstance(data, LeadAssigned):
             events.append(decided_of(event, data, do_not_contact=data.lead_id in barred))
         elif isinstance(data, LeadLifecycle):
@@ -164,6 +166,8 @@ async def handle_batch(
         else:
             events.append(activity_of(event.id, data))
             waiting[event.id] = data
+        if len(events) > before:
+            about.append((event.id, frozenset(refs_of(data))))
     if not events:
         return None
 
@@ -173,6 +177,21 @@ async def handle_batch(
     named = {e.ref for e in events if isinstance(e, Activity | SalesUpdate | Merged)}
     named |= {e.survivor for e in events if isinstance(e, Merged)}
     await repo.lock_keys([lead_ref_key(r) for r in {r for d in decided for r in d.refs} | named])
+    # an erasure another replica committed while this batch waited for the locks (it takes the
+    # same ones): its tombstone wins here too, or the lead would be created again
+    late = await erased_refs(repo.session, (r for _, refs in about for r in refs)) - erased
+    if late:
+        gone = {event_id for event_id, refs in about if not refs.isdisjoint(late)}
+        for event_id in gone:
+            count_dropped(repo.session, event_id)
+            waiting.pop(event_id, None)
+        kept = [e for e, (event_id, _) in zip(events, about, strict=True) if event_id not in gone]
+        events = kept
+        if not events:
+            return None
+        decided = [e for e in events if isinstance(e, Decided)]
+        named = {e.ref for e in events if isinstance(e, Activity | SalesUpdate | Merged)}
+        named |= {e.survivor for e in events if isinstance(e, Merged)}
     aliases = await _aliases(repo, named)
     found = await repo.lock_lead_values(
         {d.lead_id for d in decided} | named | set(aliases.values())

@@ -66,6 +66,8 @@ async def _decide(
             raise ApiError(409, "already_merged", str(exc)) from None
         except service.SameLead as exc:
             raise ApiError(409, "same_lead", str(exc)) from None
+        except service.LeadErased as exc:
+            raise ApiError(409, "lead_erased", str(exc)) from None
         except merge_split.NothingToMove as exc:
             raise invalid_field("submission_ids", str(exc)) from None
         except merge_split.NotOnLead as exc:

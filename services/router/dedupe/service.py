@@ -68,6 +68,10 @@ class SameLead(DedupeError):
     pass
 
 
+class LeadErased(DedupeError):
+    """One of the leads was erased: it holds no person to merge, split or compare."""
+
+
 class KeysMoved(Exception):
     """What the locks were chosen from changed before they were held: decide again."""
 
@@ -137,6 +141,8 @@ async def _lead_keys(repo: DedupeRepository, lead_ids: Sequence[uuid.UUID]) -> f
 
 
 def _not_merged(lead: Any) -> None:
+    if lead.status == LeadStatus.erased:
+        raise LeadErased(f"lead {lead.id} was erased")
     if lead.status == LeadStatus.merged:
         raise AlreadyMerged(f"lead {lead.id} was merged into lead {lead.merged_into}")
 

@@ -268,6 +268,16 @@ class ErasureRepository:
             .where(or_(DuplicateReview.lead_id.in_(ids), DuplicateReview.other_lead_id.in_(ids)))
             .values(evidence=cast(literal("{}"), JSONB), note=None),
         )
+        # an open question about an erased lead has no answer any more: it is dismissed, so
+        # nobody merges a live lead into the tombstone
+        await self.session.execute(
+            update(DuplicateReview)
+            .where(
+                or_(DuplicateReview.lead_id.in_(ids), DuplicateReview.other_lead_id.in_(ids)),
+                DuplicateReview.status == "open",
+            )
+            .values(status="dismissed", decided_at=now, decided_by="erasure")
+        )
         await run(
             "lead_merge",
             update(LeadMerge)

@@ -59,6 +59,15 @@ def test_unknown_consent_follows_the_setting_in_opt_in_regions_only():
     assert not marketing_allowed(POLICY, "DE", "email", [], unknown="allow").allowed
 
 
+def test_a_lead_from_before_consent_of_no_known_country_follows_the_setting():
+    """It may be in an opt-in region: no marketing by default, as there."""
+    unknown = [rec(ConsentState.unknown)]
+    assert not marketing_allowed(POLICY, None, "email", unknown).allowed
+    assert marketing_allowed(POLICY, None, "email", unknown, unknown="allow").allowed
+    # a new lead of no known country follows the default rule (email opt-out) as before
+    assert marketing_allowed(POLICY, None, "email", []).allowed
+
+
 def test_reasons_say_why():
     d = marketing_allowed(POLICY, "DE", "email", [])
     assert d.reason == "DE: email needs opt-in; no consent recorded"
@@ -197,7 +206,11 @@ def test_opt_out_allows_unless_the_lead_said_no(policy, country, channel, consen
         return
     last = _last(consents, channel)
     said_no = last is not None and last.state in (ConsentState.withdrawn, ConsentState.denied)
-    assert marketing_allowed(policy, country, channel, consents).allowed == (not said_no)
+    # a lead from before consent was kept, of no known country: the setting (deny) decides
+    unplaced = country is None and last is not None and last.state == ConsentState.unknown
+    assert marketing_allowed(policy, country, channel, consents).allowed == (
+        not said_no and not unplaced
+    )
 
 
 @given(policies, countries, records, st.sampled_from(["deny", "allow"]))
