@@ -320,7 +320,11 @@ async def test_outside_dev_only_the_file_counts(stack, tmp_root: Path):
     env = await make_router_env(stack)
     tokens = tmp_root / f"tokens-prod-{uuid.uuid4().hex[:8]}.yaml"
     tokens.write_text(tokens_doc())
-    settings = {"LEADFLOW_ENV": "production", "LEADFLOW_ADMIN_TOKENS_FILE": str(tokens)}
+    settings = {
+        "LEADFLOW_ENV": "production",
+        "LEADFLOW_ADMIN_TOKENS_FILE": str(tokens),
+        "LEADFLOW_ERASURE_HASH_KEY": "a-production-erasure-hash-key-" + uuid.uuid4().hex,
+    }
     base = {k: v for k, v in env.env(**settings).items() if k != "LEADFLOW_ADMIN_TOKEN"}
     proc = ServiceProcess(SPEC["router"], base, port=free_port(), log=tmp_root / "router-prod.log")
     await asyncio.to_thread(proc.start)
@@ -341,4 +345,5 @@ async def test_outside_dev_only_the_file_counts(stack, tmp_root: Path):
     broken.write_text("tokens:\n  - name: alice\n    scopes: [root]\n    sha256: " + "0" * 64)
     with pytest.raises(TokensFileError, match="unknown scope 'root'"):
         create_app(RouterSettings(env="production", database_url=env.database_url,
-                                  admin_tokens_file=broken))  # fmt: skip
+                                  admin_tokens_file=broken,
+                                  erasure_hash_key=settings["LEADFLOW_ERASURE_HASH_KEY"]))  # fmt: skip

@@ -156,5 +156,5 @@ async def test_a_merged_pair_is_erased_by_either_id_and_late_events_stay_dropped
         assert refused.status_code == 409 and refused.json()["code"] == "lead_erased", refused.text
     # the erasure is in the audit trail under the token's name, with ids and counts only
     trail = (await admin.get("/v1/admin/audit?action=lead.erased", headers=ADMIN)).json()
-    (entry,) = [e for e in trail["events"] if e["subject_id"] == survivor]
+    (entry,) = [e for e in trail["events"] if e["subject"] == {"type": "lead", "id": survivor}]
     assert entry["actor"] == "dev" and entry["changes"]["erasure_id"] == tombstone["erasure_id"]
