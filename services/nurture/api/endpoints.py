@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from sqlalchemy import text
 
 from services.nurture.api import responses as R
 from services.nurture.api.schemas import EnrollIn, PauseIn, ResumeIn, UnenrollIn
@@ -133,6 +134,9 @@ async def get_lead(
     lead_id: uuid.UUID, ctx: NurtureContext = Depends(get_context)
 ) -> dict[str, Any]:
     async with ctx.sessions() as session:
+        # one snapshot for the lead, its steps, consents and enrollments: read one after the
+        # other under read committed, a change committed between them would show half done
+        await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
         repo = NurtureRepository(session)
         resolved = await repo.resolve(lead_id)
         lead = await repo.lead(resolved) if resolved else None
