@@ -16,6 +16,7 @@ from services.router import metrics
 from services.router.app import create_app
 from services.router.runtime import RouterRuntime
 from services.router.settings import RouterSettings
+from shared.domain.erasure import identity_hashes
 from shared.events.envelope import make_event
 from shared.events.models import ActivityKind, ActivityReceived, SourceRef
 from shared.events.registry import LEAD_ACTIVITY, LEAD_ERASED
@@ -158,3 +159,45 @@ async def test_a_merged_pair_is_erased_by_either_id_and_late_events_stay_dropped
     trail = (await admin.get("/v1/admin/audit?action=lead.erased", headers=ADMIN)).json()
     (entry,) = [e for e in trail["events"] if e["subject"] == {"type": "lead", "id": survivor}]
     assert entry["actor"] == "dev" and entry["changes"]["erasure_id"] == tombstone["erasure_id"]
+
+
+async def test_an_address_several_people_hold_is_not_one_persons_to_erase(env, producer, admin):
+    """Two people behind one info@ address (a role mailbox: not a match key, two leads). Asked
+    to erase by that address, the router refuses and lists both; erasing one of them by id
+    leaves the shared address out of the hashes, so the colleague is not barred by it; with
+    all_holders both go."""
+    tag = uuid.uuid4().hex[:8]
+    shared_email = f"info@switchboard-{tag}.example"
+    ana = sales_ready(shared_email, first_name=f"Ana{tag}", last_name="Silva",
+                      phone="+442079460501")  # fmt: skip
+    ben = sales_ready(shared_email, first_name=f"Ben{tag}", last_name="Okoro",
+                      phone="+442079460502")  # fmt: skip
+    ana_lead = await lead_of(env, await arrive(env, producer, ana))
+    ben_lead = await lead_of(env, await arrive(env, producer, ben))
+    assert ana_lead != ben_lead, "a role address is no match key: two leads"
+
+    refused = await admin.post("/v1/admin/erasures", json={"email": shared_email}, headers=ADMIN)
+    assert refused.status_code == 409 and refused.json()["code"] == "identity_shared"
+    listed = {e["message"].removeprefix("held by lead ") for e in refused.json()["errors"]}
+    assert listed == {ana_lead, ben_lead}
+
+    erased = await admin.post(f"/v1/admin/leads/{ana_lead}/erase", headers=ADMIN)
+    assert erased.status_code == 202, erased.text
+    key = RouterSettings(**env.settings_kwargs()).effective_erasure_hash_key()
+    kept = await sql(
+        env,
+        "SELECT kind, hash FROM router.erased_identity WHERE erasure_id = :id",
+        id=uuid.UUID(erased.json()["erasure_id"]),
+    )
+    assert {(k, h) for k, h in kept} == {
+        (h.kind, h.hash) for h in identity_hashes(key, [("phone", "+442079460501")])
+    }, "only Ana's own number is hashed, not the address Ben holds too"
+    assert await where_they_are(env.database_url, [f"Ben{tag}"]), "Ben is untouched"
+
+    both = await admin.post(
+        "/v1/admin/erasures", json={"email": shared_email, "all_holders": True}, headers=ADMIN
+    )
+    assert both.status_code == 202, both.text
+    # Ana was erased already, and the address was never hers alone: Ben is what it names now
+    assert [e["lead_id"] for e in both.json()["erasures"]] == [ben_lead]
+    assert await where_they_are(env.database_url, [f"Ben{tag}", f"Ana{tag}"]) == []

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.router.admin.endpoints import get_context, read
 from services.router.audit import record_audit
 from services.router.context import RouterContext
+from services.router.domain.dedupe import is_role_address
 from services.router.erasure import responses as R
 from services.router.erasure.repository import ErasureRepository
 from services.router.erasure.schemas import ErasureRequest
@@ -104,7 +105,20 @@ async def erase_identity(
         tombstones = {
             t.id: t for t in await repo.tombstones_for_hashes([identity_hash(key, kind, value)])
         }
-        for lead_id in await repo.leads_for_identity(kind, value):
+        holders = await repo.leads_for_identity(kind, value)
+        shared = len(holders) > 1 or bool(await repo.held_by_others([(kind, value)], holders))
+        if (shared or (kind == "email" and is_role_address(value))) and not body.all_holders:
+            raise ApiError(
+                409,
+                "identity_shared",
+                f"this {kind} is held by {len(holders)} leads or marked shared (a switchboard, a "
+                "role address): erase the person by lead id, or confirm with all_holders=true",
+                errors=[
+                    {"field": kind, "message": f"held by lead {h}", "type": "identity_shared"}
+                    for h in holders
+                ],
+            )
+        for lead_id in holders:
             tombstone, created = await _erase(session, key, lead_id, principal, ctx)
             tombstones[tombstone.id] = tombstone
             created_any |= created

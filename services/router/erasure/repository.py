@@ -152,6 +152,31 @@ class ErasureRepository:
         )
         return sorted(set(rows))
 
+    async def held_by_others(
+        self, identities: Sequence[tuple[str, str]], lead_ids: Sequence[uuid.UUID]
+    ) -> set[tuple[str, str]]:
+        """Which of these identities are not the erased person's alone: marked shared, or
+        held by a lead outside ``lead_ids`` (a colleague on the same switchboard)."""
+        if not identities:
+            return set()
+        pairs = [and_(SharedIdentity.kind == k, SharedIdentity.value == v) for k, v in identities]
+        marked = {
+            (r.kind, r.value)
+            for r in await self.session.execute(
+                select(SharedIdentity.kind, SharedIdentity.value).where(or_(*pairs))
+            )
+        }
+        held = [and_(LeadIdentity.kind == k, LeadIdentity.value == v) for k, v in identities]
+        others = {
+            (r.kind, r.value)
+            for r in await self.session.execute(
+                select(LeadIdentity.kind, LeadIdentity.value).where(
+                    or_(*held), LeadIdentity.lead_id.not_in(lead_ids)
+                )
+            )
+        }
+        return marked | others
+
     async def merged_closure(self, lead_id: uuid.UUID) -> list[uuid.UUID]:
         """The lead and every lead merged into it, directly or through another."""
         rows = await self.session.execute(

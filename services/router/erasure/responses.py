@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.openapi import ADMIN_UNAUTHORIZED, errors, invalid, not_found, request_invalid
+from shared.openapi import (
+    ADMIN_UNAUTHORIZED,
+    Answer,
+    errors,
+    invalid,
+    not_found,
+    request_invalid,
+)
 
 LEAD = "0b6f3c1e-9d0a-4a43-9f1e-2f8a1c3d4e5f"
 SUBMISSION = "7d2a9e4b-1c3f-4b5a-8e6d-0f1a2b3c4d5e"
@@ -55,6 +62,13 @@ ERASE_IDENTITY = errors(
     not_found("no lead holds this email", "No lead holds it, and no erasure erased it"),
     invalid("email", "not a valid email address", "Not an email address or phone number"),
     request_invalid("body", "Value error, give either email or phone"),
+    Answer(
+        409,
+        "identity_shared",
+        "this phone is held by 2 leads or marked shared (a switchboard, a role address): erase "
+        "the person by lead id, or confirm with all_holders=true",
+        summary="Several people hold it: erase by lead id, or confirm all_holders",
+    ),
 )
 GET_ERASURE = errors(
     ADMIN_UNAUTHORIZED,

@@ -14,6 +14,9 @@ class ErasureRequest(BaseModel):
 
     email: str | None = Field(None, max_length=320)
     phone: str | None = Field(None, max_length=64)
+    # an address or number several people hold (a switchboard, info@) names them all: only
+    # erased with this set, after checking the holders the refusal lists
+    all_holders: bool = False
 
     @model_validator(mode="after")
     def _one(self) -> ErasureRequest:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router import metrics
+from services.router.domain.dedupe import is_role_address
 from services.router.domain.erasure import erasure_id_for, summary
 from services.router.erasure.repository import ErasureRepository, lead_facts
 from services.router.events import SOURCE
@@ -90,6 +91,11 @@ async def erase_lead(
         hashes |= contact_hashes(key, email, phone)
     for lead in leads:
         hashes |= contact_hashes(key, lead.profile.get("email"), lead.profile.get("phone"))
+    # an address or number others hold too (a switchboard, info@) is not this person's to
+    # bar: kept out of the tombstone's hashes and the do-not-contact list
+    not_theirs = await repo.held_by_others(identities, lead_ids)
+    not_theirs |= {(k, v) for k, v in identities if k == "email" and is_role_address(v)}
+    hashes -= identity_hashes(key, not_theirs)
     kept = summary([lead_facts(lead) for lead in leads], await repo.decisions(lead_ids))
     counts = await repo.erase(leads, submission_ids, now)
 
