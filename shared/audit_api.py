@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -17,6 +17,7 @@ from shared.audit import (
     decode_cursor,
     event_out,
     events,
+    record,
 )
 from shared.auth import Principal
 from shared.credentials import needs_read
@@ -80,3 +81,28 @@ def audit_router(
         return {"events": [event_out(r) for r in rows], "next_cursor": next_cursor}
 
     return router
+
+
+class AuditTrail:
+    """A service's audit trail in one value: ``record`` adds an event to the caller's
+    transaction, ``router`` serves ``GET /v1/admin/audit`` over the service's own table. The
+    service's context is ``app.state.<service>`` and carries ``sessions``."""
+
+    def __init__(self, model: type[AuditEventMixin], *, service: str) -> None:
+        self.model = model
+        self.router = audit_router(
+            model, lambda request: getattr(request.app.state, service).sessions, service=service
+        )
+
+    async def record(
+        self,
+        session: AsyncSession,
+        actor: Principal | str,
+        action: str,
+        subject_type: str,
+        subject_id: object,
+        changes: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record an admin change (``rep.updated``, ``lead.erased`` ...) in the same transaction
+        as the change itself. ``changes`` holds ids and non-personal fields only."""
+        await record(session, self.model, actor, action, subject_type, subject_id, changes)

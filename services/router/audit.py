@@ -3,35 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.router.models import AuditEvent
-from shared import audit, audit_api, db
-from shared.auth import Principal
+from shared import audit, db
+from shared.audit_api import AuditTrail
 
-
-async def record_audit(
-    session: AsyncSession,
-    actor: Principal | str,
-    action: str,
-    subject_type: str,
-    subject_id: object,
-    changes: Mapping[str, Any] | None = None,
-) -> None:
-    """Record an admin change (``rep.updated``, ``lead.erased`` ...) in the same transaction as
-    the change itself. ``changes`` holds ids and non-personal fields only."""
-    await audit.record(session, AuditEvent, actor, action, subject_type, subject_id, changes)
-
-
-def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
-    return request.app.state.router.sessions  # type: ignore[no-any-return]
-
-
-router = audit_api.audit_router(AuditEvent, _sessions, service="router")
+TRAIL = AuditTrail(AuditEvent, service="router")
+record_audit = TRAIL.record
+router = TRAIL.router
 
 
 SCORING_ACTOR = "router"  # the router itself, reading the scoring file
