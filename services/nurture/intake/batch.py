@@ -135,8 +135,7 @@ async def handle_batch(
     caller's transaction (None when every event had been processed before)."""
     now = ctx.clock()
     fresh = await repo.mark_processed_many([event.id for event, _ in items], now)
-    # the tombstone wins: nothing about an erased lead; an erased person's list name is barred
-    erased = await erased_refs(repo.session, (r for _, data in items for r in refs_of(data)))
+    # an erased person's list name is barred (erased leads are dropped under the locks below)
     barred = await barred_names(
         repo.session,
         ctx.settings.effective_erasure_hash_key(),
@@ -149,9 +148,6 @@ async def handle_batch(
         if event.id not in fresh:
             continue
         fresh.discard(event.id)  # a duplicate within the batch counts once
-        if erased and not refs_of(data).isdisjoint(erased):
-            count_dropped(repo.session, event.id)
-            continue
         before = len(events)
         if isinstance(data, LeadAssigned):
             events.append(decided_of(event, data, do_not_contact=data.lead_id in barred))
@@ -177,11 +173,11 @@ async def handle_batch(
     named = {e.ref for e in events if isinstance(e, Activity | SalesUpdate | Merged)}
     named |= {e.survivor for e in events if isinstance(e, Merged)}
     await repo.lock_keys([lead_ref_key(r) for r in {r for d in decided for r in d.refs} | named])
-    # an erasure another replica committed while this batch waited for the locks (it takes the
-    # same ones): its tombstone wins here too, or the lead would be created again
-    late = await erased_refs(repo.session, (r for _, refs in about for r in refs)) - erased
-    if late:
-        gone = {event_id for event_id, refs in about if not refs.isdisjoint(late)}
+    # the tombstone wins: nothing about an erased lead. Read under the locks an erasure takes
+    # too, so one another replica committed while this batch waited is seen as well
+    erased = await erased_refs(repo.session, (r for _, refs in about for r in refs))
+    if erased:
+        gone = {event_id for event_id, refs in about if not refs.isdisjoint(erased)}
         for event_id in gone:
             count_dropped(repo.session, event_id)
             waiting.pop(event_id, None)
