@@ -10,6 +10,7 @@ email or SMS step and :func:`confirmation_allowed` for a double opt-in request."
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -139,13 +140,18 @@ def lead_country(country: str | None, phone: str | None) -> str | None:
     of a shared calling code, +1 say, still names one country)."""
     if country:
         return country.strip().upper()[:2] or None
-    if phone:
-        try:
-            region = phonenumbers.region_code_for_number(phonenumbers.parse(phone))
-        except phonenumbers.NumberParseException:
-            return None
-        return region if region and region != "ZZ" else None
-    return None
+    return _phone_region(phone) if phone else None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _phone_region(phone: str) -> str | None:
+    """The phone number's country (parsing is the costly part of a step's consent check: a
+    lead's every step asks again)."""
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(phone))
+    except phonenumbers.NumberParseException:
+        return None
+    return region if region and region != "ZZ" else None
 
 
 def latest(consents: Iterable[ConsentRecord], channel: MarketingChannel) -> ConsentRecord | None:

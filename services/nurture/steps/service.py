@@ -19,6 +19,7 @@ from typing import Any
 from services.nurture import metrics
 from services.nurture.context import NurtureContext
 from services.nurture.domain.consent import (
+    MARKETING_CHANNELS,
     ConsentRecord,
     ConsentSource,
     ConsentState,
@@ -199,11 +200,10 @@ async def _fire(
         return
     email = lead.email if lead.email_bounced_at is None else None
     missing = missing_contact(plan.channel, email, lead.phone)
-    withheld = _withheld(ctx, lead, plan, seen.consents)
     if missing is not None:
         row.state, row.note = "skipped", missing
         tally.skipped[(plan.channel, "no_contact")] += 1
-    elif withheld is not None:
+    elif (withheld := _withheld(ctx, lead, plan, seen.consents)) is not None:
         row.state, row.note = "skipped", withheld[1][:300]
         tally.skipped[(plan.channel, withheld[0])] += 1
         if withheld[0] == "consent":
@@ -246,6 +246,8 @@ def _withheld(
     """Why a step may not go out for consent (the metric's reason and the step's note), if
     it may not: a marketing step without the consent the lead's country requires, or a
     double opt-in request that is not needed (or was sent before)."""
+    if plan.channel not in MARKETING_CHANNELS and not plan.confirm_opt_in:
+        return None  # a rep task is not marketing: nothing to look up
     country = lead_country(lead.country, lead.phone)
     unknown = ctx.settings.nurture_unknown_consent
     if plan.confirm_opt_in:
