@@ -231,6 +231,33 @@ async def test_an_erased_person_is_nowhere_and_no_replay_brings_them_back(
         await asyncio.sleep(2)  # time for a (wrong) second event to be published
         assert await erasures.new_count() == 1
 
+        # the erasure delivered again (at-least-once): nurture and ingest apply it once
+        topic = env.topic(LEAD_ERASED.topic)
+
+        async def handled(service: httpx.AsyncClient) -> float:
+            text = (await service.get("/metrics")).text
+            return sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("leadflow_consumer_messages_total{")
+                and f'topic="{topic}"' in line
+            )
+
+        before = [await handled(nurture), await handled(ingest)]
+        assert all(before), before  # each handled the first delivery
+        await producer.publish_raw(topic, records[0].key, records[0].value)
+        for service, count in zip((nurture, ingest), before, strict=True):
+
+            async def again_handled(s: httpx.AsyncClient = service, n: float = count) -> bool:
+                return await handled(s) > n
+
+            await wait_for(again_handled, timeout=30)
+        for schema, counts in (("nurture", nurtured), ("ingest", ingested)):
+            rows = await sql(
+                env, f"SELECT counts FROM {schema}.erasure WHERE lead_id = :id", id=lead_id
+            )
+            assert rows == [(counts,)], (schema, rows)
+
     unknown = await router.post(f"/v1/admin/leads/{uuid.uuid4()}/erase", headers=ADMIN)
     assert unknown.status_code == 404 and unknown.json()["code"] == "not_found"
     bad = await router.post("/v1/admin/erasures", json={"email": "not-an-address"}, headers=ADMIN)
