@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from services.router.scoring.cli import scoring_app
+from services.router.simulation.cli import routing_app
 from shared.cli_kafka import fail_on_authentication, kafka_settings
 from shared.dlq_cli import dlq_app
 from shared.kafka.errors import KafkaAuthenticationFailed
@@ -53,6 +55,8 @@ def _root(
 app.add_typer(stack_app, name="stack")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(scoring_app, name="scoring")
+app.add_typer(routing_app, name="routing")
 console = Console(stderr=True)
 
 INGEST_URL = os.environ.get("LEADFLOW_INGEST_URL", "http://127.0.0.1:8000")

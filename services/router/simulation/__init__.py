@@ -1,0 +1,1 @@
+"""Routing simulation: replay stored history through candidate teams, reps, rules and scoring."""
