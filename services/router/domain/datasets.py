@@ -353,6 +353,8 @@ def read_rows(
     counts = counts if counts is not None else ReadCounts()
     for offset, row in enumerate(rows):
         line = offset + 2
+        if not any(cell.strip() for cell in row):
+            continue  # a blank line
         lead: dict[str, str] = {}
         utm: dict[str, str] = {}
         custom: dict[str, str | int | float | bool] = {}
