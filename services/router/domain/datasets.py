@@ -190,6 +190,8 @@ def map_columns(
     """
 
     def find(name: str, what: str) -> int:
+        if name in headers:
+            return list(headers).index(name)
         for i, h in enumerate(headers):
             if _same_header(h, name):
                 return i
