@@ -439,15 +439,18 @@ def outcome_from_history(
 ) -> HistoryOutcome | None:
     """The outcome of one lead of the router's history, or None when unknown or left out.
 
-    Positive from the first time its sales status became converted or qualified or its
-    lifecycle reached opportunity or customer; else negative from the first time it was
+    Positive from the first time its sales status became converted or qualified (else, from
+    when its lifecycle reached opportunity or customer); else negative from the first time it was
     disqualified or recycled; else negative when still not converted ``negative_after_days``
     after it was received (cut off then). Merged and erased leads are left out (None).
     """
     if status in LEFT_OUT_STATUSES:
         return None
+    # A sales status carries when it happened in the sales tool; a stage, when the router
+    # recorded it (which can be later, or earlier for a report dated after it arrived): the
+    # status decides the moment, the stage only when no status says so.
     positives = [t for s, t in sales_statuses if s in POSITIVE_SALES_STATUSES]
-    positives += [t for s, t in stages if s in POSITIVE_STAGES]
+    positives = positives or [t for s, t in stages if s in POSITIVE_STAGES]
     if positives:
         return HistoryOutcome(True, min(positives), "converted")
     negatives = [t for s, t in sales_statuses if s in NEGATIVE_SALES_STATUSES]

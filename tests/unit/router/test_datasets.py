@@ -222,12 +222,15 @@ def outcome(**kw: object):  # type: ignore[no-untyped-def]
     return outcome_from_history(**{**args, **kw})  # type: ignore[arg-type]
 
 
-def test_converted_or_qualified_or_opportunity_is_positive_at_the_first_of_them() -> None:
+def test_converted_qualified_or_opportunity_is_positive_from_the_first_report() -> None:
     day = timedelta(days=1)
     got = outcome(
         sales_statuses=[("working", RECEIVED + day), ("qualified", RECEIVED + 5 * day)],
         stages=[("opportunity", RECEIVED + 3 * day)],
     )
+    assert got is not None and got.outcome is True and got.cutoff == RECEIVED + 5 * day
+    # the stage's time (when the router recorded it) only when no status says when
+    got = outcome(stages=[("lead", RECEIVED), ("customer", RECEIVED + 3 * day)])
     assert got is not None and got.outcome is True and got.cutoff == RECEIVED + 3 * day
     got = outcome(sales_statuses=[("converted", RECEIVED + 9 * day)])
     assert got is not None and got.outcome and got.cutoff == RECEIVED + 9 * day
