@@ -56,6 +56,8 @@ _ID_WORDS = frozenset({"id", "uuid", "guid", "number", "no", "num", "key", "ref"
 # A column whose sampled values are at least this share distinct looks like an identifier.
 _DISTINCT_SHARE = 0.95
 _MIN_SAMPLE = 20
+# An activity count above this is a data error (and would cost that many activities).
+MAX_COUNT = 10_000
 
 _POSITIVE_OUTCOMES = frozenset(
     {"1", "true", "t", "yes", "y", "converted", "won", "closed won", "qualified"}
@@ -389,9 +391,11 @@ def read_rows(
                 number = plain_number(raw)
                 if isinstance(number, float) and number.is_integer():
                     number = int(number)
-                if not isinstance(number, int) or number < 0:
+                if not isinstance(number, int) or not 0 <= number <= MAX_COUNT:
                     problems.append(
-                        RowProblem(line, column.header, raw, "not a whole number of 0 or more")
+                        RowProblem(
+                            line, column.header, raw, f"not a whole number from 0 to {MAX_COUNT:,}"
+                        )
                     )
                     continue
                 activities.extend(ActivityPoint(target.key, at) for _ in range(number))

@@ -132,12 +132,18 @@ def test_values_numbers_countries_and_ids() -> None:
 
 def test_counts_become_fresh_activities_and_bad_counts_are_problems() -> None:
     rows, counts = read(
-        ["Open Count", "click_count"], [["3", "0"], ["2.0", "1"], ["-1", "1"], ["two", ""]]
+        ["Open Count", "click_count"],
+        [["3", "0"], ["2.0", "1"], ["-1", "1"], ["two", ""], ["1e9", ""], ["20000", ""]],
     )
     assert [len(r.activities) for r in rows] == [3, 3]
     assert all(a.at == AT and a.kind in ("open", "click") for r in rows for a in r.activities)
-    assert counts.read == 2 and counts.skipped == 2
-    assert [(p.line, p.value) for p in counts.problems] == [(4, "-1"), (5, "two")]
+    assert counts.read == 2 and counts.skipped == 4
+    assert [(p.line, p.value) for p in counts.problems] == [
+        (4, "-1"),
+        (5, "two"),
+        (6, "1e9"),
+        (7, "20000"),
+    ]
 
 
 def test_outcomes_and_unparseable_outcomes() -> None:
