@@ -113,7 +113,7 @@ async def version(session: AsyncSession, rules_version: str) -> ScoringVersion |
 
 
 async def record_evaluation(
-    target: AsyncSession | AsyncEngine,
+    session_or_engine: AsyncSession | AsyncEngine,
     *,
     rules_version: str,
     source: EvaluationSource | str,
@@ -130,8 +130,9 @@ async def record_evaluation(
     a report without its counts (:func:`evaluation_summary`)."""
     kind = EvaluationSource(source)
     summary = evaluation_summary(report, rules_version)
+    evaluation_id = uuid.uuid4()
     row = ScoringEvaluation(
-        id=uuid.uuid4(),
+        id=evaluation_id,
         rules_version=rules_version,
         computed_at=computed_at,
         source=kind.value,
@@ -141,32 +142,35 @@ async def record_evaluation(
         auc=summary.auc,
         report=dict(report),
     )
-    if isinstance(target, AsyncEngine):
-        async with db.sessionmaker(target).begin() as session:
+    if isinstance(session_or_engine, AsyncEngine):
+        async with db.sessionmaker(session_or_engine).begin() as session:
             session.add(row)
     else:
-        target.add(row)
-        await target.flush()
-    return row.id
+        session_or_engine.add(row)
+        await session_or_engine.flush()
+    return evaluation_id
 
 
 async def latest_evaluation(
-    target: AsyncSession | AsyncEngine, rules_version: str
+    session_or_engine: AsyncSession | AsyncEngine, rules_version: str
 ) -> ScoringEvaluation | None:
     """The most recently computed evaluation of ``rules_version``, or None."""
-    found = await evaluations(target, rules_version=rules_version, limit=1)
+    found = await evaluations(session_or_engine, rules_version=rules_version, limit=1)
     return found[0] if found else None
 
 
 async def evaluations(
-    target: AsyncSession | AsyncEngine, *, rules_version: str | None = None, limit: int = 20
+    session_or_engine: AsyncSession | AsyncEngine,
+    *,
+    rules_version: str | None = None,
+    limit: int = 20,
 ) -> list[ScoringEvaluation]:
     """Stored evaluations, the most recently computed first; of one version or of all."""
     stmt = select(ScoringEvaluation)
     if rules_version is not None:
         stmt = stmt.where(ScoringEvaluation.rules_version == rules_version)
     stmt = stmt.order_by(ScoringEvaluation.computed_at.desc(), ScoringEvaluation.id).limit(limit)
-    if isinstance(target, AsyncEngine):
-        async with db.sessionmaker(target)() as session:
+    if isinstance(session_or_engine, AsyncEngine):
+        async with db.sessionmaker(session_or_engine)() as session:
             return list((await session.scalars(stmt)).all())
-    return list((await target.scalars(stmt)).all())
+    return list((await session_or_engine.scalars(stmt)).all())
