@@ -807,12 +807,18 @@ class ScoringRulesSource:
         self.path = path
         text = self._read()
         self._rules = parse_scoring_rules(text, origin=str(path))
+        self._text = text
         self._loaded_digest = self._seen_digest = hashlib.sha256(text).digest()
         self.last_error: ScoringConfigError | None = None
 
     @property
     def rules(self) -> ScoringRules:
         return self._rules
+
+    @property
+    def text(self) -> bytes:
+        """The file content the rules in force were parsed from (``rules.version`` is its hash)."""
+        return self._text
 
     def _read(self) -> bytes:
         try:
@@ -845,4 +851,5 @@ class ScoringRulesSource:
             self.last_error = exc
             raise
         self._rules, self._loaded_digest, self.last_error = rules, digest, None
+        self._text = text
         return True
