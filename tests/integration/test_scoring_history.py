@@ -198,3 +198,20 @@ async def test_history_rows_and_evaluate_from_history(env, router, patient_produ
     )
     assert table.exit_code == 0, table.output
     assert "AUC" in table.output and "Lift by decile" in table.output
+
+    # --store keeps the evaluation for the admin API (what the daily CronJob runs)
+    stored = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["scoring", "evaluate", "--negative-after-days", "1", "--store"],
+        env={"LEADFLOW_DATABASE_URL": env.database_url},
+        catch_exceptions=False,
+    )
+    assert stored.exit_code == 0, stored.output
+    ((source, n, positives, parameters, version),) = await sql(
+        env,
+        "SELECT source, n, positives, parameters, rules_version FROM router.scoring_evaluation",
+    )
+    assert (source, n, positives) == ("history", 6, 3)
+    assert parameters == {"since": None, "negative_after_days": 1}
+    assert version == data["rules_version"] and f"rules version {version} stored" in stored.output

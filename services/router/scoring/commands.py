@@ -36,7 +36,7 @@ from services.router.domain.scoring import (
 )
 from services.router.domain.scoring_rows import ScoringRow
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages stay whole lines, for logs and grep
 SAMPLE_ROWS = 1000  # rows looked at to recognise identifier columns
 SHOWN_PROBLEMS = 5
 _SINCE_RE = re.compile(r"^\s*(\d+)\s*([dwh])\s*$")
@@ -173,20 +173,47 @@ def _csv_rows(
     return rows
 
 
+def _database_url() -> str:
+    url = os.environ.get("LEADFLOW_DATABASE_URL")
+    if url:
+        return url
+    from shared.stack.stack import Stack
+
+    return Stack().database_url
+
+
+def _store(result: Evaluation, source: str, parameters: dict[str, Any], at: datetime) -> str:
+    import asyncio
+
+    from services.router.scoring.store import record_evaluation
+    from shared import db
+
+    async def run() -> str:
+        engine = db.create_engine(_database_url(), pool_size=1)
+        try:
+            evaluation_id = await record_evaluation(
+                engine,
+                rules_version=result.rules_version or "",
+                source=source,
+                parameters=parameters,
+                report=result.to_dict(),
+                computed_at=at,
+            )
+        finally:
+            await engine.dispose()
+        return str(evaluation_id)
+
+    return asyncio.run(run())
+
+
 def _history(since: timedelta | None, negative_after_days: int, now: datetime) -> list[ScoringRow]:
     import asyncio
 
     from services.router.scoring.history import history_rows
     from shared import db
 
-    url = os.environ.get("LEADFLOW_DATABASE_URL")
-    if not url:
-        from shared.stack.stack import Stack
-
-        url = Stack().database_url
-
     async def run() -> list[ScoringRow]:
-        engine = db.create_engine(url, pool_size=1)
+        engine = db.create_engine(_database_url(), pool_size=1)
         try:
             with _progress() as progress:
                 task = progress.add_task("reading leads", total=None)
@@ -238,6 +265,13 @@ def evaluate_command(
         str | None,
         typer.Option("--json", help="write the evaluation as JSON to a file, - for stdout"),
     ] = None,
+    store: Annotated[
+        bool,
+        typer.Option(
+            "--store",
+            help="also store the evaluation in the router's database (LEADFLOW_DATABASE_URL)",
+        ),
+    ] = False,
 ) -> None:
     """How well the rules rank outcomes: AUC, lift by decile, conversion by temperature and
     stage, calibration. From a CSV export (--csv, --outcome) or the router's history
@@ -259,6 +293,17 @@ def evaluate_command(
     else:
         rows = _history(parse_since(since), negative_after_days, when)
         where = "the router's history"
+    parameters: dict[str, Any] = (
+        {
+            "file": csv_file.name,
+            "outcome": outcome,
+            "id_column": id_column,
+            "ignore": list(ignore or []),
+            "at": when.isoformat(),
+        }
+        if csv_file is not None
+        else {"since": since, "negative_after_days": negative_after_days}
+    )
     known = [r for r in rows if r.outcome is not None]
     if not known:
         _fail(f"no rows with an outcome in {where}")
@@ -279,11 +324,18 @@ def evaluate_command(
             _fail(str(exc))
     if json_out == "-":
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
-        return
-    print_evaluation(result, Console())
-    if json_out is not None:
+    else:
+        print_evaluation(result, Console())
+    if json_out not in (None, "-"):
         Path(json_out).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
         err.print(f"evaluation written to {json_out}", highlight=False)
+    if store:
+        source = "csv" if csv_file is not None else "history"
+        evaluation_id = _store(result, source, parameters, datetime.now(UTC))
+        err.print(
+            f"evaluation {evaluation_id} of rules version {result.rules_version} stored",
+            highlight=False,
+        )
 
 
 def _pct(x: float | None) -> str:
