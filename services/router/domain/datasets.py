@@ -49,6 +49,9 @@ _CUSTOM_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 _DECIMAL_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _INTEGER_RE = re.compile(r"^[+-]?\d+$")
 _WORD_SPLIT_RE = re.compile(r"[\s\-._]+")
+_CODE_RE = re.compile(r"^[A-Za-z0-9_\-.:#/]+$")
+_LETTER_RE = re.compile(r"[A-Za-z]")
+_DIGIT_RE = re.compile(r"\d")
 # The ingest's aliases name a few fields LeadProfile does not have under that name.
 _ALIAS_TARGETS = {"website": "company_domain"}
 # Header words that name an identifier column ("Prospect ID", "Lead Number", "Record No").
@@ -63,8 +66,21 @@ _POSITIVE_OUTCOMES = frozenset(
     {"1", "true", "t", "yes", "y", "converted", "won", "closed won", "qualified"}
 )
 _NEGATIVE_OUTCOMES = frozenset(
-    {"0", "false", "f", "no", "n", "not converted", "lost", "closed lost", "disqualified"}
+    {
+        "0",
+        "false",
+        "f",
+        "no",
+        "n",
+        "not converted",
+        "lost",
+        "closed lost",
+        "disqualified",
+        "unqualified",
+    }
 )
+# The first word of a CRM lead status that is still open: its outcome is not known yet.
+_OPEN_STATUS_WORDS = frozenset({"open", "working", "new", "contacted", "nurturing", "pending"})
 
 
 class DatasetError(ValueError):
@@ -173,8 +189,9 @@ def _looks_like_identifier(header: str, values: Sequence[str]) -> bool:
         return not present or distinct_share >= _DISTINCT_SHARE
     if len(present) < _MIN_SAMPLE or distinct_share < _DISTINCT_SHARE:
         return False
-    # Distinct numbers are a measure (seconds on site); distinct free text has spaces.
-    return not any(_DECIMAL_RE.match(v) or " " in v for v in present)
+    # Codes mix letters and digits in one word ("00Q006CBFF8AB80", UUIDs); distinct numbers
+    # are a measure (seconds on site, "$7,188,653") and distinct free text has spaces.
+    return all(_CODE_RE.match(v) and _LETTER_RE.search(v) and _DIGIT_RE.search(v) for v in present)
 
 
 def map_columns(
@@ -244,10 +261,17 @@ def map_columns(
 
 
 def parse_outcome(value: str) -> bool | None:
-    """True / False for a known outcome word, None when missing; ValueError otherwise."""
+    """True / False for a known outcome word, None when missing or still open; ValueError
+    otherwise. A CRM's "Closed - Converted" reads as "converted", and its open statuses
+    ("Open - Not Contacted", "Working - Contacted") as not known yet."""
     if _is_missing(value):
         return None
-    text = " ".join(header_words(value.replace("_", " ")))
+    words = header_words(value.replace("_", " "))
+    if words and words[0] in _OPEN_STATUS_WORDS:
+        return None
+    if len(words) > 1 and words[0] == "closed" and words[1] not in ("won", "lost"):
+        words = words[1:]
+    text = " ".join(words)
     if text in _POSITIVE_OUTCOMES:
         return True
     if text in _NEGATIVE_OUTCOMES:

@@ -85,6 +85,17 @@ def test_identifier_columns_are_left_out_unless_they_are_the_id() -> None:
     assert cmap.id_index == 0 and "Prospect ID" not in cmap.identifiers
 
 
+def test_distinct_codes_are_identifiers_but_distinct_amounts_are_not() -> None:
+    sample = [[f"00Q{i:04d}CBFF8AB", f"${i * 1_000 + 7:,}", f"{i}.5"] for i in range(40)]
+    cmap = map_columns(["Ref", "Annual Revenue", "Seconds"], id_column=None, outcome_column=None,
+                       sample=sample)  # fmt: skip
+    assert cmap.identifiers == ("Ref",)
+    assert [c.target.name for c in cmap.columns] == ["custom.annual_revenue", "custom.seconds"]
+    uuids = [[f"1121a14d-8fde-4639-932a-29cf27cd{i:04x}"] for i in range(40)]
+    assert map_columns(["Key Of Row"], id_column=None, outcome_column=None,
+                       sample=uuids).identifiers == ("Key Of Row",)  # fmt: skip
+
+
 def test_a_repeating_column_with_an_id_like_name_is_kept() -> None:
     sample = [["A" if i % 2 else "B"] for i in range(40)]
     cmap = map_columns(["Region Code"], id_column=None, outcome_column=None, sample=sample)
@@ -158,6 +169,22 @@ def test_outcomes_and_unparseable_outcomes() -> None:
     assert [r.outcome for r in rows] == [True, False] * 6 + [None, None]
     assert [(p.line, p.value) for p in counts.problems] == [(16, "maybe")]
     assert rows[0].id == "0"
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("Closed - Converted", True),
+        ("Closed - Not Converted", False),
+        ("Closed Won", True),
+        ("closed_lost", False),
+        ("Open - Not Contacted", None),
+        ("Working - Contacted", None),
+        ("Unqualified", False),
+    ],
+)
+def test_crm_lead_statuses(status: str, expected: bool | None) -> None:
+    assert parse_outcome(status) is expected
 
 
 def test_blank_lines_are_skipped_but_keep_line_numbers() -> None:

@@ -192,3 +192,38 @@ def test_score_reads_custom_numbers_and_counts(rules: Path, tmp_path: Path) -> N
     }
     assert first["engagement"] == 6 and second["total"] == 0
     assert "a@x.com" not in json.dumps(first)  # no personal data in the breakdown
+
+
+EXPORTS = Path(__file__).resolve().parents[2] / "fixtures" / "exports"
+
+
+@pytest.mark.parametrize(
+    ("export", "outcome", "identifier"),
+    [
+        ("marketing_export.csv", "Converted", "Prospect ID"),
+        ("crm_export.csv", "Lead Status", "Lead ID"),
+    ],
+)
+def test_evaluate_real_tool_exports(export: str, outcome: str, identifier: str) -> None:
+    result = invoke(
+        "evaluate", "--csv", EXPORTS / export, "--outcome", outcome, "--at", AT, "--json", "-"
+    )
+    assert result.exit_code == 0, result.output
+    assert f"column {identifier!r} left out: it looks like an identifier" in result.stderr
+    data = json.loads(result.stdout)
+    assert data["n"] > 1000 and 0 < data["positives"] < data["n"]
+    assert data["auc"] is not None
+
+
+def test_crm_open_statuses_are_left_out_and_amounts_kept(rules: Path, tmp_path: Path) -> None:
+    result = invoke(
+        "evaluate", "--rules", rules, "--csv", EXPORTS / "crm_export.csv",
+        "--outcome", "lead status", "--json", "-",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "column 'Annual Revenue' read as custom.annual_revenue" in result.stderr
+    with (EXPORTS / "crm_export.csv").open(newline="") as f:
+        statuses = [row["Lead Status"] for row in csv.DictReader(f)]
+    data = json.loads(result.stdout)
+    assert data["n"] == sum(s.startswith("Closed") for s in statuses)
+    assert data["unknown_outcomes"] == len(statuses) - data["n"]
