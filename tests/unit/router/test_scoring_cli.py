@@ -227,3 +227,19 @@ def test_crm_open_statuses_are_left_out_and_amounts_kept(rules: Path, tmp_path: 
     data = json.loads(result.stdout)
     assert data["n"] == sum(s.startswith("Closed") for s in statuses)
     assert data["unknown_outcomes"] == len(statuses) - data["n"]
+
+
+def test_option_errors(messy: Path, rules: Path, tmp_path: Path) -> None:
+    since = invoke("evaluate", "--rules", rules, "--since", "six months")
+    assert since.exit_code == 2 and "180d" in since.output
+    outcome_alone = invoke("evaluate", "--rules", rules, "--outcome", "converted")
+    assert outcome_alone.exit_code == 2 and "--csv" in outcome_alone.output
+    bad_at = invoke("score", messy, "--rules", rules, "--at", "yesterday")
+    assert bad_at.exit_code == 2 and "ISO-8601" in bad_at.output
+    no_rules = invoke("score", messy, "--rules", tmp_path / "missing.yaml")
+    assert no_rules.exit_code == 1 and "cannot read" in no_rules.output
+    twice = write_csv(tmp_path / "twice.csv", [["Phone", "Mobile"], ["+4930123456", ""]])
+    collision = invoke("score", twice, "--rules", rules)
+    assert collision.exit_code == 2 and "--ignore" in collision.output
+    ignored = invoke("score", twice, "--rules", rules, "--ignore", "mobile", "--format", "json")
+    assert ignored.exit_code == 0 and "left out as asked" in ignored.stderr
