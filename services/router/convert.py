@@ -11,13 +11,8 @@ from services.router import models
 from services.router.domain.assignment import Rep, RoutingRule, Team
 from services.router.domain.business_hours import WorkingHours
 from services.router.domain.holiday_calendar import HolidayCalendar
+from services.router.domain.intake import profile_of
 from services.router.domain.model import ActivityPoint, LeadProfile
-
-PROFILE_FIELDS = tuple(
-    f
-    for f in LeadProfile.__dataclass_fields__
-    if f not in ("source_id", "channel", "purchased_list")
-)
 
 
 @lru_cache(maxsize=1024)
@@ -49,17 +44,6 @@ def team_hours(row: models.Team) -> WorkingHours:
     """A team's business hours, closed on its holidays (its SLA clocks count these)."""
     return hours(
         row.timezone, row.business_hours, calendar(row.country, row.subdivision, row.holidays)
-    )
-
-
-def profile_of(
-    fields: dict[str, Any], *, source_id: str | None, channel: str | None, purchased_list: bool
-) -> LeadProfile:
-    return LeadProfile(
-        **{f: fields.get(f) for f in PROFILE_FIELDS},
-        source_id=source_id,
-        channel=channel,
-        purchased_list=purchased_list,
     )
 
 

@@ -48,18 +48,13 @@ from services.router.domain.lifecycle import (
     scored_stage,
 )
 from services.router.domain.matching import Candidate, company_keys, merge_fields
-from services.router.domain.model import ActivityPoint, LeadProfile
+from services.router.domain.model import TEXT_FIELDS, ActivityPoint, LeadProfile
 from services.router.domain.scoring import ScoringRules, score
 from shared.domain.contact import canonical_email
 from shared.domain.zones import trade_show_first_contact
 
 # Fuzzy-match candidates per company key, oldest first (the router's look-up limit).
 FUZZY_CANDIDATES = 200
-PROFILE_FIELDS = tuple(
-    f
-    for f in LeadProfile.__dataclass_fields__
-    if f not in ("source_id", "channel", "purchased_list")
-)
 
 
 class DecisionKind(StrEnum):
@@ -372,11 +367,15 @@ class BatchOutcome:
 def profile_of(
     fields: Mapping[str, Any], *, source_id: str | None, channel: str | None, purchased_list: bool
 ) -> LeadProfile:
+    utm = fields.get("utm")
+    custom = fields.get("custom")
     return LeadProfile(
-        **{f: fields.get(f) for f in PROFILE_FIELDS},
+        **{f: fields.get(f) for f in TEXT_FIELDS},
         source_id=source_id,
         channel=channel,
         purchased_list=purchased_list,
+        utm={k: v for k, v in utm.items() if isinstance(v, str)} if utm else {},
+        custom=dict(custom) if custom else {},
     )
 
 

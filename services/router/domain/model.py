@@ -2,8 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+
+# A custom field's value as submitted (the lead contract's ``custom`` map).
+CustomValue = str | int | float | bool
+# The text fields of a lead; the rest of LeadProfile is derived or nested.
+TEXT_FIELDS = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "company",
+    "company_domain",
+    "job_title",
+    "company_size",
+    "industry",
+    "country",
+    "region",
+    "city",
+    "timezone",
+    "campaign",
+)
 
 
 @dataclass(frozen=True)
@@ -28,6 +49,10 @@ class LeadProfile:
     source_id: str | None = None
     channel: str | None = None  # web | trade_show | purchased_list
     purchased_list: bool = False
+    campaign: str | None = None
+    # utm.source, .medium, .campaign, .term, .content and the form's custom fields
+    utm: Mapping[str, str] = field(default_factory=dict, hash=False)
+    custom: Mapping[str, CustomValue] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)

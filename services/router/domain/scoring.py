@@ -41,6 +41,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictFloat,
     StrictInt,
     StrictStr,
     ValidationError,
@@ -50,7 +51,9 @@ from pydantic import (
 from services.router.domain.model import ActivityPoint, LeadProfile
 
 Band = Literal["most_important", "very_important", "valid", "negative"]
-Operator = Literal["equals", "in", "contains_any", "ends_with_any", "present"]
+Operator = Literal[
+    "equals", "in", "contains_any", "ends_with_any", "present", "at_least", "at_most", "between"
+]
 Temperature = Literal["hot", "warm", "cold"]
 Stage = Literal["none", "mql", "sql"]
 ItemKind = Literal["fit", "engagement", "decay"]
@@ -63,12 +66,22 @@ BAND_LIMITS: Mapping[str, tuple[int | None, int | None]] = {
     "negative": (None, -1),
 }
 OPERATORS: tuple[Operator, ...] = get_args(Operator)
+NUMERIC_OPERATORS: frozenset[str] = frozenset({"at_least", "at_most", "between"})
 
-# Fields a condition may test: the lead's attributes plus two derived names.
+# Fields a condition may test: the lead's attributes plus two derived names, and the
+# patterns below (utm.<key>, custom.<key>, <kind>_count).
 _DERIVED_FIELDS = ("email_domain", "title")
 CONDITION_FIELDS: frozenset[str] = frozenset(
-    {f.name for f in fields(LeadProfile)} | set(_DERIVED_FIELDS)
+    {f.name for f in fields(LeadProfile) if f.name not in ("utm", "custom")} | set(_DERIVED_FIELDS)
 )
+UTM_KEYS = ("source", "medium", "campaign", "term", "content")
+# Activity kinds whose number a condition may test as ``<kind>_count`` (a rep's touch by
+# meeting counts as ``meeting``, as it does for engagement points).
+ENGAGEMENT_COUNT_KINDS = ("open", "click", "page_visit", "reply", "meeting", "touch", "bounce")
+_COUNT_FIELDS = {f"{kind}_count": kind for kind in ENGAGEMENT_COUNT_KINDS}
+_CUSTOM_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+# A number written as text: plain decimals only ("12", "-3.5"), not "1,200" or "1e3".
+_DECIMAL = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
 # Personal data: a breakdown names these fields but never quotes their values.
 _REDACTED_FIELDS = frozenset({"email", "phone", "first_name", "last_name"})
 # contains_any tokens this short match whole words only: "vp" in "VP Sales" but not "MVP",
@@ -88,19 +101,69 @@ def band_error(band: str, points: int) -> str | None:
     return None
 
 
-def _field_value(lead: LeadProfile, name: str) -> str | None:
-    """A condition field's value as stripped text, or None when blank or missing."""
-    if name == "email_domain":
-        email = (lead.email or "").strip()
-        domain = email.rpartition("@")[2] if "@" in email else ""
-        return domain.strip().lower() or None
-    raw: object = getattr(lead, "job_title" if name == "title" else name)
+def is_condition_field(name: str) -> bool:
+    """Whether a scoring condition may test ``name``: a lead field, ``utm.<key>``,
+    ``custom.<key>`` or ``<kind>_count``."""
+    if name in CONDITION_FIELDS or name in _COUNT_FIELDS:
+        return True
+    head, dot, key = name.partition(".")
+    if not dot:
+        return False
+    if head == "utm":
+        return key in UTM_KEYS
+    return head == "custom" and _CUSTOM_KEY.match(key) is not None
+
+
+def engagement_counts(activities: Sequence[ActivityPoint], now: datetime) -> dict[str, int]:
+    """How many activities of each kind a score considers (all of them: one after ``now``
+    counts as happening now, as for engagement points)."""
+    counts: dict[str, int] = {}
+    for activity in activities:
+        counts[activity.kind] = counts.get(activity.kind, 0) + 1
+    return counts
+
+
+def _value(raw: object) -> str | float | None:
     if raw is None:
         return None
     if isinstance(raw, bool):
         return "true" if raw else "false"
+    if isinstance(raw, int | float):
+        number = float(raw)
+        return number if math.isfinite(number) else None
     text = str(raw).strip()
     return text or None
+
+
+def field_value(lead: LeadProfile, counts: Mapping[str, int], name: str) -> str | float | None:
+    """The value a condition on ``name`` sees: stripped text (None when blank or missing),
+    a float for a count or a custom value that is a number, "true"/"false" for a flag."""
+    if name == "email_domain":
+        email = (lead.email or "").strip()
+        domain = email.rpartition("@")[2] if "@" in email else ""
+        return domain.strip().lower() or None
+    kind = _COUNT_FIELDS.get(name)
+    if kind is not None:
+        return float(counts.get(kind, 0))
+    if name.startswith("custom."):
+        return _value(lead.custom.get(name[7:]))
+    if name.startswith("utm."):
+        return _value(lead.utm.get(name[4:]))
+    return _value(getattr(lead, "job_title" if name == "title" else name))
+
+
+def as_number(value: str | float | None) -> float | None:
+    """A value as a number: a float as is, text when it is a plain decimal, else None."""
+    if value is None or isinstance(value, float):
+        return value
+    if _DECIMAL.match(value):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _number_text(number: float) -> str:
+    return f"{number:g}" if abs(number) < 1e15 else repr(number)
 
 
 @lru_cache(maxsize=1024)
@@ -121,41 +184,56 @@ class Condition:
     - ``contains_any``: a tuple of substrings; tokens of up to 6 characters match whole
       words only, so "vp" matches "VP Sales" and "cto" does not match "Director";
     - ``ends_with_any``: a tuple of suffixes (".edu", ".ac.uk");
-    - ``present``: a bool, the field is (True) or is not (False) filled in.
-    A missing field matches nothing but ``present: false``.
+    - ``present``: a bool, the field is (True) or is not (False) filled in;
+    - ``at_least`` / ``at_most``: a float, the field is a number and that high / low;
+    - ``between``: a (low, high) pair of floats, inclusive.
+    A missing field matches nothing but ``present: false``; a numeric operator never
+    matches a value that is not a number. ``equals`` and ``in`` compare as numbers when
+    both the value and the option are numbers ("10" equals 10.0).
     """
 
     field: str
     op: Operator
-    value: str | tuple[str, ...] | bool
+    value: str | tuple[str, ...] | bool | float | tuple[float, float]
 
     def __post_init__(self) -> None:
-        if self.field not in CONDITION_FIELDS:
+        if not is_condition_field(self.field):
             raise ValueError(f"unknown field {self.field!r}")
         if self.op not in OPERATORS:
             raise ValueError(f"unknown operator {self.op!r}")
+        value = self.value
         if self.op == "present":
-            ok = isinstance(self.value, bool)
+            ok = isinstance(value, bool)
         elif self.op == "equals":
-            ok = isinstance(self.value, str)
+            ok = isinstance(value, str)
+        elif self.op in ("at_least", "at_most"):
+            ok = _is_number(value)
+        elif self.op == "between":
+            ok = (
+                isinstance(value, tuple)
+                and len(value) == 2
+                and all(_is_number(v) for v in value)
+                and value[0] <= value[1]  # type: ignore[operator]
+            )
         else:
-            ok = isinstance(self.value, tuple) and all(isinstance(v, str) for v in self.value)
+            ok = isinstance(value, tuple) and all(isinstance(v, str) for v in value)
         if not ok:
-            raise ValueError(f"field {self.field!r}: bad value {self.value!r} for {self.op}")
+            raise ValueError(f"field {self.field!r}: bad value {value!r} for {self.op}")
 
-    def matches(self, lead: LeadProfile) -> bool:
-        return self.explain(lead) is not None
+    def matches(self, lead: LeadProfile, counts: Mapping[str, int] | None = None) -> bool:
+        return self.explain(lead, counts) is not None
 
     @functools.cached_property
-    def _options(self) -> tuple[tuple[str, str], ...]:
-        """(option as written, its folded token), blank options left out."""
+    def _options(self) -> tuple[tuple[str, str, float | None], ...]:
+        """(option as written, its folded token, its number if it is one), blanks left out."""
         assert isinstance(self.value, tuple)
-        folded = ((option, option.strip().casefold()) for option in self.value)
-        return tuple((option, token) for option, token in folded if token)
+        folded = ((str(option), str(option).strip().casefold()) for option in self.value)
+        return tuple((option, token, as_number(token)) for option, token in folded if token)
 
-    def explain(self, lead: LeadProfile) -> str | None:
-        """Why the condition holds on ``lead`` (for the breakdown), or None if it does not."""
-        actual = _field_value(lead, self.field)
+    def explain(self, lead: LeadProfile, counts: Mapping[str, int] | None = None) -> str | None:
+        """Why the condition holds on ``lead`` (for the breakdown), or None if it does not.
+        ``counts`` are the lead's activities per kind (``engagement_counts``)."""
+        actual = field_value(lead, counts or {}, self.field)
         name = "job_title" if self.field == "title" else self.field
         if self.op == "present":
             present = actual is not None
@@ -164,24 +242,66 @@ class Condition:
             return f"{name} is present" if present else f"{name} is missing"
         if actual is None:
             return None
-        folded = actual.casefold()
+        if self.op in NUMERIC_OPERATORS:
+            return self._explain_number(name, as_number(actual))
+        number = actual if isinstance(actual, float) else None
+        text = _number_text(actual) if isinstance(actual, float) else actual
+        if number is None and self.op in ("equals", "in"):
+            number = as_number(text)
+        folded = text.casefold()
         if self.op == "equals":
             assert isinstance(self.value, str)
-            if folded != self.value.casefold():
+            wanted = self.value.strip().casefold()
+            target = as_number(wanted) if number is not None else None
+            if (number != target) if target is not None else (folded != wanted):
                 return None
-            return f"{_shown(name, actual)} equals {self.value!r}"
-        for option, token in self._options:
-            if self.op == "in" and folded == token:
-                return f"{_shown(name, actual)} is {option!r}"
-            if self.op == "contains_any" and _token_pattern(token).search(folded):
-                return f"{_shown(name, actual)} contains {option!r}"
-            if self.op == "ends_with_any" and folded.endswith(token):
-                return f"{_shown(name, actual)} ends with {option!r}"
+            return f"{_shown(name, text)} equals {self.value!r}"
+        for option, token, option_number in self._options:
+            if self.op == "in":
+                if (
+                    number == option_number
+                    if number is not None and option_number is not None
+                    else folded == token
+                ):
+                    return f"{_shown(name, text)} is {option!r}"
+            elif self.op == "contains_any" and _token_pattern(token).search(folded):
+                return f"{_shown(name, text)} contains {option!r}"
+            elif self.op == "ends_with_any" and folded.endswith(token):
+                return f"{_shown(name, text)} ends with {option!r}"
         return None
 
+    def _explain_number(self, name: str, number: float | None) -> str | None:
+        if number is None:
+            return None
+        shown = _shown(name, _number_text(number), quote=False)
+        if self.op == "at_least":
+            assert isinstance(self.value, float | int)
+            ok = number >= self.value
+            why = f"{shown} is at least {_number_text(self.value)}"
+        elif self.op == "at_most":
+            assert isinstance(self.value, float | int)
+            ok = number <= self.value
+            why = f"{shown} is at most {_number_text(self.value)}"
+        else:
+            assert isinstance(self.value, tuple)
+            low, high = self.value
+            ok = low <= number <= high  # type: ignore[operator]
+            why = f"{shown} is between {_number_text(low)} and {_number_text(high)}"  # type: ignore[arg-type]
+        return why if ok else None
 
-def _shown(name: str, actual: str) -> str:
-    return name if name in _REDACTED_FIELDS else f"{name} {actual!r}"
+
+def _is_number(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
+
+
+def _shown(name: str, actual: str, *, quote: bool = True) -> str:
+    if name in _REDACTED_FIELDS:
+        return name
+    return f"{name} {actual!r}" if quote else f"{name} {actual}"
 
 
 @dataclass(frozen=True)
@@ -247,6 +367,13 @@ class ScoringRules:
     thresholds: Thresholds
     version: str  # hash of the rules file, stored with every score
 
+    @functools.cached_property
+    def counts_activities(self) -> bool:
+        """Whether a criterion tests ``<kind>_count`` (else scoring need not count)."""
+        return any(
+            c.field in _COUNT_FIELDS for criterion in self.criteria for c in criterion.conditions
+        )
+
 
 @dataclass(frozen=True)
 class ScoreItem:
@@ -306,11 +433,12 @@ def score(
 ) -> Score:
     """Score one lead at ``now``. Activities after ``now`` count as happening now."""
     items: list[ScoreItem] = []
+    counts = engagement_counts(activities, now) if rules.counts_activities else None
 
     for criterion in rules.criteria:
         reasons: list[str] = []
         for condition in criterion.conditions:
-            reason = condition.explain(lead)
+            reason = condition.explain(lead, counts)
             if reason is None:
                 break
             reasons.append(reason)
@@ -415,8 +543,13 @@ class ScoringConfigError(ValueError):
     """The scoring rules file is missing or invalid; the message names what and where."""
 
 
+Number = StrictInt | StrictFloat
+
+
 class _ConditionModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
     field: StrictStr
     equals: StrictStr | None = None
@@ -424,6 +557,9 @@ class _ConditionModel(BaseModel):
     contains_any: list[StrictStr] | None = Field(None, min_length=1)
     ends_with_any: list[StrictStr] | None = Field(None, min_length=1)
     present: StrictBool | None = None
+    at_least: Number | None = None
+    at_most: Number | None = None
+    between: tuple[Number, Number] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -435,9 +571,12 @@ class _ConditionModel(BaseModel):
         name = data.get("field")
         if name is None:
             raise ValueError("a condition needs a field")
-        if name not in CONDITION_FIELDS:
+        if not isinstance(name, str) or not is_condition_field(name):
             known = ", ".join(sorted(CONDITION_FIELDS))
-            raise ValueError(f"unknown field {name!r} (known: {known})")
+            raise ValueError(
+                f"unknown field {name!r} (known: {known}; utm.<{'|'.join(UTM_KEYS)}>; "
+                f"custom.<key>; <kind>_count for {', '.join(ENGAGEMENT_COUNT_KINDS)})"
+            )
         ops = [k for k in data if k != "field"]
         unknown = [k for k in ops if k not in OPERATORS]
         if unknown:
@@ -447,14 +586,31 @@ class _ConditionModel(BaseModel):
         if len(ops) != 1:
             found = ", ".join(ops) if ops else "none"
             raise ValueError(f"field {name!r}: needs exactly one operator, found {found}")
+        between = data.get("between")
+        if ops == ["between"] and not (isinstance(between, list) and len(between) == 2):
+            raise ValueError(f"field {name!r}: between needs two numbers, like [10, 50]")
         return data
+
+    @model_validator(mode="after")
+    def _low_before_high(self) -> _ConditionModel:
+        if self.between is not None and self.between[0] > self.between[1]:
+            low, high = self.between
+            raise ValueError(f"field {self.field!r}: between [{low}, {high}]: low above high")
+        return self
 
     def to_condition(self) -> Condition:
         for op in OPERATORS:
             raw = getattr(self, "in_" if op == "in" else op)
-            if raw is not None:
+            if raw is None:
+                continue
+            value: Any
+            if op in ("at_least", "at_most"):
+                value = float(raw)
+            elif op == "between":
+                value = (float(raw[0]), float(raw[1]))
+            else:
                 value = tuple(raw) if isinstance(raw, list) else raw
-                return Condition(field=self.field, op=op, value=value)
+            return Condition(field=self.field, op=op, value=value)
         raise AssertionError("unreachable: validated to hold one operator")
 
 
