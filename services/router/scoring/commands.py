@@ -1,0 +1,399 @@
+"""``leadflow scoring evaluate`` and ``leadflow scoring score``: parsing and printing only;
+the work is in ``domain/datasets.py``, ``domain/evaluation.py`` and ``domain/scoring.py``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from services.ingest.domain.badge_scans import FileInvalid, decode, detect_delimiter
+from services.router.domain.datasets import (
+    ColumnMap,
+    DatasetError,
+    ReadCounts,
+    map_columns,
+    read_rows,
+)
+from services.router.domain.evaluation import Evaluation, EvaluationError, evaluate
+from services.router.domain.scoring import (
+    ScoringConfigError,
+    ScoringRules,
+    load_scoring_rules,
+    score,
+)
+from services.router.domain.scoring_rows import ScoringRow
+
+err = Console(stderr=True)
+SAMPLE_ROWS = 1000  # rows looked at to recognise identifier columns
+SHOWN_PROBLEMS = 5
+_SINCE_RE = re.compile(r"^\s*(\d+)\s*([dwh])\s*$")
+_SINCE_UNITS = {"d": "days", "w": "weeks", "h": "hours"}
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    raise typer.Exit(code)
+
+
+def default_rules_file() -> Path:
+    from services.router.settings import CONFIG_DIR
+
+    return Path(os.environ.get("LEADFLOW_ROUTER_SCORING_FILE") or CONFIG_DIR / "scoring.yaml")
+
+
+def _rules(path: Path | None) -> ScoringRules:
+    try:
+        return load_scoring_rules(path or default_rules_file())
+    except ScoringConfigError as exc:
+        _fail(str(exc))
+
+
+def parse_at(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO-8601 time like 2026-03-01T12:00:00Z", param_hint="--at"
+        ) from None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+def parse_since(value: str | None) -> timedelta | None:
+    if value is None:
+        return None
+    m = _SINCE_RE.match(value)
+    if not m:
+        raise typer.BadParameter(
+            f"{value!r} is not a span like 180d, 12w or 48h", param_hint="--since"
+        )
+    return timedelta(**{_SINCE_UNITS[m.group(2)]: int(m.group(1))})
+
+
+def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    """The header and data rows of a CSV file (UTF-8 or Windows-1252; , ; tab or |)."""
+    try:
+        text = decode(path.read_bytes())
+    except OSError as exc:
+        _fail(f"cannot read {path}: {exc.strerror or exc}", 2)
+    except FileInvalid as exc:
+        _fail(f"{path}: {exc}")
+    reader = csv.reader(
+        io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=detect_delimiter(text)
+    )
+    try:
+        headers = [h.strip() for h in next(reader)]
+    except StopIteration:
+        _fail(f"{path} is empty: it needs a header row")
+    except csv.Error as exc:
+        _fail(f"{path}: not a CSV file: {exc}")
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        _fail(f"{path}: not a CSV file: {exc}")
+    return headers, rows
+
+
+def _map(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    id_column: str | None,
+    outcome_column: str | None,
+    ignore: Sequence[str],
+) -> ColumnMap:
+    try:
+        cmap = map_columns(
+            headers,
+            id_column=id_column,
+            outcome_column=outcome_column,
+            ignore=ignore,
+            sample=rows[:SAMPLE_ROWS],
+        )
+    except DatasetError as exc:
+        _fail(str(exc), 2)
+    for note in cmap.notes():
+        err.print(note, highlight=False, markup=False)
+    return cmap
+
+
+def _report_problems(counts: ReadCounts) -> None:
+    if not counts.skipped:
+        return
+    err.print(f"{counts.skipped:,} rows skipped:", highlight=False)
+    for problem in counts.problems[:SHOWN_PROBLEMS]:
+        err.print(f"  {problem}", highlight=False, markup=False)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def _csv_rows(
+    csv_file: Path,
+    *,
+    outcome: str,
+    id_column: str | None,
+    ignore: Sequence[str],
+    at: datetime,
+) -> list[ScoringRow]:
+    headers, raw = read_csv(csv_file)
+    cmap = _map(headers, raw, id_column=id_column, outcome_column=outcome, ignore=ignore)
+    counts = ReadCounts()
+    rows = list(read_rows(cmap, raw, at=at, counts=counts))
+    bad_outcomes = [p for p in counts.problems if p.problem == "not an outcome"]
+    if bad_outcomes:
+        shown = "; ".join(f"line {p.line}: {p.value!r}" for p in bad_outcomes[:SHOWN_PROBLEMS])
+        _fail(
+            f"column {outcome!r} has values that are not outcomes ({shown}); use 1/0, "
+            "true/false, yes/no, y/n, converted/not converted or won/lost"
+        )
+    _report_problems(counts)
+    return rows
+
+
+def _history(since: timedelta | None, negative_after_days: int, now: datetime) -> list[ScoringRow]:
+    import asyncio
+
+    from services.router.scoring.history import history_rows
+    from shared import db
+
+    url = os.environ.get("LEADFLOW_DATABASE_URL")
+    if not url:
+        from shared.stack.stack import Stack
+
+        url = Stack().database_url
+
+    async def run() -> list[ScoringRow]:
+        engine = db.create_engine(url, pool_size=1)
+        try:
+            with _progress() as progress:
+                task = progress.add_task("reading leads", total=None)
+
+                def moved(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                return await history_rows(
+                    engine,
+                    since=since,
+                    negative_after_days=negative_after_days,
+                    now=now,
+                    progress=moved,
+                )
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def evaluate_command(
+    rules_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--rules",
+            help="scoring rules (default: LEADFLOW_ROUTER_SCORING_FILE or deploy/config/scoring.yaml)",
+        ),
+    ] = None,
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="a CSV export with outcomes, instead of history")
+    ] = None,
+    outcome: Annotated[
+        str | None, typer.Option("--outcome", help="the CSV's outcome column (with --csv)")
+    ] = None,
+    id_column: Annotated[str | None, typer.Option(help="the CSV's id column")] = None,
+    ignore: Annotated[
+        list[str] | None, typer.Option("--ignore", help="a CSV column to leave out (repeatable)")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option(help="ISO-8601 time the CSV rows are scored at (default now)")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="history: leads received in the last 180d / 12w / 48h")
+    ] = None,
+    negative_after_days: Annotated[
+        int, typer.Option(min=1, help="history: not converted after this many days is negative")
+    ] = 90,
+    json_out: Annotated[
+        str | None,
+        typer.Option("--json", help="write the evaluation as JSON to a file, - for stdout"),
+    ] = None,
+) -> None:
+    """How well the rules rank outcomes: AUC, lift by decile, conversion by temperature and
+    stage, calibration. From a CSV export (--csv, --outcome) or the router's history
+    (LEADFLOW_DATABASE_URL, or the local stack)."""
+    if csv_file is not None and outcome is None:
+        raise typer.BadParameter("--csv needs --outcome COLUMN", param_hint="--outcome")
+    if csv_file is None and (outcome or id_column or ignore or at):
+        raise typer.BadParameter(
+            "--outcome, --id-column, --ignore and --at go with --csv", param_hint="--csv"
+        )
+    rules = _rules(rules_file)
+    when = parse_at(at)
+    if csv_file is not None:
+        assert outcome is not None
+        rows = _csv_rows(
+            csv_file, outcome=outcome, id_column=id_column, ignore=ignore or [], at=when
+        )
+        where = str(csv_file)
+    else:
+        rows = _history(parse_since(since), negative_after_days, when)
+        where = "the router's history"
+    known = [r for r in rows if r.outcome is not None]
+    if not known:
+        _fail(f"no rows with an outcome in {where}")
+    positives = sum(1 for r in known if r.outcome)
+    if positives in (0, len(known)):
+        which = "positive" if positives else "negative"
+        _fail(
+            f"all {len(known):,} rows with an outcome in {where} are {which}: "
+            "evaluating needs both outcomes"
+        )
+    with _progress() as progress:
+        task = progress.add_task("scoring", total=len(rows))
+        try:
+            result = evaluate(
+                rows, rules, progress=lambda done, total: progress.update(task, completed=done)
+            )
+        except EvaluationError as exc:
+            _fail(str(exc))
+    if json_out == "-":
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+        return
+    print_evaluation(result, Console())
+    if json_out is not None:
+        Path(json_out).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        err.print(f"evaluation written to {json_out}", highlight=False)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def print_evaluation(result: Evaluation, console: Console) -> None:
+    summary = Table(title="Scoring evaluation", show_header=False)
+    summary.add_row("rules version", result.rules_version or "-")
+    summary.add_row("rows", f"{result.n:,}")
+    summary.add_row("positives", f"{result.positives:,}")
+    summary.add_row("base rate", _pct(result.base_rate))
+    summary.add_row("AUC", "-" if result.auc is None else f"{result.auc:.3f}")
+    summary.add_row("Brier score", "-" if result.brier is None else f"{result.brier:.4f}")
+    if result.unknown_outcomes:
+        summary.add_row("left out (no outcome)", f"{result.unknown_outcomes:,}")
+    console.print(summary)
+
+    deciles = Table(title="Lift by decile (highest scores first; ties kept together)")
+    for col in ("decile", "scores", "n", "positives", "rate", "lift", "captured"):
+        deciles.add_column(col, justify="right")
+    for d in result.deciles:
+        deciles.add_row(
+            str(d.decile),
+            f"{d.min_score:g}..{d.max_score:g}",
+            f"{d.n:,}",
+            f"{d.positives:,}",
+            _pct(d.rate),
+            f"{d.lift:.2f}",
+            _pct(d.captured),
+        )
+    console.print(deciles)
+
+    for title, groups in (("By temperature", result.by_temperature), ("By stage", result.by_stage)):
+        table = Table(title=title)
+        for col in ("group", "n", "positives", "rate"):
+            table.add_column(col, justify="right")
+        for g in groups:
+            table.add_row(g.group, f"{g.n:,}", f"{g.positives:,}", _pct(g.rate))
+        console.print(table)
+
+    calibration = Table(title="Calibration (Platt scaling on the total)")
+    for col in ("band", "n", "mean score", "observed", "predicted"):
+        calibration.add_column(col, justify="right")
+    for b in result.calibration:
+        calibration.add_row(
+            str(b.band),
+            f"{b.n:,}",
+            f"{b.mean_score:.1f}",
+            _pct(b.observed_rate),
+            _pct(b.predicted_rate),
+        )
+    console.print(calibration)
+
+
+def score_records(rows: Sequence[ScoringRow], rules: ScoringRules) -> Iterator[dict[str, Any]]:
+    """One output record per row: its id and its score."""
+    for row in rows:
+        s = score(row.lead, row.activities, rules, row.at).to_dict()
+        yield {"id": row.id, **s}
+
+
+OUTPUT_COLUMNS = (
+    "id",
+    "total",
+    "fit",
+    "engagement",
+    "temperature",
+    "stage",
+    "rules_version",
+    "breakdown",
+)
+
+
+def score_command(
+    file: Annotated[Path, typer.Argument(help="the CSV to score")],
+    rules_file: Annotated[Path, typer.Option("--rules", help="the scoring rules file")],
+    at: Annotated[
+        str | None, typer.Option(help="ISO-8601 time to score at (default now, UTC)")
+    ] = None,
+    id_column: Annotated[
+        str | None, typer.Option(help="the id column (default: row-<line>)")
+    ] = None,
+    ignore: Annotated[
+        list[str] | None, typer.Option("--ignore", help="a column to leave out (repeatable)")
+    ] = None,
+    fmt: Annotated[Literal["csv", "json"], typer.Option("--format")] = "csv",
+    out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
+) -> None:
+    """Score every row of a CSV with the rules, exactly as the router would: one output row
+    per input row with the total, fit, engagement, temperature, stage and breakdown."""
+    rules = _rules(rules_file)
+    when = parse_at(at)
+    headers, raw = read_csv(file)
+    cmap = _map(headers, raw, id_column=id_column, outcome_column=None, ignore=ignore or [])
+    counts = ReadCounts()
+    rows = list(read_rows(cmap, raw, at=when, counts=counts))
+    _report_problems(counts)
+    records = list(score_records(rows, rules))
+    buffer = io.StringIO(newline="")
+    if fmt == "json":
+        json.dump(records, buffer, indent=2)
+        buffer.write("\n")
+    else:
+        writer = csv.DictWriter(buffer, fieldnames=OUTPUT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for record in records:
+            writer.writerow({**record, "breakdown": json.dumps(record["breakdown"])})
+    if out is None:
+        sys.stdout.write(buffer.getvalue())
+    else:
+        out.write_text(buffer.getvalue(), newline="")
+        err.print(f"{len(records):,} rows scored into {out}", highlight=False)

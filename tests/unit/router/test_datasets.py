@@ -1,0 +1,284 @@
+"""Scoring datasets: CSV headers to targets, cell values to a LeadProfile, the history outcome rule."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.router.domain.datasets import (
+    DatasetError,
+    ReadCounts,
+    Target,
+    activities_before,
+    map_columns,
+    normalize_country,
+    outcome_from_history,
+    parse_outcome,
+    plain_number,
+    read_rows,
+    slug,
+)
+from services.router.domain.model import ActivityPoint
+
+AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def targets(headers: list[str], **kw: object) -> dict[str, str]:
+    cmap = map_columns(headers, id_column=None, outcome_column=None, **kw)  # type: ignore[arg-type]
+    return {c.header: c.target.name for c in cmap.columns}
+
+
+def test_headers_map_case_and_separator_insensitively() -> None:
+    assert targets(["Job Title", "job-title"], ignore=["job-title"]) == {"Job Title": "job_title"}
+    assert targets(["job_title"]) == {"job_title": "job_title"}
+    assert targets(["Title"]) == {"Title": "job_title"}
+    assert targets(["Company.Domain"]) == {"Company.Domain": "company_domain"}
+    assert targets(["E-mail Address"]) == {"E-mail Address": "email"}  # the ingest's aliases
+
+
+def test_utm_custom_and_count_headers() -> None:
+    got = targets(
+        [
+            "utm.source",
+            "UTM_Medium",
+            "utm campaign",
+            "custom.seats",
+            "Page Visit Count",
+            "open_count",
+        ]
+    )
+    assert got == {
+        "utm.source": "utm.source",
+        "UTM_Medium": "utm.medium",
+        "utm campaign": "utm.campaign",
+        "custom.seats": "custom.seats",
+        "Page Visit Count": "page_visit_count",
+        "open_count": "open_count",
+    }
+
+
+def test_unknown_headers_are_read_as_custom_slugs_and_noted() -> None:
+    cmap = map_columns(
+        ["Total Time Spent on Website", "Lead Source"], id_column=None, outcome_column=None
+    )
+    assert [c.target for c in cmap.columns] == [
+        Target("custom", "total_time_spent_on_website"),
+        Target("custom", "lead_source"),
+    ]
+    assert "column 'Lead Source' read as custom.lead_source" in cmap.notes()
+    assert slug("  Weird -- Name!! ") == "weird_name"
+
+
+def test_identifier_columns_are_left_out_unless_they_are_the_id() -> None:
+    headers = ["Prospect ID", "Lead Number", "Code", "Seconds", "Notes", "Converted"]
+    sample = [
+        [f"7927b2df-{i:04d}", str(660000 + i), f"X{i:05d}", str(i * 7), f"call {i} back", "1"]
+        for i in range(40)
+    ]
+    cmap = map_columns(headers, id_column=None, outcome_column="converted", sample=sample)
+    assert set(cmap.identifiers) == {"Prospect ID", "Lead Number", "Code"}
+    assert {c.header for c in cmap.columns} == {"Seconds", "Notes", "Converted"}
+    cmap = map_columns(headers, id_column="prospect id", outcome_column="Converted", sample=sample)
+    assert cmap.id_index == 0 and "Prospect ID" not in cmap.identifiers
+
+
+def test_a_repeating_column_with_an_id_like_name_is_kept() -> None:
+    sample = [["A" if i % 2 else "B"] for i in range(40)]
+    cmap = map_columns(["Region Code"], id_column=None, outcome_column=None, sample=sample)
+    assert cmap.identifiers == ()
+
+
+def test_two_headers_for_one_target_are_an_error() -> None:
+    with pytest.raises(DatasetError, match="'Phone' and 'Mobile' both read as phone"):
+        map_columns(["Phone", "Mobile"], id_column=None, outcome_column=None)
+    with pytest.raises(DatasetError, match="no outcome column 'won'"):
+        map_columns(["Phone"], id_column=None, outcome_column="won")
+
+
+def read(headers: list[str], rows: list[list[str]], **kw: object) -> tuple[list, ReadCounts]:  # type: ignore[type-arg]
+    cmap = map_columns(headers, **{"id_column": None, "outcome_column": None, **kw})  # type: ignore[arg-type]
+    counts = ReadCounts()
+    return list(read_rows(cmap, rows, at=AT, counts=counts)), counts
+
+
+@pytest.mark.parametrize("missing", ["", "NA", "n/a", "NaN", "null", "None", "-", "  "])
+def test_missing_values_are_absent(missing: str) -> None:
+    (row,), _ = read(
+        ["Title", "custom.x", "utm_source", "City"], [[missing, missing, missing, "Oslo"]]
+    )
+    assert row.lead.job_title is None and row.lead.custom == {} and row.lead.utm == {}
+
+
+def test_values_numbers_countries_and_ids() -> None:
+    rows, _ = read(
+        ["Country", "Seconds", "Revenue", "Company Size", "Website"],
+        [
+            ["Germany", "300", "1,200", "250", "https://www.acme.com/about"],
+            ["us", "3.5", "-2", "11-50", "acme.io"],
+            ["Narnia", "12abc", ".5", "lots", ""],
+        ],
+    )
+    assert [r.id for r in rows] == ["row-2", "row-3", "row-4"]
+    assert [r.lead.country for r in rows] == ["DE", "US", "Narnia"]
+    assert [r.lead.custom["seconds"] for r in rows] == [300, 3.5, "12abc"]
+    assert [r.lead.custom["revenue"] for r in rows] == ["1,200", -2, 0.5]
+    assert [r.lead.company_size for r in rows] == ["201-500", "11-50", "lots"]
+    assert [r.lead.company_domain for r in rows] == ["acme.com", "acme.io", None]
+    assert isinstance(rows[0].lead.custom["seconds"], int)
+
+
+def test_counts_become_fresh_activities_and_bad_counts_are_problems() -> None:
+    rows, counts = read(
+        ["Open Count", "click_count"], [["3", "0"], ["2.0", "1"], ["-1", "1"], ["two", ""]]
+    )
+    assert [len(r.activities) for r in rows] == [3, 3]
+    assert all(a.at == AT and a.kind in ("open", "click") for r in rows for a in r.activities)
+    assert counts.read == 2 and counts.skipped == 2
+    assert [(p.line, p.value) for p in counts.problems] == [(4, "-1"), (5, "two")]
+
+
+def test_outcomes_and_unparseable_outcomes() -> None:
+    values = ["1", "0", "TRUE", "false", "Yes", "no", "y", "N", "Converted", "Not Converted"]
+    values += ["won", "Lost", "", "NA", "maybe"]
+    rows, counts = read(
+        ["id", "Status"],
+        [[str(i), v] for i, v in enumerate(values)],
+        id_column="ID",
+        outcome_column="status",
+    )
+    assert [r.outcome for r in rows] == [True, False] * 6 + [None, None]
+    assert [(p.line, p.value) for p in counts.problems] == [(16, "maybe")]
+    assert rows[0].id == "0"
+
+
+def test_blank_lines_are_skipped_but_keep_line_numbers() -> None:
+    rows, _ = read(
+        ["Title"],
+        [
+            ["CTO"],
+            [],
+            [
+                "",
+            ],
+            ["VP"],
+        ],
+    )
+    assert [r.id for r in rows] == ["row-2", "row-5"]
+
+
+@given(st.text(max_size=12))
+def test_plain_number_round_trips_only_plain_decimals(text: str) -> None:
+    number = plain_number(text)
+    if number is not None:
+        assert float(text) == number
+        assert "," not in text and "e" not in text.lower()
+
+
+@given(st.text(max_size=20))
+def test_outcome_parsing_never_raises_anything_but_value_error(text: str) -> None:
+    try:
+        result = parse_outcome(text)
+    except ValueError:
+        return
+    assert result in (True, False, None)
+
+
+@given(st.lists(st.text(min_size=1, max_size=15), min_size=1, max_size=8, unique=True))
+def test_any_headers_map_or_fail_clearly(headers: list[str]) -> None:
+    try:
+        cmap = map_columns(headers, id_column=None, outcome_column=None)
+    except DatasetError as exc:
+        assert "both read as" in str(exc)
+        return
+    names = [c.target.name for c in cmap.columns]
+    assert len(names) == len(set(names))
+    assert {c.header for c in cmap.columns} | set(cmap.identifiers) == set(headers)
+
+
+def test_country_codes_and_names() -> None:
+    assert normalize_country("gb") == "GB"
+    assert normalize_country("United Kingdom") == "GB"
+    assert normalize_country("  united   states ") == "US"
+    assert normalize_country("Atlantis") == "Atlantis"
+
+
+# --- the history's outcome rule ---------------------------------------------------------
+
+RECEIVED = datetime(2026, 1, 1, tzinfo=UTC)
+NOW = RECEIVED + timedelta(days=200)
+
+
+def outcome(**kw: object):  # type: ignore[no-untyped-def]
+    args: dict[str, object] = {
+        "status": "assigned",
+        "received_at": RECEIVED,
+        "sales_statuses": [],
+        "stages": [],
+        "now": NOW,
+    }
+    return outcome_from_history(**{**args, **kw})  # type: ignore[arg-type]
+
+
+def test_converted_or_qualified_or_opportunity_is_positive_at_the_first_of_them() -> None:
+    day = timedelta(days=1)
+    got = outcome(
+        sales_statuses=[("working", RECEIVED + day), ("qualified", RECEIVED + 5 * day)],
+        stages=[("opportunity", RECEIVED + 3 * day)],
+    )
+    assert got is not None and got.outcome is True and got.cutoff == RECEIVED + 3 * day
+    got = outcome(sales_statuses=[("converted", RECEIVED + 9 * day)])
+    assert got is not None and got.outcome and got.cutoff == RECEIVED + 9 * day
+    # recycled first, converted later: a conversion
+    got = outcome(sales_statuses=[("recycled", RECEIVED + day), ("converted", RECEIVED + 50 * day)])
+    assert got is not None and got.outcome is True
+
+
+def test_disqualified_recycled_or_stale_is_negative() -> None:
+    day = timedelta(days=1)
+    got = outcome(sales_statuses=[("disqualified", RECEIVED + 4 * day)])
+    assert got is not None and got.outcome is False and got.cutoff == RECEIVED + 4 * day
+    got = outcome(sales_statuses=[("recycled", RECEIVED + 7 * day)])
+    assert got is not None and got.outcome is False
+    got = outcome(negative_after_days=90)
+    assert got is not None and got.outcome is False and got.cutoff == RECEIVED + 90 * day
+    assert outcome(now=RECEIVED + 89 * day) is None  # too early to tell
+    assert outcome(sales_statuses=[("working", RECEIVED + day)], now=RECEIVED + 10 * day) is None
+
+
+@pytest.mark.parametrize("status", ["merged", "erased"])
+def test_merged_and_erased_leads_are_left_out(status: str) -> None:
+    assert outcome(status=status, sales_statuses=[("converted", RECEIVED)]) is None
+
+
+def test_activities_after_the_outcome_do_not_leak() -> None:
+    cutoff = RECEIVED + timedelta(days=10)
+    acts = [ActivityPoint("open", RECEIVED + timedelta(days=d)) for d in (1, 9, 10, 11, 60)]
+    assert [a.at for a in activities_before(acts, cutoff)] == [acts[0].at, acts[1].at]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["working", "qualified", "converted", "disqualified", "recycled"]),
+            st.integers(0, 400),
+        ),
+        max_size=6,
+    ),
+    st.integers(1, 365),
+)
+def test_the_cutoff_is_never_after_the_deciding_report(
+    reports: list[tuple[str, int]], after_days: int
+) -> None:
+    statuses = [(s, RECEIVED + timedelta(days=d)) for s, d in reports]
+    got = outcome(sales_statuses=statuses, negative_after_days=after_days, now=NOW)
+    decisive = [t for s, t in statuses if s != "working"]
+    if got is None:
+        assert not decisive and NOW < RECEIVED + timedelta(days=after_days)
+        return
+    if decisive:
+        assert got.cutoff in decisive
+    else:
+        assert got.cutoff == RECEIVED + timedelta(days=after_days)
