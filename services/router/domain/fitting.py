@@ -688,6 +688,7 @@ def fit_rules(rows: Sequence[ScoringRow], *, base: ScoringRules, options: FitOpt
         if train_auc > best_auc + 1e-9:
             best_res, best_auc = resolution, train_auc
     points, kept = points_at(best_res)
+    unpruned = np.minimum(np.rint(flat * unit * best_res), MAX_POINTS)
 
     criteria: list[FittedCriterion] = []
     taken: set[str] = set()
@@ -710,13 +711,16 @@ def fit_rules(rows: Sequence[ScoringRow], *, base: ScoringRules, options: FitOpt
             )
         )
         per_feature[feature.name] += 1
-    for feature in features:
+    for j, feature in enumerate(features):
         n = per_feature[feature.name]
-        reason = (
-            f"{n} criteria, reference (0 points): {feature.reference_label}"
-            if n
-            else "its points round to 0 (no signal) or were pruned"
-        )
+        block = unpruned[offsets[j] : offsets[j + 1]].copy()
+        block[feature.reference] = 0
+        if n:
+            reason = f"{n} criteria, reference (0 points): {feature.reference_label}"
+        elif np.any(block):
+            reason = f"pruned: other criteria matter more (at most {options.max_criteria})"
+        else:
+            reason = "no signal: its points round to 0"
         reports[feature.name] = FeatureReport(feature.name, feature.kind, n > 0, reason, n)
     counts_used = any(
         c.feature.endswith("_count") and c.feature[:-6] in ENGAGEMENT_COUNT_KINDS for c in criteria
