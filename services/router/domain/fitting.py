@@ -43,7 +43,9 @@ import numpy.typing as npt
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
+from threadpoolctl import threadpool_limits
 
+from services.router.domain.evaluation import evaluate_scores
 from services.router.domain.model import LeadProfile
 from services.router.domain.scoring import (
     ENGAGEMENT_COUNT_KINDS,
@@ -93,6 +95,7 @@ RESOLUTIONS = (1.0, 1.5, 2.0, 3.0)
 C_GRID = (0.1, 1.0)
 CLASS_WEIGHTS: tuple[str | None, ...] = (None, "balanced")
 CV_FOLDS = 3
+CV_TOL = 1e-2
 
 
 class NotEnoughData(ValueError):
@@ -207,6 +210,7 @@ class FitReport:
     thresholds: Mapping[str, int]
     temperature_shares: Mapping[str, float]  # hold-out rows per temperature
     stage_shares: Mapping[str, float]  # hold-out rows per stage
+    stage_rates: Mapping[str, float | None]  # share of positives among them
     engagement_from_counts: bool
 
     def to_dict(self) -> dict[str, Any]:
@@ -252,6 +256,7 @@ class FitReport:
             "thresholds": dict(self.thresholds),
             "holdout_temperature_shares": dict(self.temperature_shares),
             "holdout_stage_shares": dict(self.stage_shares),
+            "holdout_stage_rates": dict(self.stage_rates),
             "engagement_from_counts": self.engagement_from_counts,
         }
 
@@ -549,7 +554,8 @@ def _pick_model(x: FloatArray, y: IntArray, seed: int) -> tuple[float, str | Non
         for c in C_GRID:
             aucs = []
             for train, test in folds.split(x, y):
-                model = _model(c, weight).fit(x[train], y[train])
+                # picking C needs no more precision than the fold's AUC shows
+                model = _model(c, weight, tol=CV_TOL).fit(x[train], y[train])
                 aucs.append(_auc(y[test], model.decision_function(x[test])))
             mean = float(np.mean(aucs))
             if best is None or mean > best[0] + 1e-9:
@@ -558,8 +564,8 @@ def _pick_model(x: FloatArray, y: IntArray, seed: int) -> tuple[float, str | Non
     return best[1], best[2]
 
 
-def _model(c: float, weight: str | None) -> LogisticRegression:
-    return LogisticRegression(C=c, class_weight=weight, solver="lbfgs", max_iter=2000)
+def _model(c: float, weight: str | None, *, tol: float = 1e-4) -> LogisticRegression:
+    return LogisticRegression(C=c, class_weight=weight, solver="lbfgs", max_iter=2000, tol=tol)
 
 
 def _threshold(totals: Sequence[int], rate: float) -> int:
@@ -576,6 +582,7 @@ def _threshold(totals: Sequence[int], rate: float) -> int:
 class Binned:
     """The rows with an outcome split in training and hold-out parts, and their one-hot bins."""
 
+    rows: int  # rows given, with an outcome or not
     known: tuple[ScoringRow, ...]
     train: tuple[ScoringRow, ...]
     holdout: tuple[ScoringRow, ...]
@@ -629,6 +636,7 @@ def bin_rows(rows: Sequence[ScoringRow], options: FitOptions) -> Binned:
     if not features:
         raise NotEnoughData("no field has two or more values with enough rows to fit on")
     return Binned(
+        rows=len(rows),
         known=tuple(known),
         train=tuple(known[i] for i in train_idx),
         holdout=tuple(known[i] for i in hold_idx),
@@ -644,15 +652,21 @@ def bin_rows(rows: Sequence[ScoringRow], options: FitOptions) -> Binned:
 
 def fit_rules(rows: Sequence[ScoringRow], *, base: ScoringRules, options: FitOptions) -> FitResult:
     """Fit rules on ``rows`` (see the module's docstring); ``NotEnoughData`` below the minimums."""
-    binned = bin_rows(rows, options)
+    return fit_binned(bin_rows(rows, options), base=base, options=options)
+
+
+def fit_binned(binned: Binned, *, base: ScoringRules, options: FitOptions) -> FitResult:
+    """``fit_rules`` on rows already split and binned (with the same options)."""
     features = binned.features
     x_train, x_hold = binned.x_train, binned.x_holdout
     y_train, y_hold = binned.y_train, binned.y_holdout
     reports: dict[str, FeatureReport] = {
         name: FeatureReport(name, None, False, why) for name, why in binned.dropped.items()
     }
-    c, weight = _pick_model(x_train, y_train, options.seed)
-    model = _model(c, weight).fit(x_train, y_train)
+    # The matrices are small: BLAS threads only contend (several times slower on 2 cores).
+    with threadpool_limits(limits=1):
+        c, weight = _pick_model(x_train, y_train, options.seed)
+        model = _model(c, weight).fit(x_train, y_train)
     auc_logistic = _auc(y_hold, model.decision_function(x_hold))
 
     coef = model.coef_[0]
@@ -751,15 +765,28 @@ def fit_rules(rows: Sequence[ScoringRow], *, base: ScoringRules, options: FitOpt
     for s, fit in zip(hold_scores, expected_fit, strict=True):
         if s.fit != int(fit):
             raise AssertionError(f"fitted criteria score {s.fit}, their bins {int(fit)}")
-    auc_learned = _auc(y_hold, np.array([s.total for s in hold_scores]))
-    auc_base = _auc(
-        y_hold, np.array([score(r.lead, r.activities, base, r.at).total for r in hold_rows])
+    outcomes = [bool(o) for o in y_hold]
+    learned = evaluate_scores(
+        [s.total for s in hold_scores],
+        outcomes,
+        [s.temperature for s in hold_scores],
+        [s.stage for s in hold_scores],
+        rules_version=rules.version,
     )
+    base_scores = [score(r.lead, r.activities, base, r.at) for r in hold_rows]
+    base_eval = evaluate_scores(
+        [s.total for s in base_scores],
+        outcomes,
+        [s.temperature for s in base_scores],
+        [s.stage for s in base_scores],
+        rules_version=base.version,
+    )
+    auc_learned, auc_base = learned.auc or 0.5, base_eval.auc or 0.5
     temps = Counter(s.temperature for s in hold_scores)
     stages = Counter(s.stage for s in hold_scores)
     n_hold = len(hold_rows)
     report = FitReport(
-        rows=len(rows),
+        rows=binned.rows,
         outcomes=len(binned.known),
         n_train=len(train_rows),
         n_holdout=n_hold,
@@ -776,6 +803,9 @@ def fit_rules(rows: Sequence[ScoringRow], *, base: ScoringRules, options: FitOpt
         thresholds={"warm": warm, "hot": hot, "mql": mql, "sql": sql},
         temperature_shares={t: round(temps[t] / n_hold, 4) for t in ("hot", "warm", "cold")},
         stage_shares={s: round(stages[s] / n_hold, 4) for s in ("sql", "mql", "none")},
+        stage_rates={
+            g.group: None if g.rate is None else round(g.rate, 4) for g in learned.by_stage
+        },
         engagement_from_counts=counts_used,
     )
     text = _header(report, options) + body

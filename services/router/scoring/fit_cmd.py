@@ -161,6 +161,10 @@ def print_fit(report: FitReport, console: Console) -> None:
         "held out by stage", ", ".join(f"{k} {v:.1%}" for k, v in report.stage_shares.items())
     )
     summary.add_row(
+        "positives by stage",
+        ", ".join(f"{k} {'-' if v is None else f'{v:.1%}'}" for k, v in report.stage_rates.items()),
+    )
+    summary.add_row(
         "engagement points",
         "off (activity counts are criteria)" if report.engagement_from_counts else "kept",
     )

@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from threadpoolctl import threadpool_limits
 
 from services.router.domain.fitting import (
     Binned,
@@ -26,6 +26,7 @@ from services.router.domain.fitting import (
     NotEnoughData,
     bin_rows,
     build_feature,
+    fit_binned,
     fit_rules,
 )
 from services.router.domain.model import ActivityPoint, LeadProfile
@@ -109,13 +110,13 @@ def rows() -> tuple[ScoringRow, ...]:
 
 
 @cache
-def fitted() -> FitResult:
-    return fit_rules(rows(), base=base_rules(), options=OPTIONS)
+def binned() -> Binned:
+    return bin_rows(rows(), OPTIONS)
 
 
 @cache
-def binned() -> Binned:
-    return bin_rows(rows(), OPTIONS)
+def fitted() -> FitResult:
+    return fit_binned(binned(), base=base_rules(), options=OPTIONS)
 
 
 def holdout_auc(rules: ScoringRules) -> float:
@@ -125,7 +126,8 @@ def holdout_auc(rules: ScoringRules) -> float:
 
 def test_learned_rules_rank_as_well_as_the_logistic_regression_on_the_same_bins() -> None:
     split = binned()
-    model = LogisticRegression(max_iter=2000).fit(split.x_train, split.y_train)
+    with threadpool_limits(limits=1):
+        model = LogisticRegression(max_iter=2000).fit(split.x_train, split.y_train)
     plain = float(roc_auc_score(split.y_holdout, model.decision_function(split.x_holdout)))
     report = fitted().report
     assert plain > 0.7
@@ -215,22 +217,25 @@ def test_text_values_are_case_folded_and_numbers_have_a_bin_at_zero() -> None:
     assert any(label.startswith("Lead source is ") for label in labels)
 
 
-def test_thresholds_hit_the_target_rates_on_the_rows_fitted_on() -> None:
-    result = fitted()
-    totals = np.array(
-        [score(r.lead, r.activities, result.rules, r.at).total for r in binned().train]
-    )
-    t = result.rules.thresholds
-    assert abs(float(np.mean(totals >= t.warm)) - 0.3) < 0.04
-    assert abs(float(np.mean(totals >= t.hot)) - 0.1) < 0.04
-    assert abs(float(np.mean(totals >= t.mql)) - 0.2) < 0.04
-    assert abs(float(np.mean(totals >= t.sql)) - 0.05) < 0.04
-    shares = result.report.stage_shares
-    assert abs(sum(shares.values()) - 1) < 1e-3
+def test_thresholds_hit_the_target_rates() -> None:
+    report = fitted().report
+    t = fitted().rules.thresholds
+    assert t.warm < t.hot and t.mql < t.sql
+    assert report.thresholds == {"warm": t.warm, "hot": t.hot, "mql": t.mql, "sql": t.sql}
+    # measured on the held-out rows: the thresholds come from the training rows
+    temperatures, stages = report.temperature_shares, report.stage_shares
+    assert abs(temperatures["hot"] - 0.1) < 0.04
+    assert abs(temperatures["hot"] + temperatures["warm"] - 0.3) < 0.04
+    assert abs(stages["sql"] - 0.05) < 0.03
+    assert abs(stages["sql"] + stages["mql"] - 0.2) < 0.04
+    assert abs(sum(stages.values()) - 1) < 1e-3
+    rates = report.stage_rates
+    assert rates["sql"] is not None and rates["none"] is not None
+    assert rates["sql"] > rates["none"]
 
 
 def test_same_seed_same_file() -> None:
-    some = history(2000, seed=3)
+    some = history(1000, seed=3)
     first = fit_rules(some, base=base_rules(), options=OPTIONS)
     again = fit_rules(list(some), base=base_rules(), options=OPTIONS)
     assert again.yaml_text == first.yaml_text
@@ -245,7 +250,7 @@ def test_the_written_file_loads_and_scores_as_the_report_says(tmp_path: Path) ->
 
 
 def test_without_activity_counts_the_base_engagement_is_kept() -> None:
-    quiet = [dataclasses.replace(r, activities=()) for r in rows()[:2000]]
+    quiet = [dataclasses.replace(r, activities=()) for r in rows()[:1000]]
     result = fit_rules(quiet, base=base_rules(), options=OPTIONS)
     assert result.rules.engagement_points == base_rules().engagement_points
     assert result.rules.engagement_cap == base_rules().engagement_cap
@@ -276,7 +281,7 @@ def _bin_rules(
     return feature, parse_scoring_rules("\n".join(lines).encode())
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     st.lists(
         st.one_of(
