@@ -282,7 +282,10 @@ def _text_key(value: str | float) -> str:
 
 
 def _number_text(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+    """A bound as people write it: 5, 1.46, 1200000 (no exponent; up to 4 decimals)."""
+    if float(x).is_integer():
+        return str(int(x))
+    return f"{x:.4f}".rstrip("0").rstrip(".")
 
 
 def _yaml_number(x: float) -> int | float:
