@@ -8,7 +8,18 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -409,3 +420,52 @@ class ErasedIdentity(Base):
     hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     erasure_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+
+
+# Scoring history. Neither table holds personal data: a version is the rules file (criteria,
+# thresholds, points), an evaluation holds counts, rates and the parameters it ran with.
+# Erasure has nothing to redact in them.
+
+
+class ScoringVersion(Base):
+    """A version of the scoring rules (the 12-hex hash of its file, stored with every score):
+    its file's text and when routers loaded it. ``recorded_from`` is ``router`` once a router
+    has loaded it, ``scores`` for a version only seen in stored scores (the backfill of
+    revision 0008): its content, file name, criteria count and thresholds are then unknown
+    (null), and the times are when scores of it were first and last stored."""
+
+    __tablename__ = "scoring_version"
+
+    version: Mapped[str] = mapped_column(String(12), primary_key=True)
+    recorded_from: Mapped[str] = mapped_column(String(8))  # router | scores
+    file_name: Mapped[str | None] = mapped_column(String(300))
+    content: Mapped[str | None] = mapped_column(Text)
+    criteria_count: Mapped[int | None] = mapped_column(Integer)
+    thresholds: Mapped[dict[str, int] | None] = mapped_column(JSONB)
+    first_loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_router_scoring_version_first_loaded_at", "first_loaded_at"),)
+
+
+class ScoringEvaluation(Base):
+    """One evaluation of a rules version against outcomes (``leadflow scoring evaluate
+    --store``): where the outcomes came from (``history``: the router's leads; ``csv``: a
+    file), the parameters, the headline figures and the whole report."""
+
+    __tablename__ = "scoring_evaluation"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    rules_version: Mapped[str] = mapped_column(String(12))
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(8))  # history | csv
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    n: Mapped[int] = mapped_column(Integer)
+    positives: Mapped[int] = mapped_column(Integer)
+    auc: Mapped[float | None] = mapped_column(Float)
+    report: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+    __table_args__ = (
+        Index("ix_router_scoring_evaluation_version_computed", "rules_version", "computed_at"),
+        Index("ix_router_scoring_evaluation_computed_at", "computed_at"),
+    )

@@ -16,6 +16,7 @@ from services.router.lifecycle.service import run_sweeper
 from services.router.models import Outbox, ProcessedEvent
 from services.router.repository import RouterRepository
 from services.router.routing_config import load_routing_config, rep_row, team_row
+from services.router.scoring.store import record_version, version_row
 from services.router.settings import RouterSettings
 from services.router.sla.service import run_scheduler
 from shared import db
@@ -194,8 +195,16 @@ class RouterRuntime:
 
     @staticmethod
     async def _audit_scoring(ctx: RouterContext) -> None:
-        """The audit trail records each scoring version that comes into force (the file is the
-        only way scoring changes). A database hiccup here must not stop the router."""
+        """Each scoring version that comes into force is recorded with its file's text
+        (``router.scoring_version``) and in the audit trail (the file is the only way scoring
+        changes). A database hiccup here must not stop the router."""
+        source = ctx.scoring
+        row = version_row(source.rules, source.text, source.path.name, ctx.clock())
+        try:
+            async with ctx.sessions.begin() as session:
+                await record_version(session, row)
+        except Exception as exc:
+            log.warning("router.scoring_version_record_failed", error=repr(exc))
         try:
             await record_scoring_loaded(
                 ctx.sessions, ctx.scoring.rules.version, ctx.scoring.path.name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -107,3 +107,88 @@ async def test_leads_already_in_nurture_get_unknown_consent_the_setting_decides(
     assert not marketing_allowed(policy, country, "email", consents, unknown="deny").allowed
     assert marketing_allowed(policy, country, "email", consents, unknown="allow").allowed
     assert marketing_allowed(policy, "US", "email", consents, unknown="deny").allowed
+
+
+async def test_router_scoring_history_backfills_stored_versions_and_downgrades(stack):
+    """Revision 0008 records every rules version stored scores name (a lead's, a decision's)
+    with when scores of it were first and last stored, its file unknown; downgrading drops
+    both tables."""
+    from alembic import command
+
+    name = f"t{uuid.uuid4().hex[:10]}"
+    await asyncio.to_thread(stack.postgres.ensure_database, name)
+    url = stack.postgres.url(name)
+    router = next(s for s in SERVICES if s.name == "router")
+    assert router.migrations is not None
+    await asyncio.to_thread(db.upgrade, router.migrations, url, router.schema, "0007")
+    day = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    lead_a, lead_b = uuid.uuid4(), uuid.uuid4()
+    engine = db.create_engine(url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            for lead_id, version, at in (
+                (lead_a, "aaaaaaaaaaaa", day + timedelta(days=2)),
+                (lead_b, "bbbbbbbbbbbb", day + timedelta(days=5)),
+            ):
+                await conn.execute(
+                    text(
+                        "INSERT INTO router.lead (id, status, is_name, profile, source_id, "
+                        "channel, received_at, score, temperature, stage, score_breakdown, "
+                        "created_at, updated_at, stage_entered_at) VALUES (:id, 'assigned', "
+                        "false, '{}', 'web', 'web', :at, 10, 'warm', 'mql', jsonb_build_object("
+                        "'total', 10, 'rules_version', CAST(:v AS text)), :at, :at, :at)"
+                    ),
+                    {"id": lead_id, "at": at, "v": version},
+                )
+            # decisions: lead a was first scored with version a earlier, lead b with both;
+            # an erased lead's score is {} and names no version
+            for lead_id, version, at in (
+                (lead_a, "aaaaaaaaaaaa", day),
+                (lead_b, "aaaaaaaaaaaa", day + timedelta(days=3)),
+                (lead_b, "bbbbbbbbbbbb", day + timedelta(days=4)),
+                (lead_b, None, day + timedelta(days=9)),
+            ):
+                await conn.execute(
+                    text(
+                        "INSERT INTO router.assignment (id, lead_id, outcome, kind, reason, "
+                        "explanation, score, cause_event_id, decided_at) VALUES (:id, :lead, "
+                        "'assigned', 'initial', 'r', '{}', CASE WHEN CAST(:v AS text) IS NULL "
+                        "THEN '{}'::jsonb ELSE jsonb_build_object('rules_version', "
+                        "CAST(:v AS text)) END, :cause, :at)"
+                    ),
+                    {"id": uuid.uuid4(), "lead": lead_id, "v": version, "cause": str(at), "at": at},
+                )
+        await asyncio.to_thread(db.upgrade, router.migrations, url, router.schema)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT version, recorded_from, content, file_name, criteria_count, "
+                        "thresholds, first_loaded_at, last_loaded_at FROM router.scoring_version "
+                        "ORDER BY version"
+                    )
+                )
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            ("aaaaaaaaaaaa", "scores", None, None, None, None, day, day + timedelta(days=3)),
+            (
+                "bbbbbbbbbbbb", "scores", None, None, None, None,
+                day + timedelta(days=4), day + timedelta(days=5),
+            ),
+        ]  # fmt: skip
+        cfg = db.alembic_config(router.migrations, url, router.schema)
+        await asyncio.to_thread(command.downgrade, cfg, "0007")
+        async with engine.connect() as conn:
+            left = (
+                await conn.execute(
+                    text(
+                        "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                        "'router' AND table_name LIKE 'scoring_%'"
+                    )
+                )
+            ).all()
+            leads = (await conn.execute(text("SELECT count(*) FROM router.lead"))).scalar_one()
+        assert left == [] and leads == 2
+        await asyncio.to_thread(db.upgrade, router.migrations, url, router.schema)
+    finally:
+        await engine.dispose()

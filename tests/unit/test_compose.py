@@ -32,6 +32,7 @@ SETTINGS_BY_SERVICE: dict[str, type[BaseSettings]] = {
     "migrate": IngestSettings,
     "router": RouterSettings,
     "nurture": NurtureSettings,
+    "scoring-evaluate": RouterSettings,  # `leadflow scoring evaluate`: the router's settings
 }
 
 
@@ -273,3 +274,11 @@ ingest(IngestSettings(env="dev", database_url="postgresql+asyncpg://u@h/d"))
         [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_scoring_evaluation_runs_on_demand_only() -> None:
+    """Not part of `docker compose up`: `docker compose run --rm scoring-evaluate`."""
+    service = _services()["scoring-evaluate"]
+    assert service["profiles"] == ["tools"]
+    assert service["command"] == ["leadflow", "scoring", "evaluate", "--store"]
+    assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"

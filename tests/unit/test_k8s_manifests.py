@@ -252,6 +252,34 @@ def test_the_topics_job_creates_three_copies_and_acks_wait_for_two() -> None:
     assert (settings.kafka_replication_factor, settings.kafka_min_insync_replicas) == (3, 2)
 
 
+def test_the_scoring_evaluation_runs_daily_with_the_routers_wiring() -> None:
+    """`leadflow scoring evaluate --store` once a day, never two at once, with the router's
+    environment and the rules file the router reads (the mounted leadflow-config)."""
+    cron = find("CronJob", "leadflow-scoring-evaluate")
+    spec = cron["spec"]
+    minute, hour, *every = spec["schedule"].split()
+    assert every == ["*", "*", "*"] and minute.isdigit() and hour.isdigit(), spec["schedule"]
+    assert spec["concurrencyPolicy"] == "Forbid"
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] in ("OnFailure", "Never")
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    assert container["command"] == ["leadflow", "scoring", "evaluate", "--store"]
+    router = _container(find("Deployment", "leadflow-router"))
+    assert container["image"] == router["image"]
+    assert container["envFrom"] == router["envFrom"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    scoring_file = find("ConfigMap", "leadflow-env")["data"]["LEADFLOW_ROUTER_SCORING_FILE"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    directory, key = scoring_file.rsplit("/", 1)
+    assert volumes[mounts[directory]]["configMap"]["name"] == "leadflow-config"
+    assert key in find("ConfigMap", "leadflow-config")["data"]
+    assert "emptyDir" in volumes[mounts["/tmp"]]
+    for kind in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(container["resources"][kind]), kind
+
+
 def _kafka_workloads() -> list[tuple[str, dict[str, Any]]]:
     """Every pod template that runs a Kafka client: the three services and the topics job."""
     return [

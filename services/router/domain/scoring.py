@@ -28,7 +28,7 @@ import functools
 import hashlib
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -124,6 +124,8 @@ def engagement_counts(activities: Sequence[ActivityPoint], now: datetime) -> dic
 
 
 def _value(raw: object) -> str | float | None:
+    if type(raw) is str:  # the common case first: scoring runs for every decision
+        return raw.strip() or None
     if raw is None:
         return None
     if isinstance(raw, bool):
@@ -131,25 +133,40 @@ def _value(raw: object) -> str | float | None:
     if isinstance(raw, int | float):
         number = float(raw)
         return number if math.isfinite(number) else None
-    text = str(raw).strip()
-    return text or None
+    return str(raw).strip() or None
+
+
+def _email_domain(lead: LeadProfile, counts: Mapping[str, int]) -> str | None:
+    email = (lead.email or "").strip()
+    domain = email.rpartition("@")[2] if "@" in email else ""
+    return domain.strip().lower() or None
+
+
+Getter = Callable[[LeadProfile, Mapping[str, int]], str | float | None]
+
+
+@lru_cache(maxsize=4096)
+def _getter(name: str) -> Getter:
+    """How to read ``name`` off a lead, decided once per field name."""
+    if name == "email_domain":
+        return _email_domain
+    kind = _COUNT_FIELDS.get(name)
+    if kind is not None:
+        return lambda lead, counts: float(counts.get(kind, 0))
+    if name.startswith("custom."):
+        key = name[7:]
+        return lambda lead, counts: _value(lead.custom.get(key))
+    if name.startswith("utm."):
+        key = name[4:]
+        return lambda lead, counts: _value(lead.utm.get(key))
+    attr = "job_title" if name == "title" else name
+    return lambda lead, counts: _value(getattr(lead, attr))
 
 
 def field_value(lead: LeadProfile, counts: Mapping[str, int], name: str) -> str | float | None:
     """The value a condition on ``name`` sees: stripped text (None when blank or missing),
     a float for a count or a custom value that is a number, "true"/"false" for a flag."""
-    if name == "email_domain":
-        email = (lead.email or "").strip()
-        domain = email.rpartition("@")[2] if "@" in email else ""
-        return domain.strip().lower() or None
-    kind = _COUNT_FIELDS.get(name)
-    if kind is not None:
-        return float(counts.get(kind, 0))
-    if name.startswith("custom."):
-        return _value(lead.custom.get(name[7:]))
-    if name.startswith("utm."):
-        return _value(lead.utm.get(name[4:]))
-    return _value(getattr(lead, "job_title" if name == "title" else name))
+    return _getter(name)(lead, counts)
 
 
 def as_number(value: str | float | None) -> float | None:
@@ -226,54 +243,65 @@ class Condition:
     @functools.cached_property
     def _options(self) -> tuple[tuple[str, str, float | None], ...]:
         """(option as written, its folded token, its number if it is one), blanks left out."""
+        if isinstance(self.value, str):
+            return ((self.value, self.value.strip().casefold(), as_number(self.value.strip())),)
         assert isinstance(self.value, tuple)
         folded = ((str(option), str(option).strip().casefold()) for option in self.value)
         return tuple((option, token, as_number(token)) for option, token in folded if token)
 
+    @functools.cached_property
+    def _numeric_options(self) -> bool:
+        """Whether equals / in has an option that is a number (then values compare as numbers)."""
+        return self.op in ("equals", "in") and any(n is not None for _, _, n in self._options)
+
+    @functools.cached_property
+    def _read(self) -> Getter:
+        return _getter(self.field)
+
     def explain(self, lead: LeadProfile, counts: Mapping[str, int] | None = None) -> str | None:
         """Why the condition holds on ``lead`` (for the breakdown), or None if it does not.
         ``counts`` are the lead's activities per kind (``engagement_counts``)."""
-        actual = field_value(lead, counts or {}, self.field)
-        name = "job_title" if self.field == "title" else self.field
-        if self.op == "present":
+        actual = self._read(lead, counts or _NO_COUNTS)
+        op = self.op
+        if op == "present":
             present = actual is not None
             if present != self.value:
                 return None
+            name = _shown_name(self.field)
             return f"{name} is present" if present else f"{name} is missing"
         if actual is None:
             return None
-        if self.op in NUMERIC_OPERATORS:
-            return self._explain_number(name, as_number(actual))
-        number = actual if isinstance(actual, float) else None
-        text = _number_text(actual) if isinstance(actual, float) else actual
-        if number is None and self.op in ("equals", "in"):
-            number = as_number(text)
+        if op in NUMERIC_OPERATORS:
+            return self._explain_number(as_number(actual))
+        if type(actual) is float:
+            number: float | None = actual
+            text = _number_text(actual)
+        else:
+            assert isinstance(actual, str)
+            text = actual
+            number = as_number(text) if self._numeric_options else None
         folded = text.casefold()
-        if self.op == "equals":
-            assert isinstance(self.value, str)
-            wanted = self.value.strip().casefold()
-            target = as_number(wanted) if number is not None else None
-            if (number != target) if target is not None else (folded != wanted):
-                return None
-            return f"{_shown(name, text)} equals {self.value!r}"
         for option, token, option_number in self._options:
-            if self.op == "in":
-                if (
+            if op == "equals" or op == "in":
+                same = (
                     number == option_number
                     if number is not None and option_number is not None
                     else folded == token
-                ):
-                    return f"{_shown(name, text)} is {option!r}"
-            elif self.op == "contains_any" and _token_pattern(token).search(folded):
-                return f"{_shown(name, text)} contains {option!r}"
-            elif self.op == "ends_with_any" and folded.endswith(token):
-                return f"{_shown(name, text)} ends with {option!r}"
+                )
+                if same:
+                    verb = "equals" if op == "equals" else "is"
+                    return f"{_shown(_shown_name(self.field), text)} {verb} {option!r}"
+            elif op == "contains_any":
+                if _token_pattern(token).search(folded):
+                    return f"{_shown(_shown_name(self.field), text)} contains {option!r}"
+            elif folded.endswith(token):  # ends_with_any
+                return f"{_shown(_shown_name(self.field), text)} ends with {option!r}"
         return None
 
-    def _explain_number(self, name: str, number: float | None) -> str | None:
+    def _explain_number(self, number: float | None) -> str | None:
         if number is None:
             return None
-        shown = _shown(name, _number_text(number), quote=False)
+        shown = _shown(_shown_name(self.field), _number_text(number), quote=False)
         if self.op == "at_least":
             assert isinstance(self.value, float | int)
             ok = number >= self.value
@@ -296,6 +324,13 @@ def _is_number(value: object) -> bool:
         and not isinstance(value, bool)
         and math.isfinite(float(value))
     )
+
+
+_NO_COUNTS: Mapping[str, int] = {}
+
+
+def _shown_name(field: str) -> str:
+    return "job_title" if field == "title" else field
 
 
 def _shown(name: str, actual: str, *, quote: bool = True) -> str:
@@ -772,12 +807,18 @@ class ScoringRulesSource:
         self.path = path
         text = self._read()
         self._rules = parse_scoring_rules(text, origin=str(path))
+        self._text = text
         self._loaded_digest = self._seen_digest = hashlib.sha256(text).digest()
         self.last_error: ScoringConfigError | None = None
 
     @property
     def rules(self) -> ScoringRules:
         return self._rules
+
+    @property
+    def text(self) -> bytes:
+        """The file content the rules in force were parsed from (``rules.version`` is its hash)."""
+        return self._text
 
     def _read(self) -> bytes:
         try:
@@ -810,4 +851,5 @@ class ScoringRulesSource:
             self.last_error = exc
             raise
         self._rules, self._loaded_digest, self.last_error = rules, digest, None
+        self._text = text
         return True
