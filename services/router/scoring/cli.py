@@ -16,3 +16,7 @@ from services.router.scoring.commands import evaluate_command, score_command  # 
 
 scoring_app.command("evaluate")(evaluate_command)
 scoring_app.command("score")(score_command)
+
+from services.router.scoring.fit_cmd import fit_command  # noqa: E402
+
+scoring_app.command("fit")(fit_command)
