@@ -9,10 +9,11 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
+import textwrap
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, Literal, NoReturn, TextIO
 
 import typer
 from rich.console import Console
@@ -391,7 +392,7 @@ def print_evaluation(result: Evaluation, console: Console) -> None:
     console.print(calibration)
 
 
-def score_records(rows: Sequence[ScoringRow], rules: ScoringRules) -> Iterator[dict[str, Any]]:
+def score_records(rows: Iterable[ScoringRow], rules: ScoringRules) -> Iterator[dict[str, Any]]:
     """One output record per row: its id and its score."""
     for row in rows:
         s = score(row.lead, row.activities, rules, row.at).to_dict()
@@ -432,20 +433,30 @@ def score_command(
     headers, raw = read_csv(file)
     cmap = _map(headers, raw, id_column=id_column, outcome_column=None, ignore=ignore or [])
     counts = ReadCounts()
-    rows = list(read_rows(cmap, raw, at=when, counts=counts))
-    _report_problems(counts)
-    records = list(score_records(rows, rules))
-    buffer = io.StringIO(newline="")
-    if fmt == "json":
-        json.dump(records, buffer, indent=2)
-        buffer.write("\n")
-    else:
-        writer = csv.DictWriter(buffer, fieldnames=OUTPUT_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for record in records:
-            writer.writerow({**record, "breakdown": json.dumps(record["breakdown"])})
+    rows = read_rows(cmap, raw, at=when, counts=counts)
     if out is None:
-        sys.stdout.write(buffer.getvalue())
+        written = write_scores(score_records(rows, rules), fmt, sys.stdout)
     else:
-        out.write_text(buffer.getvalue(), newline="")
-        err.print(f"{len(records):,} rows scored into {out}", highlight=False)
+        with out.open("w", newline="") as target:
+            written = write_scores(score_records(rows, rules), fmt, target)
+        err.print(f"{written:,} rows scored into {out}", highlight=False)
+    _report_problems(counts)
+
+
+def write_scores(records: Iterable[dict[str, Any]], fmt: str, target: TextIO) -> int:
+    """Write score records one at a time (a large file never sits in memory); their count."""
+    written = 0
+    if fmt == "json":
+        target.write("[")
+        for record in records:
+            target.write(",\n" if written else "\n")
+            target.write(textwrap.indent(json.dumps(record, indent=2), "  "))
+            written += 1
+        target.write("\n]\n" if written else "]\n")
+        return written
+    writer = csv.DictWriter(target, fieldnames=OUTPUT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({**record, "breakdown": json.dumps(record["breakdown"])})
+        written += 1
+    return written
