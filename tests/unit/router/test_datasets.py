@@ -318,3 +318,20 @@ def test_the_cutoff_is_never_after_the_deciding_report(
         assert got.cutoff in decisive
     else:
         assert got.cutoff == RECEIVED + timedelta(days=after_days)
+
+
+CELLS = st.one_of(
+    st.sampled_from(["", "NA", "-", "3", "-1", "2.5", "yes", "no", "Germany", "1,200", "x"]),
+    st.text(max_size=8),
+)
+
+
+@given(st.lists(st.lists(CELLS, min_size=0, max_size=7), max_size=12))
+def test_any_rows_become_scoring_rows_or_problems(rows: list[list[str]]) -> None:
+    headers = ["Title", "Country", "open_count", "custom.seats", "utm_source", "Notes", "Won"]
+    cmap = map_columns(headers, id_column=None, outcome_column="won")
+    counts = ReadCounts()
+    read = list(read_rows(cmap, rows, at=AT, counts=counts))
+    non_blank = [r for r in rows if any(c.strip() for c in r)]
+    assert len(read) == counts.read and counts.read + counts.skipped == len(non_blank)
+    assert all(a.at == AT for r in read for a in r.activities)
