@@ -280,5 +280,5 @@ def test_the_scoring_evaluation_runs_on_demand_only() -> None:
     """Not part of `docker compose up`: `docker compose run --rm scoring-evaluate`."""
     service = _services()["scoring-evaluate"]
     assert service["profiles"] == ["tools"]
-    assert service["command"] == ["leadflow", "scoring", "evaluate", "--store"]
+    assert service["command"] == ["leadflow", "scoring", "evaluate", "--store", "--since", "365d"]
     assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"

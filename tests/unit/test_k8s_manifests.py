@@ -264,7 +264,7 @@ def test_the_scoring_evaluation_runs_daily_with_the_routers_wiring() -> None:
     assert pod["restartPolicy"] in ("OnFailure", "Never")
     assert pod["securityContext"]["runAsNonRoot"] is True
     (container,) = pod["containers"]
-    assert container["command"] == ["leadflow", "scoring", "evaluate", "--store"]
+    assert container["command"] == ["leadflow", "scoring", "evaluate", "--store", "--since", "365d"]
     router = _container(find("Deployment", "leadflow-router"))
     assert container["image"] == router["image"]
     assert container["envFrom"] == router["envFrom"]

@@ -307,13 +307,14 @@ def evaluate_command(
     )
     known = [r for r in rows if r.outcome is not None]
     if not known:
-        _fail(f"no rows with an outcome in {where}")
+        _nothing_to_evaluate(f"no rows with an outcome in {where}", store=store)
     positives = sum(1 for r in known if r.outcome)
     if positives in (0, len(known)):
         which = "positive" if positives else "negative"
-        _fail(
+        _nothing_to_evaluate(
             f"all {len(known):,} rows with an outcome in {where} are {which}: "
-            "evaluating needs both outcomes"
+            "evaluating needs both outcomes",
+            store=store,
         )
     with _progress() as progress:
         task = progress.add_task("scoring", total=len(rows))
@@ -337,6 +338,15 @@ def evaluate_command(
             f"evaluation {evaluation_id} of rules version {result.rules_version} stored",
             highlight=False,
         )
+
+
+def _nothing_to_evaluate(message: str, *, store: bool) -> NoReturn:
+    """Too little to evaluate. A scheduled ``--store`` run (a new installation has no
+    outcomes yet) says so and succeeds, storing nothing; anything else is an error."""
+    if store:
+        err.print(f"{message}; nothing stored", highlight=False)
+        raise typer.Exit(0)
+    _fail(message)
 
 
 def _pct(x: float | None) -> str:

@@ -141,6 +141,10 @@ def test_evaluate_errors(messy: Path, rules: Path, tmp_path: Path) -> None:
     empty = write_csv(tmp_path / "empty.csv", [["Title", "Won"], ["CTO", ""]])
     none = invoke("evaluate", "--rules", rules, "--csv", empty, "--outcome", "won")
     assert none.exit_code == 1 and "no rows with an outcome" in none.output
+    # the scheduled --store run on an installation without outcomes yet: said, not a failure
+    scheduled = invoke("evaluate", "--rules", rules, "--csv", empty, "--outcome", "won", "--store")
+    assert scheduled.exit_code == 0
+    assert "no rows with an outcome" in scheduled.output and "nothing stored" in scheduled.output
 
     bad_rules = tmp_path / "bad.yaml"
     bad_rules.write_text("thresholds: 3\n")
