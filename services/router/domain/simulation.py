@@ -378,6 +378,8 @@ def simulate(
     total = len(events)
     step = max(total // 200, 1)
     last: datetime | None = None
+    if progress is not None:
+        progress(0, total)
     for n, (at, _, _, event) in enumerate(events, 1):
         if at != last:
             replay.drain(at)
