@@ -17,9 +17,12 @@ The replay, in time order:
   converted, disqualified, recycled) ends it at the same time in the replay: the
   simulated owner's slot is freed (a queued lead leaves the queue), and the queue drains
   in the router's order (SQL first, then hot, then oldest) to reps eligible then;
-- the queue is also drained whenever the simulated clock moves and something that
-  decides eligibility changed (hours opened, an out-of-office ended, a cap reset), as
-  the router's periodic drain does. At one instant, releases come before arrivals.
+- the queue is also drained whenever the simulated clock moves (to the next arrival or
+  release), as the router's periodic drain does: a lead queued at night gets a rep at
+  the first event after hours open. At one instant, releases come before arrivals.
+- a release recorded before the lead's first submission (clocks disagree) applies as
+  soon as the lead has arrived; later submissions and re-routings of a released lead
+  are not replayed.
 """
 
 from __future__ import annotations
@@ -42,8 +45,8 @@ from services.router.domain.assignment import (
     Team,
     route,
     took_lead,
-    why_skipped,
 )
+from services.router.domain.caps import cap_reached
 from services.router.domain.lifecycle import SalesStatus
 from services.router.domain.model import LeadProfile
 from services.router.domain.scoring import ScoringRules, score
@@ -257,8 +260,6 @@ class _Replay:
     seq: int = 0
     queue_entries: int = 0
     dequeued: int = 0
-    # the eligibility picture at the last drain that left leads waiting (None: drain again)
-    stuck_on: tuple[object, ...] | None = None
 
     def decide(self, profile: LeadProfile, now: datetime) -> Decision:
         decision = route(
@@ -295,7 +296,6 @@ class _Replay:
         heapq.heappush(self.queue.setdefault(rule_index, []), waiting)
         lead.queued = True
         self.queue_entries += 1
-        self.stuck_on = None
 
     def release(self, lead: _Lead) -> None:
         lead.closed = True
@@ -305,49 +305,77 @@ class _Replay:
             if rep is not None:
                 self.reps[rep.id] = replace(rep, open_leads=max(rep.open_leads - 1, 0))
             lead.owner = None
-        self.stuck_on = None
 
-    def picture(self, now: datetime) -> tuple[object, ...]:
-        """Everything the queue's routing depends on besides weights, at ``now``."""
-        reps = tuple(why_skipped(rep, now) is None for rep in self.reps.values())
-        teams = tuple(t.hours.is_open(now) for t in self.routing.teams.values())
-        return reps + teams
+    def eligible(self, now: datetime) -> dict[str, set[str]]:
+        """team id -> its reps that may take a lead at ``now`` (as ``why_skipped`` says)."""
+        out: dict[str, set[str]] = defaultdict(set)
+        for rep in self.reps.values():
+            if _may_take(rep, now):
+                out[rep.team_id].add(rep.id)
+        return out
+
+    def routable(self, index: int, eligible: Mapping[str, set[str]], now: datetime) -> bool:
+        """Whether :func:`route` would assign a lead of rule ``index`` now: its team has an
+        eligible rep, or a follow-the-sun team open now has one (as ``route`` tries them)."""
+        team_id = self.routing.rules[index].team_id
+        if team_id not in self.routing.teams:
+            return False
+        if eligible.get(team_id):
+            return True
+        for other in self.routing.follow_the_sun:
+            if other == team_id or not eligible.get(other):
+                continue
+            team = self.routing.teams.get(other)
+            if team is not None and team.hours.is_open(now):
+                return True
+        return False
 
     def drain(self, now: datetime) -> None:
-        """Give queued leads a rep, best first, while any can be routed. A lead that cannot
-        is a sign that no lead of its rule can (routing depends on the rule, not the lead)."""
+        """Give queued leads a rep, best first, while any can be routed. Whether a lead can
+        depends on its rule only (the team it names), so a rule whose team and follow-the-sun
+        teams have nobody eligible is passed over without routing its leads."""
         for heap in self.queue.values():
             while heap and not heap[0].lead.queued:
                 heapq.heappop(heap)
         if not any(self.queue.values()):
             return
-        picture = self.picture(now)
-        if picture == self.stuck_on:
-            return
-        blocked: set[int] = set()
+        eligible = self.eligible(now)
         while True:
             best: int | None = None
             for index, heap in self.queue.items():
-                if index in blocked or not heap:
+                if not heap or not self.routable(index, eligible, now):
                     continue
                 if best is None or heap[0] < self.queue[best][0]:
                     best = index
             if best is None:
-                break
+                return
             heap = self.queue[best]
-            waiting = heap[0]
-            decision = self.decide(waiting.lead.history.profile, now)
-            if decision.outcome != ASSIGNED:
-                blocked.add(best)
-                continue
-            heapq.heappop(heap)
+            waiting = heapq.heappop(heap)
             while heap and not heap[0].lead.queued:
                 heapq.heappop(heap)
+            decision = self.decide(waiting.lead.history.profile, now)
+            if decision.outcome != ASSIGNED:  # cannot be: routable() mirrors route()
+                raise AssertionError(f"rule {decision.rule}: routable but not routed")
             self.count_skips(decision)
             waiting.lead.queued = False
             self.take(waiting.lead, decision, now)
             self.dequeued += 1
-        self.stuck_on = self.picture(now) if any(self.queue.values()) else None
+            assert decision.rep_id is not None
+            rep = self.reps[decision.rep_id]
+            if not _may_take(rep, now):
+                eligible[rep.team_id].discard(rep.id)
+
+
+def _may_take(rep: Rep, now: datetime) -> bool:
+    """``why_skipped(rep, now) is None``, without the details (the holiday's name)."""
+    if not rep.active:
+        return False
+    for start, end in rep.out_of_office:
+        if start <= now < end:
+            return False
+    if not rep.hours.is_open(now) or rep.open_leads >= rep.capacity:
+        return False
+    return cap_reached(rep.daily_cap, rep.weekly_cap, rep.counts, rep.hours.tz, now) is None
 
 
 def simulate(
