@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.router.domain.assignment import Rep, RoutingRule, Team
+from services.router.domain.assignment import Rep, RoutingRule, Team, route
 from services.router.domain.business_hours import ALWAYS, WorkingHours
 from services.router.domain.model import LeadProfile
 from services.router.domain.scoring import Condition, Criterion, ScoringRules, Thresholds
@@ -19,8 +21,12 @@ from services.router.domain.simulation import (
     HistoricalLead,
     Release,
     SimulationReport,
+    _Replay,
     simulate,
 )
+from services.router.settings import CONFIG_DIR
+from services.router.simulation.candidate import CandidateError, load_candidate
+from services.router.simulation.history import _fields_sql, needed_fields, parse_since
 
 T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)  # a Monday
 # a job title makes an MQL (10 points), software on top makes it an SQL and hot (22)
@@ -270,3 +276,115 @@ def test_without_limits_counts_follow_the_weights(
     for team in report.fairness:
         for share in team.reps:
             assert abs(share.assigned - team.assigned * share.weighted_share) < 1
+
+
+# --- whether a queued rule can drain mirrors route() -------------------------------------
+
+DAY = WorkingHours.parse("UTC", {"mon-fri": "09:00-17:00"})
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    reps=st.lists(
+        st.tuples(
+            st.sampled_from(["north", "south", "east"]),
+            st.booleans(),  # active
+            st.booleans(),  # day hours (else always)
+            st.integers(0, 2),  # capacity
+            st.integers(0, 2),  # open leads
+        ),
+        max_size=6,
+    ),
+    east_day=st.booleans(),
+    follow_the_sun=st.permutations(["north", "south", "east"]),
+    fts_len=st.integers(0, 3),
+    hour=st.integers(0, 23),
+)
+def test_a_rule_is_routable_exactly_when_route_assigns(
+    reps: list[tuple[str, bool, bool, int, int]],
+    east_day: bool,
+    follow_the_sun: list[str],
+    fts_len: int,
+    hour: int,
+) -> None:
+
+    built = [
+        rep(f"r{i}", team, 1, capacity, active=active, hours=DAY if day else ALWAYS(), open_leads=n)
+        for i, (team, active, day, capacity, n) in enumerate(reps)
+    ]
+    teams = {
+        "north": Team("north", "North", ALWAYS()),
+        "south": Team("south", "South", ALWAYS()),
+        "east": Team("east", "East", DAY if east_day else ALWAYS()),
+    }
+    rules = (
+        RoutingRule("de", "north", countries=frozenset({"DE"})),
+        RoutingRule("gone", "nowhere", countries=frozenset({"FR"})),
+        RoutingRule("rest", "south"),
+    )
+    candidate = CandidateRouting(teams, tuple(built), rules, tuple(follow_the_sun[:fts_len]))
+    replay = _Replay(candidate, {r.id: r for r in built})
+    now = at(hour)
+    eligible = replay.eligible(now)
+    for index, country in enumerate(["DE", "FR", "US"]):
+        decision = route(
+            LeadProfile(country=country), rules, teams, built, candidate.follow_the_sun, now
+        )
+        assert replay.routable(index, eligible, now) == (decision.outcome == "assigned")
+
+
+# --- the history reader's pure parts and the candidate file ------------------------------
+
+
+def test_since_takes_a_number_and_a_unit() -> None:
+    assert parse_since("30d") == timedelta(days=30)
+    assert parse_since(" 12h ") == timedelta(hours=12)
+    assert parse_since("2w") == timedelta(weeks=2)
+    assert parse_since("90m") == timedelta(minutes=90)
+    for bad in ("", "30", "0d", "-1d", "3y", "d"):
+        with pytest.raises(ValueError, match="--since"):
+            parse_since(bad)
+
+
+def test_only_the_fields_routing_and_scoring_test_are_read() -> None:
+    fields = dict(needed_fields(SCORING))
+    # routing's, and the title and industry the scoring conditions test: no name, email, phone
+    assert fields == {
+        "job_title": False,
+        "company_size": False,
+        "industry": False,
+        "country": False,
+        "region": False,
+    }
+    domain = Criterion(
+        "edu", "edu", "negative", -5, (Condition("email_domain", "ends_with_any", (".edu",)),)
+    )
+    by_domain = dict(needed_fields(replace(SCORING, criteria=(domain,))))
+    assert by_domain["email"] is True  # the domain only
+    assert "regexp_replace(s.fields->>'email', '^.*@', '@')" in _fields_sql(by_domain.items())
+    whole = Criterion("e", "e", "valid", 1, (Condition("email", "present", True),))
+    assert dict(needed_fields(replace(SCORING, criteria=(domain, whole))))["email"] is False
+
+
+def test_the_candidate_file_becomes_domain_values_or_one_sentence(tmp_path: Any) -> None:
+    shipped = load_candidate(CONFIG_DIR / "routing.yaml")
+    assert [r.name for r in shipped.rules][-1] == "emea"
+    assert shipped.rules[-1].countries is None  # `when: {}` matches any lead
+    assert shipped.follow_the_sun == ("emea", "amer", "apac")
+    lena = next(r for r in shipped.reps if r.id == "rep-lena")
+    assert (lena.weight, lena.capacity, lena.open_leads, lena.hours.tz) == (
+        3,
+        60,
+        0,
+        "Europe/Berlin",
+    )
+    assert lena.hours.holidays is not None  # DE-BE public holidays
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((CONFIG_DIR / "routing.yaml").read_text().replace("weight: 3", "weight: 0", 1))
+    with pytest.raises(CandidateError) as caught:
+        load_candidate(bad)
+    message = str(caught.value)
+    assert "\n" not in message and "reps.0.weight" in message
+    with pytest.raises(CandidateError, match="not found"):
+        load_candidate(tmp_path / "missing.yaml")
