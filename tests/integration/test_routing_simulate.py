@@ -217,6 +217,7 @@ async def test_simulate_reports_actual_counts_and_changed_owners_and_writes_noth
         "actual_outcome": "queued",
         "actual_rep_id": None,
         "actual_team_id": None,
+        "actual_rule": "everyone",
         "simulated_outcome": "assigned",
         "simulated_rep_id": "rep-b",
         "simulated_team_id": "sales",

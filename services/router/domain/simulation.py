@@ -179,6 +179,7 @@ class ChangedLead:
     actual_outcome: str | None
     actual_rep_id: str | None
     actual_team_id: str | None
+    actual_rule: str | None  # the rule of its first decision
     simulated_outcome: str
     simulated_rep_id: str | None
     simulated_team_id: str | None
@@ -501,6 +502,7 @@ def _report(
                     actual_outcome=a.outcome,
                     actual_rep_id=a.rep_id,
                     actual_team_id=a.team_id if a.rep_id is not None else None,
+                    actual_rule=a.rule,
                     simulated_outcome=lead.outcome,
                     simulated_rep_id=lead.rep_id,
                     simulated_team_id=lead.team_id,

@@ -60,6 +60,8 @@ def simulate_command(
     leads that would get another owner. Reads in one read-only transaction; writes nothing."""
     import asyncio
 
+    from sqlalchemy.exc import SQLAlchemyError
+
     from services.router.domain.scoring import ScoringConfigError, load_scoring_rules
     from services.router.domain.simulation import simulate
     from services.router.settings import CONFIG_DIR
@@ -104,7 +106,17 @@ def simulate_command(
             finally:
                 await engine.dispose()
 
-        history = asyncio.run(load())
+        try:
+            history = asyncio.run(load())
+        except (OSError, SQLAlchemyError) as exc:
+            progress.stop()
+            err.print(
+                f"[red]cannot read the history from the database: {type(exc).__name__}: "
+                f"{' '.join(str(exc).split())[:300]}[/red]",
+                soft_wrap=True,
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
         replaying = progress.add_task("replaying (arrivals and releases)", total=None)
 
         def replayed(done: int, total: int) -> None:
