@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -135,11 +135,11 @@ def simulate_command(
             "scoring_version": scoring_rules.version,
             **report.to_dict(),
         }
-        text = json.dumps(document, indent=2)
+        text = orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
         if json_out == "-":
-            sys.stdout.write(text + "\n")
+            sys.stdout.write(text.decode())
         else:
-            Path(json_out).write_text(text + "\n")
+            Path(json_out).write_bytes(text)
             err.print(f"report written to {json_out}")
 
 
