@@ -21,7 +21,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.router.domain.intake import PROFILE_FIELDS, profile_of
+from services.router.domain.intake import profile_of
+from services.router.domain.model import TEXT_FIELDS
 from services.router.domain.scoring import ScoringRules
 from services.router.domain.simulation import RELEASING, Actual, HistoricalLead, Release
 
@@ -30,6 +31,9 @@ PAGE = 5000
 ROUTING_FIELDS = ("country", "region", "company_size", "industry")
 # a condition's field -> the submitted field it reads
 _CONDITION_FIELD = {"title": "job_title", "email_domain": "email"}
+# The submitted fields a replay may read: the lead's text fields and the nested utm and custom
+# maps (a condition on custom.<key> or utm.<key> reads the map).
+PROFILE_FIELDS = (*TEXT_FIELDS, "utm", "custom")
 _SINCE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -58,7 +62,8 @@ def needed_fields(scoring: ScoringRules) -> tuple[tuple[str, bool], ...]:
     whole_email = False
     for criterion in scoring.criteria:
         for condition in criterion.conditions:
-            wanted.add(_CONDITION_FIELD.get(condition.field, condition.field))
+            name = condition.field.partition(".")[0]  # custom.<key> -> custom
+            wanted.add(_CONDITION_FIELD.get(name, name))
             whole_email = whole_email or condition.field == "email"
     return tuple((f, f == "email" and not whole_email) for f in PROFILE_FIELDS if f in wanted)
 

@@ -364,6 +364,12 @@ def test_only_the_fields_routing_and_scoring_test_are_read() -> None:
     assert "regexp_replace(s.fields->>'email', '^.*@', '@')" in _fields_sql(by_domain.items())
     whole = Criterion("e", "e", "valid", 1, (Condition("email", "present", True),))
     assert dict(needed_fields(replace(SCORING, criteria=(domain, whole))))["email"] is False
+    # a condition on a custom or utm field reads that map (and nothing else of the form)
+    seats = Criterion("seats", "seats", "valid", 2, (Condition("custom.seats", "at_least", 10.0),))
+    google = Criterion("g", "g", "valid", 1, (Condition("utm.source", "in", ("google",)),))
+    nested = dict(needed_fields(replace(SCORING, criteria=(seats, google))))
+    assert nested["custom"] is False and nested["utm"] is False
+    assert "s.fields->'custom'" in _fields_sql(nested.items())
 
 
 def test_the_candidate_file_becomes_domain_values_or_one_sentence(tmp_path: Any) -> None:
