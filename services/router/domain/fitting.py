@@ -375,7 +375,46 @@ def _number_bins(name: str, numbers: FloatArray) -> list[tuple[float, float]]:
         members = numbers[index == b]
         if members.size:
             bounds.append((float(members.min()), float(members.max())))
-    return bounds
+    return _contiguous(bounds, _decimals(numbers))
+
+
+MAX_DECIMALS = 6
+
+
+def _decimals(numbers: FloatArray) -> int:
+    """The most decimals the values are written with (0 for whole numbers), at most 6."""
+    most = 0
+    for x in np.unique(numbers):
+        text = repr(float(x))
+        if "e" in text or "E" in text:
+            continue
+        most = max(most, len(text.partition(".")[2].rstrip("0")))
+        if most >= MAX_DECIMALS:
+            return MAX_DECIMALS
+    return most
+
+
+def _contiguous(bounds: list[tuple[float, float]], decimals: int) -> list[tuple[float, float]]:
+    """Close the gaps between neighbouring bins at the data's precision, so a value the data
+    did not hold (380 between bins ending at 379 and starting at 382) still falls in a bin:
+    the cut goes half-way, and the next bin starts one step (1, 0.1, 0.01...) above it.
+    Bins of a single value (a spike at 0) keep that value alone."""
+    step = 10.0**-decimals
+    out = [list(b) for b in bounds]
+    for i in range(len(out) - 1):
+        hi, next_lo = out[i][1], out[i + 1][0]
+        if round(next_lo - hi, decimals) <= step:
+            continue  # no value of this precision between them
+        if out[i + 1][0] == out[i + 1][1]:
+            cut = next_lo - step
+        elif out[i][0] == out[i][1]:
+            cut = hi
+        else:
+            cut = math.floor((hi + next_lo) / 2 / step) * step
+        cut = round(min(max(cut, hi), next_lo - step), decimals)
+        out[i][1] = cut
+        out[i + 1][0] = round(cut + step, decimals)
+    return [(lo, hi) for lo, hi in out]
 
 
 def _number_bin(name: str, i: int, bounds: Sequence[tuple[float, float]]) -> Bin:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from hypothesis import given, settings
@@ -24,6 +25,7 @@ from services.router.domain.fitting import (
     FitOptions,
     FitResult,
     NotEnoughData,
+    _number_bins,
     bin_rows,
     build_feature,
     fit_binned,
@@ -307,3 +309,20 @@ def test_each_bin_condition_matches_exactly_the_values_of_its_bin(
         found = feature.bin_of(field_value(lead, {}, "custom.x"))
         matched = [i.criterion for i in score(lead, (), rules, AT).breakdown]
         assert matched == ([] if found is None else [f"b{found}"]), (v, feature)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.integers(min_value=0, max_value=400), min_size=40, max_size=300),
+    st.sampled_from([0, 1, 2]),
+)
+def test_number_bins_leave_no_gap_at_the_datas_precision(values: list[int], decimals: int) -> None:
+    """A value between two bins' observed ends (380 between ...379 and 382...) still falls in
+    exactly one bin, so an unseen value never drops to the reference by accident."""
+    numbers = np.array([v / 10**decimals for v in values], dtype=float)
+    bounds = _number_bins("custom.x", numbers)
+    lo, hi = int(min(values)), int(max(values))
+    for k in range(lo, hi + 1):
+        x = round(k / 10**decimals, decimals)
+        inside = [b for b in bounds if b[0] <= x <= b[1]]
+        assert len(inside) == 1, (x, bounds)
