@@ -279,6 +279,26 @@ def parse_outcome(value: str) -> bool | None:
     raise ValueError(value)
 
 
+# A number as exports format it for people: "$1,200,000", "1,200", "12%", "€ 3.5", "-1,000".
+_FORMATTED_NUMBER_RE = re.compile(
+    r"^(?P<sign>[-+]?)\s*[$€£¥]?\s*(?P<digits>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?\s*[%$€£¥]?$"
+)
+
+
+def export_number(value: str) -> int | float | None:
+    """A number in an export's cell: a plain decimal, or one formatted for reading with a
+    currency sign, thousands commas or a percent sign ("$1,200,000" -> 1200000, "12%" -> 12).
+    None for anything else ("1.200,50" and "12 units" stay text)."""
+    plain = plain_number(value)
+    if plain is not None:
+        return plain
+    match = _FORMATTED_NUMBER_RE.match(value.strip())
+    if match is None:
+        return None
+    text = match["sign"] + match["digits"].replace(",", "") + (match["frac"] or "")
+    return plain_number(text)
+
+
 def plain_number(value: str) -> int | float | None:
     """A plain decimal ("12", "-3.5") as int or float; None for anything else ("1,200")."""
     text = value.strip()
@@ -409,7 +429,7 @@ def read_rows(
             elif target.kind == "utm":
                 utm[target.key] = raw.strip()
             elif target.kind == "custom":
-                number = plain_number(raw)
+                number = export_number(raw)
                 custom[target.key] = raw.strip() if number is None else number
             else:  # count
                 number = plain_number(raw)

@@ -123,6 +123,25 @@ def test_missing_values_are_absent(missing: str) -> None:
     assert row.lead.job_title is None and row.lead.custom == {} and row.lead.utm == {}
 
 
+@pytest.mark.parametrize(
+    ("cell", "value"),
+    [
+        ("$1,200,000", 1200000),
+        ("1,200", 1200),
+        ("12%", 12),
+        ("€ 3.5", 3.5),
+        ("-1,000", -1000),
+        ("1.200,50", "1.200,50"),
+        ("12 units", "12 units"),
+        ("1,20", "1,20"),
+        ("$", "$"),
+    ],
+)
+def test_numbers_formatted_for_reading_are_numbers(cell: str, value: object) -> None:
+    (row,), _ = read(["Annual Revenue"], [[cell]])
+    assert row.lead.custom["annual_revenue"] == value
+
+
 def test_values_numbers_countries_and_ids() -> None:
     rows, _ = read(
         ["Country", "Seconds", "Revenue", "Company Size", "Website"],
@@ -135,7 +154,7 @@ def test_values_numbers_countries_and_ids() -> None:
     assert [r.id for r in rows] == ["row-2", "row-3", "row-4"]
     assert [r.lead.country for r in rows] == ["DE", "US", "Narnia"]
     assert [r.lead.custom["seconds"] for r in rows] == [300, 3.5, "12abc"]
-    assert [r.lead.custom["revenue"] for r in rows] == ["1,200", -2, 0.5]
+    assert [r.lead.custom["revenue"] for r in rows] == [1200, -2, 0.5]
     assert [r.lead.company_size for r in rows] == ["201-500", "11-50", "lots"]
     assert [r.lead.company_domain for r in rows] == ["acme.com", "acme.io", None]
     assert isinstance(rows[0].lead.custom["seconds"], int)
