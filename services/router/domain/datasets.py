@@ -122,6 +122,7 @@ class ColumnMap:
     read_as_custom: tuple[tuple[str, str], ...]  # (header, custom.<slug>) guessed from the name
     identifiers: tuple[str, ...]  # headers left out because they look like identifiers
     ignored: tuple[str, ...]  # headers left out as asked
+    missing: frozenset[str] = MISSING_VALUES  # folded cell values read as missing
 
     @property
     def id_index(self) -> int | None:
@@ -177,12 +178,20 @@ def _named_target(header: str) -> Target | None:
     return None
 
 
-def _is_missing(value: str) -> bool:
-    return value.strip().lower() in MISSING_VALUES
+def _is_missing(value: str, missing: frozenset[str] = MISSING_VALUES) -> bool:
+    return value.strip().casefold() in missing
 
 
-def _looks_like_identifier(header: str, values: Sequence[str]) -> bool:
-    present = [v.strip() for v in values if not _is_missing(v)]
+def missing_markers(extra: Iterable[str] = ()) -> frozenset[str]:
+    """The cell values read as missing: the usual ones and an export's own placeholders
+    (a form's "Select", "unknown"), compared folded and stripped."""
+    return MISSING_VALUES | {v.strip().casefold() for v in extra}
+
+
+def _looks_like_identifier(
+    header: str, values: Sequence[str], missing: frozenset[str] = MISSING_VALUES
+) -> bool:
+    present = [v.strip() for v in values if not _is_missing(v, missing)]
     distinct_share = len(set(present)) / len(present) if present else 0.0
     words = header_words(header)
     if words and words[-1] in _ID_WORDS:
@@ -201,8 +210,10 @@ def map_columns(
     outcome_column: str | None,
     ignore: Sequence[str] = (),
     sample: Sequence[Sequence[str]] = (),
+    missing: Iterable[str] = (),
 ) -> ColumnMap:
     """Map CSV headers to targets; ``sample`` (the first rows) lets identifiers be recognised.
+    ``missing`` are the export's own placeholders for an empty cell, besides the usual ones.
 
     Raises ``DatasetError`` when the id or outcome column is missing or two headers feed
     the same target.
@@ -226,6 +237,7 @@ def map_columns(
         special[index] = Target("outcome")
     ignored_idx = {find(name, "ignored") for name in ignore} - set(special)
 
+    markers = missing_markers(missing)
     columns: list[MappedColumn] = []
     read_as_custom: list[tuple[str, str]] = []
     identifiers: list[str] = []
@@ -236,7 +248,7 @@ def map_columns(
         target = special.get(i) or _named_target(header)
         if target is None:
             values = [row[i] if i < len(row) else "" for row in sample]
-            if _looks_like_identifier(header, values):
+            if _looks_like_identifier(header, values, markers):
                 identifiers.append(header)
                 continue
             target = Target("custom", slug(header))
@@ -254,6 +266,7 @@ def map_columns(
         read_as_custom=tuple(read_as_custom),
         identifiers=tuple(identifiers),
         ignored=tuple(headers[i] for i in sorted(ignored_idx)),
+        missing=markers,
     )
 
 
@@ -422,7 +435,7 @@ def read_rows(
                 except ValueError:
                     problems.append(RowProblem(line, column.header, raw, "not an outcome"))
                 continue
-            if _is_missing(raw):
+            if _is_missing(raw, cmap.missing):
                 continue
             if target.kind == "lead":
                 lead[target.key] = _lead_value(target.key, raw)

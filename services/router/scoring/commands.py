@@ -109,6 +109,17 @@ def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
+# --missing: an export's own placeholders for an empty cell, e.g. a form's "Select".
+MissingOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--missing",
+        help="a CSV value that means 'not filled in', e.g. Select (repeatable; besides blank, "
+        "NA, N/A, nan, null, none, -)",
+    ),
+]
+
+
 def _map(
     headers: Sequence[str],
     rows: Sequence[Sequence[str]],
@@ -116,6 +127,7 @@ def _map(
     id_column: str | None,
     outcome_column: str | None,
     ignore: Sequence[str],
+    missing: Sequence[str] = (),
 ) -> ColumnMap:
     try:
         cmap = map_columns(
@@ -124,6 +136,7 @@ def _map(
             outcome_column=outcome_column,
             ignore=ignore,
             sample=rows[:SAMPLE_ROWS],
+            missing=missing,
         )
     except DatasetError as exc:
         _fail(str(exc), 2)
@@ -158,9 +171,12 @@ def _csv_rows(
     id_column: str | None,
     ignore: Sequence[str],
     at: datetime,
+    missing: Sequence[str] = (),
 ) -> list[ScoringRow]:
     headers, raw = read_csv(csv_file)
-    cmap = _map(headers, raw, id_column=id_column, outcome_column=outcome, ignore=ignore)
+    cmap = _map(
+        headers, raw, id_column=id_column, outcome_column=outcome, ignore=ignore, missing=missing
+    )
     counts = ReadCounts()
     rows = list(read_rows(cmap, raw, at=at, counts=counts))
     bad_outcomes = [p for p in counts.problems if p.problem == "not an outcome"]
@@ -253,6 +269,7 @@ def evaluate_command(
     ignore: Annotated[
         list[str] | None, typer.Option("--ignore", help="a CSV column to leave out (repeatable)")
     ] = None,
+    missing: MissingOption = None,
     at: Annotated[
         str | None, typer.Option(help="ISO-8601 time the CSV rows are scored at (default now)")
     ] = None,
@@ -279,16 +296,21 @@ def evaluate_command(
     (LEADFLOW_DATABASE_URL, or the local stack)."""
     if csv_file is not None and outcome is None:
         raise typer.BadParameter("--csv needs --outcome COLUMN", param_hint="--outcome")
-    if csv_file is None and (outcome or id_column or ignore or at):
+    if csv_file is None and (outcome or id_column or ignore or missing or at):
         raise typer.BadParameter(
-            "--outcome, --id-column, --ignore and --at go with --csv", param_hint="--csv"
+            "--outcome, --id-column, --ignore, --missing and --at go with --csv", param_hint="--csv"
         )
     rules = _rules(rules_file)
     when = parse_at(at)
     if csv_file is not None:
         assert outcome is not None
         rows = _csv_rows(
-            csv_file, outcome=outcome, id_column=id_column, ignore=ignore or [], at=when
+            csv_file,
+            outcome=outcome,
+            id_column=id_column,
+            ignore=ignore or [],
+            at=when,
+            missing=missing or [],
         )
         where = str(csv_file)
     else:
@@ -300,6 +322,7 @@ def evaluate_command(
             "outcome": outcome,
             "id_column": id_column,
             "ignore": list(ignore or []),
+            "missing": list(missing or []),
             "at": when.isoformat(),
         }
         if csv_file is not None
@@ -433,6 +456,7 @@ def score_command(
     ignore: Annotated[
         list[str] | None, typer.Option("--ignore", help="a column to leave out (repeatable)")
     ] = None,
+    missing: MissingOption = None,
     fmt: Annotated[Literal["csv", "json"], typer.Option("--format")] = "csv",
     out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
 ) -> None:
@@ -441,7 +465,14 @@ def score_command(
     rules = _rules(rules_file)
     when = parse_at(at)
     headers, raw = read_csv(file)
-    cmap = _map(headers, raw, id_column=id_column, outcome_column=None, ignore=ignore or [])
+    cmap = _map(
+        headers,
+        raw,
+        id_column=id_column,
+        outcome_column=None,
+        ignore=ignore or [],
+        missing=missing or [],
+    )
     counts = ReadCounts()
     rows = read_rows(cmap, raw, at=when, counts=counts)
     if out is None:

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from services.router.domain.fitting import FitOptions, FitReport, NotEnoughData, fit_rules
 from services.router.scoring.commands import (
+    MissingOption,
     _csv_rows,
     _fail,
     _history,
@@ -39,6 +40,7 @@ def fit_command(
     ignore: Annotated[
         list[str] | None, typer.Option("--ignore", help="a CSV column to leave out (repeatable)")
     ] = None,
+    missing: MissingOption = None,
     at: Annotated[
         str | None, typer.Option(help="ISO-8601 time the CSV rows are scored at (default now)")
     ] = None,
@@ -81,9 +83,9 @@ def fit_command(
     scoring file. From a CSV export (--csv, --outcome) or the router's history."""
     if csv_file is not None and outcome is None:
         raise typer.BadParameter("--csv needs --outcome COLUMN", param_hint="--outcome")
-    if csv_file is None and (outcome or id_column or ignore or at):
+    if csv_file is None and (outcome or id_column or ignore or missing or at):
         raise typer.BadParameter(
-            "--outcome, --id-column, --ignore and --at go with --csv", param_hint="--csv"
+            "--outcome, --id-column, --ignore, --missing and --at go with --csv", param_hint="--csv"
         )
     if csv_file is not None and since is not None:
         raise typer.BadParameter("--since goes with the router's history, not --csv")
@@ -100,7 +102,12 @@ def fit_command(
     if csv_file is not None:
         assert outcome is not None
         rows = _csv_rows(
-            csv_file, outcome=outcome, id_column=id_column, ignore=ignore or [], at=when
+            csv_file,
+            outcome=outcome,
+            id_column=id_column,
+            ignore=ignore or [],
+            at=when,
+            missing=missing or [],
         )
         source = f"{csv_file.name} (outcome column {outcome!r})"
     else:

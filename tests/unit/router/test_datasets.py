@@ -142,6 +142,16 @@ def test_numbers_formatted_for_reading_are_numbers(cell: str, value: object) -> 
     assert row.lead.custom["annual_revenue"] == value
 
 
+def test_an_exports_own_placeholders_are_missing_when_named() -> None:
+    headers = ["Specialization", "City", "Lead Source"]
+    cells = [["Select", "select ", "Google"]]
+    (kept,), _ = read(headers, cells)
+    assert kept.lead.custom == {"specialization": "Select", "lead_source": "Google"}
+    assert kept.lead.city == "select"
+    (row,), _ = read(headers, cells, missing=["Select"])
+    assert row.lead.custom == {"lead_source": "Google"} and row.lead.city is None
+
+
 def test_values_numbers_countries_and_ids() -> None:
     rows, _ = read(
         ["Country", "Seconds", "Revenue", "Company Size", "Website"],

@@ -125,3 +125,45 @@ def test_fit_on_too_little_data_says_how_much_there_is(
     assert "not enough data to fit: 800 rows with a known outcome" in result.output
     assert "at least 1000" in result.output
     assert not (tmp_path / "x.yaml").exists()
+
+
+EXPORTS = Path(__file__).resolve().parents[2] / "fixtures" / "exports"
+
+
+@pytest.mark.parametrize(
+    ("export", "options"),
+    [
+        ("marketing_export.csv", ("--outcome", "Converted", "--missing", "Select")),
+        ("crm_export.csv", ("--outcome", "Lead Status")),
+    ],
+)
+def test_fit_on_exports_as_tools_write_them(
+    export: str, options: tuple[str, ...], tmp_path: Path
+) -> None:
+    """Title-case headers, identifiers, placeholders, blanks, skewed numbers, currency text,
+    open CRM statuses: the fit finds the signal the export holds and writes a file that loads."""
+    out, report = tmp_path / "fitted.yaml", tmp_path / "report.json"
+    result = invoke(
+        "fit", "--csv", EXPORTS / export, *options, "--at", AT,
+        "--out", out, "--json", report,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(report.read_text())
+    assert data["auc"]["learned"] > 0.68
+    assert data["auc"]["learned"] >= data["auc"]["logistic"] - 0.02
+    rules = load_scoring_rules(out)
+    assert 0 < len(rules.criteria) <= 40
+    fields = {c.field for criterion in rules.criteria for c in criterion.conditions}
+    assert not fields & {"email", "phone", "first_name", "last_name"}
+    values = [
+        v
+        for criterion in rules.criteria
+        for c in criterion.conditions
+        if isinstance(c.value, tuple)
+        for v in c.value
+    ]
+    assert "select" not in [str(v).casefold() for v in values]  # a placeholder, not a value
+    if export == "crm_export.csv":  # "$7,188,653" is a number: cut in ranges, not values
+        revenue = [c for criterion in rules.criteria for c in criterion.conditions
+                   if c.field == "custom.annual_revenue"]  # fmt: skip
+        assert all(c.op in ("at_least", "at_most", "between", "present") for c in revenue)
