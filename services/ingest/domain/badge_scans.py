@@ -50,7 +50,8 @@ HEADER_ALIASES: dict[str, str] = {
     ),
     **dict.fromkeys(["jobtitle", "title", "position", "role", "designation"], "job_title"),
     **dict.fromkeys(
-        ["companysize", "employees", "numberofemployees", "employeecount", "size"], "company_size"
+        ["companysize", "employees", "numberofemployees", "noofemployees", "employeecount", "size"],
+        "company_size",
     ),
     **dict.fromkeys(["industry", "sector", "vertical"], "industry"),
     **dict.fromkeys(["country", "countrycode", "countryregion"], "country"),

@@ -7,6 +7,7 @@ Pure: no file or database I/O. ``map_columns`` says what each CSV header means,
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from phonenumbers import geocoder
 
 from services.ingest.domain.badge_scans import HEADER_ALIASES, normalize_header
 from services.router.domain.model import ActivityPoint, LeadProfile
-from services.router.domain.scoring import ENGAGEMENT_COUNT_KINDS
+from services.router.domain.scoring import ENGAGEMENT_COUNT_KINDS, MISSING_TEXT, as_number
 from services.router.domain.scoring_rows import ScoringRow
 from shared.domain.contact import InvalidContact, domain_from_website, normalize_company_size
 
@@ -44,7 +45,8 @@ LEAD_FIELDS: tuple[str, ...] = (
     "campaign",
 )
 UTM_KEYS: tuple[str, ...] = ("source", "medium", "campaign", "term", "content")
-MISSING_VALUES = frozenset({"", "na", "n/a", "nan", "null", "none", "-"})
+# the cell values read as missing: blank and the placeholders scoring reads as missing too
+MISSING_VALUES = frozenset({""}) | MISSING_TEXT
 _CUSTOM_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 _DECIMAL_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _INTEGER_RE = re.compile(r"^[+-]?\d+$")
@@ -292,24 +294,17 @@ def parse_outcome(value: str) -> bool | None:
     raise ValueError(value)
 
 
-# A number as exports format it for people: "$1,200,000", "1,200", "12%", "€ 3.5", "-1,000".
-_FORMATTED_NUMBER_RE = re.compile(
-    r"^(?P<sign>[-+]?)\s*[$€£¥]?\s*(?P<digits>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?\s*[%$€£¥]?$"
-)
-
-
 def export_number(value: str) -> int | float | None:
-    """A number in an export's cell: a plain decimal, or one formatted for reading with a
-    currency sign, thousands commas or a percent sign ("$1,200,000" -> 1200000, "12%" -> 12).
-    None for anything else ("1.200,50" and "12 units" stay text)."""
+    """A number in an export's cell, as scoring reads numbers written as text: a plain
+    decimal, or one formatted for reading ("$1,200,000" -> 1200000, "12%" -> 12). None for
+    anything else ("1.200,50" and "12 units" stay text)."""
     plain = plain_number(value)
     if plain is not None:
         return plain
-    match = _FORMATTED_NUMBER_RE.match(value.strip())
-    if match is None:
+    number = as_number(value.strip())
+    if number is None:
         return None
-    text = match["sign"] + match["digits"].replace(",", "") + (match["frac"] or "")
-    return plain_number(text)
+    return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
 def plain_number(value: str) -> int | float | None:
@@ -317,7 +312,13 @@ def plain_number(value: str) -> int | float | None:
     text = value.strip()
     if not _DECIMAL_RE.match(text):
         return None
-    return int(text) if _INTEGER_RE.match(text) else float(text)
+    try:
+        number = int(text) if _INTEGER_RE.match(text) else float(text)
+    except ValueError:  # more digits than Python converts: not a usable number
+        return None
+    if isinstance(number, int) and abs(number) >= 2**63:
+        return None  # too large to be a count or a measure scoring can compare
+    return number if isinstance(number, int) or math.isfinite(number) else None
 
 
 @cache

@@ -159,8 +159,9 @@ def evaluate_scores(
 def _tie_groups(x: np.ndarray, parts: int) -> list[np.ndarray]:
     """Row indices in up to ``parts`` equal-count groups, highest scores first, ties together.
 
-    A run of tied scores joins the group its first row falls in, so a group can be larger
-    than n / parts and the groups after it fewer.
+    A run of tied scores joins the group its middle row falls in, so a group can be larger
+    than n / parts and there can be fewer groups, but a small run of top scores does not
+    swallow the large run after it.
     """
     n = len(x)
     order = np.argsort(-x, kind="stable")
@@ -171,7 +172,8 @@ def _tie_groups(x: np.ndarray, parts: int) -> list[np.ndarray]:
     current_part = -1
     for i, start in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else n
-        part: int = min(parts - 1, int(start) * parts // n)
+        middle = (int(start) + end - 1) // 2
+        part: int = min(parts - 1, middle * parts // n)
         if part != current_part:
             groups.append([])
             current_part = part

@@ -80,8 +80,15 @@ UTM_KEYS = ("source", "medium", "campaign", "term", "content")
 ENGAGEMENT_COUNT_KINDS = ("open", "click", "page_visit", "reply", "meeting", "touch", "bounce")
 _COUNT_FIELDS = {f"{kind}_count": kind for kind in ENGAGEMENT_COUNT_KINDS}
 _CUSTOM_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
-# A number written as text: plain decimals only ("12", "-3.5"), not "1,200" or "1e3".
+# A number written as text: plain decimals ("12", "-3.5"), and numbers formatted for reading
+# with a currency sign, thousands commas or a percent sign ("$1,200,000", "1,200", "12%");
+# not "1.200,50", "1e3" or "12 units".
 _DECIMAL = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
+_FORMATTED_NUMBER = re.compile(
+    r"^(?P<sign>[-+]?)\s*[$€£¥]?\s*(?P<digits>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?\s*[%$€£¥]?$"
+)
+# Text that means "not filled in" (a form's or an export's placeholder): missing, not a value.
+MISSING_TEXT = frozenset({"na", "n/a", "nan", "null", "none", "-"})
 # Personal data: a breakdown names these fields but never quotes their values.
 _REDACTED_FIELDS = frozenset({"email", "phone", "first_name", "last_name"})
 # contains_any tokens this short match whole words only: "vp" in "VP Sales" but not "MVP",
@@ -125,13 +132,19 @@ def engagement_counts(activities: Sequence[ActivityPoint], now: datetime) -> dic
 
 def _value(raw: object) -> str | float | None:
     if type(raw) is str:  # the common case first: scoring runs for every decision
-        return raw.strip() or None
+        text = raw.strip()
+        if len(text) <= 4 and text.casefold() in MISSING_TEXT:
+            return None
+        return text or None
     if raw is None:
         return None
     if isinstance(raw, bool):
         return "true" if raw else "false"
     if isinstance(raw, int | float):
-        number = float(raw)
+        try:
+            number = float(raw)
+        except OverflowError:  # an integer too large for a float is not a usable number
+            return None
         return number if math.isfinite(number) else None
     return str(raw).strip() or None
 
@@ -170,13 +183,17 @@ def field_value(lead: LeadProfile, counts: Mapping[str, int], name: str) -> str 
 
 
 def as_number(value: str | float | None) -> float | None:
-    """A value as a number: a float as is, text when it is a plain decimal, else None."""
+    """A value as a number: a float as is; text when it is a plain decimal or a number
+    formatted for reading ("$1,200,000", "1,200", "12%" is 12); else None."""
     if value is None or isinstance(value, float):
         return value
-    if _DECIMAL.match(value):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    return None
+    if not _DECIMAL.match(value):
+        match = _FORMATTED_NUMBER.match(value)
+        if match is None:
+            return None
+        value = match["sign"] + match["digits"].replace(",", "") + (match["frac"] or "")
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _number_text(number: float) -> str:

@@ -120,3 +120,13 @@ def test_evaluate_scores_rows_with_the_router_score_at_their_time() -> None:
     assert result.auc == (
         1.0 if expected[0] > expected[1] else 0.0 if expected[0] < expected[1] else 0.5
     )
+
+
+def test_a_small_run_of_top_scores_does_not_swallow_the_tied_rest() -> None:
+    result = evaluate_scores(
+        [10] * 5 + [0] * 95,
+        [True] * 3 + [False] * 2 + [True] * 10 + [False] * 85,
+        ["cold"] * 100,
+        ["none"] * 100,
+    )
+    assert [(d.n, d.positives) for d in result.deciles] == [(5, 3), (95, 10)]

@@ -226,3 +226,27 @@ def test_a_number_and_its_decimal_text_score_alike(value: float) -> None:
     assert condition.matches(LeadProfile(custom={"x": float(text)}))
     above = Condition("custom.x", "at_least", float(text) + 1)
     assert not above.matches(LeadProfile(custom={"x": text}))
+
+
+def test_numbers_formatted_for_reading_compare_as_numbers() -> None:
+    revenue = Condition("custom.revenue", "at_least", 1_000_000.0)
+    assert revenue.matches(LeadProfile(custom={"revenue": "$1,200,000"}))
+    assert revenue.matches(LeadProfile(custom={"revenue": "1,200,000"}))
+    assert not revenue.matches(LeadProfile(custom={"revenue": "1.200.000,00"}))
+    share = Condition("custom.share", "between", (10.0, 20.0))
+    assert share.matches(LeadProfile(custom={"share": "12%"}))
+    assert not share.matches(LeadProfile(custom={"share": "12 units"}))
+
+
+@pytest.mark.parametrize("placeholder", ["N/A", "na", " NULL ", "none", "-", "nan"])
+def test_placeholders_are_missing(placeholder: str) -> None:
+    lead = LeadProfile(company=placeholder, custom={"plan": placeholder})
+    assert Condition("company", "present", False).matches(lead)
+    assert Condition("custom.plan", "present", False).matches(lead)
+    assert not Condition("company", "in", (placeholder.strip(),)).matches(lead)
+
+
+def test_an_integer_too_large_for_a_float_is_not_a_number() -> None:
+    lead = LeadProfile(custom={"budget": 10**400})
+    assert field_value(lead, {}, "custom.budget") is None
+    assert not Condition("custom.budget", "at_least", 1.0).matches(lead)
