@@ -119,12 +119,17 @@ def plan_columns(
 
 
 def decode(raw: bytes) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # a spreadsheet's "Unicode text" export
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise FileInvalid("file starts as UTF-16 text but is not valid UTF-16") from None
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise FileInvalid("file is neither UTF-8 nor Windows-1252 text")
+    raise FileInvalid("file is neither UTF-8, UTF-16 nor Windows-1252 text")
 
 
 DELIMITERS = (",", ";", "\t", "|")

@@ -124,7 +124,28 @@ class ColumnMap:
     read_as_custom: tuple[tuple[str, str], ...]  # (header, custom.<slug>) guessed from the name
     identifiers: tuple[str, ...]  # headers left out because they look like identifiers
     ignored: tuple[str, ...]  # headers left out as asked
+    unnamed: tuple[int, ...] = ()  # 1-based positions of columns without a header, left out
     missing: frozenset[str] = MISSING_VALUES  # folded cell values read as missing
+    # outcome values named by the caller (folded): with both, other values are unknown; with
+    # one side only, every other value that is filled in is the other side
+    positive: frozenset[str] = frozenset()
+    negative: frozenset[str] = frozenset()
+
+    def outcome_of(self, value: str) -> bool | None:
+        """The outcome a cell says: the named values when there are, else the known words
+        (``parse_outcome``); None when missing or still open. ValueError otherwise."""
+        if not (self.positive or self.negative):
+            return parse_outcome(value)
+        if _is_missing(value, self.missing):
+            return None
+        folded = " ".join(value.split()).casefold()
+        if folded in self.positive:
+            return True
+        if folded in self.negative:
+            return False
+        if self.positive and self.negative:
+            return None
+        return not self.positive  # only positives named: the rest is negative (and back)
 
     @property
     def id_index(self) -> int | None:
@@ -138,6 +159,7 @@ class ColumnMap:
         notes = [f"column {h!r} read as {name}" for h, name in self.read_as_custom]
         notes += [f"column {h!r} left out: it looks like an identifier" for h in self.identifiers]
         notes += [f"column {h!r} left out as asked" for h in self.ignored]
+        notes += [f"column {n} has no header: left out" for n in self.unnamed]
         return notes
 
 
@@ -213,6 +235,8 @@ def map_columns(
     ignore: Sequence[str] = (),
     sample: Sequence[Sequence[str]] = (),
     missing: Iterable[str] = (),
+    positive: Iterable[str] = (),
+    negative: Iterable[str] = (),
 ) -> ColumnMap:
     """Map CSV headers to targets; ``sample`` (the first rows) lets identifiers be recognised.
     ``missing`` are the export's own placeholders for an empty cell, besides the usual ones.
@@ -240,12 +264,20 @@ def map_columns(
     ignored_idx = {find(name, "ignored") for name in ignore} - set(special)
 
     markers = missing_markers(missing)
+    positive_values = frozenset(" ".join(v.split()).casefold() for v in positive)
+    negative_values = frozenset(" ".join(v.split()).casefold() for v in negative)
+    if both := positive_values & negative_values:
+        raise DatasetError(f"{sorted(both)[0]!r} is named both a positive and a negative outcome")
     columns: list[MappedColumn] = []
     read_as_custom: list[tuple[str, str]] = []
     identifiers: list[str] = []
     owner: dict[Target, str] = {}
+    unnamed: list[int] = []
     for i, header in enumerate(headers):
         if i in ignored_idx:
+            continue
+        if not header.strip() and i not in special:  # a spreadsheet's trailing empty columns
+            unnamed.append(i + 1)
             continue
         target = special.get(i) or _named_target(header)
         if target is None:
@@ -268,7 +300,10 @@ def map_columns(
         read_as_custom=tuple(read_as_custom),
         identifiers=tuple(identifiers),
         ignored=tuple(headers[i] for i in sorted(ignored_idx)),
+        unnamed=tuple(unnamed),
         missing=markers,
+        positive=positive_values,
+        negative=negative_values,
     )
 
 
@@ -432,7 +467,7 @@ def read_rows(
                 continue
             if target.kind == "outcome":
                 try:
-                    outcome = parse_outcome(raw)
+                    outcome = cmap.outcome_of(raw)
                 except ValueError:
                     problems.append(RowProblem(line, column.header, raw, "not an outcome"))
                 continue

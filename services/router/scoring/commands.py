@@ -120,6 +120,20 @@ MissingOption = Annotated[
 ]
 
 
+PositiveOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--positive",
+        help="an outcome value that is a conversion, e.g. 'Closed Won' (repeatable; with "
+        "--negative too, other values are unknown and left out)",
+    ),
+]
+NegativeOption = Annotated[
+    list[str] | None,
+    typer.Option("--negative", help="an outcome value that is a loss (repeatable)"),
+]
+
+
 def _map(
     headers: Sequence[str],
     rows: Sequence[Sequence[str]],
@@ -128,6 +142,8 @@ def _map(
     outcome_column: str | None,
     ignore: Sequence[str],
     missing: Sequence[str] = (),
+    positive: Sequence[str] = (),
+    negative: Sequence[str] = (),
 ) -> ColumnMap:
     try:
         cmap = map_columns(
@@ -137,6 +153,8 @@ def _map(
             ignore=ignore,
             sample=rows[:SAMPLE_ROWS],
             missing=missing,
+            positive=positive,
+            negative=negative,
         )
     except DatasetError as exc:
         _fail(str(exc), 2)
@@ -172,10 +190,19 @@ def _csv_rows(
     ignore: Sequence[str],
     at: datetime,
     missing: Sequence[str] = (),
+    positive: Sequence[str] = (),
+    negative: Sequence[str] = (),
 ) -> list[ScoringRow]:
     headers, raw = read_csv(csv_file)
     cmap = _map(
-        headers, raw, id_column=id_column, outcome_column=outcome, ignore=ignore, missing=missing
+        headers,
+        raw,
+        id_column=id_column,
+        outcome_column=outcome,
+        ignore=ignore,
+        missing=missing,
+        positive=positive,
+        negative=negative,
     )
     counts = ReadCounts()
     rows = list(read_rows(cmap, raw, at=at, counts=counts))
@@ -184,7 +211,8 @@ def _csv_rows(
         shown = "; ".join(f"line {p.line}: {p.value!r}" for p in bad_outcomes[:SHOWN_PROBLEMS])
         _fail(
             f"column {outcome!r} has values that are not outcomes ({shown}); use 1/0, "
-            "true/false, yes/no, y/n, converted/not converted or won/lost"
+            "true/false, yes/no, y/n, converted/not converted or won/lost, or name the "
+            "column's own values with --positive and --negative"
         )
     _report_problems(counts)
     return rows
@@ -270,6 +298,8 @@ def evaluate_command(
         list[str] | None, typer.Option("--ignore", help="a CSV column to leave out (repeatable)")
     ] = None,
     missing: MissingOption = None,
+    positive: PositiveOption = None,
+    negative: NegativeOption = None,
     at: Annotated[
         str | None, typer.Option(help="ISO-8601 time the CSV rows are scored at (default now)")
     ] = None,
@@ -296,9 +326,13 @@ def evaluate_command(
     (LEADFLOW_DATABASE_URL, or the local stack)."""
     if csv_file is not None and outcome is None:
         raise typer.BadParameter("--csv needs --outcome COLUMN", param_hint="--outcome")
-    if csv_file is None and (outcome or id_column or ignore or missing or at):
+    if csv_file is None and (
+        outcome or id_column or ignore or missing or positive or negative or at
+    ):
         raise typer.BadParameter(
-            "--outcome, --id-column, --ignore, --missing and --at go with --csv", param_hint="--csv"
+            "--outcome, --id-column, --ignore, --missing, --positive, --negative and --at go "
+            "with --csv",
+            param_hint="--csv",
         )
     rules = _rules(rules_file)
     when = parse_at(at)
@@ -311,6 +345,8 @@ def evaluate_command(
             ignore=ignore or [],
             at=when,
             missing=missing or [],
+            positive=positive or [],
+            negative=negative or [],
         )
         where = str(csv_file)
     else:
@@ -323,6 +359,8 @@ def evaluate_command(
             "id_column": id_column,
             "ignore": list(ignore or []),
             "missing": list(missing or []),
+            "positive": list(positive or []),
+            "negative": list(negative or []),
             "at": when.isoformat(),
         }
         if csv_file is not None

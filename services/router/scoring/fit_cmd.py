@@ -15,6 +15,8 @@ from rich.table import Table
 from services.router.domain.fitting import FitOptions, FitReport, NotEnoughData, fit_rules
 from services.router.scoring.commands import (
     MissingOption,
+    NegativeOption,
+    PositiveOption,
     _csv_rows,
     _fail,
     _history,
@@ -41,6 +43,8 @@ def fit_command(
         list[str] | None, typer.Option("--ignore", help="a CSV column to leave out (repeatable)")
     ] = None,
     missing: MissingOption = None,
+    positive: PositiveOption = None,
+    negative: NegativeOption = None,
     at: Annotated[
         str | None, typer.Option(help="ISO-8601 time the CSV rows are scored at (default now)")
     ] = None,
@@ -83,9 +87,13 @@ def fit_command(
     scoring file. From a CSV export (--csv, --outcome) or the router's history."""
     if csv_file is not None and outcome is None:
         raise typer.BadParameter("--csv needs --outcome COLUMN", param_hint="--outcome")
-    if csv_file is None and (outcome or id_column or ignore or missing or at):
+    if csv_file is None and (
+        outcome or id_column or ignore or missing or positive or negative or at
+    ):
         raise typer.BadParameter(
-            "--outcome, --id-column, --ignore, --missing and --at go with --csv", param_hint="--csv"
+            "--outcome, --id-column, --ignore, --missing, --positive, --negative and --at go "
+            "with --csv",
+            param_hint="--csv",
         )
     if csv_file is not None and since is not None:
         raise typer.BadParameter("--since goes with the router's history, not --csv")
@@ -108,6 +116,8 @@ def fit_command(
             ignore=ignore or [],
             at=when,
             missing=missing or [],
+            positive=positive or [],
+            negative=negative or [],
         )
         source = f"{csv_file.name} (outcome column {outcome!r})"
     else:

@@ -364,3 +364,29 @@ def test_any_rows_become_scoring_rows_or_problems(rows: list[list[str]]) -> None
     non_blank = [r for r in rows if any(c.strip() for c in r)]
     assert len(read) == counts.read and counts.read + counts.skipped == len(non_blank)
     assert all(a.at == AT for r in read for a in r.activities)
+
+
+def test_named_outcome_values_decide_and_the_rest_is_unknown_or_the_other_side() -> None:
+    headers = ["Title", "Lifecycle Status"]
+    cells = [["CTO", "Customer"], ["VP", "Bad Timing"], ["Dev", "In Progress"], ["X", ""]]
+    both, _ = read(
+        headers, cells, outcome_column="Lifecycle Status",
+        positive=["customer"], negative=["Bad  timing"],
+    )  # fmt: skip
+    assert [r.outcome for r in both] == [True, False, None, None]
+    only_positive, _ = read(
+        headers, cells, outcome_column="Lifecycle Status", positive=["Customer"]
+    )
+    assert [r.outcome for r in only_positive] == [True, False, False, None]
+    with pytest.raises(DatasetError, match="both a positive and a negative"):
+        read(headers, cells, outcome_column="Lifecycle Status", positive=["x"], negative=["X"])
+
+
+def test_columns_without_a_header_are_left_out_and_said() -> None:
+    cmap = map_columns(["Title", "", " ", ""], id_column=None, outcome_column=None)
+    assert [c.header for c in cmap.columns] == ["Title"]
+    assert cmap.notes() == [
+        "column 2 has no header: left out",
+        "column 3 has no header: left out",
+        "column 4 has no header: left out",
+    ]

@@ -247,3 +247,24 @@ def test_option_errors(messy: Path, rules: Path, tmp_path: Path) -> None:
     assert collision.exit_code == 2 and "--ignore" in collision.output
     ignored = invoke("score", twice, "--rules", rules, "--ignore", "mobile", "--format", "json")
     assert ignored.exit_code == 0 and "left out as asked" in ignored.stderr
+
+
+def test_a_utf16_export_with_its_own_outcome_values(rules: Path, tmp_path: Path) -> None:
+    """A spreadsheet's "Unicode text" export (UTF-16, tabs), trailing empty columns, and a
+    status column whose values are named with --positive / --negative."""
+    rows = [["Job Title", "Status", "", ""]]
+    rows += [["CTO", "Customer", "", ""], ["Intern", "Bad Timing", "", ""]] * 30
+    rows += [["VP Sales", "In Progress", "", ""]] * 5
+    text = "\n".join("\t".join(r) for r in rows) + "\n"
+    path = tmp_path / "export.txt"
+    path.write_bytes(text.encode("utf-16"))
+    result = invoke(
+        "evaluate", "--rules", rules, "--csv", path, "--outcome", "status",
+        "--positive", "Customer", "--negative", "Bad Timing", "--json", "-",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "column 3 has no header: left out" in result.stderr
+    data = json.loads(result.stdout)
+    assert (data["n"], data["positives"], data["unknown_outcomes"]) == (60, 30, 5)
+    unnamed = invoke("evaluate", "--rules", rules, "--csv", path, "--outcome", "status")
+    assert unnamed.exit_code == 1 and "--positive and --negative" in unnamed.output
