@@ -52,7 +52,16 @@ from services.router.domain.model import ActivityPoint, LeadProfile
 
 Band = Literal["most_important", "very_important", "valid", "negative"]
 Operator = Literal[
-    "equals", "in", "contains_any", "ends_with_any", "present", "at_least", "at_most", "between"
+    "equals",
+    "in",
+    "contains_any",
+    "ends_with_any",
+    "present",
+    "at_least",
+    "at_most",
+    "above",
+    "below",
+    "between",
 ]
 Temperature = Literal["hot", "warm", "cold"]
 Stage = Literal["none", "mql", "sql"]
@@ -66,7 +75,9 @@ BAND_LIMITS: Mapping[str, tuple[int | None, int | None]] = {
     "negative": (None, -1),
 }
 OPERATORS: tuple[Operator, ...] = get_args(Operator)
-NUMERIC_OPERATORS: frozenset[str] = frozenset({"at_least", "at_most", "between"})
+NUMERIC_OPERATORS: frozenset[str] = frozenset({"at_least", "at_most", "above", "below", "between"})
+# The operators whose value is one number.
+_BOUND_OPERATORS = ("at_least", "at_most", "above", "below")
 
 # Fields a condition may test: the lead's attributes plus two derived names, and the
 # patterns below (utm.<key>, custom.<key>, <kind>_count).
@@ -203,6 +214,8 @@ class Condition:
     - ``ends_with_any``: a tuple of suffixes (".edu", ".ac.uk");
     - ``present``: a bool, the field is (True) or is not (False) filled in;
     - ``at_least`` / ``at_most``: a float, the field is a number and that high / low;
+    - ``above`` / ``below``: a float, the field is a number strictly greater / less
+      (``above: 5`` and ``at_most: 5`` split the numbers with nothing left between them);
     - ``between``: a (low, high) pair of floats, inclusive.
     A missing field matches nothing but ``present: false``; a numeric operator never
     matches a value that is not a number. ``equals`` and ``in`` compare as numbers when
@@ -223,7 +236,7 @@ class Condition:
             ok = isinstance(value, bool)
         elif self.op == "equals":
             ok = isinstance(value, str)
-        elif self.op in ("at_least", "at_most"):
+        elif self.op in _BOUND_OPERATORS:
             ok = _is_number(value)
         elif self.op == "between":
             ok = (
@@ -310,6 +323,14 @@ class Condition:
             assert isinstance(self.value, float | int)
             ok = number <= self.value
             why = f"{shown} is at most {_number_text(self.value)}"
+        elif self.op == "above":
+            assert isinstance(self.value, float | int)
+            ok = number > self.value
+            why = f"{shown} is above {_number_text(self.value)}"
+        elif self.op == "below":
+            assert isinstance(self.value, float | int)
+            ok = number < self.value
+            why = f"{shown} is below {_number_text(self.value)}"
         else:
             assert isinstance(self.value, tuple)
             low, high = self.value
@@ -594,6 +615,8 @@ class _ConditionModel(BaseModel):
     present: StrictBool | None = None
     at_least: Number | None = None
     at_most: Number | None = None
+    above: Number | None = None
+    below: Number | None = None
     between: tuple[Number, Number] | None = None
 
     @model_validator(mode="before")
@@ -639,7 +662,7 @@ class _ConditionModel(BaseModel):
             if raw is None:
                 continue
             value: Any
-            if op in ("at_least", "at_most"):
+            if op in _BOUND_OPERATORS:
                 value = float(raw)
             elif op == "between":
                 value = (float(raw[0]), float(raw[1]))
