@@ -194,6 +194,15 @@ def _number_text(number: float) -> str:
     return f"{number:g}" if abs(number) < 1e15 else repr(number)
 
 
+def _exact_text(number: float) -> str:
+    """A number as a breakdown shows it, never rounded: 5, 1.46, 1200000, 1.00000002
+    (so "x 1.00000003 is above 1.00000002" never reads "x 1 is above 1")."""
+    if float(number).is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    text = _number_text(number)
+    return text if float(text) == number else repr(float(number))
+
+
 @lru_cache(maxsize=1024)
 def _token_pattern(token: str) -> re.Pattern[str]:
     escaped = re.escape(token)
@@ -314,28 +323,28 @@ class Condition:
     def _explain_number(self, number: float | None) -> str | None:
         if number is None:
             return None
-        shown = _shown(_shown_name(self.field), _number_text(number), quote=False)
+        shown = _shown(_shown_name(self.field), _exact_text(number), quote=False)
         if self.op == "at_least":
             assert isinstance(self.value, float | int)
             ok = number >= self.value
-            why = f"{shown} is at least {_number_text(self.value)}"
+            why = f"{shown} is at least {_exact_text(self.value)}"
         elif self.op == "at_most":
             assert isinstance(self.value, float | int)
             ok = number <= self.value
-            why = f"{shown} is at most {_number_text(self.value)}"
+            why = f"{shown} is at most {_exact_text(self.value)}"
         elif self.op == "above":
             assert isinstance(self.value, float | int)
             ok = number > self.value
-            why = f"{shown} is above {_number_text(self.value)}"
+            why = f"{shown} is above {_exact_text(self.value)}"
         elif self.op == "below":
             assert isinstance(self.value, float | int)
             ok = number < self.value
-            why = f"{shown} is below {_number_text(self.value)}"
+            why = f"{shown} is below {_exact_text(self.value)}"
         else:
             assert isinstance(self.value, tuple)
             low, high = self.value
             ok = low <= number <= high  # type: ignore[operator]
-            why = f"{shown} is between {_number_text(low)} and {_number_text(high)}"  # type: ignore[arg-type]
+            why = f"{shown} is between {_exact_text(low)} and {_exact_text(high)}"  # type: ignore[arg-type]
         return why if ok else None
 
 

@@ -289,6 +289,14 @@ def test_above_and_below_are_strict_and_explained_in_the_breakdown() -> None:
     assert matched(1e-05) == {}
     assert matched("lots") == {}
     assert matched(None) == {}
+    close = Condition("custom.seats", "above", 1.00000002)
+    assert close.explain(LeadProfile(custom={"seats": 1.00000003})) == (
+        "custom.seats 1.00000003 is above 1.00000002"
+    )
+    big = Condition("custom.seats", "at_most", 1234567.0)
+    assert big.explain(LeadProfile(custom={"seats": 1234566.5})) == (
+        "custom.seats 1234566.5 is at most 1234567"
+    )
     below = Condition("custom.seats", "below", 1.0)
     assert not below.matches(LeadProfile(custom={"seats": True}))  # a flag is no number
     with pytest.raises(ValueError, match="bad value True for above"):
