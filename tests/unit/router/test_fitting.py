@@ -301,6 +301,7 @@ def _dumped(value: object) -> str:
             st.none(),
             st.integers(min_value=0, max_value=50),
             st.floats(min_value=-5, max_value=1e4, allow_nan=False),
+            st.floats(min_value=1e16, max_value=1e18),
             st.sampled_from(["a", "A", "b", " c ", "10", "n/a"]),
         ),
         min_size=80,
