@@ -8,9 +8,11 @@ and writes a scoring file in the router's own format:
    ``utm.<key>`` and the ``<kind>_count`` engagement counts. Personal identifiers
    (email, phone, first and last name) never are;
 2. numbers are cut in up to 5 quantile bins (a spike at the smallest value, such as 0
-   visits, is its own bin), text keeps the case-folded values with enough support as
-   bins; both get a "missing" bin when enough rows lack the field. Every bin is one
-   condition of the scoring grammar (``in``, ``at_least``/``at_most``/``between``,
+   visits, is its own bin) at cut points from the data c_1 < ... < c_k (each bin's
+   largest value): ``at_most c_1``, ``above c_(i-1)`` and ``at_most c_i``, ``above c_k``,
+   which puts every number in exactly one bin. Text keeps the case-folded values with
+   enough support as bins; both get a "missing" bin when enough rows lack the field.
+   Every bin is the conditions of one criterion (``in``, the number bounds or
    ``present: false``), so the partition the regression sees is the one the rules score;
 3. a logistic regression (L2, C and class weighting picked by cross-validation on the
    training part) on the one-hot bins; per feature one bin is the reference at 0 points:
@@ -31,9 +33,10 @@ import dataclasses
 import hashlib
 import json
 import math
+import operator
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
@@ -117,14 +120,18 @@ class FitOptions:
     fitted_at: datetime | None = None  # for the header; None leaves the time out
 
 
+Conditions = tuple[tuple[str, Any], ...]
+
+
 @dataclass(frozen=True)
 class Bin:
-    """One group of a feature's values, and the condition (operator -> value) that selects it."""
+    """One group of a feature's values, and the conditions (operator, value) that select it,
+    all of which must hold: ``in`` a list of text, a number bound (``at_most``, ``above``
+    and for a single value ``between`` [v, v]), ``present`` False."""
 
     key: str  # for the criterion id
     label: str
-    operator: str
-    value: Any  # list[str] for in, a number for at_least/at_most, [lo, hi], False for present
+    conditions: Conditions
 
 
 @dataclass(frozen=True)
@@ -156,11 +163,7 @@ class Feature:
         number = as_number(value)
         if number is not None:
             for i, b in enumerate(self.bins):
-                if b.operator == "at_least" and number >= b.value:
-                    return i
-                if b.operator == "at_most" and number <= b.value:
-                    return i
-                if b.operator == "between" and b.value[0] <= number <= b.value[1]:
+                if all(_holds(op, bound, number) for op, bound in b.conditions):
                     return i
         return None
 
@@ -168,6 +171,22 @@ class Feature:
         """The group a row with this value is in: its bin, else the reference (both 0 points)."""
         found = self.bin_of(value)
         return self.reference if found is None else found
+
+
+_COMPARE: Mapping[str, Callable[[Any, Any], Any]] = {
+    "at_least": operator.ge,
+    "at_most": operator.le,
+    "above": operator.gt,
+    "below": operator.lt,
+}
+
+
+def _holds(op: str, bound: Any, number: float) -> bool:
+    """Whether a number bound of the scoring grammar holds on ``number``."""
+    if op == "between":
+        return bool(bound[0] <= number <= bound[1])
+    compare = _COMPARE.get(op)
+    return compare is not None and bool(compare(number, bound))
 
 
 @dataclass(frozen=True)
@@ -186,8 +205,7 @@ class FittedCriterion:
     band: str
     points: int
     feature: str
-    operator: str
-    value: Any
+    conditions: Conditions
     support: float  # share of training rows it matches
 
 
@@ -238,7 +256,7 @@ class FitReport:
                     "band": c.band,
                     "points": c.points,
                     "field": c.feature,
-                    c.operator: c.value,
+                    **dict(c.conditions),
                     "support": c.support,
                 }
                 for c in self.criteria
@@ -281,15 +299,9 @@ def _text_key(value: str | float) -> str:
     return value.casefold()
 
 
-def _number_text(x: float) -> str:
-    """A bound as people write it: 5, 1.46, 1200000 (no exponent; up to 4 decimals)."""
-    if float(x).is_integer():
-        return str(int(x))
-    return f"{x:.4f}".rstrip("0").rstrip(".")
-
-
 def _yaml_number(x: float) -> int | float:
-    return int(x) if float(x).is_integer() else float(x)
+    """A bound as a condition's value: whole numbers a float holds exactly as int (5)."""
+    return int(x) if float(x).is_integer() and abs(x) < 2**53 else float(x)
 
 
 _KIND_NAMES = {
@@ -359,8 +371,9 @@ def _min_support(n: int) -> int:
     return max(MIN_BIN_ROWS, math.ceil(MIN_BIN_SHARE * n))
 
 
-def _number_bins(name: str, numbers: FloatArray) -> list[tuple[float, float]]:
-    """Up to 5 quantile bins of the values, inclusive bounds from the data, no overlap."""
+def _number_cuts(numbers: FloatArray) -> list[float]:
+    """Cut points c_1 < ... < c_k from the data: the largest value of each of up to 5
+    quantile bins but the last (the smallest value alone when it holds 10% of the rows)."""
     lo = float(numbers.min())
     edges = {
         float(q)
@@ -368,89 +381,94 @@ def _number_bins(name: str, numbers: FloatArray) -> list[tuple[float, float]]:
     }
     if np.mean(numbers == lo) >= SPIKE_SHARE:
         edges.add(lo)
-    cuts = sorted(e for e in edges if e < float(numbers.max()))
-    index = np.searchsorted(np.array(cuts), numbers, side="left")
-    bounds: list[tuple[float, float]] = []
-    for b in range(len(cuts) + 1):
+    edges_below_max = sorted(e for e in edges if e < float(numbers.max()))
+    index = np.searchsorted(np.array(edges_below_max), numbers, side="left")
+    cuts: list[float] = []
+    for b in range(len(edges_below_max)):  # the last bin (up to the largest value) has no cut
         members = numbers[index == b]
         if members.size:
-            bounds.append((float(members.min()), float(members.max())))
-    return _contiguous(bounds, _decimals(numbers))
+            cuts.append(float(members.max()))
+    top = float(numbers.max())
+    if not cuts and lo < top:  # the quantiles all sit on the largest value: cut below it
+        cuts.append(float(numbers[numbers < top].max()))
+    return cuts
 
 
-MAX_DECIMALS = 6
+def _whole(numbers: FloatArray) -> bool:
+    """Whether every value is a whole number that a float holds exactly (below 2**53)."""
+    return bool(np.all(numbers == np.rint(numbers)) and np.all(np.abs(numbers) < 2**53))
 
 
-def _decimals(numbers: FloatArray) -> int:
-    """The most decimals the values are written with (0 for whole numbers), at most 6."""
-    most = 0
-    for x in np.unique(numbers):
-        text = repr(float(x))
-        if "e" in text or "E" in text:
-            continue
-        most = max(most, len(text.partition(".")[2].rstrip("0")))
-        if most >= MAX_DECIMALS:
-            return MAX_DECIMALS
-    return most
+LABEL_DIGITS = 6
 
 
-def _contiguous(bounds: list[tuple[float, float]], decimals: int) -> list[tuple[float, float]]:
-    """Close the gaps between neighbouring bins at the data's precision, so a value the data
-    did not hold (380 between bins ending at 379 and starting at 382) still falls in a bin:
-    the cut goes half-way, and the next bin starts one step (1, 0.1, 0.01...) above it.
-    Bins of a single value (a spike at 0) keep that value alone."""
-    step = 10.0**-decimals
-    out = [list(b) for b in bounds]
-    for i in range(len(out) - 1):
-        hi, next_lo = out[i][1], out[i + 1][0]
-        if round(next_lo - hi, decimals) <= step:
-            continue  # no value of this precision between them
-        if out[i + 1][0] == out[i + 1][1]:
-            cut = next_lo - step
-        elif out[i][0] == out[i][1]:
-            cut = hi
-        else:
-            cut = math.floor((hi + next_lo) / 2 / step) * step
-        cut = round(min(max(cut, hi), next_lo - step), decimals)
-        out[i][1] = cut
-        out[i + 1][0] = round(cut + step, decimals)
-    return [(lo, hi) for lo, hi in out]
+def _bound_texts(bounds: Sequence[float], whole: bool) -> list[str]:
+    """Bounds as a label shows them: whole numbers in full (5, 1200000), others with 6
+    significant digits (1.46, 3e-05, 1.23457e+06), more when two bounds would read alike."""
+    if whole:
+        return [str(int(b)) for b in bounds]
+    distinct = len(set(bounds))
+    for digits in range(LABEL_DIGITS, 18):  # 17 significant digits tell any two floats apart
+        texts = [f"{b:.{digits}g}" for b in bounds]
+        if len(set(texts)) == distinct:
+            return texts
+    return [repr(b) for b in bounds]
 
 
-def _number_bin(name: str, i: int, bounds: Sequence[tuple[float, float]]) -> Bin:
-    lo, hi = bounds[i]
+def _number_bins(name: str, numbers: FloatArray) -> list[Bin]:
+    """The bins of a number field at its cut points c_1 < ... < c_k: ``at_most c_1``, then
+    ``above c_(i-1)`` and ``at_most c_i``, then ``above c_k``, so every number, seen or not,
+    is in exactly one bin. A field with a single value has one bin, ``between [v, v]``."""
     label = field_label(name)
-    if lo == hi:
-        return Bin(
-            f"eq_{_slug(_number_text(lo))}",
-            f"{label} {_number_text(lo)}",
-            "between",
-            [_yaml_number(lo), _yaml_number(hi)],
+    cuts = _number_cuts(numbers)
+    whole = _whole(numbers)
+    lo = float(numbers.min())
+    if not cuts:
+        text = _bound_texts([lo], whole)[0]
+        value = _yaml_number(lo)
+        return [Bin(f"eq_{_slug(text)}", f"{label} {text}", (("between", [value, value]),))]
+    texts = _bound_texts(cuts, whole)
+    first: Conditions = (("at_most", _yaml_number(cuts[0])),)
+    if cuts[0] == lo:  # the smallest value alone (a spike at 0 visits)
+        bins = [Bin(f"eq_{_slug(texts[0])}", f"{label} {texts[0]}", first)]
+    else:
+        bins = [Bin(f"le_{_slug(texts[0])}", f"{label} {texts[0]} or less", first)]
+    for i in range(1, len(cuts)):
+        conditions: Conditions = (
+            ("above", _yaml_number(cuts[i - 1])),
+            ("at_most", _yaml_number(cuts[i])),
         )
-    if i == 0:
-        return Bin(
-            f"le_{_slug(_number_text(hi))}",
-            f"{label} {_number_text(hi)} or less",
-            "at_most",
-            _yaml_number(hi),
-        )
-    if i == len(bounds) - 1:
-        return Bin(
-            f"ge_{_slug(_number_text(lo))}",
-            f"{label} {_number_text(lo)} or more",
-            "at_least",
-            _yaml_number(lo),
-        )
-    return Bin(
-        f"{_slug(_number_text(lo))}_to_{_slug(_number_text(hi))}",
-        f"{label} {_number_text(lo)} to {_number_text(hi)}",
-        "between",
-        [_yaml_number(lo), _yaml_number(hi)],
-    )
+        low, high = texts[i - 1], texts[i]
+        if not whole:
+            key, text = f"gt_{_slug(low)}_le_{_slug(high)}", f"over {low} up to {high}"
+        elif int(cuts[i - 1]) + 1 == int(cuts[i]):
+            key, text = f"eq_{_slug(high)}", high
+        else:
+            start = str(int(cuts[i - 1]) + 1)
+            key, text = f"{_slug(start)}_to_{_slug(high)}", f"{start} to {high}"
+        bins.append(Bin(key, f"{label} {text}", conditions))
+    last: Conditions = (("above", _yaml_number(cuts[-1])),)
+    if whole:
+        start = str(int(cuts[-1]) + 1)
+        bins.append(Bin(f"ge_{_slug(start)}", f"{label} {start} or more", last))
+    else:
+        bins.append(Bin(f"gt_{_slug(texts[-1])}", f"{label} over {texts[-1]}", last))
+    return bins
+
+
+def _bin_size(b: Bin, numbers: FloatArray) -> int:
+    """How many of ``numbers`` the bin's conditions select (as ``_holds`` does one by one)."""
+    mask = np.ones(numbers.shape, dtype=bool)
+    for op, bound in b.conditions:
+        if op == "between":
+            mask &= (numbers >= bound[0]) & (numbers <= bound[1])
+        else:
+            mask &= _COMPARE[op](numbers, bound)
+    return int(mask.sum())
 
 
 def _missing_bin(name: str) -> Bin:
-    return Bin("missing", f"{field_label(name)} missing", "present", False)
+    return Bin("missing", f"{field_label(name)} missing", (("present", False),))
 
 
 def _with_reference(
@@ -482,10 +500,9 @@ def build_feature(name: str, values: Sequence[str | float | None]) -> Feature | 
     sizes: list[int] = []
     missing_index: int | None = None
     if len(numbers) >= NUMBER_SHARE * len(present):
-        bounds = _number_bins(name, np.array(numbers, dtype=float))
         arr = np.array(numbers, dtype=float)
-        bins = [_number_bin(name, i, bounds) for i in range(len(bounds))]
-        sizes = [int(np.sum((arr >= lo) & (arr <= hi))) for lo, hi in bounds]
+        bins = _number_bins(name, arr)
+        sizes = [_bin_size(b, arr) for b in bins]
         if missing >= support:
             missing_index = len(bins)
             bins.append(_missing_bin(name))
@@ -517,7 +534,7 @@ def build_feature(name: str, values: Sequence[str | float | None]) -> Feature | 
     for key, count in frequent:
         shown = spelled[key].most_common(1)[0][0]
         index[key] = len(bins)
-        bins.append(Bin(_slug(key), f"{field_label(name)} is {shown}", "in", [key]))
+        bins.append(Bin(_slug(key), f"{field_label(name)} is {shown}", (("in", [key]),)))
         sizes.append(count)
     if missing >= support:
         missing_index = len(bins)
@@ -761,8 +778,7 @@ def fit_binned(binned: Binned, *, base: ScoringRules, options: FitOptions) -> Fi
                 band=_band(p),
                 points=p,
                 feature=feature.name,
-                operator=b.operator,
-                value=b.value,
+                conditions=b.conditions,
                 support=round(float(support_of[k]), 4),
             )
         )
@@ -860,8 +876,31 @@ def fit_binned(binned: Binned, *, base: ScoringRules, options: FitOptions) -> Fi
 
 
 def _q(value: Any) -> str:
-    """A YAML flow value: JSON strings and lists are valid YAML and quote everything."""
+    """A YAML flow value that reads back as ``value``: JSON strings (valid YAML, quoting
+    everything), numbers as YAML reads them (``_yaml_number_text``), lists of those."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return _yaml_number_text(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_q(v) for v in value) + "]"
     return json.dumps(value, ensure_ascii=True)
+
+
+def _yaml_number_text(x: float) -> str:
+    """A number as YAML (1.1, PyYAML) reads back the same float: whole numbers below 2**53
+    as integers (5, -3), others as repr with a '.' in the mantissa ("3.0e-05", "1.0e+17",
+    "1.46"): YAML 1.1 reads "3e-05" as a string."""
+    number = float(x)
+    if not math.isfinite(number):
+        raise ValueError(f"no YAML number for {x!r}")
+    if number.is_integer() and abs(number) < 2**53:
+        return str(int(number))
+    text = repr(number)
+    mantissa, e, exponent = text.partition("e")
+    if e and "." not in mantissa:
+        text = f"{mantissa}.0e{exponent}"
+    return text
 
 
 def _header(report: FitReport, options: FitOptions) -> str:
@@ -949,7 +988,7 @@ def _rules_yaml(
             f"    band: {c.band}",
             f"    points: {c.points}",
             "    conditions:",
-            f"      - field: {_q(c.feature)}",
-            f"        {c.operator}: {_q(c.value)}",
         ]
+        for op, value in c.conditions:
+            out += [f"      - field: {_q(c.feature)}", f"        {op}: {_q(value)}"]
     return "\n".join(out) + "\n"

@@ -52,7 +52,16 @@ from services.router.domain.model import ActivityPoint, LeadProfile
 
 Band = Literal["most_important", "very_important", "valid", "negative"]
 Operator = Literal[
-    "equals", "in", "contains_any", "ends_with_any", "present", "at_least", "at_most", "between"
+    "equals",
+    "in",
+    "contains_any",
+    "ends_with_any",
+    "present",
+    "at_least",
+    "at_most",
+    "above",
+    "below",
+    "between",
 ]
 Temperature = Literal["hot", "warm", "cold"]
 Stage = Literal["none", "mql", "sql"]
@@ -66,7 +75,9 @@ BAND_LIMITS: Mapping[str, tuple[int | None, int | None]] = {
     "negative": (None, -1),
 }
 OPERATORS: tuple[Operator, ...] = get_args(Operator)
-NUMERIC_OPERATORS: frozenset[str] = frozenset({"at_least", "at_most", "between"})
+NUMERIC_OPERATORS: frozenset[str] = frozenset({"at_least", "at_most", "above", "below", "between"})
+# The operators whose value is one number.
+_BOUND_OPERATORS = ("at_least", "at_most", "above", "below")
 
 # Fields a condition may test: the lead's attributes plus two derived names, and the
 # patterns below (utm.<key>, custom.<key>, <kind>_count).
@@ -200,6 +211,15 @@ def _number_text(number: float) -> str:
     return f"{number:g}" if abs(number) < 1e15 else repr(number)
 
 
+def _exact_text(number: float) -> str:
+    """A number as a breakdown shows it, never rounded: 5, 1.46, 1200000, 1.00000002
+    (so "x 1.00000003 is above 1.00000002" never reads "x 1 is above 1")."""
+    if float(number).is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    text = _number_text(number)
+    return text if float(text) == number else repr(float(number))
+
+
 @lru_cache(maxsize=1024)
 def _token_pattern(token: str) -> re.Pattern[str]:
     escaped = re.escape(token)
@@ -220,6 +240,8 @@ class Condition:
     - ``ends_with_any``: a tuple of suffixes (".edu", ".ac.uk");
     - ``present``: a bool, the field is (True) or is not (False) filled in;
     - ``at_least`` / ``at_most``: a float, the field is a number and that high / low;
+    - ``above`` / ``below``: a float, the field is a number strictly greater / less
+      (``above: 5`` and ``at_most: 5`` split the numbers with nothing left between them);
     - ``between``: a (low, high) pair of floats, inclusive.
     A missing field matches nothing but ``present: false``; a numeric operator never
     matches a value that is not a number. ``equals`` and ``in`` compare as numbers when
@@ -240,7 +262,7 @@ class Condition:
             ok = isinstance(value, bool)
         elif self.op == "equals":
             ok = isinstance(value, str)
-        elif self.op in ("at_least", "at_most"):
+        elif self.op in _BOUND_OPERATORS:
             ok = _is_number(value)
         elif self.op == "between":
             ok = (
@@ -318,20 +340,28 @@ class Condition:
     def _explain_number(self, number: float | None) -> str | None:
         if number is None:
             return None
-        shown = _shown(_shown_name(self.field), _number_text(number), quote=False)
+        shown = _shown(_shown_name(self.field), _exact_text(number), quote=False)
         if self.op == "at_least":
             assert isinstance(self.value, float | int)
             ok = number >= self.value
-            why = f"{shown} is at least {_number_text(self.value)}"
+            why = f"{shown} is at least {_exact_text(self.value)}"
         elif self.op == "at_most":
             assert isinstance(self.value, float | int)
             ok = number <= self.value
-            why = f"{shown} is at most {_number_text(self.value)}"
+            why = f"{shown} is at most {_exact_text(self.value)}"
+        elif self.op == "above":
+            assert isinstance(self.value, float | int)
+            ok = number > self.value
+            why = f"{shown} is above {_exact_text(self.value)}"
+        elif self.op == "below":
+            assert isinstance(self.value, float | int)
+            ok = number < self.value
+            why = f"{shown} is below {_exact_text(self.value)}"
         else:
             assert isinstance(self.value, tuple)
             low, high = self.value
             ok = low <= number <= high  # type: ignore[operator]
-            why = f"{shown} is between {_number_text(low)} and {_number_text(high)}"  # type: ignore[arg-type]
+            why = f"{shown} is between {_exact_text(low)} and {_exact_text(high)}"  # type: ignore[arg-type]
         return why if ok else None
 
 
@@ -611,6 +641,8 @@ class _ConditionModel(BaseModel):
     present: StrictBool | None = None
     at_least: Number | None = None
     at_most: Number | None = None
+    above: Number | None = None
+    below: Number | None = None
     between: tuple[Number, Number] | None = None
 
     @model_validator(mode="before")
@@ -656,7 +688,7 @@ class _ConditionModel(BaseModel):
             if raw is None:
                 continue
             value: Any
-            if op in ("at_least", "at_most"):
+            if op in _BOUND_OPERATORS:
                 value = float(raw)
             elif op == "between":
                 value = (float(raw[0]), float(raw[1]))

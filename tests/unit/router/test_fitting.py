@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import random
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,12 +23,16 @@ from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from services.router.domain.fitting import (
+    Bin,
     Binned,
     Feature,
     FitOptions,
     FitResult,
+    FittedCriterion,
     NotEnoughData,
     _number_bins,
+    _q,
+    _rules_yaml,
     bin_rows,
     build_feature,
     fit_binned,
@@ -34,6 +41,7 @@ from services.router.domain.fitting import (
 from services.router.domain.model import ActivityPoint, LeadProfile
 from services.router.domain.scoring import (
     BAND_LIMITS,
+    Condition,
     ScoringRules,
     field_value,
     load_scoring_rules,
@@ -198,17 +206,17 @@ def test_the_file_parses_and_its_criteria_respect_bands_ids_and_labels() -> None
 
 def test_text_values_are_case_folded_and_numbers_have_a_bin_at_zero() -> None:
     result = fitted()
-    by_field: dict[str, list[object]] = {}
+    by_field: dict[str, list[tuple[tuple[str, Any], ...]]] = {}
     for c in result.report.criteria:
-        by_field.setdefault(c.feature, []).append((c.operator, c.value))
-    sources = [v for op, v in by_field["custom.lead_source"] if op == "in"]
-    assert sources and all(v == [v[0].casefold()] for v in sources)  # type: ignore[index]
+        by_field.setdefault(c.feature, []).append(c.conditions)
+    sources = [v for ((op, v),) in by_field["custom.lead_source"] if op == "in"]
+    assert sources and all(v == [v[0].casefold()] for v in sources)
     # "Google" and "google" are one bin, the most frequent: the reference at 0 points
     lead_source = next(f for f in result.report.features if f.name == "custom.lead_source")
     assert lead_source.reason.endswith("reference (0 points): Lead source is Google")
     seconds = by_field["custom.total_time_spent_on_website"]
-    assert ("present", False) in seconds  # 5% of the rows have no value
-    assert ("at_least", 396) in seconds  # up to the largest value and beyond
+    assert (("present", False),) in seconds  # 5% of the rows have no value
+    assert (("above", 395),) in seconds  # up to the largest value and beyond
     time_spent = next(
         f for f in result.report.features if f.name == "custom.total_time_spent_on_website"
     )
@@ -275,12 +283,15 @@ def _bin_rules(
         "criteria:",
     ]
     for i, b in enumerate(feature.bins):
-        value = yaml.safe_dump(b.value, default_flow_style=True).strip().removesuffix("...").strip()
-        lines.append(
-            f"  - {{id: b{i}, band: valid, points: 1, conditions: "
-            f"[{{field: {feature_name}, {b.operator}: {value}}}]}}"
+        conditions = ", ".join(
+            f"{{field: {feature_name}, {op}: {_dumped(value)}}}" for op, value in b.conditions
         )
+        lines.append(f"  - {{id: b{i}, band: valid, points: 1, conditions: [{conditions}]}}")
     return feature, parse_scoring_rules("\n".join(lines).encode())
+
+
+def _dumped(value: object) -> str:
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
 
 
 @settings(max_examples=25, deadline=None)
@@ -290,6 +301,7 @@ def _bin_rules(
             st.none(),
             st.integers(min_value=0, max_value=50),
             st.floats(min_value=-5, max_value=1e4, allow_nan=False),
+            st.floats(min_value=1e16, max_value=1e18),
             st.sampled_from(["a", "A", "b", " c ", "10", "n/a"]),
         ),
         min_size=80,
@@ -311,18 +323,151 @@ def test_each_bin_condition_matches_exactly_the_values_of_its_bin(
         assert matched == ([] if found is None else [f"b{found}"]), (v, feature)
 
 
-@settings(max_examples=50, deadline=None)
-@given(
-    st.lists(st.integers(min_value=0, max_value=400), min_size=40, max_size=300),
-    st.sampled_from([0, 1, 2]),
+def _in_exactly_one_bin(bins: Sequence[Bin], x: float) -> bool:
+    """Whether the scoring grammar's own conditions put ``x`` in exactly one bin."""
+    lead = LeadProfile(custom={"x": x})
+    inside = [
+        b
+        for b in bins
+        if all(Condition("custom.x", op, float(v)).matches(lead) for op, v in b.conditions)  # type: ignore[arg-type]
+    ]
+    return len(inside) == 1
+
+
+spread = st.one_of(
+    st.integers(min_value=-50, max_value=400).map(float),
+    st.floats(min_value=-5, max_value=1e4, allow_nan=False),
+    st.floats(min_value=0, max_value=1e-3, allow_nan=False),
+    st.integers(min_value=-(2**10), max_value=2**10).map(lambda k: 1e17 + 16.0 * k),
 )
-def test_number_bins_leave_no_gap_at_the_datas_precision(values: list[int], decimals: int) -> None:
-    """A value between two bins' observed ends (380 between ...379 and 382...) still falls in
-    exactly one bin, so an unseen value never drops to the reference by accident."""
-    numbers = np.array([v / 10**decimals for v in values], dtype=float)
-    bounds = _number_bins("custom.x", numbers)
-    lo, hi = int(min(values)), int(max(values))
-    for k in range(lo, hi + 1):
-        x = round(k / 10**decimals, decimals)
-        inside = [b for b in bounds if b[0] <= x <= b[1]]
-        assert len(inside) == 1, (x, bounds)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(spread, min_size=40, max_size=300), st.lists(spread, max_size=20))
+def test_every_number_falls_in_exactly_one_number_bin(
+    values: list[float], others: list[float]
+) -> None:
+    """Values seen, between two seen, beyond the smallest and largest, and unseen ones (near
+    1e17 too, where neighbouring floats are 16 apart) match exactly one bin's conditions."""
+    numbers = np.array(values, dtype=float)
+    bins = _number_bins("custom.x", numbers)
+    if len(set(values)) == 1:  # one value, one bin: that value (the rest is the reference)
+        ((op, (low, high)),) = bins[0].conditions
+        assert len(bins) == 1 and op == "between" and low == high == values[0]
+        return
+    assert all(op in ("at_most", "above", "between") for b in bins for op, _ in b.conditions)
+    seen = sorted(set(values))
+    probes = [*seen, *others, -1e300, 1e300, seen[0] - 1, seen[-1] + 1, 1e17, 1e17 + 16]
+    probes += [(a + b) / 2 for a, b in itertools.pairwise(seen)]
+    probes += [math.nextafter(v, math.inf) for v in seen]
+    probes += [math.nextafter(v, -math.inf) for v in seen]
+    for x in probes:
+        assert _in_exactly_one_bin(bins, x), (x, bins)
+
+
+def test_the_top_bin_is_open_above_when_the_top_quantile_holds_one_value() -> None:
+    # 4 visits is the largest value and a fifth of the rows: 5, 7 and 12 score as 4 does
+    values: list[str | int | float | None] = [0] * 30 + [1, 2, 3] * 10 + [4] * 40
+    feature, rules = _bin_rules("custom.x", values)
+    assert not isinstance(feature, str)
+    assert feature.bins[-1].conditions == (("above", 3),)
+    assert feature.bins[-1].label == "X 4 or more"
+    assert feature.bins[0].conditions == (("at_most", 0),)
+    assert feature.bins[0].label == "X 0"
+    top = feature.bin_of(4.0)
+    for v in (5, 7, 12, 1e17):
+        assert feature.bin_of(float(v)) == top
+        matched = [
+            i.criterion for i in score(LeadProfile(custom={"x": v}), (), rules, AT).breakdown
+        ]
+        assert matched == [f"b{top}"]
+
+
+def test_whole_number_bins_read_as_ranges_and_others_as_over_up_to() -> None:
+    visits = _number_bins("page_visit_count", np.array([0] * 20 + list(range(1, 41)), dtype=float))
+    labels = [b.label for b in visits]
+    assert labels[0] == "Page visits 0"
+    assert all(re.fullmatch(r"Page visits \d+ to \d+", label) for label in labels[1:-1])
+    assert re.fullmatch(r"Page visits \d+ or more", labels[-1])
+    middle = visits[1]
+    low, high = (int(v) for _, v in middle.conditions)
+    assert middle.conditions == (("above", low), ("at_most", high))
+    assert middle.label == f"Page visits {low + 1} to {high}"
+    assert visits[2].conditions[0] == ("above", high)  # the next bin starts right above
+    times = [0.01, 0.5, 1.2, 1.46, 1.47, 2.0, 2.91, 3.3, 4.2, 5.0] * 5
+    time_bins = _number_bins("custom.time_on_site", np.array(times))
+    by_conditions = {b.conditions: b.label for b in time_bins}
+    assert by_conditions[(("above", 1.46), ("at_most", 2))] == "Time on site over 1.46 up to 2"
+    assert by_conditions[(("above", 3.3),)] == "Time on site over 3.3"
+    assert time_bins[0].label == "Time on site 0.01"  # the smallest value alone (10% of rows)
+
+
+def test_labels_show_enough_digits_to_tell_bounds_apart() -> None:
+    ratios = np.array([k * 1e-5 for k in range(1, 101)] * 2)
+    labels = [b.label for b in _number_bins("custom.ratio", ratios)]
+    assert labels[0] == "Ratio 0.0002 or less"
+    assert len(set(labels)) == len(labels)
+    assert not any(re.search(r"\b0 up to 0\b", label) for label in labels)
+    close = np.array([1 + k * 1e-9 for k in range(100)])
+    texts = [b.label for b in _number_bins("custom.x", close)]
+    assert texts[:2] == ["X 1.00000002 or less", "X over 1.00000002 up to 1.00000004"]
+    assert texts[-1] == "X over 1.00000008"
+    huge = np.array([2.0**60 + 256 * k for k in range(100)])
+    assert len({b.label for b in _number_bins("custom.x", huge)}) == 5
+
+
+@pytest.mark.parametrize("value", [3e-05, 1e-300, 1e17, 2.0**60, -2.5, -3.0, 5.0, 1.46, 0.1 + 0.2])
+def test_written_numbers_read_back_as_the_same_float(value: float) -> None:
+    criterion = FittedCriterion(
+        id="fit_custom_x_b",
+        label="X",
+        band="valid",
+        points=2,
+        feature="custom.x",
+        conditions=(("above", value), ("at_most", abs(value) * 2 + 1)),
+        support=0.5,
+    )
+    feature = Feature("custom.x", "number", (), 0, "X 0")
+    text = _rules_yaml([criterion], [feature], base_rules(), True, (1, 2, 1, 2), OPTIONS)
+    rules = parse_scoring_rules(text.encode(), "written")
+    (read,) = rules.criteria
+    assert [(c.op, c.value) for c in read.conditions] == [
+        ("above", value),
+        ("at_most", abs(value) * 2 + 1),
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_any_finite_number_is_written_as_yaml_reads_it_back(value: float) -> None:
+    assert yaml.safe_load(_q(value)) == value
+    assert isinstance(yaml.safe_load(_q(value)), int | float)
+
+
+def test_a_fit_on_tiny_and_huge_numbers_writes_a_file_that_loads() -> None:
+    scaled = []
+    for r in rows()[:1200]:
+        seconds = float(r.lead.custom.get("total_time_spent_on_website", 0))
+        custom = {**r.lead.custom, "ratio": seconds * 3e-07, "revenue": 1e17 + 2.0**12 * seconds}
+        scaled.append(dataclasses.replace(r, lead=dataclasses.replace(r.lead, custom=custom)))
+    result = fit_rules(scaled, base=base_rules(), options=OPTIONS)
+    written = parse_scoring_rules(result.yaml_text.encode(), "fitted")
+    assert written.criteria == result.rules.criteria
+    for c in result.report.criteria:
+        (read,) = [w for w in written.criteria if w.id == c.id]
+        assert [(x.op, x.value) for x in read.conditions] == [
+            _as_read(op, v) for op, v in c.conditions
+        ]
+    numbers = {x.field for w in written.criteria for x in w.conditions if x.op == "above"}
+    assert {"custom.ratio", "custom.revenue"} <= numbers
+
+
+def _as_read(op: str, value: Any) -> tuple[str, Any]:
+    """A bin's condition as the scoring file's parser gives it back."""
+    if op == "in":
+        return op, tuple(value)
+    if op == "between":
+        return op, (float(value[0]), float(value[1]))
+    if op == "present":
+        return op, value
+    return op, float(value)

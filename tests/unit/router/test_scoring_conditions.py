@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -167,6 +168,13 @@ def test_condition_fields(name: str, known: bool) -> None:
         ("{field: utm.referrer, equals: x}", "unknown field 'utm.referrer'"),
         ("{field: purchase_count, at_least: 1}", "unknown field 'purchase_count'"),
         ("{field: custom.x, at_least: 1, at_most: 3}", "needs exactly one operator"),
+        ("{field: custom.x, above: ten}", "above"),
+        ("{field: custom.x, above: true}", "above"),
+        ("{field: custom.x, above: [1, 2]}", "above"),
+        ("{field: custom.x, below: .nan}", "below"),
+        ("{field: custom.x, below: .inf}", "below"),
+        ('{field: custom.x, below: "3"}', "below"),
+        ("{field: custom.x, above: 1, below: 3}", "needs exactly one operator"),
     ],
 )
 def test_bad_numeric_and_field_conditions_are_refused_by_name(condition: str, message: str) -> None:
@@ -250,3 +258,84 @@ def test_an_integer_too_large_for_a_float_is_not_a_number() -> None:
     lead = LeadProfile(custom={"budget": 10**400})
     assert field_value(lead, {}, "custom.budget") is None
     assert not Condition("custom.budget", "at_least", 1.0).matches(lead)
+
+
+STRICT_RULES = b"""
+thresholds: {warm: 10, hot: 20, mql: 12, sql: 25}
+engagement: {points: {}, cap: 0, half_life_days: 30}
+inactivity: {after_days: 90, penalty: 0}
+criteria:
+  - id: more_than_four
+    label: More than four seats
+    band: valid
+    points: 3
+    conditions:
+      - field: custom.seats
+        above: 4
+  - id: five_to_twelve
+    label: Seats over 4 up to 12
+    band: valid
+    points: 2
+    conditions:
+      - field: custom.seats
+        above: 4
+      - field: custom.seats
+        at_most: 12
+  - id: under_one
+    label: Less than a full seat
+    band: negative
+    points: -1
+    conditions:
+      - field: custom.seats
+        below: 1.0e-05
+"""
+
+
+def test_above_and_below_are_strict_and_explained_in_the_breakdown() -> None:
+    rules = parse_scoring_rules(STRICT_RULES)
+    conditions = {c.id: c.conditions for c in rules.criteria}
+    assert conditions["more_than_four"] == (Condition("custom.seats", "above", 4.0),)
+    assert conditions["under_one"] == (Condition("custom.seats", "below", 1e-05),)
+
+    def matched(seats: object) -> dict[str, str]:
+        lead = LeadProfile(custom={"seats": seats})
+        return {i.criterion: i.detail for i in score(lead, (), rules, NOW).breakdown}
+
+    assert matched(4) == {}
+    assert matched("4.0") == {}
+    assert matched(5) == {
+        "more_than_four": "custom.seats 5 is above 4",
+        "five_to_twelve": "custom.seats 5 is above 4; custom.seats 5 is at most 12",
+    }
+    assert set(matched(12)) == {"more_than_four", "five_to_twelve"}
+    assert set(matched(12.5)) == {"more_than_four"}
+    assert matched(0) == {"under_one": "custom.seats 0 is below 1e-05"}
+    assert matched(1e-05) == {}
+    assert matched("lots") == {}
+    assert matched(None) == {}
+    close = Condition("custom.seats", "above", 1.00000002)
+    assert close.explain(LeadProfile(custom={"seats": 1.00000003})) == (
+        "custom.seats 1.00000003 is above 1.00000002"
+    )
+    big = Condition("custom.seats", "at_most", 1234567.0)
+    assert big.explain(LeadProfile(custom={"seats": 1234566.5})) == (
+        "custom.seats 1234566.5 is at most 1234567"
+    )
+    below = Condition("custom.seats", "below", 1.0)
+    assert not below.matches(LeadProfile(custom={"seats": True}))  # a flag is no number
+    with pytest.raises(ValueError, match="bad value True for above"):
+        Condition("custom.seats", "above", True)
+    with pytest.raises(ValueError, match="for below"):
+        Condition("custom.seats", "below", math.inf)
+
+
+@given(cut=finite, value=st.one_of(finite, st.floats(allow_nan=False, allow_infinity=False)))
+def test_a_cut_splits_the_numbers_in_two_with_nothing_between(cut: float, value: float) -> None:
+    lead = LeadProfile(custom={"x": value})
+    above = Condition("custom.x", "above", cut).matches(lead)
+    at_most = Condition("custom.x", "at_most", cut).matches(lead)
+    below = Condition("custom.x", "below", cut).matches(lead)
+    at_least = Condition("custom.x", "at_least", cut).matches(lead)
+    assert above is (value > cut) and below is (value < cut)
+    assert above != at_most  # exactly one of the two
+    assert below != at_least
