@@ -123,13 +123,18 @@ def fit_command(
         )
         source = f"{csv_file.name} (outcome column {outcome!r})"
     else:
+        as_of = AS_OF_DAYS if as_of_days is None else as_of_days
         rows = _history(
             parse_since(since),
             NEGATIVE_AFTER_DAYS if negative_after_days is None else negative_after_days,
-            AS_OF_DAYS if as_of_days is None else as_of_days,
+            as_of,
             when,
         )
-        source = "the router's history" + (f" of the last {since}" if since else "")
+        source = (
+            "the router's history"
+            + (f" of the last {since}" if since else "")
+            + f", each lead as of {as_of} days after it arrived"
+        )
     options = FitOptions(
         seed=seed,
         holdout=holdout,
