@@ -1,5 +1,6 @@
 """The router's history as scoring rows, on real Kafka and PostgreSQL: leads decided by the
-router, sales statuses reported for some, then ``history_rows`` and ``scoring evaluate``."""
+router, sales statuses reported for some, a later submission for one, then ``history_rows``
+(every lead scored as of its arrival + N days) and ``scoring evaluate`` (a page at a time)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from services.router.domain.evaluation import evaluate
+from services.router.domain.scoring import load_scoring_rules
 from services.router.runtime import RouterRuntime
+from services.router.scoring.commands import default_rules_file
 from services.router.scoring.history import history_rows
 from services.router.settings import RouterSettings
 from shared import db
@@ -107,17 +111,16 @@ def weak(email: str) -> dict[str, object]:
 
 async def test_history_rows_and_evaluate_from_history(env, router, patient_producer) -> None:
     clock, producer = router, patient_producer
-    leads = {
-        tag: await _arrive(env, producer, clock, fields(_email(tag)))
-        for tag, fields in [
-            ("won1", sales_ready),
-            ("won2", sales_ready),
-            ("qual", sales_ready),
-            ("lost", sales_ready),
-            ("cold1", weak),
-            ("cold2", weak),
-        ]
-    }
+    kinds = [
+        ("won1", sales_ready),
+        ("won2", sales_ready),
+        ("qual", sales_ready),
+        ("lost", sales_ready),
+        ("cold1", weak),
+        ("cold2", weak),
+    ]
+    emails = {tag: _email(tag) for tag, _ in kinds}
+    leads = {tag: await _arrive(env, producer, clock, fields(emails[tag])) for tag, fields in kinds}
     # won1 visited the site before it converted and clicked after: only the visit counts
     await _report(env, producer, clock, leads["won1"], "page_visit", START + HOUR)
     reports = [
@@ -134,6 +137,12 @@ async def test_history_rows_and_evaluate_from_history(env, router, patient_produ
             env, producer, clock, leads[tag], status, START + hours * HOUR, rep_id=owner, **extra
         )
     await _report(env, producer, clock, leads["won1"], "click", START + 6 * HOUR)
+    # two days on, won1 submits again (matched by its email) and fills in its company
+    clock.advance(days=2)
+    again = await _arrive(env, producer, clock, sales_ready(emails["won1"], company="Acme GmbH"))
+    assert again == leads["won1"]
+    query = "SELECT profile->>'company' FROM router.lead WHERE id = :id"
+    assert await sql(env, query, id=uuid.UUID(leads["won1"])) == [("Acme GmbH",)]
 
     engine = db.create_engine(env.database_url, pool_size=1)
     seen: list[tuple[int, int]] = []
@@ -142,14 +151,35 @@ async def test_history_rows_and_evaluate_from_history(env, router, patient_produ
             engine,
             since=None,
             negative_after_days=90,
+            as_of_days=1,
             now=START + timedelta(days=10),
             progress=lambda done, total: seen.append((done, total)),
         )
+        not_yet = await history_rows(
+            engine,
+            since=None,
+            negative_after_days=90,
+            as_of_days=14,
+            now=START + timedelta(days=10),
+        )
         late = await history_rows(
-            engine, since=None, negative_after_days=90, now=START + timedelta(days=100)
+            engine,
+            since=None,
+            negative_after_days=90,
+            as_of_days=14,
+            now=START + timedelta(days=100),
         )
         recent_only = await history_rows(
-            engine, since=timedelta(days=5), negative_after_days=90, now=START + timedelta(days=100)
+            engine,
+            since=timedelta(days=5),
+            negative_after_days=90,
+            as_of_days=14,
+            now=START + timedelta(days=100),
+        )
+        now = datetime.now(UTC)
+        from_rows = evaluate(
+            await history_rows(engine, since=None, negative_after_days=1, as_of_days=14, now=now),
+            load_scoring_rules(default_rules_file()),
         )
     finally:
         await engine.dispose()
@@ -164,16 +194,20 @@ async def test_history_rows_and_evaluate_from_history(env, router, patient_produ
     }  # the weak leads are too recent to call
     assert seen[-1] == (6, 6)
     won1 = next(row for row in early if row.id == by_tag["won1"])
-    assert won1.at == START + 2 * HOUR  # scored when it converted
+    assert won1.at == START + timedelta(days=1)  # as of a day after it arrived, not its sale
     assert [a.kind for a in won1.activities] == ["page_visit"]  # the later click does not leak
     assert won1.lead.job_title == "VP Engineering" and won1.lead.country == "DE"
+    assert won1.lead.company is None  # filled in by the submission after that moment
     lost = next(row for row in early if row.id == by_tag["lost"])
-    assert lost.at == START + 5 * HOUR
+    assert lost.at == START + timedelta(days=1)
+    assert not_yet == []  # outcomes known, but 14 days have not passed since they arrived
 
     late_outcomes = {row.id: row.outcome for row in late}
     assert late_outcomes[by_tag["cold1"]] is False and late_outcomes[by_tag["cold2"]] is False
-    cold = next(row for row in late if row.id == by_tag["cold1"])
-    assert cold.at == START + timedelta(days=90)
+    assert {row.at for row in late} == {START + timedelta(days=14)}  # whatever the outcome
+    late_won1 = next(row for row in late if row.id == by_tag["won1"])
+    assert [a.kind for a in late_won1.activities] == ["page_visit"]  # nothing after the sale
+    assert late_won1.lead.company == "Acme GmbH"  # submitted on day 2, before day 14
     assert recent_only == []  # every lead was received 100 days before
 
     # the command line, from history: now is well past START + 1 day
@@ -187,6 +221,8 @@ async def test_history_rows_and_evaluate_from_history(env, router, patient_produ
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert (data["n"], data["positives"]) == (6, 3)
+    # scored a page at a time, the same report as over the rows all at once
+    assert data == json.loads(json.dumps(from_rows.to_dict()))
     assert data["auc"] is not None and data["auc"] > 0.5  # senior leads scored higher
 
     table = await asyncio.to_thread(
@@ -213,5 +249,5 @@ async def test_history_rows_and_evaluate_from_history(env, router, patient_produ
         "SELECT source, n, positives, parameters, rules_version FROM router.scoring_evaluation",
     )
     assert (source, n, positives) == ("history", 6, 3)
-    assert parameters == {"since": None, "negative_after_days": 1}
+    assert parameters == {"since": None, "negative_after_days": 1, "as_of_days": 14}
     assert version == data["rules_version"] and f"rules version {version} stored" in stored.output

@@ -13,12 +13,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 import phonenumbers
 from phonenumbers import geocoder
 
 from services.ingest.domain.badge_scans import HEADER_ALIASES, normalize_header
+from services.router.domain.intake import profile_of
+from services.router.domain.matching import merge_fields
 from services.router.domain.model import ActivityPoint, LeadProfile
 from services.router.domain.scoring import ENGAGEMENT_COUNT_KINDS, MISSING_TEXT, as_number
 from services.router.domain.scoring_rows import ScoringRow
@@ -517,8 +519,8 @@ LEFT_OUT_STATUSES = frozenset({"merged", "erased"})
 
 @dataclass(frozen=True)
 class HistoryOutcome:
-    """A history lead's outcome and the moment it was decided: only activities before
-    ``cutoff`` count, and the lead is scored at ``cutoff``."""
+    """A history lead's outcome and the moment it was decided: no activity from ``cutoff``
+    on counts."""
 
     outcome: bool
     cutoff: datetime
@@ -562,5 +564,95 @@ def outcome_from_history(
 def activities_before(
     activities: Iterable[ActivityPoint], cutoff: datetime
 ) -> tuple[ActivityPoint, ...]:
-    """The activities that happened before the outcome, so engagement after it does not leak."""
+    """The activities that happened before ``cutoff``, so engagement after it does not leak."""
     return tuple(a for a in activities if a.at < cutoff)
+
+
+def as_of_moment(received_at: datetime, as_of_days: int, now: datetime) -> datetime | None:
+    """The moment a history lead is scored at: ``as_of_days`` after it arrived, whatever its
+    outcome; None while that moment has not come (the lead is left out)."""
+    at = received_at + timedelta(days=as_of_days)
+    return None if at > now else min(at, now)
+
+
+@dataclass(frozen=True)
+class StoredSubmission:
+    """One submission of a history lead: when it arrived and its fields as submitted (None
+    for data stored before fields were kept)."""
+
+    received_at: datetime
+    fields: Mapping[str, Any] | None
+    order: str = ""  # breaks ties of received_at, as the router does (the submission id)
+
+
+@dataclass(frozen=True)
+class HistoryLead:
+    """What the router's history holds of one lead, as scoring needs it."""
+
+    id: str
+    status: str
+    received_at: datetime
+    profile: Mapping[str, Any]  # the merged profile now (a fallback: it may know later fields)
+    source_id: str | None
+    channel: str | None
+    is_name: bool
+    submissions: Sequence[StoredSubmission] = ()
+    sales_statuses: Sequence[tuple[str, datetime]] = ()
+    stages: Sequence[tuple[str, datetime]] = ()
+    activities: Sequence[ActivityPoint] = ()
+
+
+def profile_as_of(
+    submissions: Sequence[StoredSubmission], fallback: Mapping[str, Any], as_of: datetime
+) -> Mapping[str, Any]:
+    """The lead's fields as the router had merged them at ``as_of``: its submissions received
+    by then, folded in received order with ``merge_fields`` (the first value of a field wins,
+    later ones fill blanks). ``fallback`` (the merged profile now) when a submission received
+    by then has no stored fields, or none was (the first one then: what the lead arrived with)."""
+    ordered = sorted(submissions, key=lambda s: (s.received_at, s.order))
+    taken = [s for s in ordered if s.received_at <= as_of] or ordered[:1]
+    if not taken or any(s.fields is None for s in taken):
+        return fallback
+    profile: Mapping[str, Any] = {}
+    for s in taken:
+        assert s.fields is not None
+        profile = merge_fields(profile, s.fields).merged
+    return profile
+
+
+def history_row(
+    lead: HistoryLead, *, now: datetime, negative_after_days: int, as_of_days: int
+) -> ScoringRow | None:
+    """A history lead as a scoring row, or None when its outcome is not known or its as-of
+    moment has not come.
+
+    Every lead is scored at ``received_at + as_of_days`` (see ``as_of_moment``), whatever
+    its outcome and whenever it came, so the score cannot tell the outcome by its time;
+    it counts the activities before that moment and before the outcome (nothing after a
+    sale or a disqualification), with the profile as it was then (``profile_as_of``).
+    """
+    as_of = as_of_moment(lead.received_at, as_of_days, now)
+    if as_of is None:
+        return None
+    outcome = outcome_from_history(
+        status=lead.status,
+        received_at=lead.received_at,
+        sales_statuses=lead.sales_statuses,
+        stages=lead.stages,
+        now=now,
+        negative_after_days=negative_after_days,
+    )
+    if outcome is None:
+        return None
+    fields = profile_as_of(lead.submissions, lead.profile, as_of)
+    return ScoringRow(
+        id=lead.id,
+        lead=profile_of(
+            fields, source_id=lead.source_id, channel=lead.channel, purchased_list=lead.is_name
+        ),
+        activities=activities_before(
+            sorted(lead.activities, key=lambda a: a.at), min(as_of, outcome.cutoff)
+        ),
+        at=as_of,
+        outcome=outcome.outcome,
+    )

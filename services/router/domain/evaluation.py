@@ -2,7 +2,7 @@
 
 Pure: ``evaluate`` scores each row with the router's own ``score`` at ``row.at`` and
 compares the totals with the rows' outcomes; ``evaluate_scores`` does the same for scores
-computed elsewhere.
+computed elsewhere, and ``Tally`` keeps what it needs of rows scored a page at a time.
 """
 
 from __future__ import annotations
@@ -79,6 +79,43 @@ class Evaluation:
         return dataclasses.asdict(self)
 
 
+@dataclass
+class Tally:
+    """What evaluating needs of each scored row (total, outcome, temperature, stage), kept
+    while rows are scored a page at a time, so the rows themselves need not be."""
+
+    totals: list[int] = dataclasses.field(default_factory=list)
+    outcomes: list[bool] = dataclasses.field(default_factory=list)
+    temperatures: list[str] = dataclasses.field(default_factory=list)
+    stages: list[str] = dataclasses.field(default_factory=list)
+    unknown: int = 0  # rows without an outcome, left out
+
+    def add(self, row: ScoringRow, rules: ScoringRules) -> None:
+        """Score ``row`` at ``row.at`` when its outcome is known; count it otherwise."""
+        if row.outcome is None:
+            self.unknown += 1
+            return
+        s = score(row.lead, row.activities, rules, row.at)
+        self.totals.append(s.total)
+        self.outcomes.append(row.outcome)
+        self.temperatures.append(s.temperature)
+        self.stages.append(s.stage)
+
+    @property
+    def positives(self) -> int:
+        return sum(self.outcomes)
+
+    def evaluation(self, rules_version: str | None) -> Evaluation:
+        result = evaluate_scores(
+            self.totals,
+            self.outcomes,
+            self.temperatures,
+            self.stages,
+            rules_version=rules_version,
+        )
+        return dataclasses.replace(result, unknown_outcomes=self.unknown)
+
+
 def evaluate(
     rows: Sequence[ScoringRow],
     rules: ScoringRules,
@@ -86,24 +123,12 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
 ) -> Evaluation:
     """Score every row with an outcome at ``row.at`` and evaluate the totals against outcomes."""
-    totals: list[int] = []
-    outcomes: list[bool] = []
-    temperatures: list[str] = []
-    stages: list[str] = []
-    unknown = 0
+    tally = Tally()
     for done, row in enumerate(rows, start=1):
-        if row.outcome is None:
-            unknown += 1
-        else:
-            s = score(row.lead, row.activities, rules, row.at)
-            totals.append(s.total)
-            outcomes.append(row.outcome)
-            temperatures.append(s.temperature)
-            stages.append(s.stage)
+        tally.add(row, rules)
         if progress is not None and (done % 1000 == 0 or done == len(rows)):
             progress(done, len(rows))
-    result = evaluate_scores(totals, outcomes, temperatures, stages, rules_version=rules.version)
-    return dataclasses.replace(result, unknown_outcomes=unknown)
+    return tally.evaluation(rules.version)
 
 
 def evaluate_scores(

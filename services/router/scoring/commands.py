@@ -28,7 +28,7 @@ from services.router.domain.datasets import (
     map_columns,
     read_rows,
 )
-from services.router.domain.evaluation import Evaluation, EvaluationError, evaluate
+from services.router.domain.evaluation import Evaluation, EvaluationError, Tally, evaluate
 from services.router.domain.scoring import (
     ScoringConfigError,
     ScoringRules,
@@ -251,7 +251,47 @@ def _store(result: Evaluation, source: str, parameters: dict[str, Any], at: date
     return asyncio.run(run())
 
 
-def _history(since: timedelta | None, negative_after_days: int, now: datetime) -> list[ScoringRow]:
+NEGATIVE_AFTER_DAYS = 90
+AS_OF_DAYS = 14
+
+# The history's options: None when not given, so that --csv can refuse them.
+SinceOption = Annotated[
+    str | None, typer.Option(help="history: leads received in the last 180d / 12w / 48h")
+]
+NegativeAfterOption = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help=f"history: not converted after this many days is negative [default: "
+        f"{NEGATIVE_AFTER_DAYS}]",
+    ),
+]
+AsOfOption = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        help="history: score each lead as of this many days after it arrived, whatever its "
+        f"outcome (0: at arrival); more recent leads are left out [default: {AS_OF_DAYS}]",
+    ),
+]
+
+
+def refuse_history_options_with_csv(
+    csv_file: Path | None, since: str | None, negative_after_days: int | None, as_of: int | None
+) -> None:
+    if csv_file is not None and (
+        since is not None or negative_after_days is not None or as_of is not None
+    ):
+        raise typer.BadParameter(
+            "--since, --negative-after-days and --as-of-days go with the history, not --csv",
+            param_hint="--csv",
+        )
+
+
+def _history(
+    since: timedelta | None, negative_after_days: int, as_of_days: int, now: datetime
+) -> list[ScoringRow]:
+    """Every history row in one list (for fit, which needs them all)."""
     import asyncio
 
     from services.router.scoring.history import history_rows
@@ -270,11 +310,52 @@ def _history(since: timedelta | None, negative_after_days: int, now: datetime) -
                     engine,
                     since=since,
                     negative_after_days=negative_after_days,
+                    as_of_days=as_of_days,
                     now=now,
                     progress=moved,
                 )
         finally:
             await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _history_tally(
+    since: timedelta | None,
+    negative_after_days: int,
+    as_of_days: int,
+    now: datetime,
+    rules: ScoringRules,
+) -> Tally:
+    """The history scored a page at a time: only each lead's score and outcome are kept."""
+    import asyncio
+
+    from services.router.scoring.history import history_pages
+    from shared import db
+
+    async def run() -> Tally:
+        tally = Tally()
+        engine = db.create_engine(_database_url(), pool_size=1)
+        try:
+            with _progress() as progress:
+                task = progress.add_task("reading and scoring leads", total=None)
+
+                def moved(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                async for page in history_pages(
+                    engine,
+                    since=since,
+                    negative_after_days=negative_after_days,
+                    as_of_days=as_of_days,
+                    now=now,
+                    progress=moved,
+                ):
+                    for row in page:
+                        tally.add(row, rules)
+        finally:
+            await engine.dispose()
+        return tally
 
     return asyncio.run(run())
 
@@ -303,12 +384,9 @@ def evaluate_command(
     at: Annotated[
         str | None, typer.Option(help="ISO-8601 time the CSV rows are scored at (default now)")
     ] = None,
-    since: Annotated[
-        str | None, typer.Option(help="history: leads received in the last 180d / 12w / 48h")
-    ] = None,
-    negative_after_days: Annotated[
-        int, typer.Option(min=1, help="history: not converted after this many days is negative")
-    ] = 90,
+    since: SinceOption = None,
+    negative_after_days: NegativeAfterOption = None,
+    as_of_days: AsOfOption = None,
     json_out: Annotated[
         str | None,
         typer.Option("--json", help="write the evaluation as JSON to a file, - for stdout"),
@@ -334,8 +412,10 @@ def evaluate_command(
             "with --csv",
             param_hint="--csv",
         )
+    refuse_history_options_with_csv(csv_file, since, negative_after_days, as_of_days)
     rules = _rules(rules_file)
     when = parse_at(at)
+    parameters: dict[str, Any]
     if csv_file is not None:
         assert outcome is not None
         rows = _csv_rows(
@@ -349,11 +429,7 @@ def evaluate_command(
             negative=negative or [],
         )
         where = str(csv_file)
-    else:
-        rows = _history(parse_since(since), negative_after_days, when)
-        where = "the router's history"
-    parameters: dict[str, Any] = (
-        {
+        parameters = {
             "file": csv_file.name,
             "outcome": outcome,
             "id_column": id_column,
@@ -363,26 +439,28 @@ def evaluate_command(
             "negative": list(negative or []),
             "at": when.isoformat(),
         }
-        if csv_file is not None
-        else {"since": since, "negative_after_days": negative_after_days}
-    )
-    known = [r for r in rows if r.outcome is not None]
-    if not known:
-        _nothing_to_evaluate(f"no rows with an outcome in {where}", store=store)
-    positives = sum(1 for r in known if r.outcome)
-    if positives in (0, len(known)):
-        which = "positive" if positives else "negative"
-        _nothing_to_evaluate(
-            f"all {len(known):,} rows with an outcome in {where} are {which}: "
-            "evaluating needs both outcomes",
+        _check_outcomes(
+            sum(1 for r in rows if r.outcome is not None),
+            sum(1 for r in rows if r.outcome),
+            where,
             store=store,
         )
-    with _progress() as progress:
-        task = progress.add_task("scoring", total=len(rows))
+        with _progress() as progress:
+            task = progress.add_task("scoring", total=len(rows))
+            try:
+                result = evaluate(
+                    rows, rules, progress=lambda done, total: progress.update(task, completed=done)
+                )
+            except EvaluationError as exc:
+                _fail(str(exc))
+    else:
+        days = NEGATIVE_AFTER_DAYS if negative_after_days is None else negative_after_days
+        as_of = AS_OF_DAYS if as_of_days is None else as_of_days
+        tally = _history_tally(parse_since(since), days, as_of, when, rules)
+        parameters = {"since": since, "negative_after_days": days, "as_of_days": as_of}
+        _check_outcomes(len(tally.outcomes), tally.positives, "the router's history", store=store)
         try:
-            result = evaluate(
-                rows, rules, progress=lambda done, total: progress.update(task, completed=done)
-            )
+            result = tally.evaluation(rules.version)
         except EvaluationError as exc:
             _fail(str(exc))
     if json_out == "-":
@@ -398,6 +476,18 @@ def evaluate_command(
         err.print(
             f"evaluation {evaluation_id} of rules version {result.rules_version} stored",
             highlight=False,
+        )
+
+
+def _check_outcomes(known: int, positives: int, where: str, *, store: bool) -> None:
+    if not known:
+        _nothing_to_evaluate(f"no rows with an outcome in {where}", store=store)
+    if positives in (0, known):
+        which = "positive" if positives else "negative"
+        _nothing_to_evaluate(
+            f"all {known:,} rows with an outcome in {where} are {which}: "
+            "evaluating needs both outcomes",
+            store=store,
         )
 
 

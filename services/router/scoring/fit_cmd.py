@@ -14,9 +14,14 @@ from rich.table import Table
 
 from services.router.domain.fitting import FitOptions, FitReport, NotEnoughData, fit_rules
 from services.router.scoring.commands import (
+    AS_OF_DAYS,
+    NEGATIVE_AFTER_DAYS,
+    AsOfOption,
     MissingOption,
+    NegativeAfterOption,
     NegativeOption,
     PositiveOption,
+    SinceOption,
     _csv_rows,
     _fail,
     _history,
@@ -25,6 +30,7 @@ from services.router.scoring.commands import (
     err,
     parse_at,
     parse_since,
+    refuse_history_options_with_csv,
 )
 
 Rate = Annotated[float, typer.Option(min=0.001, max=0.999)]
@@ -48,12 +54,9 @@ def fit_command(
     at: Annotated[
         str | None, typer.Option(help="ISO-8601 time the CSV rows are scored at (default now)")
     ] = None,
-    since: Annotated[
-        str | None, typer.Option(help="history: leads received in the last 180d / 12w / 48h")
-    ] = None,
-    negative_after_days: Annotated[
-        int, typer.Option(min=1, help="history: not converted after this many days is negative")
-    ] = 90,
+    since: SinceOption = None,
+    negative_after_days: NegativeAfterOption = None,
+    as_of_days: AsOfOption = None,
     base_file: Annotated[
         Path | None,
         typer.Option(
@@ -95,8 +98,7 @@ def fit_command(
             "with --csv",
             param_hint="--csv",
         )
-    if csv_file is not None and since is not None:
-        raise typer.BadParameter("--since goes with the router's history, not --csv")
+    refuse_history_options_with_csv(csv_file, since, negative_after_days, as_of_days)
     live = default_rules_file()
     if not force and out.resolve() == live.resolve():
         _fail(
@@ -121,8 +123,18 @@ def fit_command(
         )
         source = f"{csv_file.name} (outcome column {outcome!r})"
     else:
-        rows = _history(parse_since(since), negative_after_days, when)
-        source = "the router's history" + (f" of the last {since}" if since else "")
+        as_of = AS_OF_DAYS if as_of_days is None else as_of_days
+        rows = _history(
+            parse_since(since),
+            NEGATIVE_AFTER_DAYS if negative_after_days is None else negative_after_days,
+            as_of,
+            when,
+        )
+        source = (
+            "the router's history"
+            + (f" of the last {since}" if since else "")
+            + f", each lead as of {as_of} days after it arrived"
+        )
     options = FitOptions(
         seed=seed,
         holdout=holdout,

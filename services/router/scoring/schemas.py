@@ -29,7 +29,7 @@ EVALUATION_EXAMPLE: dict[str, Any] = {
     "active": True,
     "computed_at": "2026-12-02T03:00:12+00:00",
     "source": "history",
-    "parameters": {"since": "2026-09-01T00:00:00+00:00", "negative_after_days": 90},
+    "parameters": {"since": "180d", "negative_after_days": 90, "as_of_days": 14},
     "n": 1840,
     "positives": 212,
     "auc": 0.78,

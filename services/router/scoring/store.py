@@ -123,8 +123,8 @@ async def record_evaluation(
 ) -> uuid.UUID:
     """Store an evaluation report (``leadflow scoring evaluate --store``) and return its id.
 
-    ``parameters`` are what it ran with (``since``, ``negative_after_days``, the CSV's file
-    name, ...); ``report`` is the whole report, whose ``n``, ``positives`` and ``auc`` are
+    ``parameters`` are what it ran with (``since``, ``negative_after_days``, ``as_of_days``;
+    the CSV's file name, ...); ``report`` is the whole report, whose ``n``, ``positives`` and ``auc`` are
     also kept in columns. With a session the row joins its transaction (flushed, committed by
     the caller); with an engine it is committed at once. ValueError for an unknown source or
     a report without its counts (:func:`evaluation_summary`)."""

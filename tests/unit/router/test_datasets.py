@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -10,18 +11,25 @@ from hypothesis import strategies as st
 
 from services.router.domain.datasets import (
     DatasetError,
+    HistoryLead,
     ReadCounts,
+    StoredSubmission,
     Target,
     activities_before,
+    as_of_moment,
+    history_row,
     map_columns,
     normalize_country,
     outcome_from_history,
     parse_outcome,
     plain_number,
+    profile_as_of,
     read_rows,
     slug,
 )
 from services.router.domain.model import ActivityPoint
+from services.router.domain.scoring import load_scoring_rules, score
+from services.router.domain.scoring_rows import ScoringRow
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -257,7 +265,8 @@ def test_any_headers_map_or_fail_clearly(headers: list[str]) -> None:
         return
     names = [c.target.name for c in cmap.columns]
     assert len(names) == len(set(names))
-    assert {c.header for c in cmap.columns} | set(cmap.identifiers) == set(headers)
+    unnamed = {headers[n - 1] for n in cmap.unnamed}  # no header: left out
+    assert {c.header for c in cmap.columns} | set(cmap.identifiers) | unnamed == set(headers)
 
 
 def test_country_codes_and_names() -> None:
@@ -390,3 +399,112 @@ def test_columns_without_a_header_are_left_out_and_said() -> None:
         "column 3 has no header: left out",
         "column 4 has no header: left out",
     ]
+
+
+# --- the history's as-of moment ---------------------------------------------------------
+
+DAY = timedelta(days=1)
+RULES = load_scoring_rules(
+    Path(__file__).resolve().parents[3] / "deploy" / "config" / "scoring.yaml"
+)
+
+
+def history_lead(**kw: object) -> HistoryLead:
+    args: dict[str, object] = {
+        "id": "lead-1",
+        "status": "assigned",
+        "received_at": RECEIVED,
+        "profile": {"job_title": "VP Sales"},
+        "source_id": "web",
+        "channel": "web",
+        "is_name": False,
+        "activities": [ActivityPoint("page_visit", RECEIVED + d * DAY) for d in (1, 2, 3)],
+    }
+    return HistoryLead(**{**args, **kw})  # type: ignore[arg-type]
+
+
+def row_of(lead: HistoryLead, *, now: datetime = NOW, as_of_days: int = 14) -> ScoringRow | None:
+    return history_row(lead, now=now, negative_after_days=90, as_of_days=as_of_days)
+
+
+def test_same_activities_score_the_same_whatever_the_outcome() -> None:
+    converted = row_of(history_lead(sales_statuses=[("converted", RECEIVED + 4 * DAY)]))
+    never = row_of(history_lead())
+    lost_late = row_of(history_lead(sales_statuses=[("disqualified", RECEIVED + 120 * DAY)]))
+    assert converted is not None and never is not None and lost_late is not None
+    assert (converted.outcome, never.outcome, lost_late.outcome) == (True, False, False)
+    assert converted.at == never.at == lost_late.at == RECEIVED + 14 * DAY
+    scores = {score(r.lead, r.activities, RULES, r.at).total for r in (converted, never, lost_late)}
+    assert len(scores) == 1
+
+
+def test_no_activity_after_the_outcome_or_the_as_of_moment_counts() -> None:
+    acts = [ActivityPoint("click", RECEIVED + d * DAY) for d in (1, 5, 6, 13, 14, 20)]
+    won = row_of(history_lead(activities=acts, sales_statuses=[("converted", RECEIVED + 6 * DAY)]))
+    assert won is not None and won.at == RECEIVED + 14 * DAY  # scored at as-of, not at the sale
+    assert [a.at for a in won.activities] == [RECEIVED + DAY, RECEIVED + 5 * DAY]
+    never = row_of(history_lead(activities=acts))
+    assert never is not None and [a.at for a in never.activities] == [
+        RECEIVED + d * DAY for d in (1, 5, 6, 13)
+    ]
+    at_arrival = row_of(history_lead(activities=acts), as_of_days=0)
+    assert at_arrival is not None and at_arrival.at == RECEIVED and at_arrival.activities == ()
+
+
+def test_the_as_of_moment_is_capped_at_now_and_recent_leads_are_left_out() -> None:
+    assert as_of_moment(RECEIVED, 14, RECEIVED + 14 * DAY) == RECEIVED + 14 * DAY
+    assert as_of_moment(RECEIVED, 14, RECEIVED + 13 * DAY) is None
+    assert as_of_moment(RECEIVED, 0, RECEIVED) == RECEIVED
+    converted = [("converted", RECEIVED + DAY)]
+    recent = history_lead(sales_statuses=converted)
+    assert row_of(recent, now=RECEIVED + 13 * DAY) is None  # its outcome is known, not its moment
+    kept = row_of(recent, now=RECEIVED + 14 * DAY)
+    assert kept is not None and kept.at == RECEIVED + 14 * DAY
+
+
+@given(
+    st.integers(0, 400),
+    st.integers(0, 60),
+    st.lists(st.integers(0, 400), max_size=8),
+    st.sampled_from([None, "converted", "qualified", "disqualified", "recycled"]),
+    st.integers(1, 200),
+)
+def test_the_row_never_sees_past_the_outcome_or_as_of(
+    age: int, as_of_days: int, days: list[int], status: str | None, decided: int
+) -> None:
+    now = RECEIVED + age * DAY
+    statuses = [] if status is None else [(status, RECEIVED + decided * DAY)]
+    lead = history_lead(
+        activities=[ActivityPoint("click", RECEIVED + d * DAY) for d in days],
+        sales_statuses=statuses,
+    )
+    row = row_of(lead, now=now, as_of_days=as_of_days)
+    if age < as_of_days:
+        assert row is None
+        return
+    if row is None:
+        return  # the outcome is not known yet
+    assert row.at == RECEIVED + as_of_days * DAY <= now
+    end = min([row.at] + [t for _, t in statuses])
+    assert all(a.at < end for a in row.activities)
+    assert len(row.activities) == sum(1 for d in days if RECEIVED + d * DAY < end)
+
+
+def test_the_profile_is_the_one_merged_by_the_as_of_moment() -> None:
+    first = StoredSubmission(RECEIVED, {"job_title": "VP Sales", "company": ""}, order="a")
+    filled = StoredSubmission(RECEIVED + 5 * DAY, {"company": "Acme", "job_title": "CEO"}, "b")
+    later = StoredSubmission(RECEIVED + 30 * DAY, {"country": "DE"}, order="c")
+    lead = history_lead(
+        profile={"job_title": "VP Sales", "company": "Acme", "country": "DE"},
+        submissions=[later, filled, first],
+    )
+    row = row_of(lead)
+    assert row is not None
+    # the first value of a field wins, later ones fill blanks; the later country is not known yet
+    assert (row.lead.job_title, row.lead.company, row.lead.country) == ("VP Sales", "Acme", None)
+    arrival = profile_as_of([later, filled, first], {"x": 1}, RECEIVED)
+    assert arrival == {"job_title": "VP Sales", "company": ""}
+    # no fields stored (old data): the merged profile now
+    old = StoredSubmission(RECEIVED, None)
+    assert profile_as_of([old], {"company": "Acme"}, RECEIVED + DAY) == {"company": "Acme"}
+    assert profile_as_of([], {"company": "Acme"}, RECEIVED + DAY) == {"company": "Acme"}

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
-from services.router.domain.evaluation import EvaluationError, evaluate, evaluate_scores
+from services.router.domain.evaluation import EvaluationError, Tally, evaluate, evaluate_scores
 from services.router.domain.model import LeadProfile
 from services.router.domain.scoring import load_scoring_rules, score
 from services.router.domain.scoring_rows import ScoringRow
@@ -130,3 +130,25 @@ def test_a_small_run_of_top_scores_does_not_swallow_the_tied_rest() -> None:
         ["none"] * 100,
     )
     assert [(d.n, d.positives) for d in result.deciles] == [(5, 3), (95, 10)]
+
+
+def test_a_tally_of_pages_gives_the_same_evaluation_as_all_rows_at_once() -> None:
+    rules = load_scoring_rules(SHIPPED_RULES)
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    titles = ["VP Engineering", "Student", "CTO", "Intern", None]
+    rows = [
+        ScoringRow(
+            id=str(i),
+            lead=LeadProfile(job_title=titles[i % 5], company_size="1001-5000" if i % 3 else None),
+            activities=(),
+            at=at,
+            outcome=None if i % 11 == 0 else i % 5 in (0, 2) or i % 7 == 0,
+        )
+        for i in range(60)
+    ]
+    tally = Tally()
+    for start in range(0, len(rows), 7):  # pages of 7 rows
+        for row in rows[start : start + 7]:
+            tally.add(row, rules)
+    assert tally.evaluation(rules.version) == evaluate(rows, rules)
+    assert tally.unknown == 6 and len(tally.totals) == 54

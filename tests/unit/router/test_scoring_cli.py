@@ -238,6 +238,18 @@ def test_option_errors(messy: Path, rules: Path, tmp_path: Path) -> None:
     assert since.exit_code == 2 and "180d" in since.output
     outcome_alone = invoke("evaluate", "--rules", rules, "--outcome", "converted")
     assert outcome_alone.exit_code == 2 and "--csv" in outcome_alone.output
+    for history_only in (
+        ["--since", "180d"],
+        ["--negative-after-days", "30"],
+        ["--as-of-days", "0"],
+    ):
+        with_csv = invoke(
+            "evaluate", "--rules", rules, "--csv", messy, "--outcome", "Converted", *history_only
+        )
+        assert with_csv.exit_code == 2, with_csv.output
+        assert "go with the history, not --csv" in " ".join(
+            with_csv.output.replace("│", " ").split()
+        )
     bad_at = invoke("score", messy, "--rules", rules, "--at", "yesterday")
     assert bad_at.exit_code == 2 and "ISO-8601" in bad_at.output
     no_rules = invoke("score", messy, "--rules", tmp_path / "missing.yaml")

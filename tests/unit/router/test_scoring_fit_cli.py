@@ -167,3 +167,18 @@ def test_fit_on_exports_as_tools_write_them(
         revenue = [c for criterion in rules.criteria for c in criterion.conditions
                    if c.field == "custom.annual_revenue"]  # fmt: skip
         assert all(c.op in ("at_most", "above", "present") for c in revenue)
+
+
+@pytest.mark.parametrize(
+    "history_only", [["--since", "180d"], ["--negative-after-days", "30"], ["--as-of-days", "0"]]
+)
+def test_fit_refuses_history_options_with_a_csv(
+    export: Path, base: Path, tmp_path: Path, history_only: list[str]
+) -> None:
+    out = tmp_path / "fitted.yaml"
+    refused = invoke(
+        "fit", "--csv", export, "--outcome", "Won", "--base", base, "--out", out, *history_only
+    )
+    assert refused.exit_code == 2, refused.output
+    assert "go with the history, not --csv" in " ".join(refused.output.replace("│", " ").split())
+    assert not out.exists()
