@@ -68,6 +68,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.router.routing_config import load_routing_config
@@ -177,6 +178,21 @@ class Side:
     @property
     def group(self) -> str:
         return f"{self.env.prefix}router"
+
+    async def unrouted(self, submission_ids: list[str]) -> set[str]:
+        """Which of these submissions the router recorded without routing them: their lead is
+        closed to routing (an opportunity or a customer), so no decision will come."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT s.submission_id::text FROM router.lead_submission s "
+                    "JOIN router.lead l ON l.id = s.lead_id "
+                    "WHERE s.submission_id = ANY(CAST(:ids AS uuid[])) "
+                    "AND l.status IN ('opportunity', 'converted')"
+                ),
+                {"ids": submission_ids},
+            )
+            return {row[0] for row in rows}
 
     @property
     def pid(self) -> int | None:
@@ -335,11 +351,15 @@ async def burst(
             deadline,
             on_progress=lambda k: progress.update(task, completed=k),
             alive=side.alive,
+            settled=side.unrouted,
         )
         wall = time.perf_counter() - t0
     end = await end_offsets(stack.bootstrap, topic)
     timed_out = decided < n
-    reads = sorted(side.reader.seen[s] for s in subs if s in side.reader.seen)
+    unrouted = [s for s in subs if s in side.reader.unrouted]
+    reads = sorted(
+        side.reader.seen[s] for s in subs if s in side.reader.seen and s not in side.reader.unrouted
+    )
     steady = (len(reads) - 1) / (reads[-1] - reads[0]) if len(reads) > 1 else None
     run: dict[str, Any] = {
         "database": side.name,
@@ -347,6 +367,8 @@ async def burst(
         "leads": n,
         "timing": mode,
         "decided": decided,
+        # recorded without a decision: a new person matched a lead sales had closed
+        "unrouted": len(unrouted),
         "timed_out": timed_out,
         "wall_s": round(wall, 2),
         "leads_per_s": round(decided / wall, 1),
@@ -360,7 +382,10 @@ async def burst(
         # starts from rest, and note how long the whole burst took
         progress.update(task, description=f"{label}: timed out, waiting for the rest")
         more = await side.reader.wait_for(
-            subs, time.perf_counter() + params["burst_timeout"], alive=side.alive
+            subs,
+            time.perf_counter() + params["burst_timeout"],
+            alive=side.alive,
+            settled=side.unrouted,
         )
         run["finished_after_s"] = round(time.perf_counter() - t0, 1) if more >= n else None
         if more < n:

@@ -8,7 +8,7 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -138,6 +138,10 @@ async def publish_bytes(bootstrap: str, topic: str, items: list[tuple[bytes, byt
         await producer.stop()
 
 
+# Pending submissions few enough to ask the database whether the router recorded them unrouted.
+UNROUTED_CHECK_MAX = 200
+
+
 class DecisionReader:
     """Reads ``leads.assigned.v1`` from its end: per submission, when its first decision was
     read and what it was (outcome, kind, rep, lead)."""
@@ -147,6 +151,7 @@ class DecisionReader:
         self.topic = topic
         self.seen: dict[str, float] = {}
         self.decisions: dict[str, tuple[str, str, str | None, str]] = {}
+        self.unrouted: set[str] = set()  # recorded by the router without a decision
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -195,12 +200,35 @@ class DecisionReader:
         deadline: float,
         on_progress: Callable[[int], None] | None = None,
         alive: Callable[[], None] | None = None,
+        settled: Callable[[list[str]], Awaitable[set[str]]] | None = None,
     ) -> int:
-        """Until every id was read or ``deadline`` (perf_counter) passed; returns how many."""
+        """Until every id was read or ``deadline`` (perf_counter) passed; returns how many.
+
+        ``settled`` names the pending ids the router recorded without a decision (a generated
+        person who fuzzy-matches a lead sales already closed: recorded, not routed). It is
+        asked once the few ids left have not moved for 5 s; those count as done, at the time
+        they were found, and are kept in ``self.unrouted`` (no decision, so no latency)."""
         pending = [i for i in ids if i not in self.seen]
+        still_since = time.perf_counter()
         while pending and time.perf_counter() < deadline:
             await asyncio.sleep(0.2)
-            pending = [i for i in pending if i not in self.seen]
+            left = [i for i in pending if i not in self.seen]
+            if len(left) != len(pending):
+                still_since = time.perf_counter()
+            pending = left
+            if (
+                settled is not None
+                and pending
+                and len(pending) <= UNROUTED_CHECK_MAX
+                and time.perf_counter() - still_since >= 5.0
+            ):
+                found = await settled(pending)
+                now = time.perf_counter()
+                for sid in found:
+                    self.seen[sid] = now
+                    self.unrouted.add(sid)
+                pending = [i for i in pending if i not in found]
+                still_since = now
             if on_progress is not None:
                 on_progress(len(ids) - len(pending))
             if alive is not None:
