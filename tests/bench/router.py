@@ -626,6 +626,7 @@ async def fast_lane(
                         time.perf_counter() + params["bulk_wait"],
                         on_progress=lambda k: progress.update(task, completed=k),
                         alive=main.alive,
+                        settled=main.unrouted,
                     )
                     bulk["drained"] = done >= len(bulk_subs)
                     bulk["decided_after_wait"] = done
