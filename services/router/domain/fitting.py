@@ -467,6 +467,12 @@ def _bin_size(b: Bin, numbers: FloatArray) -> int:
     return int(mask.sum())
 
 
+def _one_line(text: str) -> str:
+    """Text for a YAML comment: a line break in a value (a multi-line CSV cell) would end the
+    comment and break the file."""
+    return " ".join(text.split())
+
+
 def _missing_bin(name: str) -> Bin:
     return Bin("missing", f"{field_label(name)} missing", (("present", False),))
 
@@ -948,7 +954,7 @@ def _rules_yaml(
             "engagement:",
             "  points: {}",
             "  cap: 0",
-            f"  half_life_days: {base.half_life_days:g}",
+            f"  half_life_days: {_yaml_number_text(base.half_life_days)}",
         ]
     else:
         out += [
@@ -960,7 +966,10 @@ def _rules_yaml(
             out += [f"    {_q(kind)}: {pts}" for kind, pts in base.engagement_points.items()]
         else:
             out.append("  points: {}")
-        out += [f"  cap: {base.engagement_cap}", f"  half_life_days: {base.half_life_days:g}"]
+        out += [
+            f"  cap: {base.engagement_cap}",
+            f"  half_life_days: {_yaml_number_text(base.half_life_days)}",
+        ]
     out += [
         "",
         "# --- Inactivity -------------------------------------------------------------------------",
@@ -980,7 +989,8 @@ def _rules_yaml(
         if c.feature != current:
             current = c.feature
             out.append(
-                f"  # {field_label(c.feature)} ({c.feature}): reference {by_name[c.feature].reference_label}"
+                f"  # {_one_line(field_label(c.feature))} ({c.feature}): reference "
+                f"{_one_line(by_name[c.feature].reference_label)}"
             )
         out += [
             f"  - id: {c.id}",

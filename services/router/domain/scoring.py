@@ -98,7 +98,8 @@ _DECIMAL = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
 _FORMATTED_NUMBER = re.compile(
     r"^(?P<sign>[-+]?)\s*[$€£¥]?\s*(?P<digits>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?\s*[%$€£¥]?$"
 )
-# Text that means "not filled in" (a form's or an export's placeholder): missing, not a value.
+# Text that means "not filled in" in a custom or UTM field (a form's or an export's
+# placeholder): missing, not a value.
 MISSING_TEXT = frozenset({"na", "n/a", "nan", "null", "none", "-"})
 # Personal data: a breakdown names these fields but never quotes their values.
 _REDACTED_FIELDS = frozenset({"email", "phone", "first_name", "last_name"})
@@ -143,10 +144,7 @@ def engagement_counts(activities: Sequence[ActivityPoint], now: datetime) -> dic
 
 def _value(raw: object) -> str | float | None:
     if type(raw) is str:  # the common case first: scoring runs for every decision
-        text = raw.strip()
-        if len(text) <= 4 and text.casefold() in MISSING_TEXT:
-            return None
-        return text or None
+        return raw.strip() or None
     if raw is None:
         return None
     if isinstance(raw, bool):
@@ -158,6 +156,15 @@ def _value(raw: object) -> str | float | None:
             return None
         return number if math.isfinite(number) else None
     return str(raw).strip() or None
+
+
+def _free_value(raw: object) -> str | float | None:
+    """A custom or UTM value, which nothing validated: a placeholder ("N/A", "-") is missing.
+    (Lead fields are validated at intake, and "NA" there is Namibia.)"""
+    value = _value(raw)
+    if type(value) is str and len(value) <= 4 and value.casefold() in MISSING_TEXT:
+        return None
+    return value
 
 
 def _email_domain(lead: LeadProfile, counts: Mapping[str, int]) -> str | None:
@@ -179,10 +186,10 @@ def _getter(name: str) -> Getter:
         return lambda lead, counts: float(counts.get(kind, 0))
     if name.startswith("custom."):
         key = name[7:]
-        return lambda lead, counts: _value(lead.custom.get(key))
+        return lambda lead, counts: _free_value(lead.custom.get(key))
     if name.startswith("utm."):
         key = name[4:]
-        return lambda lead, counts: _value(lead.utm.get(key))
+        return lambda lead, counts: _free_value(lead.utm.get(key))
     attr = "job_title" if name == "title" else name
     return lambda lead, counts: _value(getattr(lead, attr))
 

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.router.domain.fitting import FitOptions, FitReport, NotEnoughData, fit_rules
+from services.router.domain.scoring import ScoringConfigError
 from services.router.scoring.commands import (
     AS_OF_DAYS,
     NEGATIVE_AFTER_DAYS,
@@ -153,6 +154,8 @@ def fit_command(
             result = fit_rules(rows, base=base, options=options)
         except NotEnoughData as exc:
             _fail(f"not enough data to fit: {exc}")
+        except ScoringConfigError as exc:  # a defect in the writer: say so, write nothing
+            _fail(f"the fitted rules did not load back, so nothing was written: {exc}")
     out.write_text(result.yaml_text)
     document = json.dumps(result.report.to_dict(), indent=2) + "\n"
     if json_out == "-":

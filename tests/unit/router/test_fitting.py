@@ -471,3 +471,16 @@ def _as_read(op: str, value: Any) -> tuple[str, Any]:
     if op == "present":
         return op, value
     return op, float(value)
+
+
+def test_a_multi_line_value_stays_inside_its_yaml_comment() -> None:
+    """The reference bin's label goes in a comment: a line break in a CSV cell must not end
+    the comment and break the file."""
+    rng = random.Random(3)
+    rows = []
+    for i in range(800):
+        plan = rng.choice(["Starter\nmonthly", "Starter\nmonthly", "Pro", "Team"])
+        won = rng.random() < (0.6 if plan == "Pro" else 0.2)
+        rows.append(ScoringRow(f"r{i}", LeadProfile(custom={"plan": plan}), (), AT, won))
+    result = fit_rules(rows, base=base_rules(), options=OPTIONS)
+    assert parse_scoring_rules(result.yaml_text.encode()).criteria

@@ -247,11 +247,17 @@ def test_numbers_formatted_for_reading_compare_as_numbers() -> None:
 
 
 @pytest.mark.parametrize("placeholder", ["N/A", "na", " NULL ", "none", "-", "nan"])
-def test_placeholders_are_missing(placeholder: str) -> None:
-    lead = LeadProfile(company=placeholder, custom={"plan": placeholder})
-    assert Condition("company", "present", False).matches(lead)
+def test_placeholders_in_custom_and_utm_fields_are_missing(placeholder: str) -> None:
+    lead = LeadProfile(custom={"plan": placeholder}, utm={"source": placeholder})
     assert Condition("custom.plan", "present", False).matches(lead)
-    assert not Condition("company", "in", (placeholder.strip(),)).matches(lead)
+    assert Condition("utm.source", "present", False).matches(lead)
+    assert not Condition("custom.plan", "in", (placeholder.strip(),)).matches(lead)
+
+
+def test_lead_fields_are_validated_at_intake_and_na_is_namibia() -> None:
+    namibia = LeadProfile(country="NA")
+    assert Condition("country", "in", ("NA", "ZA")).matches(namibia)
+    assert Condition("country", "present", True).matches(namibia)
 
 
 def test_an_integer_too_large_for_a_float_is_not_a_number() -> None:
