@@ -84,11 +84,12 @@ def _fields_sql(fields: Iterable[tuple[str, bool]]) -> str:
 
 def _leads_sql(fields: Iterable[tuple[str, bool]]) -> str:
     return f"""
-SELECT l.id, l.source_id, l.channel, l.is_name, s.received_at, {_fields_sql(fields)} AS fields,
+SELECT l.id, l.source_id, l.channel, s.channel = 'purchased_list' AS is_name, s.received_at,
+       {_fields_sql(fields)} AS fields,
        a.outcome, a.rule, o.rep_id, o.team_id
 FROM router.lead l
 CROSS JOIN LATERAL (
-    SELECT received_at, fields FROM router.lead_submission s
+    SELECT received_at, fields, channel FROM router.lead_submission s
     WHERE s.lead_id = l.id ORDER BY received_at, submission_id LIMIT 1
 ) s
 LEFT JOIN LATERAL (
@@ -99,7 +100,8 @@ LEFT JOIN LATERAL (
     SELECT rep_id, team_id FROM router.assignment a
     WHERE a.lead_id = l.id AND a.outcome = 'assigned' AND a.rep_id IS NOT NULL
     ORDER BY decided_at, id LIMIT 1
-) o ON true
+) o ON a.outcome IS DISTINCT FROM 'nurture'  -- a first owner is one routing gave it at arrival
+                                            -- (or from the queue), not a later rescoring
 -- merged into another lead (its submissions moved there) or erased: no one's to route
 WHERE l.id > :after AND l.received_at >= :since AND l.status NOT IN ('merged', 'erased')
 ORDER BY l.id
