@@ -21,31 +21,15 @@ from phonenumbers import geocoder
 from services.ingest.domain.badge_scans import HEADER_ALIASES, normalize_header
 from services.router.domain.intake import profile_of
 from services.router.domain.matching import merge_fields
-from services.router.domain.model import ActivityPoint, LeadProfile
+from services.router.domain.model import TEXT_FIELDS, ActivityPoint, LeadProfile
 from services.router.domain.scoring import ENGAGEMENT_COUNT_KINDS, MISSING_TEXT, as_number
 from services.router.domain.scoring_rows import ScoringRow
 from shared.domain.contact import InvalidContact, domain_from_website, normalize_company_size
 
 TargetKind = Literal["lead", "utm", "custom", "count", "id", "outcome"]
 
-LEAD_FIELDS: tuple[str, ...] = (
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "company",
-    "company_domain",
-    "job_title",
-    "company_size",
-    "industry",
-    "country",
-    "region",
-    "city",
-    "timezone",
-    "source_id",
-    "channel",
-    "campaign",
-)
+# the lead fields a CSV column can fill: the profile's text fields and where the lead came from
+LEAD_FIELDS: tuple[str, ...] = (*TEXT_FIELDS, "source_id", "channel")
 UTM_KEYS: tuple[str, ...] = ("source", "medium", "campaign", "term", "content")
 # the cell values read as missing: blank and the placeholders scoring reads as missing too
 MISSING_VALUES = frozenset({""}) | MISSING_TEXT

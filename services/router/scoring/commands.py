@@ -109,6 +109,21 @@ def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
+# The options of a CSV with outcomes, shared by evaluate and fit.
+CsvOption = Annotated[
+    Path | None, typer.Option("--csv", help="a CSV export with outcomes, instead of history")
+]
+OutcomeOption = Annotated[
+    str | None, typer.Option("--outcome", help="the CSV's outcome column (with --csv)")
+]
+IdColumnOption = Annotated[str | None, typer.Option(help="the CSV's id column")]
+IgnoreOption = Annotated[
+    list[str] | None, typer.Option("--ignore", help="a CSV column to leave out (repeatable)")
+]
+AtOption = Annotated[
+    str | None, typer.Option(help="ISO-8601 time the CSV rows are scored at (default now)")
+]
+
 # --missing: an export's own placeholders for an empty cell, e.g. a form's "Select".
 MissingOption = Annotated[
     list[str] | None,
@@ -368,22 +383,14 @@ def evaluate_command(
             help="scoring rules (default: LEADFLOW_ROUTER_SCORING_FILE or deploy/config/scoring.yaml)",
         ),
     ] = None,
-    csv_file: Annotated[
-        Path | None, typer.Option("--csv", help="a CSV export with outcomes, instead of history")
-    ] = None,
-    outcome: Annotated[
-        str | None, typer.Option("--outcome", help="the CSV's outcome column (with --csv)")
-    ] = None,
-    id_column: Annotated[str | None, typer.Option(help="the CSV's id column")] = None,
-    ignore: Annotated[
-        list[str] | None, typer.Option("--ignore", help="a CSV column to leave out (repeatable)")
-    ] = None,
+    csv_file: CsvOption = None,
+    outcome: OutcomeOption = None,
+    id_column: IdColumnOption = None,
+    ignore: IgnoreOption = None,
     missing: MissingOption = None,
     positive: PositiveOption = None,
     negative: NegativeOption = None,
-    at: Annotated[
-        str | None, typer.Option(help="ISO-8601 time the CSV rows are scored at (default now)")
-    ] = None,
+    at: AtOption = None,
     since: SinceOption = None,
     negative_after_days: NegativeAfterOption = None,
     as_of_days: AsOfOption = None,

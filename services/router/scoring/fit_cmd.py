@@ -18,9 +18,14 @@ from services.router.scoring.commands import (
     AS_OF_DAYS,
     NEGATIVE_AFTER_DAYS,
     AsOfOption,
+    AtOption,
+    CsvOption,
+    IdColumnOption,
+    IgnoreOption,
     MissingOption,
     NegativeAfterOption,
     NegativeOption,
+    OutcomeOption,
     PositiveOption,
     SinceOption,
     _csv_rows,
@@ -39,22 +44,14 @@ Rate = Annotated[float, typer.Option(min=0.001, max=0.999)]
 
 def fit_command(
     out: Annotated[Path, typer.Option("--out", help="the scoring file to write")],
-    csv_file: Annotated[
-        Path | None, typer.Option("--csv", help="a CSV export with outcomes, instead of history")
-    ] = None,
-    outcome: Annotated[
-        str | None, typer.Option("--outcome", help="the CSV's outcome column (with --csv)")
-    ] = None,
-    id_column: Annotated[str | None, typer.Option(help="the CSV's id column")] = None,
-    ignore: Annotated[
-        list[str] | None, typer.Option("--ignore", help="a CSV column to leave out (repeatable)")
-    ] = None,
+    csv_file: CsvOption = None,
+    outcome: OutcomeOption = None,
+    id_column: IdColumnOption = None,
+    ignore: IgnoreOption = None,
     missing: MissingOption = None,
     positive: PositiveOption = None,
     negative: NegativeOption = None,
-    at: Annotated[
-        str | None, typer.Option(help="ISO-8601 time the CSV rows are scored at (default now)")
-    ] = None,
+    at: AtOption = None,
     since: SinceOption = None,
     negative_after_days: NegativeAfterOption = None,
     as_of_days: AsOfOption = None,
