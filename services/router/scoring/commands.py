@@ -10,7 +10,7 @@ import os
 import re
 import sys
 import textwrap
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn, TextIO
@@ -303,57 +303,26 @@ def refuse_history_options_with_csv(
         )
 
 
-def _history(
-    since: timedelta | None, negative_after_days: int, as_of_days: int, now: datetime
-) -> list[ScoringRow]:
-    """Every history row in one list (for fit, which needs them all)."""
-    import asyncio
-
-    from services.router.scoring.history import history_rows
-    from shared import db
-
-    async def run() -> list[ScoringRow]:
-        engine = db.create_engine(_database_url(), pool_size=1)
-        try:
-            with _progress() as progress:
-                task = progress.add_task("reading leads", total=None)
-
-                def moved(done: int, total: int) -> None:
-                    progress.update(task, completed=done, total=total)
-
-                return await history_rows(
-                    engine,
-                    since=since,
-                    negative_after_days=negative_after_days,
-                    as_of_days=as_of_days,
-                    now=now,
-                    progress=moved,
-                )
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
-def _history_tally(
+def _read_history(
     since: timedelta | None,
     negative_after_days: int,
     as_of_days: int,
     now: datetime,
-    rules: ScoringRules,
-) -> Tally:
-    """The history scored a page at a time: only each lead's score and outcome are kept."""
+    label: str,
+    take: Callable[[list[ScoringRow]], None],
+) -> None:
+    """The router's history a page at a time, each page handed to ``take``, with a
+    progress bar that follows the reading."""
     import asyncio
 
     from services.router.scoring.history import history_pages
     from shared import db
 
-    async def run() -> Tally:
-        tally = Tally()
+    async def run() -> None:
         engine = db.create_engine(_database_url(), pool_size=1)
         try:
             with _progress() as progress:
-                task = progress.add_task("reading and scoring leads", total=None)
+                task = progress.add_task(label, total=None)
 
                 def moved(done: int, total: int) -> None:
                     progress.update(task, completed=done, total=total)
@@ -366,13 +335,38 @@ def _history_tally(
                     now=now,
                     progress=moved,
                 ):
-                    for row in page:
-                        tally.add(row, rules)
+                    take(page)
         finally:
             await engine.dispose()
-        return tally
 
-    return asyncio.run(run())
+    asyncio.run(run())
+
+
+def _history(
+    since: timedelta | None, negative_after_days: int, as_of_days: int, now: datetime
+) -> list[ScoringRow]:
+    """Every history row in one list (for fit, which needs them all)."""
+    rows: list[ScoringRow] = []
+    _read_history(since, negative_after_days, as_of_days, now, "reading leads", rows.extend)
+    return rows
+
+
+def _history_tally(
+    since: timedelta | None,
+    negative_after_days: int,
+    as_of_days: int,
+    now: datetime,
+    rules: ScoringRules,
+) -> Tally:
+    """The history scored a page at a time: only each lead's score and outcome are kept."""
+    tally = Tally()
+
+    def take(page: list[ScoringRow]) -> None:
+        for row in page:
+            tally.add(row, rules)
+
+    _read_history(since, negative_after_days, as_of_days, now, "reading and scoring leads", take)
+    return tally
 
 
 def evaluate_command(
