@@ -51,8 +51,17 @@ class LeadProfile:
     purchased_list: bool = False
     campaign: str | None = None
     # utm.source, .medium, .campaign, .term, .content and the form's custom fields
-    utm: Mapping[str, str] = field(default_factory=dict, hash=False)
-    custom: Mapping[str, CustomValue] = field(default_factory=dict, hash=False)
+    utm: Mapping[str, str] = field(default_factory=dict)
+    custom: Mapping[str, CustomValue] = field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        # every field, the two maps by their items (a dict is not hashable), so profiles that
+        # differ only in a custom or utm value do not all share one hash
+        flat = tuple(getattr(self, f) for f in _FLAT_FIELDS)
+        return hash((flat, frozenset(self.utm.items()), frozenset(self.custom.items())))
+
+
+_FLAT_FIELDS = tuple(f for f in LeadProfile.__dataclass_fields__ if f not in ("utm", "custom"))
 
 
 @dataclass(frozen=True)

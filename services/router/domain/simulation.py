@@ -414,9 +414,7 @@ def simulate(
     events.extend((h.received_at, 1, i, h) for i, h in enumerate(history))
     events.sort(key=lambda e: (e[0], e[1], e[2]))
     pending: dict[uuid.UUID, Release] = {}  # released before it arrived (clock skew)
-    # keyed by the profile and its custom and utm values: LeadProfile's hash leaves those maps
-    # out, so profiles differing only there would all share one hash bucket
-    scores: dict[tuple[LeadProfile, frozenset[Any], frozenset[Any]], Score] = {}
+    scores: dict[LeadProfile, Score] = {}
     applied = 0
     total = len(events)
     step = max(total // 200, 1)
@@ -453,16 +451,15 @@ def _arrive(
     scoring: ScoringRules,
     rule_index: Mapping[str, int],
     now: datetime,
-    scores: dict[tuple[LeadProfile, frozenset[Any], frozenset[Any]], Score],
+    scores: dict[LeadProfile, Score],
 ) -> None:
     lead.arrived = True
     profile = lead.history.profile
     # without activities a score depends on the profile alone (``now`` only ages them), and
     # the replay's profiles hold only the fields routing and scoring look at: many repeat
-    key = (profile, frozenset(profile.custom.items()), frozenset(profile.utm.items()))
-    result = scores.get(key)
+    result = scores.get(profile)
     if result is None:
-        result = scores[key] = score(profile, (), scoring, now)
+        result = scores[profile] = score(profile, (), scoring, now)
     if profile.purchased_list or result.stage == "none":
         lead.outcome = NURTURE
         return

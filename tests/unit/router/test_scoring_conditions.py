@@ -345,3 +345,11 @@ def test_a_cut_splits_the_numbers_in_two_with_nothing_between(cut: float, value:
     assert above is (value > cut) and below is (value < cut)
     assert above != at_most  # exactly one of the two
     assert below != at_least
+
+
+def test_profiles_that_differ_only_in_custom_or_utm_values_hash_apart() -> None:
+    """Caches keyed by a profile (the routing replay's scores) rely on it."""
+    seats = [LeadProfile(custom={"seats": n}) for n in range(50)]
+    assert len({hash(p) for p in seats}) == 50
+    assert hash(LeadProfile(utm={"source": "a"})) != hash(LeadProfile(utm={"source": "b"}))
+    assert hash(LeadProfile(custom={"seats": 3})) == hash(LeadProfile(custom={"seats": 3}))
