@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from services.ingest.domain.badge_scans import FileInvalid, decode, detect_delimiter
 from services.router.domain.datasets import (
@@ -108,6 +109,9 @@ def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
         _fail(f"{path}: not a CSV file: {exc}")
     return headers, rows
 
+
+# PostgreSQL down, unreachable or refusing: one sentence and exit 1, not a traceback.
+DATABASE_ERRORS = (OSError, SQLAlchemyError)
 
 # The options of a CSV with outcomes, shared by evaluate and fit.
 CsvOption = Annotated[
@@ -263,7 +267,10 @@ def _store(result: Evaluation, source: str, parameters: dict[str, Any], at: date
             await engine.dispose()
         return str(evaluation_id)
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except DATABASE_ERRORS as exc:
+        _fail(f"cannot store the evaluation in the database: {type(exc).__name__}: {exc}")
 
 
 NEGATIVE_AFTER_DAYS = 90
@@ -339,7 +346,10 @@ def _read_history(
         finally:
             await engine.dispose()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except DATABASE_ERRORS as exc:
+        _fail(f"cannot read the history from the database: {type(exc).__name__}: {exc}")
 
 
 def _history(

@@ -280,3 +280,23 @@ def test_a_utf16_export_with_its_own_outcome_values(rules: Path, tmp_path: Path)
     assert (data["n"], data["positives"], data["unknown_outcomes"]) == (60, 30, 5)
     unnamed = invoke("evaluate", "--rules", rules, "--csv", path, "--outcome", "status")
     assert unnamed.exit_code == 1 and "--positive and --negative" in unnamed.output
+
+
+def test_postgres_down_is_one_sentence_and_exit_1(messy: Path, rules: Path) -> None:
+    """History read and --store with nothing listening on the database port."""
+    env = {"LEADFLOW_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:1/leadflow"}
+    runner = CliRunner()
+    history = runner.invoke(app, ["scoring", "evaluate", "--rules", str(rules)], env=env)
+    assert history.exit_code == 1
+    assert "cannot read the history from the database" in history.output
+    stored = runner.invoke(
+        app,
+        ["scoring", "evaluate", "--rules", str(rules), "--csv", str(messy),
+         "--outcome", "converted", "--store"],
+        env=env,
+    )  # fmt: skip
+    assert stored.exit_code == 1
+    assert "cannot store the evaluation in the database" in stored.output
+    fit = runner.invoke(app, ["scoring", "fit", "--out", "/nonexistent/x.yaml"], env=env)
+    assert fit.exit_code == 1
+    assert "cannot read the history from the database" in fit.output
