@@ -23,10 +23,11 @@ import pytest
 import yaml
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.router.domain.search import SUMMARY_FIELDS
+from services.router.domain.search import SUMMARY_FIELDS, LeadSearch
 from services.router.domain.segments import csv_cell
 from services.router.models import Assignment, Lead
 from services.router.repository import RouterRepository
+from services.router.search.repository import snapshot_chunks
 from shared import db
 from shared.auth import hash_token, new_token
 from shared.stack.common import free_port
@@ -424,3 +425,38 @@ async def test_the_cli_export_writes_the_same_csv_and_fails_in_a_sentence(world:
     assert done.returncode == 1 and b"422: status: status must be one of" in done.stderr
     done = await asyncio.to_thread(run_cli, "--url", "http://127.0.0.1:9", token=READER)
     assert done.returncode == 1 and b"cannot export from the router" in done.stderr
+
+
+async def test_the_export_reads_one_snapshot_whatever_changes_meanwhile(world: World):
+    w = world
+    late = {**make_leads(1)[0], "id": uuid.uuid4(), "received_at": START - timedelta(days=1)}
+    late["created_at"] = late["updated_at"] = late["stage_entered_at"] = late["received_at"]
+    oldest = min(w.leads, key=order_key_oldest)
+    seen: list[str] = []
+    try:
+        chunks = snapshot_chunks(w.engine, LeadSearch(), 1000)
+        seen += [str(r.id) for r in await anext(chunks)]
+        # after the first chunk: a lead arrives that sorts last, and the last one goes away
+        async with w.engine.begin() as conn:
+            await conn.execute(Lead.__table__.insert(), [late])
+            await conn.execute(
+                Lead.__table__.update().where(Lead.id == oldest["id"]).values(status="erased")
+            )
+        async for chunk in chunks:
+            seen += [str(r.id) for r in chunk]
+            if str(oldest["id"]) in seen:
+                row = next(r for r in chunk if r.id == oldest["id"])
+                assert row.status == oldest["status"]  # as it was when the export began
+    finally:
+        async with w.engine.begin() as conn:
+            await conn.execute(Lead.__table__.delete().where(Lead.id == late["id"]))
+            await conn.execute(
+                Lead.__table__.update()
+                .where(Lead.id == oldest["id"])
+                .values(status=oldest["status"])
+            )
+    assert seen == expected(lambda _: True, w.leads)
+
+
+def order_key_oldest(lead: dict[str, Any]) -> tuple[Any, ...]:
+    return (lead["received_at"].timestamp(), lead["id"].int)

@@ -128,15 +128,20 @@ async def search_leads(
     source: Many = None,
     channel: Many = None,
     campaign: Many = None,
-    queued: One = None,
+    queued: Annotated[str | None, Query(description="true: in the queue; false: not")] = None,
     received_from: One = None,
     received_to: One = None,
     updated_from: One = None,
     updated_to: One = None,
     q: Annotated[str | None, Query(description="prefix of name, email or company")] = None,
-    limit: Annotated[str | None, Query(description=f"1 to {LIMIT_MAX}")] = None,
+    limit: Annotated[
+        int | None,
+        Query(ge=1, le=LIMIT_MAX, description=f"leads per page (default {LIMIT_DEFAULT})"),
+    ] = None,
     cursor: Annotated[str | None, Query(description="next_cursor of the page before")] = None,
-    count: Annotated[str | None, Query(description="true: the page carries total")] = None,
+    count: Annotated[
+        str | None, Query(description="true: the page carries total, the matching leads")
+    ] = None,
 ) -> Any:
     params = request.query_params.multi_items()
     search, cursor_text = _check(parse_search, params)
