@@ -31,12 +31,15 @@ test-unit: $(STAMP) prometheus
 # `make bench` runs the ingest benchmark, then the router benchmark, then the nurture benchmark,
 # then the dedupe benchmark (in process: precision, recall and F1 of the router's same-person
 # decisions on generated people) and its hold-out set (hand-written people and variants, written
-# without reading the match rules; results of all in tests/bench/results/). BENCH_ARGS go to all
-# four: only options all accept (--repeats, --duration, --warmup, --wait-idle, --keep, --out;
-# dedupe ignores all but --repeats and --out). Options of one benchmark go in INGEST_BENCH_ARGS,
-# ROUTER_BENCH_ARGS, NURTURE_BENCH_ARGS or DEDUPE_BENCH_ARGS, e.g. --rates (ingest: hundreds of
+# without reading the match rules), then the lead search benchmark (filtered pages, funnel and
+# segments on 1,000,000 leads seeded into an embedded PostgreSQL of its own; results of all in
+# tests/bench/results/). BENCH_ARGS go to all five: only options all accept (--repeats,
+# --duration, --warmup, --wait-idle, --keep, --out; dedupe ignores all but --repeats and --out,
+# search all but --out). Options of one benchmark go in INGEST_BENCH_ARGS, ROUTER_BENCH_ARGS,
+# NURTURE_BENCH_ARGS, DEDUPE_BENCH_ARGS or SEARCH_BENCH_ARGS, e.g. --rates (ingest: hundreds of
 # req/s, default 100,300,400; its p99 targets are at 100 and 300; router: tens of leads/s; nurture:
-# steps falling due per s), --seed-leads, --leads, --seed-steps, --due, --people, --seed.
+# steps falling due per s), --seed-leads, --leads, --seed-steps, --due, --people, --seed
+# (search: --leads, --runs, --report-runs).
 bench: $(STAMP)
 	$(BIN)/leadflow stack fetch-kafka
 	$(BIN)/python -m tests.bench.run $(BENCH_ARGS) $(INGEST_BENCH_ARGS)
@@ -44,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.nurture $(BENCH_ARGS) $(NURTURE_BENCH_ARGS)
 	$(BIN)/python -m tests.bench.dedupe $(BENCH_ARGS) $(DEDUPE_BENCH_ARGS)
 	$(BIN)/python -m tests.bench.dedupe_holdout
+	$(BIN)/python -m tests.bench.search $(BENCH_ARGS) $(SEARCH_BENCH_ARGS)
 
 # promtool and prometheus from Debian's `prometheus` package (apt-get, as root), for the alert-rule
 # tests and the test that scrapes the stack; the package's daemon is kept from starting.

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.router.scoring.cli import scoring_app
+from services.router.search.cli import leads_app
 from services.router.simulation.cli import routing_app
 from shared.cli_kafka import fail_on_authentication, kafka_settings
 from shared.dlq_cli import dlq_app
@@ -57,6 +58,7 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(scoring_app, name="scoring")
 app.add_typer(routing_app, name="routing")
+app.add_typer(leads_app, name="leads")
 console = Console(stderr=True)
 
 INGEST_URL = os.environ.get("LEADFLOW_INGEST_URL", "http://127.0.0.1:8000")

@@ -12,6 +12,7 @@ from services.router.erasure.endpoints import router as erasure_router
 from services.router.reports.endpoints import router as reports_router
 from services.router.runtime import RouterRuntime
 from services.router.scoring.endpoints import router as scoring_router
+from services.router.search.endpoints import router as search_router
 from services.router.settings import RouterSettings
 from shared.consumer_app import consumer_app
 from shared.credentials import Credentials
@@ -28,6 +29,7 @@ def create_app(
     api.include_router(dedupe_router)
     api.include_router(erasure_router)
     api.include_router(reports_router)
+    api.include_router(search_router)
     api.include_router(scoring_router)
     api.include_router(audit_router)
     return consumer_app(

@@ -92,6 +92,24 @@ class Lead(Base):
             "company_name_key",
             postgresql_where=text("company_name_key IS NOT NULL"),
         ),
+        # lead search (revision 0009): page order, filters in page order, q's prefixes
+        Index("ix_router_lead_received", "received_at", "id"),
+        Index("ix_router_lead_team_status_received", "team_id", "status", "received_at", "id"),
+        Index("ix_router_lead_owner_received", "owner_rep_id", "received_at", "id"),
+        Index("ix_router_lead_source_received", "source_id", "received_at", "id"),
+        # q's prefixes, lower case. Written as PostgreSQL reflects them, so models and
+        # migrations compare equal; revision 0009 builds each with COLLATE "C" (the search's
+        # range compares code points), which reflection leaves out.
+        Index(
+            "ix_router_lead_q_full_name",
+            text(
+                "lower((COALESCE(first_name, ''::character varying)::text || ' '::text) || "
+                "COALESCE(last_name, ''::character varying)::text)"
+            ),
+        ),
+        Index("ix_router_lead_q_last_name", text("lower(last_name::text)")),
+        Index("ix_router_lead_q_email", text("lower(profile ->> 'email'::text)")),
+        Index("ix_router_lead_q_company", text("lower(profile ->> 'company'::text)")),
     )
 
 

@@ -196,14 +196,12 @@ class RouterRepository:
         )
 
     async def queued_leads(self, limit: int, offset: int = 0) -> list[uuid.UUID]:
-        """Waiting for sales, hot and SQL leads first, then oldest first."""
+        """Waiting for sales, in drain order (:func:`queue_drain_order`)."""
         rows = await self.session.scalars(
             select(Lead.id)
             .where(Lead.status == "queued")
             .offset(offset)
-            .order_by(
-                (Lead.stage == "sql").desc(), (Lead.temperature == "hot").desc(), Lead.received_at
-            )
+            .order_by(*queue_drain_order())
             .limit(limit)
         )
         return list(rows)
@@ -599,3 +597,15 @@ class BatchRepository(RouterRepository):
             ),
             list(rows),
         )
+
+
+def queue_drain_order() -> tuple[Any, ...]:
+    """The order the fallback queue drains in: SQL leads first, then hot ones, then the
+    oldest; the lead id breaks ties, so the order is total. ``GET /v1/admin/queue`` lists the
+    queue in this order too."""
+    return (
+        (Lead.stage == "sql").desc(),
+        (Lead.temperature == "hot").desc(),
+        Lead.received_at,
+        Lead.id,
+    )

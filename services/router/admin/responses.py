@@ -359,3 +359,59 @@ REPORT = errors(
         "from", "from must be an ISO 8601 date-time with an offset", "A bad or unknown parameter"
     ),
 )
+
+# --- lead search and the queue ---------------------------------------------------------------
+LEAD_SUMMARY = {
+    "id": LEAD,
+    "status": "assigned",
+    "stage": "mql",
+    "owner": "rep-ana",
+    "team": "emea-mid",
+    "queue": None,
+    "temperature": "hot",
+    "score": 72,
+    "source": "website",
+    "channel": "web",
+    "campaign": "spring-launch",
+    "received_at": "2026-11-23T08:55:00Z",
+    "updated_at": "2026-11-23T09:00:00Z",
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+    "company": "Analytical Engines",
+}
+LEAD_SEARCH = {
+    "items": [LEAD_SUMMARY],
+    "next_cursor": "eyJ2IjoxLCJyIjoiMjAyNi0xMS0yM1QwODo1NTowMCswMDowMCJ9",
+    "total": None,
+}
+LEAD_SEARCH_CSV = (
+    "id,status,stage,owner,team,queue,temperature,score,source,channel,campaign,received_at,"
+    "updated_at,name,email,company\n"
+    f"{LEAD},assigned,mql,rep-ana,emea-mid,,hot,72,website,web,spring-launch,"
+    "2026-11-23T08:55:00Z,2026-11-23T09:00:00Z,Ada Lovelace,ada@example.com,Analytical Engines\n"
+)
+QUEUE = {
+    "total": 1,
+    "items": [
+        {
+            "position": 1,
+            "lead_id": LEAD,
+            "team": None,
+            "queue": "unassigned",
+            "reason": "No rep is available in emea-mid: queued to 'unassigned'.",
+            "queued_at": "2026-11-23T08:55:01Z",
+            "temperature": "hot",
+            "stage": "sql",
+            "lifecycle_stage": "sql",
+            "score": 91,
+            "received_at": "2026-11-23T08:55:00Z",
+        }
+    ],
+    "next_offset": None,
+}
+SEARCH = errors(
+    ADMIN_UNAUTHORIZED,
+    invalid("status", "status must be one of new, assigned, queued, ..., got 'open'",
+            "A bad or unknown parameter"),
+)  # fmt: skip
+LIST_QUEUE = errors(ADMIN_UNAUTHORIZED, invalid("team", "team must not be empty"))

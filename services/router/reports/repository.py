@@ -184,7 +184,7 @@ def _summary_columns() -> list[ColumnElement[Any]]:
         Lead.id, Lead.lifecycle_stage, Lead.status, Lead.owner_rep_id, Lead.team_id,
         Lead.source_id, Lead.channel, Lead.received_at, Lead.last_activity_at,
         Lead.profile["email"].astext, Lead.first_name, Lead.last_name,
-        Lead.profile["company"].astext, Lead.profile["country"].astext, _profile_text("campaign"),
+        Lead.profile["company"].astext, Lead.profile["country"].astext, profile_text("campaign"),
     ]  # fmt: skip
 
 
@@ -192,7 +192,7 @@ def _last_seen() -> ColumnElement[Any]:
     return func.coalesce(Lead.last_activity_at, Lead.received_at)
 
 
-def _profile_text(key: str) -> ColumnElement[Any]:
+def profile_text(key: str) -> ColumnElement[Any]:
     return func.nullif(Lead.profile[key].astext, "")
 
 
@@ -204,7 +204,7 @@ def _interest(dimension: Dimension) -> ColumnElement[Any]:
     if dimension.kind == "custom":
         assert dimension.key is not None
         return _custom_text(dimension.key)
-    return _profile_text(INTEREST_PROFILE_KEYS[dimension.kind])
+    return profile_text(INTEREST_PROFILE_KEYS[dimension.kind])
 
 
 def _dimension_value(dimension: Dimension, now: datetime) -> ColumnElement[Any]:
@@ -221,7 +221,7 @@ def _dimension_value(dimension: Dimension, now: datetime) -> ColumnElement[Any]:
     return _interest(dimension)
 
 
-def _any_of(expr: ColumnElement[Any], values: Sequence[str]) -> ColumnElement[bool]:
+def any_of(expr: ColumnElement[Any], values: Sequence[str]) -> ColumnElement[bool]:
     named = [v for v in values if v != NONE_LABEL]
     clauses: list[ColumnElement[bool]] = []
     if named:
@@ -248,9 +248,9 @@ def _filter_clauses(filters: SegmentFilters, now: datetime) -> list[ColumnElemen
     if filters.stages:
         clauses.append(Lead.lifecycle_stage.in_(list(filters.stages)))
     if filters.campaigns:
-        clauses.append(_any_of(_profile_text("campaign"), filters.campaigns))
+        clauses.append(any_of(profile_text("campaign"), filters.campaigns))
     if filters.forms:
-        clauses.append(_any_of(_profile_text("form_id"), filters.forms))
+        clauses.append(any_of(profile_text("form_id"), filters.forms))
     for key, values in filters.custom:
-        clauses.append(_any_of(_custom_text(key), values))
+        clauses.append(any_of(_custom_text(key), values))
     return clauses

@@ -1,0 +1,204 @@
+"""Read-only queries of lead search and the fallback queue.
+
+Each filter is a plain column condition the indexes of revision 0009 serve: (team, status),
+owner, source and (received_at, id) in the page order, and the lower-case "C"-collated prefix
+expressions of ``q`` (a range ``[q, q + U+10FFFF)``, which a prepared statement's generic plan
+still answers from the index, unlike ``LIKE $1``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from services.router.domain.search import LeadRow, LeadSearch, SearchKey
+from services.router.models import Assignment, Lead
+from services.router.reports.repository import any_of, profile_text
+from services.router.repository import queue_drain_order
+
+# q's prefix expressions: each is indexed as it is written here (revision 0009)
+PREFIX_COLLATION = "C"
+
+
+def prefix_expressions() -> list[ColumnElement[Any]]:
+    """Full name (which covers the first name), last name, email, company: lower case."""
+    full = (
+        func.coalesce(Lead.first_name, "").op("||")(" ").op("||")(func.coalesce(Lead.last_name, ""))
+    )
+    return [
+        func.lower(full).collate(PREFIX_COLLATION),
+        func.lower(Lead.last_name).collate(PREFIX_COLLATION),
+        func.lower(Lead.profile["email"].astext).collate(PREFIX_COLLATION),
+        func.lower(Lead.profile["company"].astext).collate(PREFIX_COLLATION),
+    ]
+
+
+def _columns() -> list[ColumnElement[Any]]:
+    """In :class:`LeadRow`'s field order."""
+    return [
+        Lead.id, Lead.status, Lead.lifecycle_stage, Lead.owner_rep_id, Lead.team_id, Lead.queue,
+        Lead.temperature, Lead.score, Lead.source_id, Lead.channel, profile_text("campaign"),
+        Lead.received_at, Lead.updated_at, Lead.first_name, Lead.last_name,
+        Lead.profile["email"].astext, Lead.profile["company"].astext,
+    ]  # fmt: skip
+
+
+def search_clauses(search: LeadSearch) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    for column, values in (
+        (Lead.status, search.statuses),
+        (Lead.lifecycle_stage, search.stages),
+        (Lead.temperature, search.temperatures),
+        (Lead.source_id, search.sources),
+        (Lead.channel, search.channels),
+    ):
+        if values:
+            clauses.append(column.in_(list(values)))
+    for expr, values in (
+        (Lead.owner_rep_id, search.owners),
+        (Lead.team_id, search.teams),
+        (Lead.queue, search.queues),
+        (profile_text("campaign"), search.campaigns),
+    ):
+        if values:
+            clauses.append(any_of(expr, values))  # type: ignore[arg-type]
+    if search.queued is not None:
+        clauses.append(Lead.status == "queued" if search.queued else Lead.status != "queued")
+    ranges: tuple[tuple[Any, datetime | None, datetime | None], ...] = (
+        (Lead.received_at, search.received_from, search.received_to),
+        (Lead.updated_at, search.updated_from, search.updated_to),
+    )
+    for column, start, end in ranges:
+        if start is not None:
+            clauses.append(column >= start)
+        if end is not None:
+            clauses.append(column < end)
+    prefix = search.prefix_range()
+    if prefix is not None:
+        low, high = prefix
+        clauses.append(or_(*(and_(e >= low, e < high) for e in prefix_expressions())))
+    return clauses
+
+
+def page_query(search: LeadSearch, after: SearchKey | None, limit: int) -> Any:
+    query = (
+        select(*_columns())
+        .where(*search_clauses(search))
+        .order_by(Lead.received_at.desc(), Lead.id.desc())
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(tuple_(Lead.received_at, Lead.id) < tuple_(after.received_at, after.id))
+    return query
+
+
+async def search_page(
+    session: AsyncSession | AsyncConnection,
+    search: LeadSearch,
+    after: SearchKey | None,
+    limit: int,
+) -> list[LeadRow]:
+    """Up to ``limit`` matching leads after ``after``, newest first."""
+    rows = await session.execute(page_query(search, after, limit))
+    return [LeadRow(*row) for row in rows]
+
+
+async def search_count(session: AsyncSession | AsyncConnection, search: LeadSearch) -> int:
+    total = await session.scalar(
+        select(func.count()).select_from(Lead).where(*search_clauses(search))
+    )
+    return int(total or 0)
+
+
+async def snapshot_chunks(
+    engine: AsyncEngine, search: LeadSearch, chunk: int
+) -> AsyncIterator[list[LeadRow]]:
+    """Every matching lead, ``chunk`` at a time (keyset), all read in one REPEATABLE READ READ
+    ONLY transaction: the export is one consistent snapshot, whatever changes meanwhile."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+        after: SearchKey | None = None
+        while True:
+            rows = await search_page(conn, search, after, chunk)
+            if rows:
+                yield rows
+            if len(rows) < chunk:
+                break
+            after = rows[-1].key
+        await conn.rollback()
+
+
+# --- the fallback queue --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    position: int  # 1: drains first
+    lead_id: uuid.UUID
+    team: str | None
+    queue: str | None
+    temperature: str
+    stage: str  # the score stage (sql drains first)
+    lifecycle_stage: str
+    score: int
+    received_at: datetime
+    updated_at: datetime
+    reason: str | None = None  # the routing decision that queued it
+    queued_at: datetime | None = None
+
+
+async def queue_page(
+    session: AsyncSession, teams: Sequence[str], offset: int, limit: int
+) -> tuple[int, list[QueueEntry]]:
+    """The queued leads in the order the router drains them (``queue_drain_order``, the
+    drain's own ordering), their position counted over the whole queue; ``teams`` narrows
+    the list, not the positions. Returns the number listed by the filter, and the page."""
+    position = func.row_number().over(order_by=queue_drain_order()).label("position")
+    ranked = (
+        select(
+            position,
+            Lead.id,
+            Lead.team_id,
+            Lead.queue,
+            Lead.temperature,
+            Lead.stage,
+            Lead.lifecycle_stage,
+            Lead.score,
+            Lead.received_at,
+            Lead.updated_at,
+        )
+        .where(Lead.status == "queued")
+        .subquery()
+    )
+    where = [any_of(ranked.c.team_id, teams)] if teams else []
+    total = await session.scalar(select(func.count()).select_from(ranked).where(*where))
+    rows = list(
+        await session.execute(
+            select(ranked).where(*where).order_by(ranked.c.position).offset(offset).limit(limit)
+        )
+    )
+    entries = [QueueEntry(*row) for row in rows]
+    if not entries:
+        return int(total or 0), []
+    decisions = await session.execute(
+        select(Assignment.lead_id, Assignment.reason, Assignment.decided_at)
+        .where(
+            Assignment.lead_id.in_([e.lead_id for e in entries]),
+            Assignment.outcome == "queued",
+            Assignment.ended_at.is_(None),
+        )
+        .order_by(Assignment.decided_at)
+    )
+    why = {lead_id: (reason, at) for lead_id, reason, at in decisions}
+    return int(total or 0), [
+        dataclasses.replace(e, reason=why[e.lead_id][0], queued_at=why[e.lead_id][1])
+        if e.lead_id in why
+        else e
+        for e in entries
+    ]
