@@ -16,10 +16,10 @@ from typing import Any
 import yaml
 from pydantic_settings import BaseSettings
 
+from services.delivery.settings import DeliverySettings
 from services.ingest.settings import IngestSettings
 from services.nurture.settings import NurtureSettings
 from services.router.settings import RouterSettings
-from shared.settings import CommonSettings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -33,7 +33,7 @@ SETTINGS_BY_SERVICE: dict[str, type[BaseSettings]] = {
     "migrate": IngestSettings,
     "router": RouterSettings,
     "nurture": NurtureSettings,
-    "delivery": CommonSettings,  # DeliverySettings once services/delivery/settings.py is merged
+    "delivery": DeliverySettings,
     "scoring-evaluate": RouterSettings,  # `leadflow scoring evaluate`: the router's settings
 }
 

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from services.delivery.settings import DeliverySettings
 from services.ingest.settings import IngestSettings
 from services.nurture.settings import NurtureSettings
 from services.router.settings import RouterSettings
@@ -47,7 +48,7 @@ def find(kind: str, name: str) -> dict[str, Any]:
 
 
 def settings_classes() -> list[type[BaseSettings]]:
-    return [IngestSettings, RouterSettings, NurtureSettings]
+    return [IngestSettings, RouterSettings, NurtureSettings, DeliverySettings]
 
 
 def env_names() -> set[str]:
