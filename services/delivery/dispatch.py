@@ -182,6 +182,7 @@ async def send(
         **headers,
         "content-type": "application/json",
         "user-agent": USER_AGENT,
+        "accept-encoding": "identity",
         "host": host_header,
     }
     extensions = {"sni_hostname": sni} if parts.scheme.lower() == "https" else {}
@@ -193,7 +194,7 @@ async def send(
         response = await http.send(request, stream=True, follow_redirects=False)
         try:
             chunks, size = [], 0
-            async for chunk in response.aiter_raw():
+            async for chunk in response.aiter_bytes():  # identity: no decompression
                 chunks.append(chunk)
                 size += len(chunk)
                 if size >= read_bytes:
