@@ -320,7 +320,7 @@ async def record(ctx: DeliveryContext, item: Claimed, sent: Sent) -> AttemptDeci
                 now,
                 last_status_code=sent.response.status_code,
                 failing_since=decision.endpoint_failing_since,
-                topic=s.topic(DELIVERY_ENDPOINT_DISABLED.topic),
+                topic=DELIVERY_ENDPOINT_DISABLED.topic,  # the relay adds the prefix
             )
 
         def count() -> None:
