@@ -9,9 +9,9 @@ import asyncio
 import json
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -25,6 +25,7 @@ from services.delivery.runtime import DeliveryRuntime
 from services.delivery.settings import DeliverySettings
 from shared.events.envelope import CloudEvent, make_event
 from shared.events.registry import (
+    DELIVERY_ENDPOINT_DISABLED,
     EVENT_TYPES,
     LEAD_ASSIGNED,
     LEAD_LIFECYCLE,
@@ -33,8 +34,23 @@ from shared.events.registry import (
     EventType,
 )
 from tests.clock import ManualClock
-from tests.kafka_helpers import wait_for
+from tests.kafka_helpers import TopicReader, value, wait_for
 from tests.unit.test_event_evolution import SAMPLES
+
+
+class ReceiverWebhook(standardwebhooks.Webhook):
+    """The library's verification, its 5-minute timestamp tolerance measured on the test's
+    clock (the receiver lives in the test's time, which the retry tests move ahead)."""
+
+    def __init__(self, secret: str, now: Callable[[], datetime]) -> None:
+        super().__init__(secret)
+        self.now = now
+
+    def _Webhook__verify_timestamp(self, timestamp_header: str) -> datetime:
+        timestamp = datetime.fromtimestamp(float(timestamp_header), tz=UTC)
+        if abs(timestamp - self.now()) > timedelta(minutes=5):
+            raise standardwebhooks.WebhookVerificationError("Message timestamp out of tolerance")
+        return timestamp
 
 
 @dataclass
@@ -52,6 +68,8 @@ class Receiver:
     secrets: dict[str, str] = field(default_factory=dict)  # path -> secret
     got: list[Received] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
+    statuses: dict[str, list[int]] = field(default_factory=dict)  # path -> answers to give, in turn
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
@@ -69,13 +87,14 @@ def receiver() -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers["content-length"]))
             headers = {k.lower(): v for k, v in self.headers.items()}
             try:
-                parsed = standardwebhooks.Webhook(state.secrets[self.path]).verify(body, headers)
+                parsed = ReceiverWebhook(state.secrets[self.path], state.now).verify(body, headers)
             except Exception as exc:  # recorded, and the test fails on it
                 state.rejected.append(f"{self.path}: {exc!r}")
                 self.send_response(400)
             else:
                 state.got.append(Received(self.path, headers["webhook-id"], parsed))
-                self.send_response(204)
+                answers = state.statuses.get(self.path)
+                self.send_response(answers.pop(0) if answers else 204)
             self.end_headers()
 
         def log_message(self, *args: Any) -> None:
@@ -188,3 +207,75 @@ async def test_subscribed_events_arrive_signed_in_per_lead_sequence_and_only_onc
     assert [r.webhook_id for r in receiver.got].count(ada_assigned.id) == 1
     assert by_id.keys() | {ada_again.id} == {r.webhook_id for r in receiver.got}
     assert {r.webhook_id: r for r in receiver.got}[ada_again.id].body["leadsequence"] == 4
+
+
+async def test_a_failing_receiver_sees_the_retry_schedule_and_a_410_disables_its_endpoint(
+    env, delivery, producer, receiver, stack
+):
+    ctx, clock = delivery
+    async with ctx.sessions.begin() as session:
+        flaky = await create_endpoint(session, receiver.url("/flaky"), [LEAD_SLA.type], clock())
+        gone = await create_endpoint(session, receiver.url("/gone"), [LEAD_SLA.type], clock())
+    receiver.secrets = {"/flaky": flaky.secret, "/gone": gone.secret}
+    receiver.now = clock
+    receiver.statuses = {"/flaky": [500, 503], "/gone": [410]}
+    first, second = (
+        event_of(LEAD_SLA, uuid.uuid4(), clock()),
+        event_of(LEAD_SLA, uuid.uuid4(), clock()),
+    )
+    async with TopicReader(stack.bootstrap, env.topic(DELIVERY_ENDPOINT_DISABLED.topic)) as notices:
+        await publish(env, producer, first)
+        await wait_for(lambda: stored(ctx, [first.id]), timeout=20)
+        await deliver_until(ctx, receiver, 2)  # attempt 1 to each
+        assert sorted(r.path for r in receiver.got) == ["/flaky", "/gone"]
+
+        async def endpoint(id_):
+            async with ctx.sessions() as session:
+                return (
+                    await session.execute(
+                        text(
+                            "SELECT enabled, disabled_reason, failing_since FROM delivery.endpoint WHERE id = :id"
+                        ),
+                        {"id": id_},
+                    )
+                ).one()
+
+        assert tuple(await endpoint(gone.endpoint.id))[:2] == (False, "gone")
+        assert (await endpoint(flaky.endpoint.id)).failing_since == clock()
+        (notice,) = await notices.read(until=lambda rs: len(rs) >= 1)
+        data = value(notice)["data"]
+        assert data["endpoint_id"] == str(gone.endpoint.id) and data["reason"] == "gone"
+        assert data["last_status_code"] == 410
+
+        # the flaky one: nothing before the 5 s (+-10 %) of the schedule, then attempt 2 (503)
+        clock.advance(seconds=4.4)
+        assert await dispatch_due(ctx) == 0
+        clock.advance(seconds=1.2)
+        assert await dispatch_due(ctx) == 1
+        clock.advance(seconds=4 * 60)  # attempt 3 is due 5 min (+-10 %) later
+        assert await dispatch_due(ctx) == 0
+        clock.advance(seconds=2 * 60)
+        assert await dispatch_due(ctx) == 1  # 204 this time
+        assert receiver.rejected == []
+        flaky_ids = [r.webhook_id for r in receiver.of("/flaky")]
+        assert flaky_ids == [first.id] * 3  # the same webhook-id every time
+        assert (await endpoint(flaky.endpoint.id)).failing_since is None
+
+        # a disabled endpoint gets no new deliveries
+        await publish(env, producer, second)
+        await wait_for(lambda: stored(ctx, [second.id]), timeout=20)
+        await deliver_until(ctx, receiver, 5)
+        assert [r.path for r in receiver.got if r.webhook_id == second.id] == ["/flaky"]
+    async with ctx.sessions() as session:
+        attempts = (
+            await session.execute(
+                text(
+                    "SELECT number, status_code, outcome FROM delivery.attempt "
+                    "WHERE endpoint_id = :id AND event_id = :ev ORDER BY number"
+                ),
+                {"id": flaky.endpoint.id, "ev": first.id},
+            )
+        ).all()
+    assert [tuple(a) for a in attempts] == [
+        (1, 500, "http_error"), (2, 503, "throttled"), (3, 204, "success"),
+    ]  # fmt: skip
