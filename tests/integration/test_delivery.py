@@ -19,9 +19,10 @@ import pytest
 import standardwebhooks
 from sqlalchemy import text
 
+from services.delivery import metrics
 from services.delivery.dispatch import dispatch_due
 from services.delivery.endpoints_repo import create_endpoint
-from services.delivery.runtime import DeliveryRuntime
+from services.delivery.runtime import DeliveryRuntime, prune_events, refresh_gauges
 from services.delivery.settings import DeliverySettings
 from shared.events.envelope import CloudEvent, make_event
 from shared.events.registry import (
@@ -279,3 +280,41 @@ async def test_a_failing_receiver_sees_the_retry_schedule_and_a_410_disables_its
     assert [tuple(a) for a in attempts] == [
         (1, 500, "http_error"), (2, 503, "throttled"), (3, 204, "success"),
     ]  # fmt: skip
+
+
+async def test_stored_events_past_retention_are_pruned_unless_a_delivery_is_pending(
+    env, delivery, producer, receiver
+):
+    ctx, clock = delivery
+    async with ctx.sessions.begin() as session:
+        hook = await create_endpoint(session, receiver.url("/r"), [LEAD_SLA.type], clock())
+    receiver.secrets = {"/r": hook.secret}
+    receiver.statuses = {"/r": [500]}  # the second event stays pending (retry in 5 s)
+    done, pending = (
+        event_of(LEAD_SLA, uuid.uuid4(), clock()),
+        event_of(LEAD_SLA, uuid.uuid4(), clock()),
+    )
+    await publish(env, producer, done)
+    await wait_for(lambda: stored(ctx, [done.id]), timeout=20)
+    receiver.statuses = {}
+    await deliver_until(ctx, receiver, 1)
+    receiver.statuses = {"/r": [500]}
+    await publish(env, producer, pending)
+    await wait_for(lambda: stored(ctx, [pending.id]), timeout=20)
+    await deliver_until(ctx, receiver, 2)
+
+    async with ctx.sessions() as session:
+        shown = await refresh_gauges(session, clock(), set())
+    assert str(hook.endpoint.id) in shown
+    assert metrics.BACKLOG.labels(str(hook.endpoint.id))._value.get() == 1
+
+    async with ctx.sessions.begin() as session:
+        assert await prune_events(session, clock() - timedelta(days=1)) == 0  # all recent
+    async with ctx.sessions.begin() as session:
+        assert await prune_events(session, clock() + timedelta(days=1)) == 1
+    async with ctx.sessions() as session:
+        left = (await session.execute(text("SELECT id FROM delivery.event"))).scalars().all()
+        attempts = await session.scalar(
+            text("SELECT count(*) FROM delivery.attempt WHERE event_id = :id"), {"id": done.id}
+        )
+    assert left == [pending.id] and attempts == 0  # its deliveries and attempts went with it
