@@ -1,0 +1,413 @@
+"""Sending due deliveries: claim a batch (a short transaction, a lease per delivery), send
+them concurrently, record each result in a transaction of its own.
+
+A claimed delivery carries a lease (``delivery_lease_seconds``): a process that dies while
+sending leaves it pending with the lease running out, and it is attempted again then, with
+the same ``webhook-id`` (the event id) so the receiver can dedupe.
+
+Before each attempt the host is resolved and its addresses judged by
+``domain.safety.address_problem``; the request then goes to the address that was checked
+(the URL's host rewritten to it, the ``Host`` header and the TLS server name kept), so a
+DNS answer that changes between the check and the connect cannot redirect it."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from ipaddress import ip_address
+from typing import Any, Literal, cast
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.delivery import metrics
+from services.delivery.context import DeliveryContext
+from services.delivery.domain import signing
+from services.delivery.domain.outcome import AttemptDecision, Response, decide
+from services.delivery.domain.safety import AddressPolicy, address_problem, url_problem
+from services.delivery.domain.schedule import parse_retry_after
+from services.delivery.models import Outbox
+from shared.events.envelope import make_event
+from shared.events.models import EndpointDisabled
+from shared.events.registry import DELIVERY_ENDPOINT_DISABLED
+from shared.logging import get_logger
+from shared.metrics import on_commit
+from shared.outbox import enqueue
+
+log = get_logger(__name__)
+SOURCE = "/leadflow/delivery"
+USER_AGENT = "leadflow-delivery/1"
+DisableReason = Literal["gone", "failing", "operator"]
+
+_CLAIM = text(
+    "UPDATE delivery.delivery d SET leased_until = :lease FROM delivery.event ev, "
+    "delivery.endpoint e WHERE d.id IN ("
+    " SELECT d2.id FROM delivery.delivery d2 JOIN delivery.endpoint e2 ON e2.id = d2.endpoint_id"
+    " WHERE d2.state = 'pending' AND d2.next_attempt_at <= :now"
+    " AND (d2.leased_until IS NULL OR d2.leased_until <= :now) AND e2.enabled"
+    " ORDER BY d2.next_attempt_at LIMIT :limit FOR UPDATE OF d2 SKIP LOCKED)"
+    " AND ev.id = d.event_id AND e.id = d.endpoint_id "
+    "RETURNING d.id, d.endpoint_id, d.event_id, d.attempts, ev.type, ev.payload, e.url"
+)
+_SECRETS = text(
+    "SELECT endpoint_id, secret, expires_at FROM delivery.endpoint_secret "
+    "WHERE endpoint_id = ANY(:ids) AND (expires_at IS NULL OR expires_at > :now)"
+)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    delivery_id: int
+    endpoint_id: uuid.UUID
+    event_id: str
+    event_type: str
+    attempts: int  # made before this one
+    payload: dict[str, Any]
+    url: str
+    secrets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What one attempt got: the domain's response, and what is stored of it."""
+
+    response: Response
+    started_at: datetime
+    excerpt: str | None = None
+    error: str | None = None  # exception class and a short reason; no personal data
+
+
+async def claim(ctx: DeliveryContext) -> list[Claimed]:
+    s = ctx.settings
+    now = ctx.clock()
+    lease = now + timedelta(seconds=s.delivery_lease_seconds)
+    async with ctx.sessions.begin() as session:
+        rows = (
+            await session.execute(
+                _CLAIM, {"lease": lease, "now": now, "limit": s.delivery_batch_size}
+            )
+        ).all()
+        if not rows:
+            return []
+        ids = list({r.endpoint_id for r in rows})
+        secrets: dict[uuid.UUID, list[tuple[str, datetime | None]]] = {}
+        for r in (await session.execute(_SECRETS, {"ids": ids, "now": now})).all():
+            secrets.setdefault(r.endpoint_id, []).append((r.secret, r.expires_at))
+    return [
+        Claimed(
+            r.id,
+            r.endpoint_id,
+            r.event_id,
+            r.type,
+            r.attempts,
+            r.payload,
+            r.url,
+            tuple(signing.active_secrets(secrets.get(r.endpoint_id, []), now)),
+        )
+        for r in rows
+    ]
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to (a literal address: itself)."""
+    bare = host.removeprefix("[").removesuffix("]")
+    try:
+        return [str(ip_address(bare))]
+    except ValueError:
+        pass
+    infos = await asyncio.get_running_loop().getaddrinfo(
+        bare, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def pinned(url: str, address: str) -> tuple[str, str, str]:
+    """The URL with its host replaced by ``address``; the Host header and TLS server name."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc_host = f"[{address}]" if ":" in address else address
+    netloc = netloc_host if parts.port is None else f"{netloc_host}:{parts.port}"
+    host_header = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=netloc)), host_header, host
+
+
+def excerpt(body: bytes, limit: int) -> str:
+    return body[:limit].decode("utf-8", errors="replace")
+
+
+async def send(
+    http: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    policy: AddressPolicy,
+    timeout: float,  # noqa: ASYNC109 (asyncio.wait_for around the resolve and the request)
+    read_bytes: int,
+    excerpt_bytes: int,
+    now: datetime,
+) -> Sent:
+    """One POST of ``body`` to ``url``, after checking where it goes. Never raises for what
+    the receiver or the network does: that is the attempt's outcome."""
+    started = time.monotonic()
+
+    def elapsed() -> timedelta:
+        return timedelta(seconds=time.monotonic() - started)
+
+    if problem := url_problem(url, policy):
+        return Sent(
+            Response(None, elapsed(), "refused_address"), now, error=f"url: {problem}"[:300]
+        )
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    try:
+        addresses = await asyncio.wait_for(resolve(host, port), timeout)
+    except (OSError, TimeoutError) as exc:
+        return Sent(
+            Response(None, elapsed(), "connect_error"), now, error=f"resolve: {type(exc).__name__}"
+        )
+    if problem := address_problem(host, addresses, policy):
+        return Sent(Response(None, elapsed(), "refused_address"), now, error=problem[:300])
+    target, host_header, sni = pinned(url, addresses[0])
+    request_headers = {
+        **headers,
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "accept-encoding": "identity",
+        "host": host_header,
+    }
+    extensions = {"sni_hostname": sni} if parts.scheme.lower() == "https" else {}
+
+    async def attempt() -> tuple[int, bytes, str | None]:
+        request = http.build_request(
+            "POST", target, content=body, headers=request_headers, extensions=extensions
+        )
+        response = await http.send(request, stream=True, follow_redirects=False)
+        try:
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():  # identity: no decompression
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= read_bytes:
+                    break
+            return (
+                response.status_code,
+                b"".join(chunks)[:read_bytes],
+                response.headers.get("retry-after"),
+            )
+        finally:
+            await response.aclose()
+
+    try:
+        status, content, retry_after = await asyncio.wait_for(attempt(), timeout)
+    except TimeoutError:
+        return Sent(Response(None, elapsed(), "timeout"), now, error="timeout")
+    except httpx.TimeoutException as exc:
+        return Sent(Response(None, elapsed(), "timeout"), now, error=type(exc).__name__)
+    except (httpx.HTTPError, OSError) as exc:
+        return Sent(Response(None, elapsed(), "connect_error"), now, error=type(exc).__name__)
+    return Sent(
+        Response(status, elapsed(), retry_after=parse_retry_after(retry_after, now)),
+        now,
+        excerpt=excerpt(content, excerpt_bytes),
+    )
+
+
+async def attempt_one(ctx: DeliveryContext, item: Claimed) -> Sent:
+    s = ctx.settings
+    now = ctx.clock()
+    body = orjson.dumps(item.payload)
+    if not item.secrets:  # an endpoint always has a secret; a row without one is a bug
+        return Sent(Response(None, timedelta(0), "connect_error"), now, error="no active secret")
+    headers = signing.headers(item.secrets, item.event_id, int(now.timestamp()), body)
+    return await send(
+        ctx.http,
+        item.url,
+        body,
+        headers,
+        policy=s.address_policy(),
+        timeout=s.delivery_timeout_seconds,
+        read_bytes=s.delivery_response_read_bytes,
+        excerpt_bytes=s.delivery_response_excerpt_bytes,
+        now=now,
+    )
+
+
+async def record(ctx: DeliveryContext, item: Claimed, sent: Sent) -> AttemptDecision:
+    """The attempt, the delivery's new state and the endpoint's, in one transaction."""
+    s = ctx.settings
+    now = ctx.clock()
+    async with ctx.sessions.begin() as session:
+        endpoint = (
+            await session.execute(
+                text(
+                    "SELECT enabled, failing_since FROM delivery.endpoint WHERE id = :id FOR UPDATE"
+                ),
+                {"id": item.endpoint_id},
+            )
+        ).one()
+        decision = decide(
+            sent.response,
+            attempts_made=item.attempts + 1,
+            now=now,
+            failing_since=endpoint.failing_since,
+            disable_after=timedelta(days=s.delivery_disable_after_days),
+            timeout=timedelta(seconds=s.delivery_timeout_seconds),
+            rng=ctx.rng,
+        )
+        latency = sent.response.elapsed
+        await session.execute(
+            text(
+                "INSERT INTO delivery.attempt (delivery_id, endpoint_id, event_id, number, "
+                "started_at, latency_ms, status_code, outcome, response_excerpt, error) VALUES "
+                "(:d, :e, :ev, :n, :at, :ms, :code, :outcome, :excerpt, :error)"
+            ),
+            {
+                "d": item.delivery_id,
+                "e": item.endpoint_id,
+                "ev": item.event_id,
+                "n": item.attempts + 1,
+                "at": sent.started_at,
+                "ms": int(latency.total_seconds() * 1000),
+                "code": sent.response.status_code,
+                "outcome": decision.outcome,
+                "excerpt": sent.excerpt,
+                "error": sent.error,
+            },
+        )
+        finished = decision.delivery_state != "pending"
+        await session.execute(
+            text(
+                "UPDATE delivery.delivery SET attempts = attempts + 1, state = :state, "
+                "next_attempt_at = :due, leased_until = NULL, finished_at = :finished "
+                "WHERE id = :id AND state = 'pending'"
+            ),
+            {
+                "id": item.delivery_id,
+                "state": decision.delivery_state,
+                "due": decision.next_attempt_at,
+                "finished": now if finished else None,
+            },
+        )
+        if decision.outcome == "success":
+            await session.execute(
+                text(
+                    "UPDATE delivery.endpoint SET failing_since = NULL, last_success_at = :now "
+                    "WHERE id = :id"
+                ),
+                {"id": item.endpoint_id, "now": now},
+            )
+        else:
+            await session.execute(
+                text("UPDATE delivery.endpoint SET failing_since = :since WHERE id = :id"),
+                {"id": item.endpoint_id, "since": decision.endpoint_failing_since},
+            )
+        skipped: Sequence[str] = []
+        if decision.disable is not None and endpoint.enabled:
+            skipped = await disable_endpoint(
+                session,
+                item.endpoint_id,
+                cast(DisableReason, decision.disable),
+                now,
+                last_status_code=sent.response.status_code,
+                failing_since=decision.endpoint_failing_since,
+                topic=DELIVERY_ENDPOINT_DISABLED.topic,  # the relay adds the prefix
+            )
+
+        def count() -> None:
+            metrics.ATTEMPTS.labels(decision.outcome).inc()
+            metrics.ATTEMPT_SECONDS.labels(decision.outcome).observe(latency.total_seconds())
+            if finished:
+                metrics.DELIVERIES.labels(decision.delivery_state, item.event_type).inc()
+            for event_type in skipped:
+                metrics.DELIVERIES.labels("skipped", event_type).inc()
+
+        on_commit(session, count)
+    if decision.disable is not None:
+        ctx.relay.notify()
+        log.warning(
+            "delivery.endpoint_disabled", endpoint_id=str(item.endpoint_id), reason=decision.disable
+        )
+    return decision
+
+
+async def disable_endpoint(
+    session: AsyncSession,
+    endpoint_id: uuid.UUID,
+    reason: DisableReason,
+    now: datetime,
+    *,
+    last_status_code: int | None,
+    failing_since: datetime | None,
+    topic: str,
+) -> list[str]:
+    """Disable an endpoint, skip its pending deliveries, publish the disabling (outbox).
+    Returns the event types of the deliveries skipped."""
+    await session.execute(
+        text(
+            "UPDATE delivery.endpoint SET enabled = false, disabled_reason = :reason, "
+            "disabled_at = :now, updated_at = :now WHERE id = :id"
+        ),
+        {"id": endpoint_id, "reason": reason, "now": now},
+    )
+    skipped = (
+        (
+            await session.execute(
+                text(
+                    "UPDATE delivery.delivery d SET state = 'skipped', skipped_reason = 'endpoint disabled', "
+                    "finished_at = :now, next_attempt_at = NULL, leased_until = NULL FROM delivery.event ev "
+                    "WHERE d.endpoint_id = :id AND d.state = 'pending' AND ev.id = d.event_id "
+                    "RETURNING ev.type"
+                ),
+                {"id": endpoint_id, "now": now},
+            )
+        )
+        .scalars()
+        .all()
+    )
+    data = EndpointDisabled(
+        endpoint_id=endpoint_id,
+        reason=reason,
+        disabled_at=now,
+        last_status_code=last_status_code,
+        failing_since=failing_since,
+    )
+    event = make_event(
+        type=DELIVERY_ENDPOINT_DISABLED.type,
+        source=SOURCE,
+        subject=str(endpoint_id),
+        data=data,
+        time=now,
+    )
+    enqueue(session, Outbox, topic, str(endpoint_id), event, now)
+    on_commit(session, lambda: metrics.ENDPOINTS_DISABLED.labels(reason).inc())
+    return list(skipped)
+
+
+async def dispatch_due(ctx: DeliveryContext) -> int:
+    """Claim up to ``delivery_batch_size`` due deliveries, send them (at most
+    ``delivery_concurrency`` at a time), record each result. Returns how many were claimed."""
+    claimed = await claim(ctx)
+    if not claimed:
+        return 0
+    limit = asyncio.Semaphore(ctx.settings.delivery_concurrency)
+
+    async def one(item: Claimed) -> None:
+        async with limit:
+            sent = await attempt_one(ctx, item)
+        try:
+            await record(ctx, item, sent)
+        except Exception as exc:  # the lease runs out and it is attempted again
+            log.warning("delivery.record_failed", delivery_id=item.delivery_id, error=repr(exc))
+
+    await asyncio.gather(*(one(item) for item in claimed))
+    return len(claimed)

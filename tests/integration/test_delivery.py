@@ -1,0 +1,320 @@
+"""Delivery against real Kafka and PostgreSQL: consumed events are stored once with a
+per-lead sequence and delivered, signed, to exactly the endpoints subscribed to their type;
+a receiver started by the test verifies every request with the ``standardwebhooks``
+library; an event published again is not delivered again."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import standardwebhooks
+from sqlalchemy import text
+
+from services.delivery import metrics
+from services.delivery.dispatch import dispatch_due
+from services.delivery.endpoints_repo import create_endpoint
+from services.delivery.runtime import DeliveryRuntime, prune_events, refresh_gauges
+from services.delivery.settings import DeliverySettings
+from shared.events.envelope import CloudEvent, make_event
+from shared.events.registry import (
+    DELIVERY_ENDPOINT_DISABLED,
+    EVENT_TYPES,
+    LEAD_ASSIGNED,
+    LEAD_LIFECYCLE,
+    LEAD_SLA,
+    NURTURE_STEP,
+    EventType,
+)
+from tests.clock import ManualClock
+from tests.kafka_helpers import TopicReader, value, wait_for
+from tests.unit.test_event_evolution import SAMPLES
+
+
+class ReceiverWebhook(standardwebhooks.Webhook):
+    """The library's verification, its 5-minute timestamp tolerance measured on the test's
+    clock (the receiver lives in the test's time, which the retry tests move ahead)."""
+
+    def __init__(self, secret: str, now: Callable[[], datetime]) -> None:
+        super().__init__(secret)
+        self.now = now
+
+    def _Webhook__verify_timestamp(self, timestamp_header: str) -> datetime:
+        timestamp = datetime.fromtimestamp(float(timestamp_header), tz=UTC)
+        if abs(timestamp - self.now()) > timedelta(minutes=5):
+            raise standardwebhooks.WebhookVerificationError("Message timestamp out of tolerance")
+        return timestamp
+
+
+@dataclass
+class Received:
+    path: str
+    webhook_id: str
+    body: dict[str, Any]
+
+
+@dataclass
+class Receiver:
+    """An HTTP receiver on 127.0.0.1 verifying each request with the endpoint's secret."""
+
+    server: ThreadingHTTPServer
+    secrets: dict[str, str] = field(default_factory=dict)  # path -> secret
+    got: list[Received] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    statuses: dict[str, list[int]] = field(default_factory=dict)  # path -> answers to give, in turn
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def of(self, path: str) -> list[Received]:
+        return [r for r in self.got if r.path == path]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state: Receiver
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["content-length"]))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            try:
+                parsed = ReceiverWebhook(state.secrets[self.path], state.now).verify(body, headers)
+            except Exception as exc:  # recorded, and the test fails on it
+                state.rejected.append(f"{self.path}: {exc!r}")
+                self.send_response(400)
+            else:
+                state.got.append(Received(self.path, headers["webhook-id"], parsed))
+                answers = state.statuses.get(self.path)
+                self.send_response(answers.pop(0) if answers else 204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state = Receiver(server)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+async def delivery(env):
+    clock = ManualClock(datetime.now(UTC))  # receivers reject signatures far from their time
+    settings = DeliverySettings(
+        env="test", topic_prefix=env.prefix, database_url=env.database_url,
+        kafka_bootstrap_servers=env.stack.bootstrap, delivery_consumer_group=f"{env.prefix}delivery",
+    )  # fmt: skip
+    failures: list[BaseException] = []
+    runtime = DeliveryRuntime(settings, clock=clock, on_fatal=failures.append, dispatch=False)
+    ctx = await runtime.start()
+    yield ctx, clock
+    await runtime.stop()
+    assert not failures
+
+
+def event_of(event_type: EventType, lead_id: uuid.UUID, at: datetime) -> CloudEvent:
+    data = SAMPLES[event_type.type].model_copy(update={"lead_id": lead_id})
+    return make_event(
+        type=event_type.type, source="/leadflow/tests", subject=str(lead_id), data=data, time=at
+    )
+
+
+async def publish(env, producer, *events: CloudEvent) -> None:
+    await producer.publish_many(
+        [(env.topic(EVENT_TYPES[e.type].topic), e.subject.encode(), e, ()) for e in events]
+    )
+
+
+async def stored(ctx, ids: list[str]) -> bool:
+    async with ctx.sessions() as session:
+        n = await session.scalar(
+            text("SELECT count(*) FROM delivery.event WHERE id = ANY(:ids)"), {"ids": ids}
+        )
+    return n == len(ids)
+
+
+async def deliver_until(ctx, receiver: Receiver, count: int) -> None:
+    async def done() -> bool:
+        await dispatch_due(ctx)
+        return len(receiver.got) + len(receiver.rejected) >= count
+
+    await wait_for(done, timeout=20)
+
+
+async def test_subscribed_events_arrive_signed_in_per_lead_sequence_and_only_once(
+    env, delivery, producer, receiver
+):
+    ctx, clock = delivery
+    async with ctx.sessions.begin() as session:
+        a = await create_endpoint(
+            session, receiver.url("/a"), [LEAD_ASSIGNED.type, LEAD_SLA.type], clock()
+        )
+        b = await create_endpoint(session, receiver.url("/b"), [NURTURE_STEP.type], clock())
+    receiver.secrets = {"/a": a.secret, "/b": b.secret}
+
+    ada, bob = uuid.uuid4(), uuid.uuid4()
+    ada_assigned = event_of(LEAD_ASSIGNED, ada, clock())
+    ada_sla = event_of(LEAD_SLA, ada, clock())
+    ada_step = event_of(NURTURE_STEP, ada, clock())
+    bob_assigned = event_of(LEAD_ASSIGNED, bob, clock())
+    bob_lifecycle = event_of(LEAD_LIFECYCLE, bob, clock())  # nobody subscribes to it
+    # one at a time: each lead's sequence follows the order they were published in
+    for e in (ada_assigned, ada_sla, ada_step, bob_assigned, bob_lifecycle):
+        await publish(env, producer, e)
+        await wait_for(lambda e=e: stored(ctx, [e.id]), timeout=20)
+
+    await deliver_until(ctx, receiver, 4)
+    assert receiver.rejected == []
+    by_id = {r.webhook_id: r for r in receiver.got}
+    assert sorted(r.webhook_id for r in receiver.of("/a")) == sorted(
+        [ada_assigned.id, ada_sla.id, bob_assigned.id]
+    )
+    assert [r.webhook_id for r in receiver.of("/b")] == [ada_step.id]
+    for event, sequence in ((ada_assigned, 1), (ada_sla, 2), (ada_step, 3), (bob_assigned, 1)):
+        body = by_id[event.id].body
+        assert body["leadsequence"] == sequence
+        assert body["id"] == event.id and body["type"] == event.type
+        assert body["data"] == json.loads(event.model_dump_json())["data"]
+    async with ctx.sessions() as session:
+        lifecycle_sequence = await session.scalar(
+            text("SELECT sequence FROM delivery.event WHERE id = :id"), {"id": bob_lifecycle.id}
+        )
+        states = (
+            await session.execute(text("SELECT state, attempts FROM delivery.delivery ORDER BY id"))
+        ).all()
+    assert lifecycle_sequence == 2
+    assert [tuple(s) for s in states] == [("delivered", 1)] * 4
+
+    # the same event again (a producer's retry, a replayed partition): not delivered twice
+    ada_again = event_of(LEAD_ASSIGNED, ada, clock())
+    await publish(env, producer, ada_assigned, ada_again)
+    await wait_for(lambda: stored(ctx, [ada_again.id]), timeout=20)
+    await deliver_until(ctx, receiver, 5)
+    await asyncio.sleep(0.2)
+    assert await dispatch_due(ctx) == 0
+    assert [r.webhook_id for r in receiver.got].count(ada_assigned.id) == 1
+    assert by_id.keys() | {ada_again.id} == {r.webhook_id for r in receiver.got}
+    assert {r.webhook_id: r for r in receiver.got}[ada_again.id].body["leadsequence"] == 4
+
+
+async def test_a_failing_receiver_sees_the_retry_schedule_and_a_410_disables_its_endpoint(
+    env, delivery, producer, receiver, stack
+):
+    ctx, clock = delivery
+    async with ctx.sessions.begin() as session:
+        flaky = await create_endpoint(session, receiver.url("/flaky"), [LEAD_SLA.type], clock())
+        gone = await create_endpoint(session, receiver.url("/gone"), [LEAD_SLA.type], clock())
+    receiver.secrets = {"/flaky": flaky.secret, "/gone": gone.secret}
+    receiver.now = clock
+    receiver.statuses = {"/flaky": [500, 503], "/gone": [410]}
+    first, second = (
+        event_of(LEAD_SLA, uuid.uuid4(), clock()),
+        event_of(LEAD_SLA, uuid.uuid4(), clock()),
+    )
+    async with TopicReader(stack.bootstrap, env.topic(DELIVERY_ENDPOINT_DISABLED.topic)) as notices:
+        await publish(env, producer, first)
+        await wait_for(lambda: stored(ctx, [first.id]), timeout=20)
+        await deliver_until(ctx, receiver, 2)  # attempt 1 to each
+        assert sorted(r.path for r in receiver.got) == ["/flaky", "/gone"]
+
+        async def endpoint(id_):
+            async with ctx.sessions() as session:
+                return (
+                    await session.execute(
+                        text(
+                            "SELECT enabled, disabled_reason, failing_since FROM delivery.endpoint WHERE id = :id"
+                        ),
+                        {"id": id_},
+                    )
+                ).one()
+
+        assert tuple(await endpoint(gone.endpoint.id))[:2] == (False, "gone")
+        assert (await endpoint(flaky.endpoint.id)).failing_since == clock()
+        (notice,) = await notices.read(until=lambda rs: len(rs) >= 1)
+        data = value(notice)["data"]
+        assert data["endpoint_id"] == str(gone.endpoint.id) and data["reason"] == "gone"
+        assert data["last_status_code"] == 410
+
+        # the flaky one: nothing before the 5 s (+-10 %) of the schedule, then attempt 2 (503)
+        clock.advance(seconds=4.4)
+        assert await dispatch_due(ctx) == 0
+        clock.advance(seconds=1.2)
+        assert await dispatch_due(ctx) == 1
+        clock.advance(seconds=4 * 60)  # attempt 3 is due 5 min (+-10 %) later
+        assert await dispatch_due(ctx) == 0
+        clock.advance(seconds=2 * 60)
+        assert await dispatch_due(ctx) == 1  # 204 this time
+        assert receiver.rejected == []
+        flaky_ids = [r.webhook_id for r in receiver.of("/flaky")]
+        assert flaky_ids == [first.id] * 3  # the same webhook-id every time
+        assert (await endpoint(flaky.endpoint.id)).failing_since is None
+
+        # a disabled endpoint gets no new deliveries
+        await publish(env, producer, second)
+        await wait_for(lambda: stored(ctx, [second.id]), timeout=20)
+        await deliver_until(ctx, receiver, 5)
+        assert [r.path for r in receiver.got if r.webhook_id == second.id] == ["/flaky"]
+    async with ctx.sessions() as session:
+        attempts = (
+            await session.execute(
+                text(
+                    "SELECT number, status_code, outcome FROM delivery.attempt "
+                    "WHERE endpoint_id = :id AND event_id = :ev ORDER BY number"
+                ),
+                {"id": flaky.endpoint.id, "ev": first.id},
+            )
+        ).all()
+    assert [tuple(a) for a in attempts] == [
+        (1, 500, "http_error"), (2, 503, "throttled"), (3, 204, "success"),
+    ]  # fmt: skip
+
+
+async def test_stored_events_past_retention_are_pruned_unless_a_delivery_is_pending(
+    env, delivery, producer, receiver
+):
+    ctx, clock = delivery
+    async with ctx.sessions.begin() as session:
+        hook = await create_endpoint(session, receiver.url("/r"), [LEAD_SLA.type], clock())
+    receiver.secrets = {"/r": hook.secret}
+    receiver.statuses = {"/r": [500]}  # the second event stays pending (retry in 5 s)
+    done, pending = (
+        event_of(LEAD_SLA, uuid.uuid4(), clock()),
+        event_of(LEAD_SLA, uuid.uuid4(), clock()),
+    )
+    await publish(env, producer, done)
+    await wait_for(lambda: stored(ctx, [done.id]), timeout=20)
+    receiver.statuses = {}
+    await deliver_until(ctx, receiver, 1)
+    receiver.statuses = {"/r": [500]}
+    await publish(env, producer, pending)
+    await wait_for(lambda: stored(ctx, [pending.id]), timeout=20)
+    await deliver_until(ctx, receiver, 2)
+
+    async with ctx.sessions() as session:
+        shown = await refresh_gauges(session, clock(), set())
+    assert str(hook.endpoint.id) in shown
+    assert metrics.BACKLOG.labels(str(hook.endpoint.id))._value.get() == 1
+
+    async with ctx.sessions.begin() as session:
+        assert await prune_events(session, clock() - timedelta(days=1)) == 0  # all recent
+    async with ctx.sessions.begin() as session:
+        assert await prune_events(session, clock() + timedelta(days=1)) == 1
+    async with ctx.sessions() as session:
+        left = (await session.execute(text("SELECT id FROM delivery.event"))).scalars().all()
+        attempts = await session.scalar(
+            text("SELECT count(*) FROM delivery.attempt WHERE event_id = :id"), {"id": done.id}
+        )
+    assert left == [pending.id] and attempts == 0  # its deliveries and attempts went with it
