@@ -7,6 +7,7 @@ Deleting an endpoint deletes its secrets, deliveries and attempts with it."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from collections.abc import Sequence
@@ -72,9 +73,11 @@ async def check_url(ctx: DeliveryContext, url: str) -> None:
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     try:
-        addresses = await resolve(host, port)
-    except OSError:
-        addresses = []
+        addresses = await asyncio.wait_for(
+            resolve(host, port), ctx.settings.delivery_timeout_seconds
+        )
+    except (OSError, TimeoutError):
+        addresses = []  # answered as "does not resolve" (unless the host is allow-listed)
     if problem := address_problem(host, addresses, policy):
         raise invalid_field("url", f"url: {problem}")
 
