@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from services.delivery import metrics
+from services.delivery.api.endpoints import router as api_router
+from services.delivery.audit import router as audit_router
 from services.delivery.runtime import DeliveryRuntime
 from services.delivery.settings import DeliverySettings
 from shared.consumer_app import consumer_app
@@ -18,6 +20,8 @@ def create_app(
     settings = settings or DeliverySettings()
     configure_logging(settings.log_level, settings.log_format)
     api = APIRouter()
+    api.include_router(api_router)
+    api.include_router(audit_router)
     return consumer_app(
         service="delivery",
         summary="Outbound webhooks: endpoints, signed deliveries with durable retries, attempts and replay.",

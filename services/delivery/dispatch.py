@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.delivery import metrics
 from services.delivery.context import DeliveryContext
 from services.delivery.domain import signing
-from services.delivery.domain.outcome import AttemptDecision, Response, decide
+from services.delivery.domain.outcome import AttemptDecision, Response, classify, decide
 from services.delivery.domain.safety import AddressPolicy, address_problem, url_problem
 from services.delivery.domain.schedule import parse_retry_after
 from services.delivery.models import Outbox
@@ -242,6 +242,50 @@ async def attempt_one(ctx: DeliveryContext, item: Claimed) -> Sent:
     )
 
 
+_INSERT_ATTEMPT = text(
+    "INSERT INTO delivery.attempt (delivery_id, endpoint_id, event_id, number, "
+    "started_at, latency_ms, status_code, outcome, response_excerpt, error) VALUES "
+    "(:d, :e, :ev, :n, :at, :ms, :code, :outcome, :excerpt, :error)"
+)
+
+
+async def insert_attempt(session: AsyncSession, item: Claimed, sent: Sent, outcome: str) -> None:
+    await session.execute(
+        _INSERT_ATTEMPT,
+        {
+            "d": item.delivery_id,
+            "e": item.endpoint_id,
+            "ev": item.event_id,
+            "n": item.attempts + 1,
+            "at": sent.started_at,
+            "ms": int(sent.response.elapsed.total_seconds() * 1000),
+            "code": sent.response.status_code,
+            "outcome": outcome,
+            "excerpt": sent.excerpt,
+            "error": sent.error,
+        },
+    )
+
+
+async def record_test(ctx: DeliveryContext, item: Claimed, sent: Sent) -> str:
+    """A test-send's one attempt: its delivery ends (delivered, else failed) and the
+    endpoint's state is not touched (a 410 is reported, not acted on). Returns the outcome."""
+    now = ctx.clock()
+    outcome = classify(sent.response, timedelta(seconds=ctx.settings.delivery_timeout_seconds))
+    state = "delivered" if outcome == "success" else "failed"
+    async with ctx.sessions.begin() as session:
+        await insert_attempt(session, item, sent, outcome)
+        await session.execute(
+            text(
+                "UPDATE delivery.delivery SET attempts = attempts + 1, state = :state, "
+                "next_attempt_at = NULL, leased_until = NULL, finished_at = :now WHERE id = :id"
+            ),
+            {"id": item.delivery_id, "state": state, "now": now},
+        )
+        on_commit(session, lambda: metrics.ATTEMPTS.labels(outcome).inc())
+    return outcome
+
+
 async def record(ctx: DeliveryContext, item: Claimed, sent: Sent) -> AttemptDecision:
     """The attempt, the delivery's new state and the endpoint's, in one transaction."""
     s = ctx.settings
@@ -265,25 +309,7 @@ async def record(ctx: DeliveryContext, item: Claimed, sent: Sent) -> AttemptDeci
             rng=ctx.rng,
         )
         latency = sent.response.elapsed
-        await session.execute(
-            text(
-                "INSERT INTO delivery.attempt (delivery_id, endpoint_id, event_id, number, "
-                "started_at, latency_ms, status_code, outcome, response_excerpt, error) VALUES "
-                "(:d, :e, :ev, :n, :at, :ms, :code, :outcome, :excerpt, :error)"
-            ),
-            {
-                "d": item.delivery_id,
-                "e": item.endpoint_id,
-                "ev": item.event_id,
-                "n": item.attempts + 1,
-                "at": sent.started_at,
-                "ms": int(latency.total_seconds() * 1000),
-                "code": sent.response.status_code,
-                "outcome": decision.outcome,
-                "excerpt": sent.excerpt,
-                "error": sent.error,
-            },
-        )
+        await insert_attempt(session, item, sent, decision.outcome)
         finished = decision.delivery_state != "pending"
         await session.execute(
             text(

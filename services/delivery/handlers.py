@@ -24,8 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.delivery import metrics
 from services.delivery.context import DeliveryContext
+from services.delivery.erasure import erase
 from services.delivery.models import LeadSequence, ProcessedEvent, StoredEvent
 from shared.events.envelope import CloudEvent
+from shared.events.models import LeadErased
 from shared.events.registry import (
     LEAD_ASSIGNED,
     LEAD_ERASED,
@@ -132,6 +134,8 @@ async def store(session: AsyncSession, item: Incoming, now: datetime) -> bool:
     )
     if exists:  # processed before its processed id was pruned
         return False
+    if event.type == LEAD_ERASED.type:  # erase first: the erasure event itself is kept
+        await erase(session, event.data_as(LeadErased), now)
     sequence = await next_sequence(session, item.lead_id) if item.lead_id else None
     await session.execute(
         insert(StoredEvent).values(

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.audit import AuditEventMixin
 from shared.db import make_base
 from shared.outbox import OutboxMixin, ProcessedEventMixin
 
@@ -142,3 +143,10 @@ class ProcessedEvent(ProcessedEventMixin, Base):
 
 class Outbox(OutboxMixin, Base):
     __tablename__ = "outbox"
+
+
+class AuditEvent(AuditEventMixin, Base):
+    """An admin change to delivery's endpoints: who, when, what (``shared/audit.py``); ids and
+    non-secret fields only (a secret is never recorded)."""
+
+    __tablename__ = "audit_event"
