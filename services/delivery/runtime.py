@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.delivery import metrics
 from services.delivery.context import DeliveryContext
-from services.delivery.dispatch import dispatch_due
+from services.delivery.dispatch import claim_limit, dispatch_due, sqlstate
 from services.delivery.handlers import CONSUMED, make_batch_handler, make_handler
 from services.delivery.models import Outbox, ProcessedEvent
 from services.delivery.settings import DeliverySettings
@@ -113,7 +113,10 @@ class DeliveryRuntime:
         )
         http = httpx.AsyncClient(
             timeout=s.delivery_timeout_seconds, follow_redirects=False, transport=self.transport,
-            limits=httpx.Limits(max_connections=s.delivery_concurrency), trust_env=False,
+            # no keep-alive: a connection pinned to an address is never reused for another
+            # host name (its TLS identity is the first one's); requests say Connection: close
+            limits=httpx.Limits(max_connections=s.delivery_concurrency, max_keepalive_connections=0),
+            trust_env=False,
         )  # fmt: skip
         ctx = self.ctx = DeliveryContext(
             settings=s, engine=engine, sessions=sessions, producer=producer, relay=relay,
@@ -176,11 +179,15 @@ class DeliveryRuntime:
         while not self._stopping.is_set():
             try:
                 while (
-                    await dispatch_due(ctx) >= s.delivery_batch_size and not self._stopping.is_set()
+                    await dispatch_due(ctx, self._stopping) >= claim_limit(s)
+                    and not self._stopping.is_set()
                 ):
                     pass
             except Exception as exc:  # deliveries are durable: try again next tick
-                log.warning("delivery.tick_failed", error=repr(exc))
+                # the class and SQLSTATE: a database error's text may quote bound parameters
+                log.warning(
+                    "delivery.tick_failed", error=type(exc).__name__, sqlstate=sqlstate(exc)
+                )
             await self._wait(s.delivery_tick_seconds)
 
     async def _gauge_forever(self, ctx: DeliveryContext) -> None:
