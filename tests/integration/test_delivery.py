@@ -23,7 +23,7 @@ from services.delivery import metrics
 from services.delivery.dispatch import Sent, claim, dispatch_due, record
 from services.delivery.domain.outcome import Response
 from services.delivery.endpoints_repo import create_endpoint
-from services.delivery.runtime import DeliveryRuntime, prune_events, refresh_gauges
+from services.delivery.runtime import DeliveryRuntime, prune_events, refresh_gauges, skip_disabled
 from services.delivery.settings import DeliverySettings
 from shared.events.envelope import CloudEvent, make_event
 from shared.events.registry import (
@@ -389,3 +389,23 @@ async def test_an_answer_under_its_own_lease_is_recorded(delivery):
     await record(ctx, item, Sent(Response(204, timedelta(milliseconds=5)), clock()))
     (state, attempts), row, _ = await _state(ctx, endpoint.id)
     assert (state, attempts) == ("delivered", 1) and row.last_success_at is not None
+
+
+async def test_pending_deliveries_of_a_disabled_endpoint_are_swept_and_never_claimed(delivery):
+    ctx, clock = delivery
+    endpoint = await _one_due(ctx, clock, "http://127.0.0.1:9/disabled", "ev-disabled")
+    async with ctx.sessions.begin() as session:  # disabled while the delivery was fanned out
+        await session.execute(
+            text("UPDATE delivery.endpoint SET enabled = false WHERE id = :e"), {"e": endpoint.id}
+        )
+    assert [c for c in await claim(ctx) if c.endpoint_id == endpoint.id] == []
+    async with ctx.sessions.begin() as session:
+        assert await skip_disabled(session, clock()) >= 1
+    async with ctx.sessions() as session:
+        row = (
+            await session.execute(
+                text("SELECT state, skipped_reason FROM delivery.delivery WHERE endpoint_id = :e"),
+                {"e": endpoint.id},
+            )
+        ).one()
+    assert tuple(row) == ("skipped", "endpoint disabled")

@@ -261,3 +261,15 @@ def test_the_lease_must_cover_two_timeouts_and_a_margin():
 def test_a_claim_takes_no_more_than_can_be_in_flight():
     settings = DeliverySettings(env="test", delivery_batch_size=100, delivery_concurrency=16)
     assert claim_limit(settings) == 16
+
+
+def test_a_batch_takes_lead_locks_in_lead_order_keeping_each_leads_order():
+    from types import SimpleNamespace
+
+    from services.delivery.handlers import _lock_order
+
+    a, b = uuid.UUID(int=1), uuid.UUID(int=2)
+    items = [SimpleNamespace(lead_id=b, n=1), None, SimpleNamespace(lead_id=a, n=2),
+             SimpleNamespace(lead_id=None, n=3), SimpleNamespace(lead_id=b, n=4)]  # fmt: skip
+    ordered = sorted(items, key=_lock_order)  # type: ignore[arg-type]
+    assert [getattr(i, "n", None) for i in ordered] == [2, 1, 4, None, 3]
