@@ -491,8 +491,9 @@ def _permanent(exc: Exception) -> bool:
     """A recording failure that trying again will not cure: the stored values themselves
     (a data exception, SQLSTATE class 22, or one the driver refused to encode)."""
     code = sqlstate(exc)
-    return (code is not None and code.startswith("22")) or isinstance(
-        exc, (ValueError, TypeError, UnicodeError)
+    causes = (exc, getattr(exc, "orig", None), exc.__cause__)
+    return (code is not None and code.startswith("22")) or any(
+        isinstance(c, (ValueError, TypeError, UnicodeError)) for c in causes
     )
 
 

@@ -20,7 +20,7 @@ import standardwebhooks
 from sqlalchemy import text
 
 from services.delivery import metrics
-from services.delivery.dispatch import Sent, claim, dispatch_due, record
+from services.delivery.dispatch import Sent, claim, dispatch_due, record, record_safely
 from services.delivery.domain.outcome import Response
 from services.delivery.endpoints_repo import create_endpoint
 from services.delivery.runtime import DeliveryRuntime, prune_events, refresh_gauges, skip_disabled
@@ -409,3 +409,41 @@ async def test_pending_deliveries_of_a_disabled_endpoint_are_swept_and_never_cla
             )
         ).one()
     assert tuple(row) == ("skipped", "endpoint disabled")
+
+
+async def test_an_answer_whose_excerpt_cannot_be_stored_is_recorded_without_it(delivery):
+    ctx, clock = delivery
+    endpoint = await _one_due(ctx, clock, "http://127.0.0.1:9/odd", "ev-odd")
+    (item,) = [c for c in await claim(ctx) if c.endpoint_id == endpoint.id]
+    sent = Sent(Response(204, timedelta(milliseconds=5)), clock(), excerpt="bad \ud800")
+    await record_safely(ctx, item, sent)
+    (state, attempts), _, stored_attempts = await _state(ctx, endpoint.id)
+    assert (state, attempts) == ("delivered", 1) and stored_attempts == 1
+    async with ctx.sessions() as session:
+        assert (
+            await session.scalar(
+                text("SELECT response_excerpt FROM delivery.attempt WHERE endpoint_id = :e"),
+                {"e": endpoint.id},
+            )
+        ) is None
+
+
+async def test_an_attempt_that_raises_is_recorded_as_a_connect_error(delivery, monkeypatch):
+    ctx, clock = delivery
+    endpoint = await _one_due(ctx, clock, "http://127.0.0.1:9/raises", "ev-raises")
+
+    async def broken(ctx, item):
+        raise RuntimeError("a message that may hold personal data")
+
+    monkeypatch.setattr("services.delivery.dispatch.attempt_one", broken)
+    assert await dispatch_due(ctx) >= 1
+    (state, attempts), row, _ = await _state(ctx, endpoint.id)
+    assert (state, attempts) == ("pending", 1) and row.failing_since is not None
+    async with ctx.sessions() as session:
+        attempt = (
+            await session.execute(
+                text("SELECT outcome, error FROM delivery.attempt WHERE endpoint_id = :e"),
+                {"e": endpoint.id},
+            )
+        ).one()
+    assert tuple(attempt) == ("connect_error", "RuntimeError")
