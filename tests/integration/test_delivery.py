@@ -447,3 +447,23 @@ async def test_an_attempt_that_raises_is_recorded_as_a_connect_error(delivery, m
             )
         ).one()
     assert tuple(attempt) == ("connect_error", "RuntimeError")
+
+
+async def test_once_stopping_no_queued_send_starts_and_its_lease_is_given_back(delivery):
+    ctx, clock = delivery
+    endpoint = await _one_due(ctx, clock, "http://127.0.0.1:9/stopping", "ev-stopping")
+    stopping = asyncio.Event()
+    stopping.set()
+    assert await dispatch_due(ctx, stopping) >= 1
+    (state, attempts), _, stored_attempts = await _state(ctx, endpoint.id)
+    assert (state, attempts, stored_attempts) == ("pending", 0, 0)
+    async with ctx.sessions() as session:
+        lease = (
+            await session.execute(
+                text(
+                    "SELECT leased_until, lease_token FROM delivery.delivery WHERE endpoint_id = :e"
+                ),
+                {"e": endpoint.id},
+            )
+        ).one()
+    assert tuple(lease) == (None, None)  # due again at once for the next process
