@@ -16,8 +16,8 @@ import asyncio
 import socket
 import time
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from ipaddress import ip_address
 from typing import Any, Literal, cast
@@ -35,6 +35,7 @@ from services.delivery.domain.outcome import AttemptDecision, Response, classify
 from services.delivery.domain.safety import AddressPolicy, address_problem, url_problem
 from services.delivery.domain.schedule import parse_retry_after
 from services.delivery.models import Outbox
+from services.delivery.settings import DeliverySettings
 from shared.events.envelope import make_event
 from shared.events.models import EndpointDisabled
 from shared.events.registry import DELIVERY_ENDPOINT_DISABLED
@@ -48,13 +49,14 @@ USER_AGENT = "leadflow-delivery/1"
 DisableReason = Literal["gone", "failing", "operator"]
 
 _CLAIM = text(
-    "UPDATE delivery.delivery d SET leased_until = :lease FROM delivery.event ev, "
-    "delivery.endpoint e WHERE d.id IN ("
+    "WITH due AS MATERIALIZED ("
     " SELECT d2.id FROM delivery.delivery d2 JOIN delivery.endpoint e2 ON e2.id = d2.endpoint_id"
     " WHERE d2.state = 'pending' AND d2.next_attempt_at <= :now"
     " AND (d2.leased_until IS NULL OR d2.leased_until <= :now) AND e2.enabled"
-    " ORDER BY d2.next_attempt_at LIMIT :limit FOR UPDATE OF d2 SKIP LOCKED)"
-    " AND ev.id = d.event_id AND e.id = d.endpoint_id "
+    " ORDER BY d2.next_attempt_at LIMIT :limit FOR UPDATE OF d2 SKIP LOCKED) "
+    "UPDATE delivery.delivery d SET leased_until = :lease, lease_token = :token "
+    "FROM due, delivery.event ev, delivery.endpoint e "
+    "WHERE d.id = due.id AND ev.id = d.event_id AND e.id = d.endpoint_id AND e.enabled "
     "RETURNING d.id, d.endpoint_id, d.event_id, d.attempts, ev.type, ev.payload, e.url"
 )
 _SECRETS = text(
@@ -73,6 +75,10 @@ class Claimed:
     payload: dict[str, Any]
     url: str
     secrets: tuple[str, ...]
+    # the claim holding the lease: an answer is recorded only under the lease it was sent
+    # with (None: a delivery never claimed, such as a test-send)
+    lease_token: uuid.UUID | None = None
+    leased_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -85,14 +91,21 @@ class Sent:
     error: str | None = None  # exception class and a short reason; no personal data
 
 
+def claim_limit(settings: DeliverySettings) -> int:
+    """Due deliveries claimed per round: no more than can be in flight at once, so each
+    claimed one starts at once, well within its lease."""
+    return min(settings.delivery_batch_size, settings.delivery_concurrency)
+
+
 async def claim(ctx: DeliveryContext) -> list[Claimed]:
     s = ctx.settings
     now = ctx.clock()
     lease = now + timedelta(seconds=s.delivery_lease_seconds)
+    token = uuid.uuid4()
     async with ctx.sessions.begin() as session:
         rows = (
             await session.execute(
-                _CLAIM, {"lease": lease, "now": now, "limit": s.delivery_batch_size}
+                _CLAIM, {"lease": lease, "token": token, "now": now, "limit": claim_limit(s)}
             )
         ).all()
         if not rows:
@@ -111,6 +124,8 @@ async def claim(ctx: DeliveryContext) -> list[Claimed]:
             r.payload,
             r.url,
             tuple(signing.active_secrets(secrets.get(r.endpoint_id, []), now)),
+            token,
+            lease,
         )
         for r in rows
     ]
@@ -129,18 +144,48 @@ async def resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+def host_of(url: str) -> str:
+    """The URL's host as sent: IDNA-encoded (ASCII), an IPv6 address without brackets."""
+    return httpx.URL(url).raw_host.decode("ascii")
+
+
 def pinned(url: str, address: str) -> tuple[str, str, str]:
-    """The URL with its host replaced by ``address``; the Host header and TLS server name."""
+    """The URL with its host replaced by ``address``; the Host header and TLS server name
+    (both the IDNA form of the host)."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
+    host = host_of(url)
     netloc_host = f"[{address}]" if ":" in address else address
     netloc = netloc_host if parts.port is None else f"{netloc_host}:{parts.port}"
-    host_header = parts.netloc.rsplit("@", 1)[-1]
+    header_host = f"[{host}]" if ":" in host else host
+    host_header = header_host if parts.port is None else f"{header_host}:{parts.port}"
     return urlunsplit(parts._replace(netloc=netloc)), host_header, host
 
 
 def excerpt(body: bytes, limit: int) -> str:
-    return body[:limit].decode("utf-8", errors="replace")
+    """The first ``limit`` bytes as UTF-8 with replacement; NUL replaced too (PostgreSQL
+    text cannot hold it)."""
+    return body[:limit].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
+async def read_bounded(response: httpx.Response, limit: int) -> tuple[bytes, int]:
+    """At most ``limit`` bytes of the body as sent (never decompressed: a small compressed
+    answer may inflate without bound), and how many were read."""
+    if response.is_stream_consumed:  # an in-memory response (tests' transports): read already
+        return response.content[:limit], min(len(response.content), limit)
+    chunks, size = [], 0
+    async for chunk in response.aiter_raw():
+        chunks.append(chunk[: limit - size])
+        size += len(chunks[-1])
+        if size >= limit:
+            break
+    return b"".join(chunks), size
+
+
+def _excerpt_of(response: httpx.Response, raw: bytes, size: int, limit: int) -> str:
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):  # not decoded: an opaque note instead
+        return f"<{encoding[:40]}-encoded body, {size} bytes read>"[:limit]
+    return excerpt(raw, limit)
 
 
 async def send(
@@ -150,13 +195,15 @@ async def send(
     headers: dict[str, str],
     *,
     policy: AddressPolicy,
-    timeout: float,  # noqa: ASYNC109 (asyncio.wait_for around the resolve and the request)
+    timeout: float,  # noqa: ASYNC109 (one deadline around the resolve and the request)
     read_bytes: int,
     excerpt_bytes: int,
     now: datetime,
+    resolver: Callable[[str, int], Awaitable[list[str]]] | None = None,
 ) -> Sent:
     """One POST of ``body`` to ``url``, after checking where it goes. Never raises for what
-    the receiver or the network does: that is the attempt's outcome."""
+    the receiver or the network does: that is the attempt's outcome. ``timeout`` bounds the
+    whole attempt (resolving, connecting, sending, reading)."""
     started = time.monotonic()
 
     def elapsed() -> timedelta:
@@ -166,60 +213,81 @@ async def send(
         return Sent(
             Response(None, elapsed(), "refused_address"), now, error=f"url: {problem}"[:300]
         )
+    try:
+        async with asyncio.timeout(timeout):
+            return await _send(
+                http, url, body, headers, policy, read_bytes, excerpt_bytes, now, elapsed,
+                resolver or resolve,
+            )  # fmt: skip
+    except TimeoutError:
+        return Sent(Response(None, elapsed(), "timeout"), now, error="timeout")
+
+
+async def _send(
+    http: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    policy: AddressPolicy,
+    read_bytes: int,
+    excerpt_bytes: int,
+    now: datetime,
+    elapsed: Callable[[], timedelta],
+    resolver: Callable[[str, int], Awaitable[list[str]]],
+) -> Sent:
     parts = urlsplit(url)
-    host = parts.hostname or ""
+    host = host_of(url)
     port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     try:
-        addresses = await asyncio.wait_for(resolve(host, port), timeout)
-    except (OSError, TimeoutError) as exc:
+        addresses = await resolver(host, port)
+    except OSError as exc:
         return Sent(
             Response(None, elapsed(), "connect_error"), now, error=f"resolve: {type(exc).__name__}"
         )
+    if not addresses:
+        return Sent(Response(None, elapsed(), "connect_error"), now, error="resolve: no address")
     if problem := address_problem(host, addresses, policy):
         return Sent(Response(None, elapsed(), "refused_address"), now, error=problem[:300])
-    target, host_header, sni = pinned(url, addresses[0])
-    request_headers = {
-        **headers,
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-        "accept-encoding": "identity",
-        "host": host_header,
-    }
-    extensions = {"sni_hostname": sni} if parts.scheme.lower() == "https" else {}
-
-    async def attempt() -> tuple[int, bytes, str | None]:
+    error = "ConnectError"
+    for address in addresses:  # the next checked address when one cannot be reached
+        target, host_header, sni = pinned(url, address)
+        request_headers = {
+            **headers,
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "accept-encoding": "identity",
+            "host": host_header,
+            # a connection to an address is never reused for another host name (its TLS
+            # identity is the first one's): one request per connection
+            "connection": "close",
+        }
+        extensions = {"sni_hostname": sni} if parts.scheme.lower() == "https" else {}
         request = http.build_request(
             "POST", target, content=body, headers=request_headers, extensions=extensions
         )
-        response = await http.send(request, stream=True, follow_redirects=False)
         try:
-            chunks, size = [], 0
-            async for chunk in response.aiter_bytes():  # identity: no decompression
-                chunks.append(chunk)
-                size += len(chunk)
-                if size >= read_bytes:
-                    break
-            return (
+            response = await http.send(request, stream=True, follow_redirects=False)
+            try:
+                raw, size = await read_bounded(response, read_bytes)
+            finally:
+                await response.aclose()
+        except httpx.ConnectError as exc:
+            error = type(exc).__name__
+            continue
+        except httpx.TimeoutException as exc:
+            return Sent(Response(None, elapsed(), "timeout"), now, error=type(exc).__name__)
+        except (httpx.HTTPError, OSError) as exc:
+            return Sent(Response(None, elapsed(), "connect_error"), now, error=type(exc).__name__)
+        return Sent(
+            Response(
                 response.status_code,
-                b"".join(chunks)[:read_bytes],
-                response.headers.get("retry-after"),
-            )
-        finally:
-            await response.aclose()
-
-    try:
-        status, content, retry_after = await asyncio.wait_for(attempt(), timeout)
-    except TimeoutError:
-        return Sent(Response(None, elapsed(), "timeout"), now, error="timeout")
-    except httpx.TimeoutException as exc:
-        return Sent(Response(None, elapsed(), "timeout"), now, error=type(exc).__name__)
-    except (httpx.HTTPError, OSError) as exc:
-        return Sent(Response(None, elapsed(), "connect_error"), now, error=type(exc).__name__)
-    return Sent(
-        Response(status, elapsed(), retry_after=parse_retry_after(retry_after, now)),
-        now,
-        excerpt=excerpt(content, excerpt_bytes),
-    )
+                elapsed(),
+                retry_after=parse_retry_after(response.headers.get("retry-after"), now),
+            ),
+            now,
+            excerpt=_excerpt_of(response, raw, size, excerpt_bytes),
+        )
+    return Sent(Response(None, elapsed(), "connect_error"), now, error=error)
 
 
 async def attempt_one(ctx: DeliveryContext, item: Claimed) -> Sent:
@@ -228,7 +296,8 @@ async def attempt_one(ctx: DeliveryContext, item: Claimed) -> Sent:
     body = orjson.dumps(item.payload)
     if not item.secrets:  # an endpoint always has a secret; a row without one is a bug
         return Sent(Response(None, timedelta(0), "connect_error"), now, error="no active secret")
-    headers = signing.headers(item.secrets, item.event_id, int(now.timestamp()), body)
+    # wall time, not ctx.clock: receivers check it against their own clocks (replay guard)
+    headers = signing.headers(item.secrets, item.event_id, int(time.time()), body)
     return await send(
         ctx.http,
         item.url,
@@ -286,15 +355,28 @@ async def record_test(ctx: DeliveryContext, item: Claimed, sent: Sent) -> str:
     return outcome
 
 
+_RECORD_DELIVERY = text(
+    "UPDATE delivery.delivery SET attempts = attempts + 1, state = :state, "
+    "next_attempt_at = :due, leased_until = NULL, lease_token = NULL, finished_at = :finished "
+    "WHERE id = :id AND state = 'pending' AND lease_token IS NOT DISTINCT FROM :token"
+)
+
+
 async def record(ctx: DeliveryContext, item: Claimed, sent: Sent) -> AttemptDecision:
-    """The attempt, the delivery's new state and the endpoint's, in one transaction."""
+    """The attempt, the delivery's new state and the endpoint's, in one transaction.
+
+    The delivery changes only while it is still pending under the lease the attempt was sent
+    with; otherwise (the lease ran out and another claim took it, or it was skipped while in
+    flight) only the attempt is stored, as the audit trail, and the delivery, the endpoint
+    and the metrics are left to the attempt that holds it."""
     s = ctx.settings
     now = ctx.clock()
     async with ctx.sessions.begin() as session:
         endpoint = (
             await session.execute(
                 text(
-                    "SELECT enabled, failing_since FROM delivery.endpoint WHERE id = :id FOR UPDATE"
+                    "SELECT enabled, failing_since FROM delivery.endpoint WHERE id = :id "
+                    "FOR NO KEY UPDATE"
                 ),
                 {"id": item.endpoint_id},
             )
@@ -311,19 +393,19 @@ async def record(ctx: DeliveryContext, item: Claimed, sent: Sent) -> AttemptDeci
         latency = sent.response.elapsed
         await insert_attempt(session, item, sent, decision.outcome)
         finished = decision.delivery_state != "pending"
-        await session.execute(
-            text(
-                "UPDATE delivery.delivery SET attempts = attempts + 1, state = :state, "
-                "next_attempt_at = :due, leased_until = NULL, finished_at = :finished "
-                "WHERE id = :id AND state = 'pending'"
-            ),
+        updated = await session.execute(
+            _RECORD_DELIVERY,
             {
                 "id": item.delivery_id,
+                "token": item.lease_token,
                 "state": decision.delivery_state,
                 "due": decision.next_attempt_at,
                 "finished": now if finished else None,
             },
         )
+        if not updated.rowcount:  # type: ignore[attr-defined]
+            log.info("delivery.answer_outside_lease", delivery_id=item.delivery_id)
+            return decision
         if decision.outcome == "success":
             await session.execute(
                 text(
@@ -338,11 +420,12 @@ async def record(ctx: DeliveryContext, item: Claimed, sent: Sent) -> AttemptDeci
                 {"id": item.endpoint_id, "since": decision.endpoint_failing_since},
             )
         skipped: Sequence[str] = []
-        if decision.disable is not None and endpoint.enabled:
+        disabled = decision.disable if endpoint.enabled else None
+        if disabled is not None:
             skipped = await disable_endpoint(
                 session,
                 item.endpoint_id,
-                cast(DisableReason, decision.disable),
+                cast(DisableReason, disabled),
                 now,
                 last_status_code=sent.response.status_code,
                 failing_since=decision.endpoint_failing_since,
@@ -358,10 +441,10 @@ async def record(ctx: DeliveryContext, item: Claimed, sent: Sent) -> AttemptDeci
                 metrics.DELIVERIES.labels("skipped", event_type).inc()
 
         on_commit(session, count)
-    if decision.disable is not None:
+    if disabled is not None:
         ctx.relay.notify()
         log.warning(
-            "delivery.endpoint_disabled", endpoint_id=str(item.endpoint_id), reason=decision.disable
+            "delivery.endpoint_disabled", endpoint_id=str(item.endpoint_id), reason=disabled
         )
     return decision
 
@@ -419,21 +502,101 @@ async def disable_endpoint(
     return list(skipped)
 
 
-async def dispatch_due(ctx: DeliveryContext) -> int:
-    """Claim up to ``delivery_batch_size`` due deliveries, send them (at most
-    ``delivery_concurrency`` at a time), record each result. Returns how many were claimed."""
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error (its class, not its message: a message may quote
+    the bound parameters)."""
+    orig = getattr(exc, "orig", None)
+    for source in (orig, getattr(orig, "__cause__", None)):
+        code = getattr(source, "sqlstate", None) or getattr(source, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return None
+
+
+def _permanent(exc: Exception) -> bool:
+    """A recording failure that trying again will not cure: the stored values themselves
+    (a data exception, SQLSTATE class 22, or one the driver refused to encode)."""
+    code = sqlstate(exc)
+    causes = (exc, getattr(exc, "orig", None), exc.__cause__)
+    return (code is not None and code.startswith("22")) or any(
+        isinstance(c, (ValueError, TypeError, UnicodeError)) for c in causes
+    )
+
+
+async def record_safely(ctx: DeliveryContext, item: Claimed, sent: Sent) -> None:
+    """``record``; when the values cannot be stored, the attempt again without its excerpt
+    (a delivery whose answer can never be recorded would otherwise be re-sent forever)."""
+    try:
+        await record(ctx, item, sent)
+        return
+    except Exception as exc:  # the lease runs out and it is attempted again
+        log.warning(
+            "delivery.record_failed",
+            delivery_id=item.delivery_id,
+            error=type(exc).__name__,
+            sqlstate=sqlstate(exc),
+        )
+        if not _permanent(exc) or sent.excerpt is None:
+            return
+    try:
+        await record(ctx, item, replace(sent, excerpt=None))
+    except Exception as exc:
+        log.warning(
+            "delivery.record_failed",
+            delivery_id=item.delivery_id,
+            error=type(exc).__name__,
+            sqlstate=sqlstate(exc),
+        )
+
+
+async def release(ctx: DeliveryContext, items: Sequence[Claimed]) -> None:
+    """Give back the leases of claimed deliveries never started (due again at once)."""
+    if not items:
+        return
+    async with ctx.sessions.begin() as session:
+        await session.execute(
+            text(
+                "UPDATE delivery.delivery SET leased_until = NULL, lease_token = NULL "
+                "WHERE id = ANY(:ids) AND lease_token = :token"
+            ),
+            {"ids": [i.delivery_id for i in items], "token": items[0].lease_token},
+        )
+
+
+async def dispatch_due(ctx: DeliveryContext, stopping: asyncio.Event | None = None) -> int:
+    """Claim due deliveries (at most ``delivery_concurrency``, ``delivery_batch_size``), send
+    them concurrently, record each result. Returns how many were claimed.
+
+    A claimed delivery whose turn comes too late to finish within its lease is not sent (it
+    is claimed again when the lease ends); once ``stopping`` is set no queued send starts,
+    and the leases of those never started are given back."""
     claimed = await claim(ctx)
     if not claimed:
         return 0
     limit = asyncio.Semaphore(ctx.settings.delivery_concurrency)
+    budget = timedelta(seconds=ctx.settings.delivery_timeout_seconds)
+    not_started: list[Claimed] = []
 
     async def one(item: Claimed) -> None:
         async with limit:
-            sent = await attempt_one(ctx, item)
-        try:
-            await record(ctx, item, sent)
-        except Exception as exc:  # the lease runs out and it is attempted again
-            log.warning("delivery.record_failed", delivery_id=item.delivery_id, error=repr(exc))
+            if stopping is not None and stopping.is_set():
+                not_started.append(item)
+                return
+            if item.leased_until is not None and ctx.clock() + budget > item.leased_until:
+                return  # too late to finish within the lease: left for the next claim
+            try:
+                sent = await attempt_one(ctx, item)
+            except Exception as exc:  # a bug in building the request: an attempt all the same
+                sent = Sent(
+                    Response(None, timedelta(0), "connect_error"),
+                    ctx.clock(),
+                    error=type(exc).__name__,
+                )
+        await record_safely(ctx, item, sent)
 
     await asyncio.gather(*(one(item) for item in claimed))
+    try:
+        await release(ctx, not_started)
+    except Exception as exc:  # the leases run out by themselves
+        log.warning("delivery.release_failed", error=type(exc).__name__, sqlstate=sqlstate(exc))
     return len(claimed)

@@ -153,11 +153,18 @@ async def store(session: AsyncSession, item: Incoming, now: datetime) -> bool:
     return True
 
 
+def _lock_order(item: Incoming | None) -> tuple[bool, str]:
+    lead_id = item.lead_id if item is not None else None
+    return (lead_id is None, str(lead_id) if lead_id is not None else "")
+
+
 async def store_batch(ctx: DeliveryContext, items: Sequence[Incoming | None]) -> int:
     now = ctx.clock()
     stored: list[str] = []
     async with ctx.sessions.begin() as session:
-        for item in items:
+        # lead_sequence rows locked in lead id order (two batches never wait on each other
+        # in a cycle); the sort is stable, so each lead's events keep their order
+        for item in sorted(items, key=_lock_order):
             if item is not None and await store(session, item, now):
                 stored.append(item.event.type)
 

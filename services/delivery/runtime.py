@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.delivery import metrics
 from services.delivery.context import DeliveryContext
-from services.delivery.dispatch import dispatch_due
+from services.delivery.dispatch import claim_limit, dispatch_due, sqlstate
 from services.delivery.handlers import CONSUMED, make_batch_handler, make_handler
 from services.delivery.models import Outbox, ProcessedEvent
 from services.delivery.settings import DeliverySettings
@@ -27,6 +27,7 @@ from shared.kafka.dlq_watch import watch_dlq
 from shared.kafka.producer import EventProducer
 from shared.kafka.topics import dlq_topic
 from shared.logging import get_logger
+from shared.metrics import on_commit
 from shared.outbox import OutboxRelay, prune_forever
 from shared.tasks import BackgroundTasks, OnFatal, exit_process
 
@@ -46,6 +47,28 @@ async def prune_events(session: AsyncSession, before: datetime, limit: int = PRU
     """Delete stored events older than ``before`` with no pending delivery; at most ``limit``."""
     result = await session.execute(_PRUNE_EVENTS, {"before": before, "limit": limit})
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+_SKIP_DISABLED = text(
+    "UPDATE delivery.delivery d SET state = 'skipped', skipped_reason = 'endpoint disabled', "
+    "finished_at = :now, next_attempt_at = NULL, leased_until = NULL, lease_token = NULL "
+    "FROM delivery.endpoint e, delivery.event ev "
+    "WHERE d.endpoint_id = e.id AND NOT e.enabled AND d.state = 'pending' AND ev.id = d.event_id "
+    "RETURNING ev.type"
+)
+
+
+async def skip_disabled(session: AsyncSession, now: datetime) -> int:
+    """Skip the pending deliveries of disabled endpoints (one fanned out while its endpoint
+    was being disabled would otherwise stay pending for ever); counted on commit."""
+    skipped = list((await session.scalars(_SKIP_DISABLED, {"now": now})).all())
+
+    def count() -> None:
+        for event_type in skipped:
+            metrics.DELIVERIES.labels("skipped", event_type).inc()
+
+    on_commit(session, count)
+    return len(skipped)
 
 
 async def refresh_gauges(session: AsyncSession, now: datetime, known: set[str]) -> set[str]:
@@ -113,7 +136,10 @@ class DeliveryRuntime:
         )
         http = httpx.AsyncClient(
             timeout=s.delivery_timeout_seconds, follow_redirects=False, transport=self.transport,
-            limits=httpx.Limits(max_connections=s.delivery_concurrency), trust_env=False,
+            # no keep-alive: a connection pinned to an address is never reused for another
+            # host name (its TLS identity is the first one's); requests say Connection: close
+            limits=httpx.Limits(max_connections=s.delivery_concurrency, max_keepalive_connections=0),
+            trust_env=False,
         )  # fmt: skip
         ctx = self.ctx = DeliveryContext(
             settings=s, engine=engine, sessions=sessions, producer=producer, relay=relay,
@@ -176,21 +202,30 @@ class DeliveryRuntime:
         while not self._stopping.is_set():
             try:
                 while (
-                    await dispatch_due(ctx) >= s.delivery_batch_size and not self._stopping.is_set()
+                    await dispatch_due(ctx, self._stopping) >= claim_limit(s)
+                    and not self._stopping.is_set()
                 ):
                     pass
             except Exception as exc:  # deliveries are durable: try again next tick
-                log.warning("delivery.tick_failed", error=repr(exc))
+                # the class and SQLSTATE: a database error's text may quote bound parameters
+                log.warning(
+                    "delivery.tick_failed", error=type(exc).__name__, sqlstate=sqlstate(exc)
+                )
             await self._wait(s.delivery_tick_seconds)
 
     async def _gauge_forever(self, ctx: DeliveryContext) -> None:
         known: set[str] = set()
         while not self._stopping.is_set():
             try:
+                async with ctx.sessions.begin() as session:
+                    if skipped := await skip_disabled(session, ctx.clock()):
+                        log.info("delivery.disabled_endpoint_deliveries_skipped", count=skipped)
                 async with ctx.sessions() as session:
                     known = await refresh_gauges(session, ctx.clock(), known)
             except Exception as exc:
-                log.warning("delivery.gauge_failed", error=repr(exc))
+                log.warning(
+                    "delivery.gauge_failed", error=type(exc).__name__, sqlstate=sqlstate(exc)
+                )
             await self._wait(GAUGE_SECONDS)
 
     async def _prune_events_forever(self, ctx: DeliveryContext) -> None:
@@ -206,5 +241,7 @@ class DeliveryRuntime:
                     if pruned < PRUNE_BATCH or self._stopping.is_set():
                         break
             except Exception as exc:
-                log.warning("delivery.events_prune_failed", error=repr(exc))
+                log.warning(
+                    "delivery.events_prune_failed", error=type(exc).__name__, sqlstate=sqlstate(exc)
+                )
             await self._wait(PRUNE_SECONDS)

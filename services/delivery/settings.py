@@ -8,6 +8,8 @@ from pydantic_settings import SettingsConfigDict
 from services.delivery.domain.safety import AddressPolicy
 from shared.settings import CommonSettings
 
+LEASE_MARGIN_SECONDS = 5.0
+
 
 class DeliverySettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="LEADFLOW_", extra="ignore", frozen=True)
@@ -41,6 +43,17 @@ class DeliverySettings(CommonSettings):
             raise ValueError(
                 "LEADFLOW_DELIVERY_RESPONSE_READ_BYTES is smaller than "
                 "LEADFLOW_DELIVERY_RESPONSE_EXCERPT_BYTES"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_lease(self) -> DeliverySettings:
+        # a claimed delivery must finish (send, then record) well within its lease, or it
+        # could be claimed and sent again while its first request is still in flight
+        if self.delivery_lease_seconds < 2 * self.delivery_timeout_seconds + LEASE_MARGIN_SECONDS:
+            raise ValueError(
+                "LEADFLOW_DELIVERY_LEASE_SECONDS must be at least twice "
+                f"LEADFLOW_DELIVERY_TIMEOUT_SECONDS plus {LEASE_MARGIN_SECONDS:g} s"
             )
         return self
 

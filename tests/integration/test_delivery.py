@@ -9,7 +9,7 @@ import asyncio
 import json
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,9 +20,10 @@ import standardwebhooks
 from sqlalchemy import text
 
 from services.delivery import metrics
-from services.delivery.dispatch import dispatch_due
+from services.delivery.dispatch import Sent, claim, dispatch_due, record, record_safely
+from services.delivery.domain.outcome import Response
 from services.delivery.endpoints_repo import create_endpoint
-from services.delivery.runtime import DeliveryRuntime, prune_events, refresh_gauges
+from services.delivery.runtime import DeliveryRuntime, prune_events, refresh_gauges, skip_disabled
 from services.delivery.settings import DeliverySettings
 from shared.events.envelope import CloudEvent, make_event
 from shared.events.registry import (
@@ -37,21 +38,6 @@ from shared.events.registry import (
 from tests.clock import ManualClock
 from tests.kafka_helpers import TopicReader, value, wait_for
 from tests.unit.test_event_evolution import SAMPLES
-
-
-class ReceiverWebhook(standardwebhooks.Webhook):
-    """The library's verification, its 5-minute timestamp tolerance measured on the test's
-    clock (the receiver lives in the test's time, which the retry tests move ahead)."""
-
-    def __init__(self, secret: str, now: Callable[[], datetime]) -> None:
-        super().__init__(secret)
-        self.now = now
-
-    def _Webhook__verify_timestamp(self, timestamp_header: str) -> datetime:
-        timestamp = datetime.fromtimestamp(float(timestamp_header), tz=UTC)
-        if abs(timestamp - self.now()) > timedelta(minutes=5):
-            raise standardwebhooks.WebhookVerificationError("Message timestamp out of tolerance")
-        return timestamp
 
 
 @dataclass
@@ -70,7 +56,6 @@ class Receiver:
     got: list[Received] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     statuses: dict[str, list[int]] = field(default_factory=dict)  # path -> answers to give, in turn
-    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
@@ -88,7 +73,7 @@ def receiver() -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers["content-length"]))
             headers = {k.lower(): v for k, v in self.headers.items()}
             try:
-                parsed = ReceiverWebhook(state.secrets[self.path], state.now).verify(body, headers)
+                parsed = standardwebhooks.Webhook(state.secrets[self.path]).verify(body, headers)
             except Exception as exc:  # recorded, and the test fails on it
                 state.rejected.append(f"{self.path}: {exc!r}")
                 self.send_response(400)
@@ -112,7 +97,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 async def delivery(env):
-    clock = ManualClock(datetime.now(UTC))  # receivers reject signatures far from their time
+    clock = ManualClock(datetime.now(UTC))
     settings = DeliverySettings(
         env="test", topic_prefix=env.prefix, database_url=env.database_url,
         kafka_bootstrap_servers=env.stack.bootstrap, delivery_consumer_group=f"{env.prefix}delivery",
@@ -218,7 +203,6 @@ async def test_a_failing_receiver_sees_the_retry_schedule_and_a_410_disables_its
         flaky = await create_endpoint(session, receiver.url("/flaky"), [LEAD_SLA.type], clock())
         gone = await create_endpoint(session, receiver.url("/gone"), [LEAD_SLA.type], clock())
     receiver.secrets = {"/flaky": flaky.secret, "/gone": gone.secret}
-    receiver.now = clock
     receiver.statuses = {"/flaky": [500, 503], "/gone": [410]}
     first, second = (
         event_of(LEAD_SLA, uuid.uuid4(), clock()),
@@ -318,3 +302,168 @@ async def test_stored_events_past_retention_are_pruned_unless_a_delivery_is_pend
             text("SELECT count(*) FROM delivery.attempt WHERE event_id = :id"), {"id": done.id}
         )
     assert left == [pending.id] and attempts == 0  # its deliveries and attempts went with it
+
+
+async def _one_due(ctx, clock, url: str, event_id: str):
+    """An endpoint and one due delivery to it, inserted directly."""
+    async with ctx.sessions.begin() as session:
+        endpoint = (await create_endpoint(session, url, [LEAD_SLA.type], clock())).endpoint
+        await session.execute(
+            text(
+                "INSERT INTO delivery.event (id, type, topic, time, payload, stored_at) VALUES "
+                "(:id, :type, 'leads.sla.v1', :now, CAST(:payload AS jsonb), :now)"
+            ),
+            {"id": event_id, "type": LEAD_SLA.type, "now": clock(), "payload": '{"id": "x"}'},
+        )
+        await session.execute(
+            text(
+                "INSERT INTO delivery.delivery (endpoint_id, event_id, origin, state, "
+                "next_attempt_at, created_at) VALUES (:e, :ev, 'live', 'pending', :now, :now)"
+            ),
+            {"e": endpoint.id, "ev": event_id, "now": clock()},
+        )
+    return endpoint
+
+
+async def _state(ctx, endpoint_id):
+    async with ctx.sessions() as session:
+        delivery = (
+            await session.execute(
+                text("SELECT state, attempts FROM delivery.delivery WHERE endpoint_id = :e"),
+                {"e": endpoint_id},
+            )
+        ).one()
+        endpoint = (
+            await session.execute(
+                text(
+                    "SELECT enabled, failing_since, last_success_at FROM delivery.endpoint "
+                    "WHERE id = :e"
+                ),
+                {"e": endpoint_id},
+            )
+        ).one()
+        attempts = await session.scalar(
+            text("SELECT count(*) FROM delivery.attempt WHERE endpoint_id = :e"), {"e": endpoint_id}
+        )
+    return tuple(delivery), endpoint, attempts
+
+
+async def test_an_answer_under_a_lost_lease_is_stored_as_an_attempt_only(delivery):
+    ctx, clock = delivery
+    endpoint = await _one_due(ctx, clock, "http://127.0.0.1:9/late", "ev-late")
+    (item,) = [c for c in await claim(ctx) if c.endpoint_id == endpoint.id]
+    assert item.lease_token is not None
+    async with ctx.sessions.begin() as session:  # the lease ran out; another claim took it
+        await session.execute(
+            text("UPDATE delivery.delivery SET lease_token = :t WHERE id = :id"),
+            {"t": uuid.uuid4(), "id": item.delivery_id},
+        )
+    await record(ctx, item, Sent(Response(410, timedelta(milliseconds=5)), clock()))
+    (state, attempts), row, stored_attempts = await _state(ctx, endpoint.id)
+    assert (state, attempts) == ("pending", 0)
+    assert row.enabled and row.failing_since is None  # a 410 under a lost lease disables nothing
+    assert stored_attempts == 1
+
+
+async def test_a_delivery_skipped_in_flight_leaves_its_endpoint_alone(delivery):
+    ctx, clock = delivery
+    endpoint = await _one_due(ctx, clock, "http://127.0.0.1:9/skipped", "ev-skipped")
+    (item,) = [c for c in await claim(ctx) if c.endpoint_id == endpoint.id]
+    async with ctx.sessions.begin() as session:
+        await session.execute(
+            text("UPDATE delivery.delivery SET state = 'skipped' WHERE id = :id"),
+            {"id": item.delivery_id},
+        )
+    before = metrics.DELIVERIES.labels("delivered", LEAD_SLA.type)._value.get()
+    await record(ctx, item, Sent(Response(204, timedelta(milliseconds=5)), clock()))
+    (state, attempts), row, stored_attempts = await _state(ctx, endpoint.id)
+    assert (state, attempts) == ("skipped", 0)
+    assert row.last_success_at is None and stored_attempts == 1
+    assert metrics.DELIVERIES.labels("delivered", LEAD_SLA.type)._value.get() == before
+
+
+async def test_an_answer_under_its_own_lease_is_recorded(delivery):
+    ctx, clock = delivery
+    endpoint = await _one_due(ctx, clock, "http://127.0.0.1:9/own", "ev-own")
+    (item,) = [c for c in await claim(ctx) if c.endpoint_id == endpoint.id]
+    await record(ctx, item, Sent(Response(204, timedelta(milliseconds=5)), clock()))
+    (state, attempts), row, _ = await _state(ctx, endpoint.id)
+    assert (state, attempts) == ("delivered", 1) and row.last_success_at is not None
+
+
+async def test_pending_deliveries_of_a_disabled_endpoint_are_swept_and_never_claimed(delivery):
+    ctx, clock = delivery
+    endpoint = await _one_due(ctx, clock, "http://127.0.0.1:9/disabled", "ev-disabled")
+    async with ctx.sessions.begin() as session:  # disabled while the delivery was fanned out
+        await session.execute(
+            text("UPDATE delivery.endpoint SET enabled = false WHERE id = :e"), {"e": endpoint.id}
+        )
+    assert [c for c in await claim(ctx) if c.endpoint_id == endpoint.id] == []
+    async with ctx.sessions.begin() as session:
+        assert await skip_disabled(session, clock()) >= 1
+    async with ctx.sessions() as session:
+        row = (
+            await session.execute(
+                text("SELECT state, skipped_reason FROM delivery.delivery WHERE endpoint_id = :e"),
+                {"e": endpoint.id},
+            )
+        ).one()
+    assert tuple(row) == ("skipped", "endpoint disabled")
+
+
+async def test_an_answer_whose_excerpt_cannot_be_stored_is_recorded_without_it(delivery):
+    ctx, clock = delivery
+    endpoint = await _one_due(ctx, clock, "http://127.0.0.1:9/odd", "ev-odd")
+    (item,) = [c for c in await claim(ctx) if c.endpoint_id == endpoint.id]
+    sent = Sent(Response(204, timedelta(milliseconds=5)), clock(), excerpt="bad \ud800")
+    await record_safely(ctx, item, sent)
+    (state, attempts), _, stored_attempts = await _state(ctx, endpoint.id)
+    assert (state, attempts) == ("delivered", 1) and stored_attempts == 1
+    async with ctx.sessions() as session:
+        assert (
+            await session.scalar(
+                text("SELECT response_excerpt FROM delivery.attempt WHERE endpoint_id = :e"),
+                {"e": endpoint.id},
+            )
+        ) is None
+
+
+async def test_an_attempt_that_raises_is_recorded_as_a_connect_error(delivery, monkeypatch):
+    ctx, clock = delivery
+    endpoint = await _one_due(ctx, clock, "http://127.0.0.1:9/raises", "ev-raises")
+
+    async def broken(ctx, item):
+        raise RuntimeError("a message that may hold personal data")
+
+    monkeypatch.setattr("services.delivery.dispatch.attempt_one", broken)
+    assert await dispatch_due(ctx) >= 1
+    (state, attempts), row, _ = await _state(ctx, endpoint.id)
+    assert (state, attempts) == ("pending", 1) and row.failing_since is not None
+    async with ctx.sessions() as session:
+        attempt = (
+            await session.execute(
+                text("SELECT outcome, error FROM delivery.attempt WHERE endpoint_id = :e"),
+                {"e": endpoint.id},
+            )
+        ).one()
+    assert tuple(attempt) == ("connect_error", "RuntimeError")
+
+
+async def test_once_stopping_no_queued_send_starts_and_its_lease_is_given_back(delivery):
+    ctx, clock = delivery
+    endpoint = await _one_due(ctx, clock, "http://127.0.0.1:9/stopping", "ev-stopping")
+    stopping = asyncio.Event()
+    stopping.set()
+    assert await dispatch_due(ctx, stopping) >= 1
+    (state, attempts), _, stored_attempts = await _state(ctx, endpoint.id)
+    assert (state, attempts, stored_attempts) == ("pending", 0, 0)
+    async with ctx.sessions() as session:
+        lease = (
+            await session.execute(
+                text(
+                    "SELECT leased_until, lease_token FROM delivery.delivery WHERE endpoint_id = :e"
+                ),
+                {"e": endpoint.id},
+            )
+        ).one()
+    assert tuple(lease) == (None, None)  # due again at once for the next process

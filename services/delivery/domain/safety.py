@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from urllib.parse import urlsplit
 
+import idna
+
 NAT64_PREFIX = IPv6Network("64:ff9b::/96")  # RFC 6052 well-known prefix
 NAT64_LOCAL_PREFIX = IPv6Network("64:ff9b:1::/48")  # RFC 8215 local-use prefix
 CGNAT = IPv4Network("100.64.0.0/10")  # RFC 6598 shared address space
@@ -76,8 +78,19 @@ def url_problem(url: str, policy: AddressPolicy) -> str | None:
     try:
         ipaddress.ip_address(_normal_host(host))
     except ValueError:
-        return None
+        return _idna_problem(host)
     return address_problem(host, [_normal_host(host)], policy)
+
+
+def _idna_problem(host: str) -> str | None:
+    """A host name that cannot be encoded as IDNA (the form sent in ``Host``, SNI and DNS)."""
+    if host.isascii():
+        return None
+    try:
+        idna.encode(host.lower())
+    except (idna.IDNAError, UnicodeError):
+        return "the URL's host is not a valid internationalized domain name (IDNA)"
+    return None
 
 
 def _unwrap(address: IPv4Address | IPv6Address) -> tuple[IPv4Address | None, str]:

@@ -5,14 +5,15 @@ failure becomes; and the settings that make the address policy."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from services.delivery.dispatch import excerpt, pinned, send
-from services.delivery.domain.safety import AddressPolicy
+from services.delivery.dispatch import claim_limit, excerpt, pinned, send
+from services.delivery.domain.safety import AddressPolicy, url_problem
 from services.delivery.handlers import lead_id_of, with_sequence
 from services.delivery.settings import DeliverySettings
 from shared.events.envelope import make_event
@@ -145,3 +146,130 @@ def test_private_networks_and_http_are_allowed_only_in_dev_and_test_by_default()
     assert not allowed.allow_private
     assert [str(n) for n in allowed.allowed_networks] == ["10.1.0.0/16"]
     assert allowed.allowed_hosts == frozenset({"hooks.internal"})
+
+
+class _Stream(httpx.AsyncByteStream):
+    """A body streamed as a real connection would (not read in advance)."""
+
+    def __init__(self, data: bytes, chunk: int = 4096) -> None:
+        self.data, self.chunk, self.read = data, chunk, 0
+
+    async def __aiter__(self):
+        for start in range(0, len(self.data), self.chunk):
+            self.read += self.chunk
+            yield self.data[start : start + self.chunk]
+
+
+async def test_a_gzip_answer_is_not_decompressed_and_keeps_an_opaque_excerpt():
+    body = gzip.compress(b"hello")
+    sent, _ = await _send(
+        lambda r: httpx.Response(200, headers={"content-encoding": "gzip"}, stream=_Stream(body))
+    )
+    assert sent.response.status_code == 200
+    assert sent.excerpt == f"<gzip-encoded body, {len(body)} bytes read>"
+
+
+async def test_a_gzip_bomb_is_read_only_up_to_the_bound_of_raw_bytes():
+    bomb = gzip.compress(b"\0" * 20_000_000)  # ~20 kB that inflate to 20 MB
+    stream = _Stream(bomb, chunk=256)
+    sent, _ = await _send(
+        lambda r: httpx.Response(200, headers={"content-encoding": "gzip"}, stream=stream),
+        read_bytes=1000,
+    )
+    assert sent.excerpt == "<gzip-encoded body, 1000 bytes read>"
+    assert stream.read <= 1024
+
+
+async def test_an_identity_stream_is_read_raw_up_to_the_bound():
+    sent, _ = await _send(
+        lambda r: httpx.Response(200, stream=_Stream(b"y" * 50_000)),
+        read_bytes=64,
+        excerpt_bytes=10,
+    )
+    assert sent.excerpt == "y" * 10
+
+
+def test_the_excerpt_has_no_nul_bytes():
+    assert excerpt(b"a\x00b", 10) == "a\ufffdb"
+
+
+async def test_an_idn_host_is_sent_in_its_idna_form():
+    async def resolver(host, port):
+        assert host == "xn--bcher-kva.example"
+        return ["127.0.0.1"]
+
+    seen: list[httpx.Request] = []
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(204))
+    ) as http:
+        sent = await send(
+            http, "http://bücher.example:8080/x", b"{}", {}, policy=DEV, timeout=2.0,
+            read_bytes=100, excerpt_bytes=10, now=NOW, resolver=resolver,
+        )  # fmt: skip
+    assert sent.response.status_code == 204
+    (request,) = seen
+    assert request.headers["host"] == "xn--bcher-kva.example:8080"
+    assert request.headers["connection"] == "close"
+    assert str(request.url) == "http://127.0.0.1:8080/x"
+
+
+def test_a_host_that_is_not_valid_idna_is_refused():
+    assert "IDNA" in (url_problem("https://a\u200db.example/x", PRODUCTION) or "")
+
+
+async def test_the_next_address_is_tried_when_the_first_cannot_be_reached():
+    async def resolver(host, port):
+        return ["127.0.0.2", "127.0.0.3"]
+
+    def handler(request):
+        if request.url.host == "127.0.0.2":
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(204)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        sent = await send(
+            http, "http://hooks.test/x", b"{}", {}, policy=DEV, timeout=2.0, read_bytes=100,
+            excerpt_bytes=10, now=NOW, resolver=resolver,
+        )  # fmt: skip
+    assert sent.response.status_code == 204
+
+
+async def test_one_deadline_covers_the_resolve_and_the_request():
+    async def resolver(host, port):
+        await asyncio.sleep(0.15)
+        return ["127.0.0.1"]
+
+    async def slow(request):
+        await asyncio.sleep(0.15)
+        return httpx.Response(204)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(slow)) as http:
+        sent = await send(
+            http, "http://hooks.test/x", b"{}", {}, policy=DEV, timeout=0.2, read_bytes=100,
+            excerpt_bytes=10, now=NOW, resolver=resolver,
+        )  # fmt: skip
+    assert sent.response.error == "timeout"
+    assert sent.response.elapsed >= timedelta(seconds=0.2)
+
+
+def test_the_lease_must_cover_two_timeouts_and_a_margin():
+    with pytest.raises(ValueError, match="LEASE_SECONDS"):
+        DeliverySettings(env="test", delivery_timeout_seconds=15, delivery_lease_seconds=30)
+    DeliverySettings(env="test", delivery_timeout_seconds=15, delivery_lease_seconds=35)
+
+
+def test_a_claim_takes_no_more_than_can_be_in_flight():
+    settings = DeliverySettings(env="test", delivery_batch_size=100, delivery_concurrency=16)
+    assert claim_limit(settings) == 16
+
+
+def test_a_batch_takes_lead_locks_in_lead_order_keeping_each_leads_order():
+    from types import SimpleNamespace
+
+    from services.delivery.handlers import _lock_order
+
+    a, b = uuid.UUID(int=1), uuid.UUID(int=2)
+    items = [SimpleNamespace(lead_id=b, n=1), None, SimpleNamespace(lead_id=a, n=2),
+             SimpleNamespace(lead_id=None, n=3), SimpleNamespace(lead_id=b, n=4)]  # fmt: skip
+    ordered = sorted(items, key=_lock_order)  # type: ignore[arg-type]
+    assert [getattr(i, "n", None) for i in ordered] == [2, 1, 4, None, 3]

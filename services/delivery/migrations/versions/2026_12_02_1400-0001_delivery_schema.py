@@ -95,6 +95,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         _ts("next_attempt_at", True),
         _ts("leased_until", True),
+        sa.Column("lease_token", sa.UUID(), nullable=True),
         _ts("created_at"),
         _ts("finished_at", True),
         sa.Column("skipped_reason", sa.Text(), nullable=True),
