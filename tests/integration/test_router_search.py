@@ -297,6 +297,13 @@ BAD = [
     ({"q": ""}, "q"),
     ({"count": "often"}, "count"),
     ({"cursor": "bm90IGEgY3Vyc29y"}, "cursor"),
+    # tampered cursors: an id of the wrong type, an instant out of range, deep nesting, length
+    ({"cursor": "eyJ2IjoxLCJyIjoiMjAyNi0xMS0yM1QwODo1NTowMCswMDowMCIsImlkIjoxMjMsImYiOiJ4In0"},
+     "cursor"),
+    ({"cursor": "eyJ2IjoxLCJyIjoiMDAwMS0wMS0wMVQwMDowMDowMCswNTowMCIsImlkIjoiMDAwMDAwMDAtMDAwMC0w"
+                "MDAwLTAwMDAtMDAwMDAwMDAwMDAwIiwiZiI6IngifQ"}, "cursor"),
+    ({"cursor": "W1tb" * 333}, "cursor"),
+    ({"cursor": "A" * 600}, "cursor"),
 ]  # fmt: skip
 
 

@@ -28,6 +28,8 @@ from shared.domain.zones import to_utc
 LIMIT_DEFAULT = 50
 LIMIT_MAX = 500
 Q_MAX_CHARS = 100
+# a cursor this API gives out is about 150 characters; longer ones are refused unread
+CURSOR_MAX_CHARS = 512
 STATUSES = tuple(s.value for s in LeadStatus)
 TEMPERATURES = ("hot", "warm", "cold")
 # the repeatable filters, by query parameter: the values a parameter may take (None: any text)
@@ -233,18 +235,23 @@ def encode_cursor(key: SearchKey, search: LeadSearch) -> str:
 
 
 def decode_cursor(text: str, search: LeadSearch) -> SearchKey:
-    """The key :func:`encode_cursor` wrote for this search; :class:`InvalidParameter` else."""
+    """The key :func:`encode_cursor` wrote for this search; :class:`InvalidParameter` else
+    (a tampered one included: too long, nested, of the wrong types or out of range)."""
     try:
+        if len(text) > CURSOR_MAX_CHARS:
+            raise ValueError("cursor too long")
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         payload = json.loads(raw)
         if not isinstance(payload, dict) or payload.get("v") != 1:
             raise ValueError("unknown cursor version")
-        key = SearchKey(
-            received_at=to_utc(datetime.fromisoformat(payload["r"])),
-            id=uuid.UUID(payload["id"]),
-        )
-        fingerprint = str(payload["f"])
-    except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        at, lead_id, fingerprint = payload["r"], payload["id"], payload["f"]
+        if not (isinstance(at, str) and isinstance(lead_id, str) and isinstance(fingerprint, str)):
+            raise ValueError("cursor fields of the wrong type")
+        key = SearchKey(received_at=to_utc(datetime.fromisoformat(at)), id=uuid.UUID(lead_id))
+    except (
+        binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError,
+        OverflowError, RecursionError,
+    ):  # fmt: skip
         raise InvalidParameter(
             "cursor", "cursor is not one this API gave out (pass next_cursor as it came)"
         ) from None

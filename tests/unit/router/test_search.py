@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 
 from services.router.domain.params import InvalidParameter
 from services.router.domain.search import (
+    CURSOR_MAX_CHARS,
     LIMIT_DEFAULT,
     PREFIX_TOP,
     SUMMARY_FIELDS,
@@ -109,6 +112,34 @@ def test_a_cursor_round_trips_and_only_for_its_search():
     for junk in ("", "bm90IGEgY3Vyc29y", "!!!", "eyJ2IjoyfQ"):
         with pytest.raises(InvalidParameter):
             decode_cursor(junk, search)
+
+
+def _tampered(payload: object) -> str:
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def test_a_tampered_cursor_is_refused_naming_cursor():
+    search, _ = parse_search([("team", "core")])
+    good = {"v": 1, "r": AT.isoformat(), "id": str(uuid.uuid4()), "f": search.fingerprint()}
+    assert decode_cursor(_tampered(good), search).received_at == AT
+    tampered = [
+        _tampered({**good, "id": 123}),
+        _tampered({**good, "id": ["x"]}),
+        _tampered({**good, "r": 5}),
+        _tampered({**good, "r": "0001-01-01T00:00:00+05:00"}),  # before year 1 in UTC
+        _tampered({**good, "r": "9999-12-31T23:59:59-05:00"}),  # after year 9999 in UTC
+        _tampered({**good, "r": "2026-11-23T08:55:00"}),  # no offset
+        _tampered({**good, "f": {"x": 1}}),
+        _tampered([good]),
+        base64.urlsafe_b64encode(b"[" * 1000).decode(),  # deep nesting
+        base64.urlsafe_b64encode(b"[" * 100_000).decode(),
+        "A" * (CURSOR_MAX_CHARS + 1),
+    ]
+    for text in tampered:
+        with pytest.raises(InvalidParameter) as caught:
+            decode_cursor(text, search)
+        assert caught.value.param == "cursor", text[:80]
 
 
 @given(
