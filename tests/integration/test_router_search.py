@@ -290,6 +290,8 @@ BAD = [
     ({"temperature": "tepid"}, "temperature"),
     ({"teams": "core"}, "teams"),
     ({"received_from": "last week"}, "received_from"),
+    ({"received_from": "0001-01-01T00:00:00+14:00"}, "received_from"),
+    ({"updated_to": "9999-12-31T23:59:59-14:00"}, "updated_to"),
     ({"received_from": "2026-01-02T00:00:00Z", "received_to": "2026-01-01T00:00:00Z"}, "received_to"),
     ({"queued": "maybe"}, "queued"),
     ({"limit": "0"}, "limit"),

@@ -69,6 +69,8 @@ BAD = [
     ([("queued", "maybe")], "queued"),
     ([("received_from", "yesterday")], "received_from"),
     ([("updated_to", "2026-11-01T00:00:00")], "updated_to"),  # no offset
+    ([("received_from", "0001-01-01T00:00:00+14:00")], "received_from"),  # before year 1 in UTC
+    ([("updated_to", "9999-12-31T23:59:59-14:00")], "updated_to"),  # after year 9999 in UTC
     ([("received_from", "2026-12-01T00:00:00Z"), ("received_to", "2026-11-01T00:00:00Z")],
      "received_to"),
     ([("q", "   ")], "q"),

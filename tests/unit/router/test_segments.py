@@ -190,6 +190,20 @@ def test_instants_without_offset_or_unreadable_are_refused(text: str) -> None:
         parse_instant("from", text)
 
 
+@pytest.mark.parametrize(
+    "text", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+00:01"]
+)
+def test_instants_beyond_year_1_or_9999_in_utc_are_refused(text: str) -> None:
+    with invalid("received_from"):
+        parse_instant("received_from", text)
+
+
+def test_a_window_near_year_1_is_refused_not_overflowed() -> None:
+    with invalid("to"):
+        window(None, "0001-01-05T00:00:00Z", NOW)
+    assert window(None, "9999-12-31T23:59:59Z", NOW).start.year == 9999
+
+
 def test_window_defaults_to_the_30_days_before_to() -> None:
     assert window(None, None, NOW) == type(window(None, None, NOW))(NOW - timedelta(days=30), NOW)
     to = "2026-06-01T00:00:00Z"
