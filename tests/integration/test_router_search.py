@@ -297,6 +297,8 @@ BAD = [
     ({"limit": "0"}, "limit"),
     ({"limit": "501"}, "limit"),
     ({"q": ""}, "q"),
+    *(({name: "ada\x00"}, name)
+      for name in ("q", "owner", "team", "queue", "source", "channel", "campaign")),
     ({"count": "often"}, "count"),
     ({"cursor": "bm90IGEgY3Vyc29y"}, "cursor"),
     # tampered cursors: an id of the wrong type, an instant out of range, deep nesting, length
@@ -345,6 +347,14 @@ async def test_search_and_queue_need_the_read_scope(world: World):
         assert (await w.router.get(path)).status_code == 401
         assert (await w.router.get(path, headers=bearer("nope"))).status_code == 401
         assert (await w.router.get(path, headers=bearer(IMPORTER))).status_code == 403
+
+
+async def test_the_queue_refuses_a_team_with_a_nul_naming_it(world: World):
+    r = await world.router.get(
+        "/v1/admin/queue", params={"team": "core\x00"}, headers=bearer(READER)
+    )
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["team"]
 
 
 async def test_the_queue_is_listed_in_the_order_the_router_drains_it(world: World):

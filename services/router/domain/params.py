@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,14 @@ class InvalidParameter(ValueError):
         super().__init__(message)
         self.param = param
         self.message = message
+
+
+def refuse_control_characters(param: str, text: str) -> str:
+    """``text`` if it holds no control character (NUL, which PostgreSQL text cannot store,
+    and the rest of Unicode's Cc category: no filter value has one)."""
+    if any(unicodedata.category(c) == "Cc" for c in text):
+        raise InvalidParameter(param, f"{param} must not contain control characters")
+    return text
 
 
 def parse_instant(param: str, text: str) -> datetime:

@@ -21,7 +21,11 @@ from typing import Any
 
 from services.router.domain.funnel import ALL_STAGES, NONE_LABEL
 from services.router.domain.lifecycle import LeadStatus
-from services.router.domain.params import InvalidParameter, parse_instant
+from services.router.domain.params import (
+    InvalidParameter,
+    parse_instant,
+    refuse_control_characters,
+)
 from services.router.domain.segments import MAX_VALUE_CHARS, csv_cell
 from shared.domain.zones import to_utc
 
@@ -173,7 +177,7 @@ def _value(name: str, value: str) -> str:
         raise InvalidParameter(name, f"{name} must not be empty")
     if len(value) > MAX_VALUE_CHARS:
         raise InvalidParameter(name, f"{name} is longer than {MAX_VALUE_CHARS} characters")
-    return value
+    return refuse_control_characters(name, value)
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:
@@ -199,7 +203,7 @@ def _q(value: str) -> str:
         raise InvalidParameter("q", "q must not be empty")
     if len(text) > Q_MAX_CHARS:
         raise InvalidParameter("q", f"q is longer than {Q_MAX_CHARS} characters")
-    return text
+    return refuse_control_characters("q", text)
 
 
 def _limit(value: str) -> int:

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from services.router.domain.funnel import ALL_STAGES, NONE_LABEL
-from services.router.domain.params import InvalidParameter
+from services.router.domain.params import InvalidParameter, refuse_control_characters
 from shared.domain.inactivity import SEGMENTS, Segment, inactivity_segment
 from shared.domain.zones import to_utc
 
@@ -139,7 +139,7 @@ def _value(name: str, value: str) -> str:
         raise InvalidParameter(name, f"{name} must not be empty (use {NONE_LABEL} for no value)")
     if len(value) > MAX_VALUE_CHARS:
         raise InvalidParameter(name, f"{name} is longer than {MAX_VALUE_CHARS} characters")
-    return value
+    return refuse_control_characters(name, value)
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:

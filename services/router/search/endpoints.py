@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from services.router.admin import responses as R
 from services.router.admin.endpoints import get_context, read
 from services.router.context import RouterContext
+from services.router.domain.params import refuse_control_characters
 from services.router.domain.search import (
     LIMIT_DEFAULT,
     LIMIT_MAX,
@@ -213,6 +214,8 @@ async def list_queue(
     teams = [t.strip() for t in team or []]
     if any(not t for t in teams):
         raise invalid_field("team", "team must not be empty")
+    for t in teams:
+        _check(refuse_control_characters, "team", t)
     async with ctx.sessions() as session:
         total, entries = await queue_page(session, teams, offset, limit)
     response.headers["Cache-Control"] = "no-store"

@@ -87,6 +87,8 @@ def test_filters_repeat_as_any_of_and_keep_the_endpoints_own_parameters_out() ->
         ([("inactivity", "2_years")], "inactivity"),
         ([("campaign", "  ")], "campaign"),
         ([("form", "x" * 201)], "form"),
+        ([("campaign", "spring\x00")], "campaign"),
+        ([("form", "f\x07")], "form"),
         ([("custom.plan", "pro")], "custom.plan"),
         ([("campain", "spring")], "campain"),  # a typo never widens an export
         ([("limit", "10")], "limit"),  # not one of this endpoint's parameters
