@@ -80,6 +80,8 @@ def make_leads(n: int) -> list[dict[str, Any]]:
                 "lifecycle_stage": rnd.choice(STAGES), "stage_entered_at": received,
             }
         )  # fmt: skip
+    for lead in leads[:3]:  # penalties can take a score below zero
+        lead["score"] = -5
     return leads
 
 
@@ -270,6 +272,17 @@ async def test_csv_export_of_all_leads_streams_and_parses_back_to_the_pages(worl
     rows = list(csv.reader(io.StringIO(b"".join(chunks).decode())))
     assert rows[0] == list(SUMMARY_FIELDS)
     assert rows[1:] == [[csv_cell(item[f]) for f in SUMMARY_FIELDS] for item in json_items]
+    # the cells, written out independently of the code under test
+    by_id = {str(lead["id"]): lead for lead in w.leads}
+    score, company = SUMMARY_FIELDS.index("score"), SUMMARY_FIELDS.index("company")
+    for row in rows[1:]:
+        lead = by_id[row[0]]
+        assert row[score] == str(lead["score"])
+        want = lead["profile"].get("company") or ""
+        assert row[company] == ("'" + want if want.startswith("=") else want)
+    assert {row[score] for row in rows[1:] if row[0] in {str(x["id"]) for x in w.leads[:3]}} == {
+        "-5"
+    }
     formula = next(row for row in rows if row[SUMMARY_FIELDS.index("company")].startswith("'"))
     assert formula[SUMMARY_FIELDS.index("company")] == "'=cmd|x"
     assert any("\n" in row[SUMMARY_FIELDS.index("company")] for row in rows)

@@ -253,13 +253,15 @@ def export_row(lead: LeadSummary, now: datetime) -> dict[str, Any]:
 
 def csv_cell(value: Any) -> str:
     """A CSV cell: empty for null; text a spreadsheet would run as a formula gets a leading
-    apostrophe (OWASP's CSV-injection advice), since names and companies come from web forms."""
+    apostrophe (OWASP's CSV-injection advice), since names and companies come from web forms.
+    Numbers and instants are written as they are (a negative score is not a formula)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return to_utc(value).isoformat().replace("+00:00", "Z")
-    text = str(value)
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+    if not isinstance(value, str):  # a number is data, never a formula: -5 stays -5
+        return str(value)
+    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
 
 
 def csv_record(row: Mapping[str, Any]) -> list[str]:

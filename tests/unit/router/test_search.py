@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -185,4 +186,6 @@ def test_rows_show_the_name_and_defuse_formulas_in_csv():
     cells = dict(zip(SUMMARY_FIELDS, csv_record(shown), strict=True))
     assert cells["company"] == "'=cmd()" and cells["campaign"] == "" and cells["score"] == "70"
     assert cells["received_at"] == "2026-11-23T08:55:00Z"
+    negative = dict(zip(SUMMARY_FIELDS, csv_record(summary(replace(row, score=-5))), strict=True))
+    assert negative["score"] == "-5"
     assert row.key == SearchKey(AT, row.id)

@@ -169,6 +169,7 @@ def test_csv_cells_never_start_a_formula() -> None:
     assert csv_cell("Acme") == "Acme"
     for text in ("=1+1", "+49 30", "-2", "@SUM(A1)", "\tx"):
         assert csv_cell(text) == "'" + text
+    assert csv_cell(-5) == "-5" and csv_cell(-0.5) == "-0.5" and csv_cell(70) == "70"
     record = csv_record(export_row(summary(), NOW))
     assert record[EXPORT_FIELDS.index("company")] == '\'=HYPERLINK("x")'
     assert record[EXPORT_FIELDS.index("owner")] == ""
