@@ -85,6 +85,13 @@ def make_leads(n: int) -> list[dict[str, Any]]:
     return leads
 
 
+def with_non_ascii_names(leads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """PostgreSQL's lower() folds these for the index and for q alike."""
+    leads[10]["first_name"], leads[11]["last_name"] = "Élise", "Øre"
+    leads[12]["first_name"], leads[13]["profile"]["company"] = "İpek", "ÉCOLE Øst"
+    return leads
+
+
 @dataclass
 class World:
     env: RouterEnv
@@ -124,7 +131,7 @@ async def world(stack, tmp_root: Path) -> AsyncIterator[World]:
     await asyncio.to_thread(proc.start)
     await asyncio.to_thread(proc.wait_ready)
     engine = db.create_engine(env.database_url, pool_size=2)
-    leads = make_leads(LEADS)
+    leads = with_non_ascii_names(make_leads(LEADS))
     reasons: dict[uuid.UUID, str] = {}
     decisions = []
     for lead in leads:
@@ -204,6 +211,13 @@ SEARCHES: list[tuple[dict[str, Any], Callable[[dict[str, Any]], bool]]] = [
     ({"q": "Ada Lov"}, prefix("ada lov")),
     ({"q": "ACME"}, prefix("acme")),
     ({"q": "grace.1"}, prefix("grace.1")),
+    ({"q": "élise"}, prefix("élise")),
+    ({"q": "ÉLISE"}, prefix("élise")),
+    ({"q": "øre"}, prefix("øre")),
+    ({"q": "École ø"}, prefix("école ø")),
+    # "İ" lowers to "i" in PostgreSQL, to "i" and a combining dot in Python
+    ({"q": "İpek"}, lambda x: x["first_name"] == "İpek"),
+    ({"q": "ipek"}, lambda x: x["first_name"] == "İpek"),
     ({"temperature": "hot", "stage": ["sql", "mql"], "channel": "web", "campaign": "(none)"},
      lambda x: x["temperature"] == "hot" and x["lifecycle_stage"] in ("sql", "mql")
      and x["channel"] == "web" and "campaign" not in x["profile"]),

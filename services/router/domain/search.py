@@ -83,7 +83,10 @@ class LeadSearch:
     received_to: datetime | None = None  # exclusive
     updated_from: datetime | None = None
     updated_to: datetime | None = None
-    q: str | None = None  # lower case
+    q: str | None = None  # lower case (Python's): the fingerprint and prefix_range
+    # q as typed, spaces collapsed: the database lowers it with lower(), the function its
+    # indexes use (Python's str.lower folds final sigma and dotted I otherwise); None: q
+    q_text: str | None = None
     limit: int = LIMIT_DEFAULT
 
     def fingerprint(self) -> str:
@@ -102,15 +105,20 @@ class LeadSearch:
         return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()[:16]
 
     def prefix_range(self) -> tuple[str, str] | None:
-        """``q`` as a half-open range of lower-case text: ``[q, q + PREFIX_TOP)``."""
+        """``q`` as a half-open range of lower-case text: ``[q, q + PREFIX_TOP)``. The query
+        builds the same range in SQL from :meth:`q_typed`, ``[lower(q), lower(q) || TOP)``."""
         return None if self.q is None else (self.q, self.q + PREFIX_TOP)
+
+    def q_typed(self) -> str | None:
+        """The text the database lowers for the prefix match."""
+        return self.q_text if self.q_text is not None else self.q
 
     def filter_names(self) -> list[str]:
         """The filters used (names only: values stay out of logs)."""
         return [
             f.name
             for f in fields(self)
-            if f.name != "limit" and getattr(self, f.name) not in ((), None)
+            if f.name not in ("limit", "q_text") and getattr(self, f.name) not in ((), None)
         ]
 
 
@@ -155,7 +163,8 @@ def parse_search(params: Iterable[tuple[str, str]]) -> tuple[LeadSearch, str | N
         received_to=_instant(one, "received_to"),
         updated_from=_instant(one, "updated_from"),
         updated_to=_instant(one, "updated_to"),
-        q=_q(one["q"]) if "q" in one else None,
+        q=_q(one["q"]).lower() if "q" in one else None,
+        q_text=_q(one["q"]) if "q" in one else None,
         limit=_limit(one["limit"]) if "limit" in one else LIMIT_DEFAULT,
     )
     for low, high in (("received_from", "received_to"), ("updated_from", "updated_to")):
@@ -198,7 +207,7 @@ def _instant(one: Mapping[str, str], name: str) -> datetime | None:
 
 
 def _q(value: str) -> str:
-    text = " ".join(value.split()).lower()
+    text = " ".join(value.split())
     if not text:
         raise InvalidParameter("q", "q must not be empty")
     if len(text) > Q_MAX_CHARS:

@@ -2,8 +2,9 @@
 
 Each filter is a plain column condition the indexes of revision 0009 serve: (team, status),
 owner, source and (received_at, id) in the page order, and the lower-case "C"-collated prefix
-expressions of ``q`` (a range ``[q, q + U+10FFFF)``, which a prepared statement's generic plan
-still answers from the index, unlike ``LIKE $1``)."""
+expressions of ``q`` (a range ``[lower($q), lower($q) || U+10FFFF)``, lowered by PostgreSQL
+as the indexed expressions are, which a prepared statement's generic plan still answers from
+the index, unlike ``LIKE $1``)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from services.router.domain.search import LeadRow, LeadSearch, SearchKey
+from services.router.domain.search import PREFIX_TOP, LeadRow, LeadSearch, SearchKey
 from services.router.models import Assignment, Lead
 from services.router.reports.repository import any_of, profile_text
 from services.router.repository import queue_drain_order
@@ -79,9 +80,11 @@ def search_clauses(search: LeadSearch) -> list[ColumnElement[bool]]:
             clauses.append(column >= start)
         if end is not None:
             clauses.append(column < end)
-    prefix = search.prefix_range()
-    if prefix is not None:
-        low, high = prefix
+    typed = search.q_typed()
+    if typed is not None:
+        # lowered by PostgreSQL, as the indexed expressions are: both sides fold alike
+        low = func.lower(typed)
+        high = low.op("||")(PREFIX_TOP)
         clauses.append(or_(*(and_(e >= low, e < high) for e in prefix_expressions())))
     return clauses
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy.dialects import postgresql
 
 from services.router.domain.params import InvalidParameter
 from services.router.domain.search import (
@@ -28,6 +29,7 @@ from services.router.domain.search import (
     summary,
     wants_count,
 )
+from services.router.search.repository import page_query
 
 AT = datetime(2026, 11, 23, 8, 55, tzinfo=UTC)
 
@@ -50,6 +52,17 @@ def test_filters_repeat_as_any_of_and_singles_are_read():
     assert search.q == "ada lov" and search.limit == 10 and cursor == "abc"
     assert search.prefix_range() == ("ada lov", "ada lov" + PREFIX_TOP)
     assert "statuses" in search.filter_names() and "limit" not in search.filter_names()
+
+
+def test_q_is_lowered_by_the_database_as_typed():
+    search, _ = parse_search([("q", "  İpek   ΣΑΣ ")])
+    assert search.q_text == "İpek ΣΑΣ" and search.q_typed() == "İpek ΣΑΣ"
+    assert "q_text" not in search.filter_names() and "q" in search.filter_names()
+    assert LeadSearch(q="ada").q_typed() == "ada"
+    sql = str(page_query(search, None, 5).compile(dialect=postgresql.dialect()))
+    # both sides of the range through PostgreSQL's lower(), never a Python-lowered constant
+    assert sql.count("lower(%(lower_1)s") == 8, sql
+    assert "İpek" not in sql and "i̇pek" not in sql
 
 
 def test_defaults_filter_nothing():
