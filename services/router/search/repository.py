@@ -3,8 +3,11 @@
 Each filter is a plain column condition the indexes of revision 0009 serve: (team, status),
 owner, source and (received_at, id) in the page order, and the lower-case "C"-collated prefix
 expressions of ``q`` (a range ``[lower($q), lower($q) || U+10FFFF)``, lowered by PostgreSQL
-as the indexed expressions are, which a prepared statement's generic plan still answers from
-the index, unlike ``LIKE $1``)."""
+as the indexed expressions are). The prefix expressions carry their constants as SQL literals,
+so they are the indexed expressions even in a prepared statement's generic plan, and the range's
+bounds are parameters the index scan takes at run time (unlike ``LIKE $1``, which needs the
+pattern at planning): a cached plan still uses the index. ``tests/bench/search.py`` shows the
+generic plans."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, text, tuple_
+from sqlalchemy import ColumnElement, Text, and_, func, literal_column, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from services.router.domain.search import PREFIX_TOP, LeadRow, LeadSearch, SearchKey
@@ -25,18 +28,29 @@ from services.router.repository import queue_drain_order
 
 # q's prefix expressions: each is indexed as it is written here (revision 0009)
 PREFIX_COLLATION = "C"
+_EMPTY, _SPACE = literal_column("''"), literal_column("' '")
+
+
+def _profile_key(key: str) -> ColumnElement[Any]:
+    """``profile ->> 'key'`` with the key written in the SQL, as the index has it."""
+    return Lead.profile.op("->>", return_type=Text)(literal_column(f"'{key}'"))
 
 
 def prefix_expressions() -> list[ColumnElement[Any]]:
-    """Full name (which covers the first name), last name, email, company: lower case."""
+    """Full name (which covers the first name), last name, email, company: lower case. The
+    constants are written into the SQL, not sent as bind parameters: ``coalesce(first_name,
+    $5)`` is not the indexed expression, so a prepared statement's generic plan (the one a
+    cached statement ends up with) could not use the index."""
     full = (
-        func.coalesce(Lead.first_name, "").op("||")(" ").op("||")(func.coalesce(Lead.last_name, ""))
+        func.coalesce(Lead.first_name, _EMPTY)
+        .op("||")(_SPACE)
+        .op("||")(func.coalesce(Lead.last_name, _EMPTY))
     )
     return [
         func.lower(full).collate(PREFIX_COLLATION),
         func.lower(Lead.last_name).collate(PREFIX_COLLATION),
-        func.lower(Lead.profile["email"].astext).collate(PREFIX_COLLATION),
-        func.lower(Lead.profile["company"].astext).collate(PREFIX_COLLATION),
+        func.lower(_profile_key("email")).collate(PREFIX_COLLATION),
+        func.lower(_profile_key("company")).collate(PREFIX_COLLATION),
     ]
 
 
