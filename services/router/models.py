@@ -55,7 +55,8 @@ class Lead(Base):
     temperature: Mapped[str] = mapped_column(String(8))
     stage: Mapped[str] = mapped_column(String(8))
     score_breakdown: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    owner_rep_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # indexed by ix_router_lead_owner_received (owner first), which revision 0009 made
+    owner_rep_id: Mapped[str | None] = mapped_column(String(64))
     team_id: Mapped[str | None] = mapped_column(String(64))
     queue: Mapped[str | None] = mapped_column(String(64))
     first_touch_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
