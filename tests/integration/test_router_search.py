@@ -27,7 +27,7 @@ from services.router.domain.search import SUMMARY_FIELDS, LeadSearch
 from services.router.domain.segments import csv_cell
 from services.router.models import Assignment, Lead
 from services.router.repository import RouterRepository
-from services.router.search.repository import snapshot_chunks
+from services.router.search.repository import open_export, snapshot_chunks
 from shared import db
 from shared.auth import hash_token, new_token
 from shared.stack.common import free_port
@@ -506,3 +506,31 @@ async def test_the_export_reads_one_snapshot_whatever_changes_meanwhile(world: W
 
 def order_key_oldest(lead: dict[str, Any]) -> tuple[Any, ...]:
     return (lead["received_at"].timestamp(), lead["id"].int)
+
+
+async def test_the_export_counts_its_leads_inside_its_snapshot(world: World):
+    w = world
+    late = {**make_leads(1)[0], "id": uuid.uuid4(), "received_at": START - timedelta(days=1)}
+    late["created_at"] = late["updated_at"] = late["stage_entered_at"] = late["received_at"]
+    export = await open_export(w.engine, LeadSearch(), 1000)
+    try:
+        # a lead arrives after the count: neither the count nor the rows see it
+        async with w.engine.begin() as conn:
+            await conn.execute(Lead.__table__.insert(), [late])
+        rows = [r async for chunk in export.chunks() for r in chunk]
+        assert export.total == len(rows) == LEADS
+    finally:
+        await export.aclose()
+        async with w.engine.begin() as conn:
+            await conn.execute(Lead.__table__.delete().where(Lead.id == late["id"]))
+    assert w.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_an_export_abandoned_midway_gives_its_connection_back(world: World):
+    w = world
+    export = await open_export(w.engine, LeadSearch(), 1000)
+    chunks = export.chunks()
+    assert len(await anext(chunks)) == 1000
+    assert w.engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+    await export.aclose()  # what the response does once the client is gone
+    assert w.engine.pool.checkedout() == 0  # type: ignore[attr-defined]

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -133,13 +134,25 @@ async def search_count(session: AsyncSession | AsyncConnection, search: LeadSear
     return int(total or 0)
 
 
-async def snapshot_chunks(
-    engine: AsyncEngine, search: LeadSearch, chunk: int
-) -> AsyncIterator[list[LeadRow]]:
-    """Every matching lead, ``chunk`` at a time (keyset), all read in one REPEATABLE READ READ
-    ONLY transaction: the export is one consistent snapshot, whatever changes meanwhile."""
+# An export's reads: a chunk query that runs longer, or a client that stops reading for longer
+# (the transaction idles between chunks), ends the export instead of holding a snapshot open.
+EXPORT_STATEMENT_TIMEOUT = "60s"
+EXPORT_IDLE_TIMEOUT = "10min"
+
+
+async def _snapshot(
+    engine: AsyncEngine, search: LeadSearch, chunk: int, *, count: bool
+) -> AsyncGenerator[int | list[LeadRow], None]:
+    """The number of matching leads first (``count``), then every one of them ``chunk`` at a
+    time (keyset), all read in one REPEATABLE READ READ ONLY transaction."""
     async with engine.connect() as conn:
         await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+        await conn.execute(text(f"SET LOCAL statement_timeout = '{EXPORT_STATEMENT_TIMEOUT}'"))
+        await conn.execute(
+            text(f"SET LOCAL idle_in_transaction_session_timeout = '{EXPORT_IDLE_TIMEOUT}'")
+        )
+        if count:
+            yield await search_count(conn, search)
         after: SearchKey | None = None
         while True:
             rows = await search_page(conn, search, after, chunk)
@@ -149,6 +162,48 @@ async def snapshot_chunks(
                 break
             after = rows[-1].key
         await conn.rollback()
+
+
+async def snapshot_chunks(
+    engine: AsyncEngine, search: LeadSearch, chunk: int
+) -> AsyncIterator[list[LeadRow]]:
+    """Every matching lead, ``chunk`` at a time (keyset), all read in one REPEATABLE READ READ
+    ONLY transaction: the export is one consistent snapshot, whatever changes meanwhile."""
+    async with aclosing(_snapshot(engine, search, chunk, count=False)) as rows:
+        async for item in rows:
+            assert not isinstance(item, int)
+            yield item
+
+
+class Export:
+    """An export's snapshot, opened: ``total`` counted in it, then its rows by ``chunks()``.
+    The transaction (and its pooled connection) stays open until the chunks are read to the
+    end or :meth:`aclose` is called."""
+
+    def __init__(self, total: int, rows: AsyncGenerator[int | list[LeadRow], None]) -> None:
+        self.total = total
+        self._rows = rows
+
+    async def chunks(self) -> AsyncIterator[list[LeadRow]]:
+        async for item in self._rows:
+            assert not isinstance(item, int)
+            yield item
+
+    async def aclose(self) -> None:
+        await self._rows.aclose()
+
+
+async def open_export(engine: AsyncEngine, search: LeadSearch, chunk: int) -> Export:
+    """The snapshot of an export, its leads counted inside it: the count is the file's rows,
+    whatever changes meanwhile."""
+    rows = _snapshot(engine, search, chunk, count=True)
+    try:
+        total = await anext(rows)
+    except BaseException:
+        await rows.aclose()
+        raise
+    assert isinstance(total, int)
+    return Export(total, rows)
 
 
 # --- the fallback queue --------------------------------------------------------------------
