@@ -473,6 +473,29 @@ async def test_the_cli_export_writes_the_same_csv_and_fails_in_a_sentence(world:
     assert done.returncode == 1 and b"cannot export from the router" in done.stderr
 
 
+async def test_a_failed_cli_export_leaves_no_partial_file(world: World, tmp_path):
+    w = world
+    fresh, kept = tmp_path / "fresh.csv", tmp_path / "kept.csv"
+    kept.write_bytes(b"an older export\n")
+    for out in (fresh, kept):
+        for args, token in (
+            (("--url", w.url), "wrong"),  # refused
+            (("--url", w.url, "--status", "open"), READER),  # bad filter
+            (("--url", "http://127.0.0.1:9"), READER),  # no router
+        ):
+            done = await asyncio.to_thread(run_cli, *args, "--out", str(out), token=token)
+            assert done.returncode == 1, done.stderr
+    assert not fresh.exists() and kept.read_bytes() == b"an older export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.csv"]  # no temporary left
+    done = await asyncio.to_thread(
+        run_cli, "--url", w.url, "--owner", "rep-3", "--out", str(kept), token=READER
+    )
+    assert done.returncode == 0, done.stderr
+    ids = [row["id"] for row in csv.DictReader(io.StringIO(kept.read_text()))]
+    assert ids == expected(lambda x: x["owner_rep_id"] == "rep-3", w.leads)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.csv"]
+
+
 async def test_the_export_reads_one_snapshot_whatever_changes_meanwhile(world: World):
     w = world
     late = {**make_leads(1)[0], "id": uuid.uuid4(), "received_at": START - timedelta(days=1)}
