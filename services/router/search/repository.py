@@ -123,11 +123,22 @@ async def search_page(
     limit: int,
 ) -> list[LeadRow]:
     """Up to ``limit`` matching leads after ``after``, newest first."""
+    await _plan_for_q(session, search)
     rows = await session.execute(page_query(search, after, limit))
     return [LeadRow(*row) for row in rows]
 
 
+async def _plan_for_q(session: AsyncSession | AsyncConnection, search: LeadSearch) -> None:
+    """A ``q`` search is planned with its value, every time. A generic plan (which PostgreSQL
+    may switch a prepared statement to after a few runs) knows no prefix and walks the page
+    order, filtering the whole table for a rare one; with the value, a rare prefix reads its
+    index. ``SET LOCAL`` lasts for the caller's transaction only."""
+    if search.q:
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
 async def search_count(session: AsyncSession | AsyncConnection, search: LeadSearch) -> int:
+    await _plan_for_q(session, search)
     total = await session.scalar(
         select(func.count()).select_from(Lead).where(*search_clauses(search))
     )
