@@ -55,7 +55,8 @@ class Lead(Base):
     temperature: Mapped[str] = mapped_column(String(8))
     stage: Mapped[str] = mapped_column(String(8))
     score_breakdown: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    owner_rep_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # indexed by ix_router_lead_owner_received (owner first), which revision 0009 made
+    owner_rep_id: Mapped[str | None] = mapped_column(String(64))
     team_id: Mapped[str | None] = mapped_column(String(64))
     queue: Mapped[str | None] = mapped_column(String(64))
     first_touch_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -98,8 +99,11 @@ class Lead(Base):
         Index("ix_router_lead_owner_received", "owner_rep_id", "received_at", "id"),
         Index("ix_router_lead_source_received", "source_id", "received_at", "id"),
         # q's prefixes, lower case. Written as PostgreSQL reflects them, so models and
-        # migrations compare equal; revision 0009 builds each with COLLATE "C" (the search's
-        # range compares code points), which reflection leaves out.
+        # migrations compare equal, but NOT their definition: reflection leaves out the
+        # COLLATE "C" each is built with (the search's range compares code points, and the
+        # query's expressions are "C"-collated). An index built from these lines would not
+        # serve q: to build one by hand (CREATE INDEX CONCURRENTLY on a live table), use the
+        # SQL of revision 0009 (migrations/versions/..._0009_lead_search.py, INDEXES).
         Index(
             "ix_router_lead_q_full_name",
             text(

@@ -40,7 +40,6 @@ from typing import Annotated, Any
 
 import typer
 from sqlalchemy import text
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.router.domain.search import LeadSearch, SearchKey, decode_cursor, encode_cursor
@@ -213,12 +212,35 @@ async def seed(url: str, n: int) -> None:
 
 
 async def _explain(sessions: async_sessionmaker[AsyncSession], query: Any) -> tuple[str, str]:
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    compiled = query.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
-    sql = str(compiled)
+    """The statement as the app sends it (asyncpg's ``$n`` bind parameters), prepared and
+    explained under ``plan_cache_mode = force_generic_plan``: the plan a cached prepared
+    statement runs, which must still use the indexes (no parameter values at planning)."""
     async with sessions() as session:
-        rows = await session.execute(text(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {sql}"))
-        return sql, "\n".join(r[0] for r in rows)
+        conn = await session.connection()
+        compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        sql = str(compiled)
+        values = [compiled.params[name] for name in compiled.positiontup]
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        await raw.execute("SET plan_cache_mode = force_generic_plan")
+        await raw.execute(f"PREPARE bench_search AS {sql}")
+        try:
+            # untyped literals: PostgreSQL reads each as the type the statement gave its $n
+            args = ", ".join(_untyped_literal(v) for v in values)
+            execute = f"EXECUTE bench_search({args})" if values else "EXECUTE bench_search"
+            rows = await raw.fetch(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {execute}")
+        finally:
+            await raw.execute("DEALLOCATE bench_search")
+            await raw.execute("RESET plan_cache_mode")
+        plan = "\n".join(r[0] for r in rows)
+        return f"-- prepared; plan_cache_mode = force_generic_plan\n{sql}", plan
+
+
+def _untyped_literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    text_value = value.isoformat() if isinstance(value, datetime) else str(value)
+    return "'" + text_value.replace("'", "''") + "'"
 
 
 async def _time(m: Measured, repeats: int, run: Callable[[int], Awaitable[int]]) -> Measured:

@@ -192,3 +192,41 @@ async def test_router_scoring_history_backfills_stored_versions_and_downgrades(s
         await asyncio.to_thread(db.upgrade, router.migrations, url, router.schema)
     finally:
         await engine.dispose()
+
+
+async def test_router_lead_search_indexes_replace_the_owner_index_and_downgrade(stack):
+    """Revision 0009 builds the search indexes and drops the owner-only index the owner-first
+    one covers; downgrading to 0008 drops the search indexes and brings the owner index back."""
+    from alembic import command
+
+    name = f"t{uuid.uuid4().hex[:10]}"
+    await asyncio.to_thread(stack.postgres.ensure_database, name)
+    url = stack.postgres.url(name)
+    router = next(s for s in SERVICES if s.name == "router")
+    assert router.migrations is not None
+    engine = db.create_engine(url, pool_size=1)
+
+    async def indexes() -> set[str]:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT indexname FROM pg_indexes WHERE schemaname = 'router' "
+                    "AND tablename = 'lead' AND indexname LIKE 'ix_router_lead_%'"
+                )
+            )
+            return {r[0] for r in rows}
+
+    try:
+        await asyncio.to_thread(db.upgrade, router.migrations, url, router.schema)
+        at_head = await indexes()
+        assert "ix_router_lead_owner_rep_id" not in at_head
+        assert {"ix_router_lead_owner_received", "ix_router_lead_q_email"} <= at_head
+        cfg = db.alembic_config(router.migrations, url, router.schema)
+        await asyncio.to_thread(command.downgrade, cfg, "0008")
+        before = await indexes()
+        assert "ix_router_lead_owner_rep_id" in before
+        assert not any(i.startswith("ix_router_lead_q_") for i in before)
+        await asyncio.to_thread(db.upgrade, router.migrations, url, router.schema)
+        assert await indexes() == at_head
+    finally:
+        await engine.dispose()

@@ -290,6 +290,8 @@ async def test_funnel_window_is_half_open_and_defaults_to_30_days_to_now(api):
 BAD_FUNNEL = [
     ({"from": "2026-11-01T00:00:00"}, "from"),  # no offset
     ({"from": "1 November"}, "from"),
+    ({"from": "0001-01-01T00:00:00+14:00"}, "from"),  # before year 1 in UTC
+    ({"to": "0001-01-05T00:00:00Z"}, "to"),  # no 30 days before it
     ({"to": "2026-13-01T00:00:00Z"}, "to"),
     ({"from": "2026-11-02T00:00:00Z", "to": "2026-11-01T00:00:00Z"}, "to"),
     ({"by": "country"}, "by"),

@@ -27,7 +27,7 @@ from services.router.domain.search import SUMMARY_FIELDS, LeadSearch
 from services.router.domain.segments import csv_cell
 from services.router.models import Assignment, Lead
 from services.router.repository import RouterRepository
-from services.router.search.repository import snapshot_chunks
+from services.router.search.repository import open_export, snapshot_chunks
 from shared import db
 from shared.auth import hash_token, new_token
 from shared.stack.common import free_port
@@ -80,6 +80,15 @@ def make_leads(n: int) -> list[dict[str, Any]]:
                 "lifecycle_stage": rnd.choice(STAGES), "stage_entered_at": received,
             }
         )  # fmt: skip
+    for lead in leads[:3]:  # penalties can take a score below zero
+        lead["score"] = -5
+    return leads
+
+
+def with_non_ascii_names(leads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """PostgreSQL's lower() folds these for the index and for q alike."""
+    leads[10]["first_name"], leads[11]["last_name"] = "Élise", "Øre"
+    leads[12]["first_name"], leads[13]["profile"]["company"] = "İpek", "ÉCOLE Øst"
     return leads
 
 
@@ -122,7 +131,7 @@ async def world(stack, tmp_root: Path) -> AsyncIterator[World]:
     await asyncio.to_thread(proc.start)
     await asyncio.to_thread(proc.wait_ready)
     engine = db.create_engine(env.database_url, pool_size=2)
-    leads = make_leads(LEADS)
+    leads = with_non_ascii_names(make_leads(LEADS))
     reasons: dict[uuid.UUID, str] = {}
     decisions = []
     for lead in leads:
@@ -202,6 +211,13 @@ SEARCHES: list[tuple[dict[str, Any], Callable[[dict[str, Any]], bool]]] = [
     ({"q": "Ada Lov"}, prefix("ada lov")),
     ({"q": "ACME"}, prefix("acme")),
     ({"q": "grace.1"}, prefix("grace.1")),
+    ({"q": "élise"}, prefix("élise")),
+    ({"q": "ÉLISE"}, prefix("élise")),
+    ({"q": "øre"}, prefix("øre")),
+    ({"q": "École ø"}, prefix("école ø")),
+    # "İ" lowers to "i" in PostgreSQL, to "i" and a combining dot in Python
+    ({"q": "İpek"}, lambda x: x["first_name"] == "İpek"),
+    ({"q": "ipek"}, lambda x: x["first_name"] == "İpek"),
     ({"temperature": "hot", "stage": ["sql", "mql"], "channel": "web", "campaign": "(none)"},
      lambda x: x["temperature"] == "hot" and x["lifecycle_stage"] in ("sql", "mql")
      and x["channel"] == "web" and "campaign" not in x["profile"]),
@@ -270,6 +286,17 @@ async def test_csv_export_of_all_leads_streams_and_parses_back_to_the_pages(worl
     rows = list(csv.reader(io.StringIO(b"".join(chunks).decode())))
     assert rows[0] == list(SUMMARY_FIELDS)
     assert rows[1:] == [[csv_cell(item[f]) for f in SUMMARY_FIELDS] for item in json_items]
+    # the cells, written out independently of the code under test
+    by_id = {str(lead["id"]): lead for lead in w.leads}
+    score, company = SUMMARY_FIELDS.index("score"), SUMMARY_FIELDS.index("company")
+    for row in rows[1:]:
+        lead = by_id[row[0]]
+        assert row[score] == str(lead["score"])
+        want = lead["profile"].get("company") or ""
+        assert row[company] == ("'" + want if want.startswith("=") else want)
+    assert {row[score] for row in rows[1:] if row[0] in {str(x["id"]) for x in w.leads[:3]}} == {
+        "-5"
+    }
     formula = next(row for row in rows if row[SUMMARY_FIELDS.index("company")].startswith("'"))
     assert formula[SUMMARY_FIELDS.index("company")] == "'=cmd|x"
     assert any("\n" in row[SUMMARY_FIELDS.index("company")] for row in rows)
@@ -290,13 +317,24 @@ BAD = [
     ({"temperature": "tepid"}, "temperature"),
     ({"teams": "core"}, "teams"),
     ({"received_from": "last week"}, "received_from"),
+    ({"received_from": "0001-01-01T00:00:00+14:00"}, "received_from"),
+    ({"updated_to": "9999-12-31T23:59:59-14:00"}, "updated_to"),
     ({"received_from": "2026-01-02T00:00:00Z", "received_to": "2026-01-01T00:00:00Z"}, "received_to"),
     ({"queued": "maybe"}, "queued"),
     ({"limit": "0"}, "limit"),
     ({"limit": "501"}, "limit"),
     ({"q": ""}, "q"),
+    *(({name: "ada\x00"}, name)
+      for name in ("q", "owner", "team", "queue", "source", "channel", "campaign")),
     ({"count": "often"}, "count"),
     ({"cursor": "bm90IGEgY3Vyc29y"}, "cursor"),
+    # tampered cursors: an id of the wrong type, an instant out of range, deep nesting, length
+    ({"cursor": "eyJ2IjoxLCJyIjoiMjAyNi0xMS0yM1QwODo1NTowMCswMDowMCIsImlkIjoxMjMsImYiOiJ4In0"},
+     "cursor"),
+    ({"cursor": "eyJ2IjoxLCJyIjoiMDAwMS0wMS0wMVQwMDowMDowMCswNTowMCIsImlkIjoiMDAwMDAwMDAtMDAwMC0w"
+                "MDAwLTAwMDAtMDAwMDAwMDAwMDAwIiwiZiI6IngifQ"}, "cursor"),
+    ({"cursor": "W1tb" * 333}, "cursor"),
+    ({"cursor": "A" * 600}, "cursor"),
 ]  # fmt: skip
 
 
@@ -336,6 +374,14 @@ async def test_search_and_queue_need_the_read_scope(world: World):
         assert (await w.router.get(path)).status_code == 401
         assert (await w.router.get(path, headers=bearer("nope"))).status_code == 401
         assert (await w.router.get(path, headers=bearer(IMPORTER))).status_code == 403
+
+
+async def test_the_queue_refuses_a_team_with_a_nul_naming_it(world: World):
+    r = await world.router.get(
+        "/v1/admin/queue", params={"team": "core\x00"}, headers=bearer(READER)
+    )
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["team"]
 
 
 async def test_the_queue_is_listed_in_the_order_the_router_drains_it(world: World):
@@ -427,6 +473,29 @@ async def test_the_cli_export_writes_the_same_csv_and_fails_in_a_sentence(world:
     assert done.returncode == 1 and b"cannot export from the router" in done.stderr
 
 
+async def test_a_failed_cli_export_leaves_no_partial_file(world: World, tmp_path):
+    w = world
+    fresh, kept = tmp_path / "fresh.csv", tmp_path / "kept.csv"
+    kept.write_bytes(b"an older export\n")
+    for out in (fresh, kept):
+        for args, token in (
+            (("--url", w.url), "wrong"),  # refused
+            (("--url", w.url, "--status", "open"), READER),  # bad filter
+            (("--url", "http://127.0.0.1:9"), READER),  # no router
+        ):
+            done = await asyncio.to_thread(run_cli, *args, "--out", str(out), token=token)
+            assert done.returncode == 1, done.stderr
+    assert not fresh.exists() and kept.read_bytes() == b"an older export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.csv"]  # no temporary left
+    done = await asyncio.to_thread(
+        run_cli, "--url", w.url, "--owner", "rep-3", "--out", str(kept), token=READER
+    )
+    assert done.returncode == 0, done.stderr
+    ids = [row["id"] for row in csv.DictReader(io.StringIO(kept.read_text()))]
+    assert ids == expected(lambda x: x["owner_rep_id"] == "rep-3", w.leads)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.csv"]
+
+
 async def test_the_export_reads_one_snapshot_whatever_changes_meanwhile(world: World):
     w = world
     late = {**make_leads(1)[0], "id": uuid.uuid4(), "received_at": START - timedelta(days=1)}
@@ -460,3 +529,31 @@ async def test_the_export_reads_one_snapshot_whatever_changes_meanwhile(world: W
 
 def order_key_oldest(lead: dict[str, Any]) -> tuple[Any, ...]:
     return (lead["received_at"].timestamp(), lead["id"].int)
+
+
+async def test_the_export_counts_its_leads_inside_its_snapshot(world: World):
+    w = world
+    late = {**make_leads(1)[0], "id": uuid.uuid4(), "received_at": START - timedelta(days=1)}
+    late["created_at"] = late["updated_at"] = late["stage_entered_at"] = late["received_at"]
+    export = await open_export(w.engine, LeadSearch(), 1000)
+    try:
+        # a lead arrives after the count: neither the count nor the rows see it
+        async with w.engine.begin() as conn:
+            await conn.execute(Lead.__table__.insert(), [late])
+        rows = [r async for chunk in export.chunks() for r in chunk]
+        assert export.total == len(rows) == LEADS
+    finally:
+        await export.aclose()
+        async with w.engine.begin() as conn:
+            await conn.execute(Lead.__table__.delete().where(Lead.id == late["id"]))
+    assert w.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_an_export_abandoned_midway_gives_its_connection_back(world: World):
+    w = world
+    export = await open_export(w.engine, LeadSearch(), 1000)
+    chunks = export.chunks()
+    assert len(await anext(chunks)) == 1000
+    assert w.engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+    await export.aclose()  # what the response does once the client is gone
+    assert w.engine.pool.checkedout() == 0  # type: ignore[attr-defined]

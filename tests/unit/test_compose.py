@@ -203,6 +203,18 @@ def test_dockerfile_cmd_app_is_importable() -> None:
     assert "command" not in _services()["ingest"], "ingest should run the image's default CMD"
 
 
+def test_no_service_writes_an_access_log() -> None:
+    # request lines carry query strings (lead search's q: emails, names): never logged
+    commands = [_dockerfile_cmd()] + [
+        s["command"]
+        for s in _services().values()
+        if isinstance(s.get("command"), list) and s["command"][0] == "uvicorn"
+    ]
+    assert len(commands) == 3, commands  # ingest (the image's CMD), router, nurture
+    for command in commands:
+        assert "--no-access-log" in command, command
+
+
 def _lock(path: Path) -> dict[str, str]:
     pins = {}
     for line in path.read_text().splitlines():

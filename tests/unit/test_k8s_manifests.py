@@ -192,6 +192,8 @@ def test_service_deployment_runs_the_app_with_probes_resources_and_config(servic
     assert command[command.index("--port") + 1] == str(port)
     # client addresses come only from ingest's trusted-proxy setting, not uvicorn's default
     assert "--no-proxy-headers" in command
+    # request lines carry query strings (lead search's q: emails, names): never logged
+    assert "--no-access-log" in command
     spec = next((s for s in SERVICES if s.name == service), None)
     if spec is not None:  # built: the stack's definition agrees
         assert (spec.app, spec.port) == (command[1], port)

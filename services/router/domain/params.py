@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +24,14 @@ class InvalidParameter(ValueError):
         self.message = message
 
 
+def refuse_control_characters(param: str, text: str) -> str:
+    """``text`` if it holds no control character (NUL, which PostgreSQL text cannot store,
+    and the rest of Unicode's Cc category: no filter value has one)."""
+    if any(unicodedata.category(c) == "Cc" for c in text):
+        raise InvalidParameter(param, f"{param} must not contain control characters")
+    return text
+
+
 def parse_instant(param: str, text: str) -> datetime:
     """An ISO 8601 instant with its offset (``Z`` or ``+01:00``), in UTC."""
     value = text.strip()
@@ -37,7 +46,12 @@ def parse_instant(param: str, text: str) -> datetime:
         raise InvalidParameter(
             param, f"{param} needs a UTC offset (Z or +hh:mm), e.g. 2026-11-01T00:00:00Z"
         )
-    return to_utc(at)
+    try:
+        return to_utc(at)
+    except OverflowError:  # "0001-01-01T00:00:00+14:00" is before year 1 in UTC
+        raise InvalidParameter(
+            param, f"{param} is out of range: in UTC it must fall within years 1 to 9999"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -49,7 +63,12 @@ class Window:
 def window(start: str | None, end: str | None, now: datetime) -> Window:
     """``[from, to)``: ``to`` defaults to now, ``from`` to 30 days before ``to``."""
     until = parse_instant("to", end) if end is not None else to_utc(now)
-    since = parse_instant("from", start) if start is not None else until - DEFAULT_WINDOW
+    if start is not None:
+        since = parse_instant("from", start)
+    elif until - datetime.min.replace(tzinfo=until.tzinfo) < DEFAULT_WINDOW:
+        raise InvalidParameter("to", f"to ({until.isoformat()}) leaves no default window before it")
+    else:
+        since = until - DEFAULT_WINDOW
     if since >= until:
         raise InvalidParameter(
             "to", f"to ({until.isoformat()}) must be after from ({since.isoformat()})"

@@ -21,13 +21,19 @@ from typing import Any
 
 from services.router.domain.funnel import ALL_STAGES, NONE_LABEL
 from services.router.domain.lifecycle import LeadStatus
-from services.router.domain.params import InvalidParameter, parse_instant
+from services.router.domain.params import (
+    InvalidParameter,
+    parse_instant,
+    refuse_control_characters,
+)
 from services.router.domain.segments import MAX_VALUE_CHARS, csv_cell
 from shared.domain.zones import to_utc
 
 LIMIT_DEFAULT = 50
 LIMIT_MAX = 500
 Q_MAX_CHARS = 100
+# a cursor this API gives out is about 150 characters; longer ones are refused unread
+CURSOR_MAX_CHARS = 512
 STATUSES = tuple(s.value for s in LeadStatus)
 TEMPERATURES = ("hot", "warm", "cold")
 # the repeatable filters, by query parameter: the values a parameter may take (None: any text)
@@ -77,7 +83,10 @@ class LeadSearch:
     received_to: datetime | None = None  # exclusive
     updated_from: datetime | None = None
     updated_to: datetime | None = None
-    q: str | None = None  # lower case
+    q: str | None = None  # lower case (Python's): the fingerprint and prefix_range
+    # q as typed, spaces collapsed: the database lowers it with lower(), the function its
+    # indexes use (Python's str.lower folds final sigma and dotted I otherwise); None: q
+    q_text: str | None = None
     limit: int = LIMIT_DEFAULT
 
     def fingerprint(self) -> str:
@@ -96,15 +105,20 @@ class LeadSearch:
         return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()[:16]
 
     def prefix_range(self) -> tuple[str, str] | None:
-        """``q`` as a half-open range of lower-case text: ``[q, q + PREFIX_TOP)``."""
+        """``q`` as a half-open range of lower-case text: ``[q, q + PREFIX_TOP)``. The query
+        builds the same range in SQL from :meth:`q_typed`, ``[lower(q), lower(q) || TOP)``."""
         return None if self.q is None else (self.q, self.q + PREFIX_TOP)
+
+    def q_typed(self) -> str | None:
+        """The text the database lowers for the prefix match."""
+        return self.q_text if self.q_text is not None else self.q
 
     def filter_names(self) -> list[str]:
         """The filters used (names only: values stay out of logs)."""
         return [
             f.name
             for f in fields(self)
-            if f.name != "limit" and getattr(self, f.name) not in ((), None)
+            if f.name not in ("limit", "q_text") and getattr(self, f.name) not in ((), None)
         ]
 
 
@@ -149,7 +163,8 @@ def parse_search(params: Iterable[tuple[str, str]]) -> tuple[LeadSearch, str | N
         received_to=_instant(one, "received_to"),
         updated_from=_instant(one, "updated_from"),
         updated_to=_instant(one, "updated_to"),
-        q=_q(one["q"]) if "q" in one else None,
+        q=_q(one["q"]).lower() if "q" in one else None,
+        q_text=_q(one["q"]) if "q" in one else None,
         limit=_limit(one["limit"]) if "limit" in one else LIMIT_DEFAULT,
     )
     for low, high in (("received_from", "received_to"), ("updated_from", "updated_to")):
@@ -171,7 +186,7 @@ def _value(name: str, value: str) -> str:
         raise InvalidParameter(name, f"{name} must not be empty")
     if len(value) > MAX_VALUE_CHARS:
         raise InvalidParameter(name, f"{name} is longer than {MAX_VALUE_CHARS} characters")
-    return value
+    return refuse_control_characters(name, value)
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:
@@ -192,12 +207,12 @@ def _instant(one: Mapping[str, str], name: str) -> datetime | None:
 
 
 def _q(value: str) -> str:
-    text = " ".join(value.split()).lower()
+    text = " ".join(value.split())
     if not text:
         raise InvalidParameter("q", "q must not be empty")
     if len(text) > Q_MAX_CHARS:
         raise InvalidParameter("q", f"q is longer than {Q_MAX_CHARS} characters")
-    return text
+    return refuse_control_characters("q", text)
 
 
 def _limit(value: str) -> int:
@@ -233,18 +248,23 @@ def encode_cursor(key: SearchKey, search: LeadSearch) -> str:
 
 
 def decode_cursor(text: str, search: LeadSearch) -> SearchKey:
-    """The key :func:`encode_cursor` wrote for this search; :class:`InvalidParameter` else."""
+    """The key :func:`encode_cursor` wrote for this search; :class:`InvalidParameter` else
+    (a tampered one included: too long, nested, of the wrong types or out of range)."""
     try:
+        if len(text) > CURSOR_MAX_CHARS:
+            raise ValueError("cursor too long")
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         payload = json.loads(raw)
         if not isinstance(payload, dict) or payload.get("v") != 1:
             raise ValueError("unknown cursor version")
-        key = SearchKey(
-            received_at=to_utc(datetime.fromisoformat(payload["r"])),
-            id=uuid.UUID(payload["id"]),
-        )
-        fingerprint = str(payload["f"])
-    except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        at, lead_id, fingerprint = payload["r"], payload["id"], payload["f"]
+        if not (isinstance(at, str) and isinstance(lead_id, str) and isinstance(fingerprint, str)):
+            raise ValueError("cursor fields of the wrong type")
+        key = SearchKey(received_at=to_utc(datetime.fromisoformat(at)), id=uuid.UUID(lead_id))
+    except (
+        binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError,
+        OverflowError, RecursionError,
+    ):  # fmt: skip
         raise InvalidParameter(
             "cursor", "cursor is not one this API gave out (pass next_cursor as it came)"
         ) from None

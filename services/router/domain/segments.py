@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from services.router.domain.funnel import ALL_STAGES, NONE_LABEL
-from services.router.domain.params import InvalidParameter
+from services.router.domain.params import InvalidParameter, refuse_control_characters
 from shared.domain.inactivity import SEGMENTS, Segment, inactivity_segment
 from shared.domain.zones import to_utc
 
@@ -139,7 +139,7 @@ def _value(name: str, value: str) -> str:
         raise InvalidParameter(name, f"{name} must not be empty (use {NONE_LABEL} for no value)")
     if len(value) > MAX_VALUE_CHARS:
         raise InvalidParameter(name, f"{name} is longer than {MAX_VALUE_CHARS} characters")
-    return value
+    return refuse_control_characters(name, value)
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:
@@ -253,13 +253,15 @@ def export_row(lead: LeadSummary, now: datetime) -> dict[str, Any]:
 
 def csv_cell(value: Any) -> str:
     """A CSV cell: empty for null; text a spreadsheet would run as a formula gets a leading
-    apostrophe (OWASP's CSV-injection advice), since names and companies come from web forms."""
+    apostrophe (OWASP's CSV-injection advice), since names and companies come from web forms.
+    Numbers and instants are written as they are (a negative score is not a formula)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return to_utc(value).isoformat().replace("+00:00", "Z")
-    text = str(value)
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+    if not isinstance(value, str):  # a number is data, never a formula: -5 stays -5
+        return str(value)
+    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
 
 
 def csv_record(row: Mapping[str, Any]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -94,7 +95,8 @@ def export(
     progress: Annotated[bool, typer.Option(help="show the progress bar on stderr")] = True,
 ) -> None:
     """Export every lead the filters match as CSV (to standard output or --out), following
-    the rows received with a progress bar (its total: the answer's X-Total-Count)."""
+    the rows received with a progress bar (its total: the answer's X-Total-Count). A failed
+    export leaves no --out file (an existing one stays as it was)."""
     import httpx
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -114,8 +116,17 @@ def export(
     if queued is not None:
         params.append(("queued", "true" if queued else "false"))
     headers = {"accept": "text/csv", "authorization": f"Bearer {token}"}
-    target: IO[bytes] = out.open("wb") if out is not None else sys.stdout.buffer
+    # --out: written to a temporary file beside it, renamed over it only once the export is
+    # whole, so a failed export leaves no partial file (and an older one as it was)
+    partial: Path | None = None
+    if out is not None:
+        fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+        partial = Path(name)
+        target: IO[bytes] = os.fdopen(fd, "wb")
+    else:
+        target = sys.stdout.buffer
     counter = RowCounter()
+    finished = False
     try:
         with httpx.stream(
             "GET",
@@ -145,11 +156,16 @@ def export(
             if counter.in_quotes or (counter.records == 0):
                 err.print("[red]the export was cut short: the file is incomplete[/red]")
                 raise typer.Exit(1)
+        finished = True
     except httpx.HTTPError as exc:
         err.print(f"[red]cannot export from the router at {url}: {type(exc).__name__}: {exc}[/red]")
         raise typer.Exit(1) from None
     finally:
         target.flush()
-        if out is not None:
+        if partial is not None:
             target.close()
+            if finished:
+                os.replace(partial, out)  # type: ignore[arg-type]
+            else:
+                partial.unlink(missing_ok=True)
     err.print(f"exported {counter.records - 1} leads" + (f" to {out}" if out else ""))

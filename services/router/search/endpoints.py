@@ -7,14 +7,17 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
 from services.router.admin import responses as R
 from services.router.admin.endpoints import get_context, read
 from services.router.context import RouterContext
+from services.router.domain.params import refuse_control_characters
 from services.router.domain.search import (
     LIMIT_DEFAULT,
     LIMIT_MAX,
@@ -30,10 +33,11 @@ from services.router.domain.search import (
 from services.router.domain.segments import MAX_VALUE_CHARS
 from services.router.reports.endpoints import _check, _drain
 from services.router.search.repository import (
+    Export,
+    open_export,
     queue_page,
     search_count,
     search_page,
-    snapshot_chunks,
 )
 from services.router.search.schemas import LeadSearchOut, QueueOut
 from shared.http import invalid_field
@@ -71,8 +75,8 @@ with the same filters for the next page (null on the last). A cursor from anothe
 **CSV** (`Accept: text/csv`): every matching lead (no `limit`, `cursor` or `count`), streamed
 in chunks of {CSV_CHUNK_ROWS} read by keyset inside one REPEATABLE READ READ ONLY transaction,
 so the file is one consistent snapshot. A header row first; a cell a spreadsheet would run as
-a formula starts with `'`. `X-Total-Count` holds the number of matching leads when the request
-arrived (for a progress bar: `leadflow leads export`).
+a formula starts with `'`. `X-Total-Count` holds the number of leads in the file (counted in
+the same snapshot; for a progress bar: `leadflow leads export`).
 """
 
 QUEUE_DESCRIPTION = """
@@ -103,7 +107,7 @@ def _wants_csv(request: Request) -> bool:
             "description": "A page of leads (JSON), or all of them (`Accept: text/csv`)",
             "headers": {
                 "X-Total-Count": {
-                    "description": "CSV only: the matching leads when the request arrived",
+                    "description": "CSV only: the number of leads in the file",
                     "schema": {"type": "integer"},
                 }
             },
@@ -149,17 +153,18 @@ async def search_leads(
         for name in ("limit", "cursor", "count"):
             if request.query_params.get(name) is not None:
                 raise invalid_field(name, f"{name} pages JSON answers; CSV is the whole set")
-        async with ctx.sessions() as session:
-            matching = await search_count(session, search)
+        # counted inside the export's snapshot: the header is the number of rows in the file
+        export = await open_export(ctx.engine, search, CSV_CHUNK_ROWS)
         stamp = ctx.clock().strftime("%Y%m%dT%H%M%SZ")
         return StreamingResponse(
-            _csv(ctx, search),
+            _csv(export, search),
             media_type="text/csv; charset=utf-8",
             headers={
                 "Content-Disposition": f'attachment; filename="leads-{stamp}.csv"',
                 "Cache-Control": "no-store",
-                "X-Total-Count": str(matching),
+                "X-Total-Count": str(export.total),
             },
+            background=BackgroundTask(export.aclose),  # a no-op once the rows were all read
         )
     after = _check(decode_cursor, cursor_text, search) if cursor_text is not None else None
     with_total = _check(wants_count, params)
@@ -175,22 +180,27 @@ async def search_leads(
     }
 
 
-async def _csv(ctx: RouterContext, search: LeadSearch) -> AsyncIterator[str]:
+async def _csv(export: Export, search: LeadSearch) -> AsyncIterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(SUMMARY_FIELDS)
-    yield _drain(buffer)
     rows = 0
     try:
-        async for chunk in snapshot_chunks(ctx.engine, search, CSV_CHUNK_ROWS):
-            for row in chunk:
-                writer.writerow(csv_record(summary(row)))
-            rows += len(chunk)
-            yield _drain(buffer)
+        yield _drain(buffer)
+        # closed as soon as this generator is (a client gone midway): the snapshot's connection
+        # goes back to the pool then, not when the garbage collector gets to it
+        async with aclosing(export.chunks()) as chunks:
+            async for chunk in chunks:
+                for row in chunk:
+                    writer.writerow(csv_record(summary(row)))
+                rows += len(chunk)
+                yield _drain(buffer)
     except Exception as exc:
         # the client sees a cut transfer (no final chunk), never a short file that looks whole
         log.warning("router.lead_export_failed", rows=rows, error=type(exc).__name__)
         raise
+    finally:
+        await export.aclose()
     log.info("router.leads_exported", rows=rows, filters=search.filter_names())
 
 
@@ -213,6 +223,8 @@ async def list_queue(
     teams = [t.strip() for t in team or []]
     if any(not t for t in teams):
         raise invalid_field("team", "team must not be empty")
+    for t in teams:
+        _check(refuse_control_characters, "team", t)
     async with ctx.sessions() as session:
         total, entries = await queue_page(session, teams, offset, limit)
     response.headers["Cache-Control"] = "no-store"

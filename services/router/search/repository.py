@@ -2,40 +2,56 @@
 
 Each filter is a plain column condition the indexes of revision 0009 serve: (team, status),
 owner, source and (received_at, id) in the page order, and the lower-case "C"-collated prefix
-expressions of ``q`` (a range ``[q, q + U+10FFFF)``, which a prepared statement's generic plan
-still answers from the index, unlike ``LIKE $1``)."""
+expressions of ``q`` (a range ``[lower($q), lower($q) || U+10FFFF)``, lowered by PostgreSQL
+as the indexed expressions are). The prefix expressions carry their constants as SQL literals,
+so they are the indexed expressions even in a prepared statement's generic plan, and the range's
+bounds are parameters the index scan takes at run time (unlike ``LIKE $1``, which needs the
+pattern at planning): a cached plan still uses the index. ``tests/bench/search.py`` shows the
+generic plans."""
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, text, tuple_
+from sqlalchemy import ColumnElement, Text, and_, func, literal_column, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from services.router.domain.search import LeadRow, LeadSearch, SearchKey
+from services.router.domain.search import PREFIX_TOP, LeadRow, LeadSearch, SearchKey
 from services.router.models import Assignment, Lead
 from services.router.reports.repository import any_of, profile_text
 from services.router.repository import queue_drain_order
 
 # q's prefix expressions: each is indexed as it is written here (revision 0009)
 PREFIX_COLLATION = "C"
+_EMPTY, _SPACE = literal_column("''"), literal_column("' '")
+
+
+def _profile_key(key: str) -> ColumnElement[Any]:
+    """``profile ->> 'key'`` with the key written in the SQL, as the index has it."""
+    return Lead.profile.op("->>", return_type=Text)(literal_column(f"'{key}'"))
 
 
 def prefix_expressions() -> list[ColumnElement[Any]]:
-    """Full name (which covers the first name), last name, email, company: lower case."""
+    """Full name (which covers the first name), last name, email, company: lower case. The
+    constants are written into the SQL, not sent as bind parameters: ``coalesce(first_name,
+    $5)`` is not the indexed expression, so a prepared statement's generic plan (the one a
+    cached statement ends up with) could not use the index."""
     full = (
-        func.coalesce(Lead.first_name, "").op("||")(" ").op("||")(func.coalesce(Lead.last_name, ""))
+        func.coalesce(Lead.first_name, _EMPTY)
+        .op("||")(_SPACE)
+        .op("||")(func.coalesce(Lead.last_name, _EMPTY))
     )
     return [
         func.lower(full).collate(PREFIX_COLLATION),
         func.lower(Lead.last_name).collate(PREFIX_COLLATION),
-        func.lower(Lead.profile["email"].astext).collate(PREFIX_COLLATION),
-        func.lower(Lead.profile["company"].astext).collate(PREFIX_COLLATION),
+        func.lower(_profile_key("email")).collate(PREFIX_COLLATION),
+        func.lower(_profile_key("company")).collate(PREFIX_COLLATION),
     ]
 
 
@@ -79,9 +95,11 @@ def search_clauses(search: LeadSearch) -> list[ColumnElement[bool]]:
             clauses.append(column >= start)
         if end is not None:
             clauses.append(column < end)
-    prefix = search.prefix_range()
-    if prefix is not None:
-        low, high = prefix
+    typed = search.q_typed()
+    if typed is not None:
+        # lowered by PostgreSQL, as the indexed expressions are: both sides fold alike
+        low = func.lower(typed)
+        high = low.op("||")(PREFIX_TOP)
         clauses.append(or_(*(and_(e >= low, e < high) for e in prefix_expressions())))
     return clauses
 
@@ -105,24 +123,47 @@ async def search_page(
     limit: int,
 ) -> list[LeadRow]:
     """Up to ``limit`` matching leads after ``after``, newest first."""
+    await _plan_for_q(session, search)
     rows = await session.execute(page_query(search, after, limit))
     return [LeadRow(*row) for row in rows]
 
 
+async def _plan_for_q(session: AsyncSession | AsyncConnection, search: LeadSearch) -> None:
+    """A ``q`` search is planned with its value, every time. A generic plan (which PostgreSQL
+    may switch a prepared statement to after a few runs) knows no prefix and walks the page
+    order, filtering the whole table for a rare one; with the value, a rare prefix reads its
+    index. ``SET LOCAL`` lasts for the caller's transaction only."""
+    if search.q:
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
 async def search_count(session: AsyncSession | AsyncConnection, search: LeadSearch) -> int:
+    await _plan_for_q(session, search)
     total = await session.scalar(
         select(func.count()).select_from(Lead).where(*search_clauses(search))
     )
     return int(total or 0)
 
 
-async def snapshot_chunks(
-    engine: AsyncEngine, search: LeadSearch, chunk: int
-) -> AsyncIterator[list[LeadRow]]:
-    """Every matching lead, ``chunk`` at a time (keyset), all read in one REPEATABLE READ READ
-    ONLY transaction: the export is one consistent snapshot, whatever changes meanwhile."""
+# An export's reads: a chunk query that runs longer, or a client that stops reading for longer
+# (the transaction idles between chunks), ends the export instead of holding a snapshot open.
+EXPORT_STATEMENT_TIMEOUT = "60s"
+EXPORT_IDLE_TIMEOUT = "10min"
+
+
+async def _snapshot(
+    engine: AsyncEngine, search: LeadSearch, chunk: int, *, count: bool
+) -> AsyncGenerator[int | list[LeadRow], None]:
+    """The number of matching leads first (``count``), then every one of them ``chunk`` at a
+    time (keyset), all read in one REPEATABLE READ READ ONLY transaction."""
     async with engine.connect() as conn:
         await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+        await conn.execute(text(f"SET LOCAL statement_timeout = '{EXPORT_STATEMENT_TIMEOUT}'"))
+        await conn.execute(
+            text(f"SET LOCAL idle_in_transaction_session_timeout = '{EXPORT_IDLE_TIMEOUT}'")
+        )
+        if count:
+            yield await search_count(conn, search)
         after: SearchKey | None = None
         while True:
             rows = await search_page(conn, search, after, chunk)
@@ -132,6 +173,48 @@ async def snapshot_chunks(
                 break
             after = rows[-1].key
         await conn.rollback()
+
+
+async def snapshot_chunks(
+    engine: AsyncEngine, search: LeadSearch, chunk: int
+) -> AsyncIterator[list[LeadRow]]:
+    """Every matching lead, ``chunk`` at a time (keyset), all read in one REPEATABLE READ READ
+    ONLY transaction: the export is one consistent snapshot, whatever changes meanwhile."""
+    async with aclosing(_snapshot(engine, search, chunk, count=False)) as rows:
+        async for item in rows:
+            assert not isinstance(item, int)
+            yield item
+
+
+class Export:
+    """An export's snapshot, opened: ``total`` counted in it, then its rows by ``chunks()``.
+    The transaction (and its pooled connection) stays open until the chunks are read to the
+    end or :meth:`aclose` is called."""
+
+    def __init__(self, total: int, rows: AsyncGenerator[int | list[LeadRow], None]) -> None:
+        self.total = total
+        self._rows = rows
+
+    async def chunks(self) -> AsyncIterator[list[LeadRow]]:
+        async for item in self._rows:
+            assert not isinstance(item, int)
+            yield item
+
+    async def aclose(self) -> None:
+        await self._rows.aclose()
+
+
+async def open_export(engine: AsyncEngine, search: LeadSearch, chunk: int) -> Export:
+    """The snapshot of an export, its leads counted inside it: the count is the file's rows,
+    whatever changes meanwhile."""
+    rows = _snapshot(engine, search, chunk, count=True)
+    try:
+        total = await anext(rows)
+    except BaseException:
+        await rows.aclose()
+        raise
+    assert isinstance(total, int)
+    return Export(total, rows)
 
 
 # --- the fallback queue --------------------------------------------------------------------

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy.dialects import postgresql
 
 from services.router.domain.params import InvalidParameter
 from services.router.domain.search import (
+    CURSOR_MAX_CHARS,
     LIMIT_DEFAULT,
     PREFIX_TOP,
     SUMMARY_FIELDS,
@@ -24,6 +29,7 @@ from services.router.domain.search import (
     summary,
     wants_count,
 )
+from services.router.search.repository import page_query, prefix_expressions
 
 AT = datetime(2026, 11, 23, 8, 55, tzinfo=UTC)
 
@@ -48,6 +54,31 @@ def test_filters_repeat_as_any_of_and_singles_are_read():
     assert "statuses" in search.filter_names() and "limit" not in search.filter_names()
 
 
+def test_q_is_lowered_by_the_database_as_typed():
+    search, _ = parse_search([("q", "  İpek   ΣΑΣ ")])
+    assert search.q_text == "İpek ΣΑΣ" and search.q_typed() == "İpek ΣΑΣ"
+    assert "q_text" not in search.filter_names() and "q" in search.filter_names()
+    assert LeadSearch(q="ada").q_typed() == "ada"
+    sql = str(page_query(search, None, 5).compile(dialect=postgresql.dialect()))
+    # both sides of the range through PostgreSQL's lower(), never a Python-lowered constant
+    assert sql.count("lower(%(lower_1)s") == 8, sql
+    assert "İpek" not in sql and "i̇pek" not in sql
+
+
+def test_the_prefix_expressions_carry_their_constants_in_the_sql_as_the_indexes_do():
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    rendered = [str(e.compile(dialect=dialect)) for e in prefix_expressions()]
+    assert rendered == [
+        "lower((coalesce(router.lead.first_name, '') || ' ') || coalesce(router.lead.last_name, ''))"
+        ' COLLATE "C"',
+        'lower(router.lead.last_name) COLLATE "C"',
+        "lower(router.lead.profile ->> 'email') COLLATE \"C\"",
+        "lower(router.lead.profile ->> 'company') COLLATE \"C\"",
+    ]  # fmt: skip
+    for sql in rendered:  # no bind parameter: a generic plan sees the indexed expression
+        assert "%(" not in sql, sql
+
+
 def test_defaults_filter_nothing():
     search, cursor = parse_search([])
     assert search == LeadSearch() and search.limit == LIMIT_DEFAULT and cursor is None
@@ -66,10 +97,17 @@ BAD = [
     ([("queued", "maybe")], "queued"),
     ([("received_from", "yesterday")], "received_from"),
     ([("updated_to", "2026-11-01T00:00:00")], "updated_to"),  # no offset
+    ([("received_from", "0001-01-01T00:00:00+14:00")], "received_from"),  # before year 1 in UTC
+    ([("updated_to", "9999-12-31T23:59:59-14:00")], "updated_to"),  # after year 9999 in UTC
     ([("received_from", "2026-12-01T00:00:00Z"), ("received_to", "2026-11-01T00:00:00Z")],
      "received_to"),
     ([("q", "   ")], "q"),
     ([("q", "a" * 101)], "q"),
+    ([("q", "ada\x00")], "q"),
+    ([("q", "ada\x1b[0m")], "q"),
+    *(([(name, "core\x00")], name)
+      for name in ("owner", "team", "queue", "source", "channel", "campaign")),
+    ([("team", "co\x7fre")], "team"),
     ([("limit", "0")], "limit"),
     ([("limit", "501")], "limit"),
     ([("limit", "ten")], "limit"),
@@ -111,11 +149,41 @@ def test_a_cursor_round_trips_and_only_for_its_search():
             decode_cursor(junk, search)
 
 
+def _tampered(payload: object) -> str:
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def test_a_tampered_cursor_is_refused_naming_cursor():
+    search, _ = parse_search([("team", "core")])
+    good = {"v": 1, "r": AT.isoformat(), "id": str(uuid.uuid4()), "f": search.fingerprint()}
+    assert decode_cursor(_tampered(good), search).received_at == AT
+    tampered = [
+        _tampered({**good, "id": 123}),
+        _tampered({**good, "id": ["x"]}),
+        _tampered({**good, "r": 5}),
+        _tampered({**good, "r": "0001-01-01T00:00:00+05:00"}),  # before year 1 in UTC
+        _tampered({**good, "r": "9999-12-31T23:59:59-05:00"}),  # after year 9999 in UTC
+        _tampered({**good, "r": "2026-11-23T08:55:00"}),  # no offset
+        _tampered({**good, "f": {"x": 1}}),
+        _tampered([good]),
+        base64.urlsafe_b64encode(b"[" * 1000).decode(),  # deep nesting
+        base64.urlsafe_b64encode(b"[" * 100_000).decode(),
+        "A" * (CURSOR_MAX_CHARS + 1),
+    ]
+    for text in tampered:
+        with pytest.raises(InvalidParameter) as caught:
+            decode_cursor(text, search)
+        assert caught.value.param == "cursor", text[:80]
+
+
 @given(
     st.datetimes(timezones=st.just(UTC)),
     st.uuids(),
     st.lists(st.sampled_from(["new", "queued", "assigned"]), max_size=3),
-    st.text(min_size=1, max_size=20).filter(str.strip),
+    st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=20).filter(
+        str.strip
+    ),
 )
 def test_any_cursor_round_trips(at, lead_id, statuses, q):
     search, _ = parse_search([*(("status", s) for s in statuses), ("q", q)])
@@ -145,4 +213,6 @@ def test_rows_show_the_name_and_defuse_formulas_in_csv():
     cells = dict(zip(SUMMARY_FIELDS, csv_record(shown), strict=True))
     assert cells["company"] == "'=cmd()" and cells["campaign"] == "" and cells["score"] == "70"
     assert cells["received_at"] == "2026-11-23T08:55:00Z"
+    negative = dict(zip(SUMMARY_FIELDS, csv_record(summary(replace(row, score=-5))), strict=True))
+    assert negative["score"] == "-5"
     assert row.key == SearchKey(AT, row.id)

@@ -87,6 +87,8 @@ def test_filters_repeat_as_any_of_and_keep_the_endpoints_own_parameters_out() ->
         ([("inactivity", "2_years")], "inactivity"),
         ([("campaign", "  ")], "campaign"),
         ([("form", "x" * 201)], "form"),
+        ([("campaign", "spring\x00")], "campaign"),
+        ([("form", "f\x07")], "form"),
         ([("custom.plan", "pro")], "custom.plan"),
         ([("campain", "spring")], "campain"),  # a typo never widens an export
         ([("limit", "10")], "limit"),  # not one of this endpoint's parameters
@@ -167,6 +169,7 @@ def test_csv_cells_never_start_a_formula() -> None:
     assert csv_cell("Acme") == "Acme"
     for text in ("=1+1", "+49 30", "-2", "@SUM(A1)", "\tx"):
         assert csv_cell(text) == "'" + text
+    assert csv_cell(-5) == "-5" and csv_cell(-0.5) == "-0.5" and csv_cell(70) == "70"
     record = csv_record(export_row(summary(), NOW))
     assert record[EXPORT_FIELDS.index("company")] == '\'=HYPERLINK("x")'
     assert record[EXPORT_FIELDS.index("owner")] == ""
@@ -188,6 +191,20 @@ def test_instants_need_an_offset_and_a_plus_lost_in_a_url_is_read_back(text: str
 def test_instants_without_offset_or_unreadable_are_refused(text: str) -> None:
     with invalid("from"):
         parse_instant("from", text)
+
+
+@pytest.mark.parametrize(
+    "text", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+00:01"]
+)
+def test_instants_beyond_year_1_or_9999_in_utc_are_refused(text: str) -> None:
+    with invalid("received_from"):
+        parse_instant("received_from", text)
+
+
+def test_a_window_near_year_1_is_refused_not_overflowed() -> None:
+    with invalid("to"):
+        window(None, "0001-01-05T00:00:00Z", NOW)
+    assert window(None, "9999-12-31T23:59:59Z", NOW).start.year == 9999
 
 
 def test_window_defaults_to_the_30_days_before_to() -> None:

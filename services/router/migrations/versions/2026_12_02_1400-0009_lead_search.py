@@ -1,6 +1,7 @@
 """lead search: indexes for ``GET /v1/admin/leads`` — the page order (received_at, id), status
 within a team, owner and source each in page order, and the lower-case "C"-collated prefix
-expressions ``q`` matches (full name, last name, email, company)
+expressions ``q`` matches (full name, last name, email, company); drops the owner index of
+revision 0001 (``ix_router_lead_owner_rep_id``), which the owner-first index covers
 
 Plain ``CREATE INDEX`` (not ``CONCURRENTLY``): the migration environment runs every revision
 inside a transaction, where ``CONCURRENTLY`` is not allowed. Building them locks writes to
@@ -35,11 +36,17 @@ INDEXES = {
 }
 
 
+# covered by ix_router_lead_owner_received (its leading column)
+OWNER_INDEX, OWNER_COLUMNS = "ix_router_lead_owner_rep_id", "owner_rep_id"
+
+
 def upgrade() -> None:
     for name, columns in INDEXES.items():
         op.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {S}.lead ({columns})")
+    op.execute(f"DROP INDEX IF EXISTS {S}.{OWNER_INDEX}")
 
 
 def downgrade() -> None:
+    op.execute(f"CREATE INDEX IF NOT EXISTS {OWNER_INDEX} ON {S}.lead ({OWNER_COLUMNS})")
     for name in INDEXES:
         op.execute(f"DROP INDEX IF EXISTS {S}.{name}")
