@@ -210,7 +210,7 @@ def test_no_service_writes_an_access_log() -> None:
         for s in _services().values()
         if isinstance(s.get("command"), list) and s["command"][0] == "uvicorn"
     ]
-    assert len(commands) == 3, commands  # ingest (the image's CMD), router, nurture
+    assert len(commands) == 4, commands  # ingest (the image's CMD), router, nurture, delivery
     for command in commands:
         assert "--no-access-log" in command, command
 
