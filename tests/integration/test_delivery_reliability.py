@@ -8,25 +8,34 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import random
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 import standardwebhooks
+from sqlalchemy import text
 
+from services.delivery.dispatch import dispatch_due
+from services.delivery.domain.schedule import RETRY_DELAYS
 from services.delivery.endpoints_repo import create_endpoint
+from services.delivery.runtime import DeliveryRuntime
+from services.delivery.settings import DeliverySettings
 from shared import db
+from shared.events.envelope import CloudEvent
 from shared.events.registry import LEAD_ASSIGNED, LEAD_SLA
 from shared.stack.common import free_port
 from shared.stack.stack import SERVICES, ServiceProcess
-from tests.integration.test_delivery import event_of, publish
+from tests.clock import ManualClock
+from tests.integration.test_delivery import ReceiverWebhook, event_of, publish, stored
 from tests.kafka_helpers import wait_for
 from tests.router_env import sql
 
@@ -168,3 +177,179 @@ async def test_kill_9_under_load_then_restart_delivers_every_event_with_the_same
 
 async def _at_least(env, count: int) -> bool:
     return await delivered_count(env) >= count
+
+
+# --- in-process, under a manual clock and a fixed random source (jitter factor exactly 1) ---
+
+Answer = Callable[[BaseHTTPRequestHandler], None]
+
+
+@dataclass
+class Scripted:
+    """A receiver answering each path with its script; every request verified and recorded
+    with the manual clock's time."""
+
+    server: ThreadingHTTPServer
+    now: Callable[[], datetime]
+    secrets: dict[str, str] = field(default_factory=dict)
+    scripts: dict[str, Answer] = field(default_factory=dict)
+    got: list[tuple[str, str, datetime]] = field(default_factory=list)  # path, id, when
+    rejected: list[str] = field(default_factory=list)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def at(self, path: str) -> list[datetime]:
+        return [when for p, _, when in self.got if p == path]
+
+
+def status(code: int, **headers: str) -> Answer:
+    def answer(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(code)
+        for name, v in headers.items():
+            h.send_header(name.replace("_", "-"), v)
+        h.send_header("content-length", "0")
+        h.end_headers()
+
+    return answer
+
+
+@pytest.fixture
+def scripted() -> Iterator[Scripted]:
+    state: Scripted
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["content-length"]))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            try:
+                ReceiverWebhook(state.secrets[self.path], state.now).verify(body, headers)
+            except Exception as exc:
+                state.rejected.append(f"{self.path}: {exc!r}")
+            state.got.append((self.path, headers.get("webhook-id", ""), state.now()))
+            state.scripts.get(self.path, status(204))(self)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    clock = ManualClock(datetime.now(UTC))
+    state = Scripted(server, clock)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def overrides() -> dict[str, Any]:
+    """Settings of the in-process runtime; a test changes them with
+    ``@pytest.mark.parametrize("overrides", [{...}])``."""
+    return {}
+
+
+@pytest.fixture
+async def in_process(env, scripted, overrides):
+    """The delivery runtime in the test's process, its clock the receiver's, dispatching only
+    when the test calls ``dispatch_due``."""
+    settings = DeliverySettings(
+        env="test", topic_prefix=env.prefix, database_url=env.database_url,
+        kafka_bootstrap_servers=env.stack.bootstrap, delivery_consumer_group=f"{env.prefix}delivery",
+        **overrides,
+    )  # fmt: skip
+    failures: list[BaseException] = []
+    runtime = DeliveryRuntime(
+        settings, clock=scripted.now, rng=lambda: 0.5, on_fatal=failures.append, dispatch=False
+    )
+    ctx = await runtime.start()
+    yield ctx
+    await runtime.stop()
+    assert not failures
+
+
+async def endpoint_for(ctx, scripted: Scripted, path: str, *types: str):
+    async with ctx.sessions.begin() as session:
+        made = await create_endpoint(
+            session, scripted.url(path), list(types or [LEAD_SLA.type]), ctx.clock()
+        )
+    scripted.secrets[path] = made.secret
+    return made.endpoint.id
+
+
+async def arrive(env, producer, ctx, event_type=LEAD_SLA) -> CloudEvent:
+    """One event published and stored (its deliveries created, due now)."""
+    event = event_of(event_type, uuid.uuid4(), ctx.clock())
+    await publish(env, producer, event)
+    await wait_for(lambda: stored(ctx, [event.id]), timeout=20, interval=0.02)
+    return event
+
+
+async def one_row(ctx, query: str, **params: Any) -> Any:
+    async with ctx.sessions() as session:
+        return (await session.execute(text(query), params)).one()
+
+
+async def test_a_receiver_always_failing_sees_the_whole_schedule_then_the_delivery_fails(
+    env, producer, in_process, scripted
+):
+    ctx, clock = in_process, scripted.now
+    await endpoint_for(ctx, scripted, "/down")
+    scripted.scripts["/down"] = status(500)
+    event = await arrive(env, producer, ctx)
+    assert await dispatch_due(ctx) == 1  # attempt 1: at once
+    for delay in RETRY_DELAYS[1:]:
+        clock.advance(seconds=delay.total_seconds() - 0.001)
+        assert await dispatch_due(ctx) == 0, f"nothing before {delay}"
+        clock.advance(seconds=0.001)
+        assert await dispatch_due(ctx) == 1, f"the attempt due after {delay}"
+    clock.advance(days=1)
+    assert await dispatch_due(ctx) == 0, "eight attempts in all"
+
+    times = scripted.at("/down")
+    assert [b - a for a, b in itertools.pairwise(times)] == list(RETRY_DELAYS[1:])
+    assert {i for _, i, _ in scripted.got} == {event.id} and scripted.rejected == []
+    row = await one_row(
+        ctx, "SELECT state, attempts, next_attempt_at, finished_at FROM delivery.delivery"
+    )
+    assert (row.state, row.attempts, row.next_attempt_at) == ("failed", 8, None)
+    async with ctx.sessions() as session:
+        stored_times = (
+            (await session.execute(text("SELECT started_at FROM delivery.attempt ORDER BY number")))
+            .scalars()
+            .all()
+        )
+    assert stored_times == times
+
+
+async def test_retry_after_on_429_and_503_postpones_the_next_attempt(
+    env, producer, in_process, scripted
+):
+    ctx, clock = in_process, scripted.now
+    await endpoint_for(ctx, scripted, "/busy")
+    scripted.scripts["/busy"] = status(429, retry_after="120")
+    await arrive(env, producer, ctx)
+    assert await dispatch_due(ctx) == 1
+    clock.advance(seconds=119.999)  # the schedule says 5 s; the receiver said 120
+    assert await dispatch_due(ctx) == 0
+    later = (clock() + timedelta(hours=1)).replace(microsecond=0)  # HTTP-dates have seconds
+    scripted.scripts["/busy"] = status(503, retry_after=format_datetime(later, usegmt=True))
+    clock.advance(seconds=0.001)
+    assert await dispatch_due(ctx) == 1  # attempt 2 answered 503 with a date an hour on
+    clock.now = later - timedelta(milliseconds=1)  # the schedule says 5 min
+    assert await dispatch_due(ctx) == 0
+    scripted.scripts["/busy"] = status(204)
+    clock.now = later
+    assert await dispatch_due(ctx) == 1
+    row = await one_row(ctx, "SELECT state, attempts FROM delivery.delivery")
+    assert tuple(row) == ("delivered", 3)
+    async with ctx.sessions() as session:
+        outcomes = (
+            (await session.execute(text("SELECT outcome FROM delivery.attempt ORDER BY number")))
+            .scalars()
+            .all()
+        )
+    assert outcomes == ["throttled", "throttled", "success"]
