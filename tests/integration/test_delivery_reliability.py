@@ -24,6 +24,7 @@ import pytest
 import standardwebhooks
 from sqlalchemy import text
 
+from services.delivery import metrics
 from services.delivery.dispatch import dispatch_due
 from services.delivery.domain.schedule import RETRY_DELAYS
 from services.delivery.endpoints_repo import create_endpoint
@@ -31,12 +32,12 @@ from services.delivery.runtime import DeliveryRuntime
 from services.delivery.settings import DeliverySettings
 from shared import db
 from shared.events.envelope import CloudEvent
-from shared.events.registry import LEAD_ASSIGNED, LEAD_SLA
+from shared.events.registry import DELIVERY_ENDPOINT_DISABLED, LEAD_ASSIGNED, LEAD_SLA
 from shared.stack.common import free_port
 from shared.stack.stack import SERVICES, ServiceProcess
 from tests.clock import ManualClock
 from tests.integration.test_delivery import ReceiverWebhook, event_of, publish, stored
-from tests.kafka_helpers import wait_for
+from tests.kafka_helpers import TopicReader, value, wait_for
 from tests.router_env import sql
 
 DELIVERY = next(s for s in SERVICES if s.name == "delivery")
@@ -353,3 +354,157 @@ async def test_retry_after_on_429_and_503_postpones_the_next_attempt(
             .all()
         )
     assert outcomes == ["throttled", "throttled", "success"]
+
+
+def sample(metric, *labels: str) -> float:
+    return float(metric.labels(*labels)._value.get())
+
+
+async def test_a_410_disables_the_endpoint_skips_its_pending_deliveries_and_nothing_more_is_sent(
+    env, producer, in_process, scripted, stack
+):
+    ctx, clock = in_process, scripted.now
+    gone = await endpoint_for(ctx, scripted, "/gone")
+    scripted.scripts["/gone"] = status(500)
+    disabled_before = sample(metrics.ENDPOINTS_DISABLED, "gone")
+    skipped_before = sample(metrics.DELIVERIES, "skipped", LEAD_SLA.type)
+    async with TopicReader(stack.bootstrap, env.topic(DELIVERY_ENDPOINT_DISABLED.topic)) as notices:
+        waiting = await arrive(env, producer, ctx)
+        assert await dispatch_due(ctx) == 1  # 500: retried in 5 s
+        scripted.scripts["/gone"] = status(410)
+        answered = await arrive(env, producer, ctx)
+        assert await dispatch_due(ctx) == 1  # only the new one is due: 410
+        (notice,) = await notices.read(until=lambda rs: len(rs) >= 1)
+    data = value(notice)["data"]
+    assert (data["endpoint_id"], data["reason"], data["last_status_code"]) == (
+        str(gone),
+        "gone",
+        410,
+    )
+    assert data["failing_since"] is not None
+    row = await one_row(
+        ctx, "SELECT enabled, disabled_reason, disabled_at FROM delivery.endpoint WHERE id = :id",
+        id=gone,
+    )  # fmt: skip
+    assert (row.enabled, row.disabled_reason, row.disabled_at) == (False, "gone", clock())
+    async with ctx.sessions() as session:
+        states = dict(
+            (await session.execute(text("SELECT event_id, state FROM delivery.delivery"))).all()
+        )
+    assert states == {waiting.id: "skipped", answered.id: "failed"}
+    assert sample(metrics.ENDPOINTS_DISABLED, "gone") == disabled_before + 1
+    assert sample(metrics.DELIVERIES, "skipped", LEAD_SLA.type) == skipped_before + 1
+
+    sent = len(scripted.got)
+    await arrive(env, producer, ctx)  # no delivery is created for a disabled endpoint
+    clock.advance(days=2)
+    assert await dispatch_due(ctx) == 0
+    assert len(scripted.got) == sent == 2
+
+
+async def test_failing_for_five_days_disables_and_a_success_in_between_starts_the_count_again(
+    env, producer, in_process, scripted, stack
+):
+    ctx, clock = in_process, scripted.now
+    hook = await endpoint_for(ctx, scripted, "/flaky")
+
+    async def failing_since():
+        return (
+            await one_row(
+                ctx, "SELECT enabled, disabled_reason, failing_since, last_success_at "
+                "FROM delivery.endpoint WHERE id = :id", id=hook,
+            )
+        )  # fmt: skip
+
+    scripted.scripts["/flaky"] = status(500)
+    start = clock()
+    await arrive(env, producer, ctx)
+    await dispatch_due(ctx)
+    assert (await failing_since()).failing_since == start
+    clock.advance(days=4, hours=12)
+    scripted.scripts["/flaky"] = status(204)
+    await arrive(env, producer, ctx)
+    await dispatch_due(ctx)  # a success after 4.5 days of failures
+    row = await failing_since()
+    assert (row.enabled, row.failing_since, row.last_success_at) == (True, None, clock())
+
+    scripted.scripts["/flaky"] = status(500)
+    async with TopicReader(stack.bootstrap, env.topic(DELIVERY_ENDPOINT_DISABLED.topic)) as notices:
+        restart = clock()
+        for _ in range(10):  # a new event every 12 hours, every attempt failing
+            await arrive(env, producer, ctx)
+            await dispatch_due(ctx)
+            row = await failing_since()
+            assert (row.enabled, row.failing_since) == (True, restart), clock() - restart
+            clock.advance(hours=12)
+        await arrive(env, producer, ctx)  # five days after the first failure since the success
+        await dispatch_due(ctx)
+        row = await failing_since()
+        assert (row.enabled, row.disabled_reason, row.failing_since) == (False, "failing", restart)
+        (notice,) = await notices.read(until=lambda rs: len(rs) >= 1)
+    assert value(notice)["data"]["reason"] == "failing"
+    assert await one_row(
+        ctx, "SELECT count(*) FROM delivery.delivery WHERE state = 'pending'"
+    ) == (0,)  # fmt: skip
+
+
+def late(seconds: float) -> Answer:
+    def answer(h: BaseHTTPRequestHandler) -> None:
+        time.sleep(seconds)
+        status(204)(h)
+
+    return answer
+
+
+def endless(h: BaseHTTPRequestHandler) -> None:
+    """200 and a body that never ends (until the client hangs up); counts what it wrote."""
+    h.send_response(200)
+    h.send_header("content-type", "text/plain")
+    h.end_headers()  # no length: the body runs until the connection closes
+    chunk = b"x" * 65536
+    try:
+        while ENDLESS["written"] < 1 << 30:
+            h.wfile.write(chunk)
+            ENDLESS["written"] += len(chunk)
+    except OSError:
+        pass
+    h.close_connection = True
+
+
+ENDLESS = {"written": 0}
+
+
+@pytest.mark.parametrize("overrides", [{"delivery_timeout_seconds": 0.5}])
+async def test_a_late_2xx_a_redirect_and_an_endless_body_are_handled_as_the_rules_say(
+    env, producer, in_process, scripted
+):
+    ctx = in_process
+    for path in ("/late", "/moved", "/ok", "/endless"):
+        await endpoint_for(ctx, scripted, path)
+    scripted.scripts["/late"] = late(1.0)
+    scripted.scripts["/moved"] = status(307, location=scripted.url("/ok"))
+    scripted.scripts["/endless"] = endless
+    ENDLESS["written"] = 0
+    event = await arrive(env, producer, ctx)
+    started = time.monotonic()
+    assert await dispatch_due(ctx) == 4
+    assert time.monotonic() - started < 5
+    async with ctx.sessions() as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT e.url, a.outcome, a.status_code, d.state, length(a.response_excerpt) AS n "
+                    "FROM delivery.attempt a JOIN delivery.endpoint e ON e.id = a.endpoint_id "
+                    "JOIN delivery.delivery d ON d.id = a.delivery_id"
+                )
+            )
+        ).all()
+    by_path = {r.url.rsplit("/", 1)[-1]: r for r in rows}
+    assert (by_path["late"].outcome, by_path["late"].state) == ("timeout", "pending")
+    assert (by_path["moved"].outcome, by_path["moved"].status_code) == ("http_error", 307)
+    assert by_path["moved"].state == "pending"
+    assert [p for p, _, _ in scripted.got].count("/ok") == 1, "the redirect was not followed"
+    assert (by_path["endless"].outcome, by_path["endless"].state) == ("success", "delivered")
+    assert by_path["endless"].n == ctx.settings.delivery_response_excerpt_bytes
+    assert ENDLESS["written"] < 64 << 20, "read up to the bound, then hung up"
+    assert {i for _, i, _ in scripted.got} == {event.id}
