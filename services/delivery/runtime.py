@@ -31,7 +31,6 @@ from shared.outbox import OutboxRelay, prune_forever
 from shared.tasks import BackgroundTasks, OnFatal, exit_process
 
 log = get_logger(__name__)
-GAUGE_SECONDS = 15.0
 PRUNE_SECONDS = 3600.0
 PRUNE_BATCH = 1000
 
@@ -191,7 +190,7 @@ class DeliveryRuntime:
                     known = await refresh_gauges(session, ctx.clock(), known)
             except Exception as exc:
                 log.warning("delivery.gauge_failed", error=repr(exc))
-            await self._wait(GAUGE_SECONDS)
+            await self._wait(ctx.settings.delivery_gauge_seconds)
 
     async def _prune_events_forever(self, ctx: DeliveryContext) -> None:
         retention = timedelta(days=ctx.settings.delivery_event_retention_days)
