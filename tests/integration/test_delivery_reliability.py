@@ -20,8 +20,10 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 import standardwebhooks
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from services.delivery import metrics
@@ -32,7 +34,12 @@ from services.delivery.runtime import DeliveryRuntime
 from services.delivery.settings import DeliverySettings
 from shared import db
 from shared.events.envelope import CloudEvent
-from shared.events.registry import DELIVERY_ENDPOINT_DISABLED, LEAD_ASSIGNED, LEAD_SLA
+from shared.events.registry import (
+    DELIVERY_ENDPOINT_DISABLED,
+    LEAD_ASSIGNED,
+    LEAD_LIFECYCLE,
+    LEAD_SLA,
+)
 from shared.stack.common import free_port
 from shared.stack.stack import SERVICES, ServiceProcess
 from tests.clock import ManualClock
@@ -508,3 +515,80 @@ async def test_a_late_2xx_a_redirect_and_an_endless_body_are_handled_as_the_rule
     assert by_path["endless"].n == ctx.settings.delivery_response_excerpt_bytes
     assert ENDLESS["written"] < 64 << 20, "read up to the bound, then hung up"
     assert {i for _, i, _ in scripted.got} == {event.id}
+
+
+def scrape(proc: ServiceProcess) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """The process's /metrics as {(sample name, labels): value}."""
+    text_ = httpx.get(f"{proc.url}/metrics", timeout=5).text
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text_)
+        for s in family.samples
+    }
+
+
+def at(samples, name: str, **labels: str) -> float | None:
+    return samples.get((name, frozenset(labels.items())))
+
+
+async def test_metrics_show_deliveries_attempts_backlog_and_disablings(
+    env, producer, scripted, tmp_path
+):
+    engine = db.create_engine(env.database_url, pool_size=1)
+    ids = {}
+    try:
+        for path, types in (
+            ("/ok", [LEAD_ASSIGNED.type, LEAD_SLA.type]),
+            ("/down", [LEAD_SLA.type]),
+            ("/gone", [LEAD_LIFECYCLE.type]),
+        ):
+            async with db.sessionmaker(engine).begin() as session:
+                made = await create_endpoint(session, scripted.url(path), types, datetime.now(UTC))
+            scripted.secrets[path], ids[path] = made.secret, str(made.endpoint.id)
+    finally:
+        await engine.dispose()
+    scripted.now = lambda: datetime.now(UTC)  # the process runs on real time
+    scripted.scripts = {"/down": status(500), "/gone": status(410)}
+    now = datetime.now(UTC)
+    events = [event_of(LEAD_ASSIGNED, uuid.uuid4(), now) for _ in range(3)]
+    events += [event_of(LEAD_SLA, uuid.uuid4(), now) for _ in range(2)]
+    events += [event_of(LEAD_LIFECYCLE, uuid.uuid4(), now)]
+
+    proc = await asyncio.to_thread(
+        start_delivery, env, tmp_path, "delivery-metrics", LEADFLOW_DELIVERY_GAUGE_SECONDS="0.3"
+    )
+    try:
+        await publish(env, producer, *events)
+        samples: dict = {}
+
+        async def settled() -> bool:
+            samples.clear()
+            samples.update(await asyncio.to_thread(scrape, proc))
+            return (
+                at(samples, "leadflow_webhook_deliveries_total", outcome="delivered",
+                   event_type=LEAD_SLA.type) == 2
+                and at(samples, "leadflow_webhook_deliveries_total", outcome="delivered",
+                       event_type=LEAD_ASSIGNED.type) == 3
+                and at(samples, "leadflow_webhook_backlog", endpoint=ids["/down"]) == 2
+                and at(samples, "leadflow_webhook_backlog", endpoint=ids["/ok"]) == 0
+                and at(samples, "leadflow_webhook_backlog", endpoint=ids["/gone"]) == 0
+                and at(samples, "leadflow_webhook_endpoints", state="disabled") == 1
+            )  # fmt: skip
+
+        await wait_for(settled, timeout=30, interval=0.2)  # the backlog: refreshed every 0.3 s
+    finally:
+        await asyncio.to_thread(proc.stop)
+    assert scripted.rejected == []
+    deliveries = "leadflow_webhook_deliveries_total"
+    assert at(samples, deliveries, outcome="delivered", event_type=LEAD_ASSIGNED.type) == 3
+    assert at(samples, deliveries, outcome="failed", event_type=LEAD_LIFECYCLE.type) == 1
+    assert at(samples, deliveries, outcome="failed", event_type=LEAD_SLA.type) is None
+    assert at(samples, "leadflow_webhook_endpoints", state="enabled") == 2
+    assert at(samples, "leadflow_webhook_endpoints_disabled_total", reason="gone") == 1
+    assert at(samples, "leadflow_webhook_endpoints_disabled_total", reason="failing") is None
+    seconds = "leadflow_webhook_attempt_seconds_count"
+    assert at(samples, seconds, outcome="success") == 5
+    assert at(samples, seconds, outcome="gone") == 1
+    assert at(samples, seconds, outcome="http_error") >= 2  # the 5 s retries may have run
+    assert at(samples, "leadflow_webhook_attempts_total", outcome="success") == 5
+    assert at(samples, "leadflow_webhook_attempt_seconds_bucket", outcome="success", le="+Inf") == 5
