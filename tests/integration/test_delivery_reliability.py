@@ -2,7 +2,8 @@
 of the delivery process under load, then a restart, delivers every event at least once
 and every re-delivery is the same request (same ``webhook-id``, identical body, a valid
 signature); the retry schedule, ``Retry-After``, 410 and 5-day disabling, late 2xx,
-redirects and endless bodies under a manual clock."""
+redirects and endless bodies under a manual clock; the /metrics of a running delivery
+process after deliveries."""
 
 from __future__ import annotations
 
@@ -592,3 +593,27 @@ async def test_metrics_show_deliveries_attempts_backlog_and_disablings(
     assert at(samples, seconds, outcome="http_error") >= 2  # the 5 s retries may have run
     assert at(samples, "leadflow_webhook_attempts_total", outcome="success") == 5
     assert at(samples, "leadflow_webhook_attempt_seconds_bucket", outcome="success", le="+Inf") == 5
+
+
+async def test_with_real_jitter_each_retry_is_due_within_ten_percent_of_the_schedule(
+    env, producer, in_process, scripted
+):
+    ctx, clock = in_process, scripted.now
+    ctx.rng = random.Random(7).random  # the jitter the service draws, reproducibly
+    await endpoint_for(ctx, scripted, "/down")
+    scripted.scripts["/down"] = status(503)
+    await arrive(env, producer, ctx)
+    assert await dispatch_due(ctx) == 1
+    factors = []
+    for delay in RETRY_DELAYS[1:]:
+        due = (await one_row(ctx, "SELECT next_attempt_at FROM delivery.delivery"))[0]
+        factor = (due - clock()) / delay
+        assert 0.9 <= factor <= 1.1, (delay, factor)
+        factors.append(factor)
+        clock.now = due - timedelta(milliseconds=1)
+        assert await dispatch_due(ctx) == 0
+        clock.now = due
+        assert await dispatch_due(ctx) == 1
+    assert len(set(factors)) == len(factors), "a factor drawn for each retry"
+    row = await one_row(ctx, "SELECT state, attempts FROM delivery.delivery")
+    assert tuple(row) == ("failed", 8)
