@@ -32,7 +32,6 @@ from shared.outbox import OutboxRelay, prune_forever
 from shared.tasks import BackgroundTasks, OnFatal, exit_process
 
 log = get_logger(__name__)
-GAUGE_SECONDS = 15.0
 PRUNE_SECONDS = 3600.0
 PRUNE_BATCH = 1000
 
@@ -226,7 +225,7 @@ class DeliveryRuntime:
                 log.warning(
                     "delivery.gauge_failed", error=type(exc).__name__, sqlstate=sqlstate(exc)
                 )
-            await self._wait(GAUGE_SECONDS)
+            await self._wait(ctx.settings.delivery_gauge_seconds)
 
     async def _prune_events_forever(self, ctx: DeliveryContext) -> None:
         retention = timedelta(days=ctx.settings.delivery_event_retention_days)

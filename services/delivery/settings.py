@@ -36,6 +36,8 @@ class DeliverySettings(CommonSettings):
     # unset: https only outside dev/test
     delivery_require_https: bool | None = None
     delivery_dlq_watch_seconds: float = 30.0  # how often leadflow_dlq_messages is refreshed
+    # how often the backlog and endpoint gauges are refreshed from the database
+    delivery_gauge_seconds: float = Field(15.0, gt=0)
 
     @model_validator(mode="after")
     def _check_read_bytes(self) -> DeliverySettings:
