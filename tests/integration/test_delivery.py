@@ -86,7 +86,10 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
+    server.request_queue_size = 128  # each delivery opens its own connection
+    server.server_bind()
+    server.server_activate()
     state = Receiver(server)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

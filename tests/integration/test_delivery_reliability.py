@@ -48,6 +48,13 @@ from tests.integration.test_delivery import event_of, publish, stored
 from tests.kafka_helpers import TopicReader, value, wait_for
 from tests.router_env import sql
 
+
+class Server(ThreadingHTTPServer):
+    # every delivery opens its own connection: a listen backlog of 5 (http.server's default)
+    # overflows at 16 in flight, and the kernel drops connections a real receiver would take
+    request_queue_size = 128
+
+
 DELIVERY = next(s for s in SERVICES if s.name == "delivery")
 
 
@@ -100,7 +107,7 @@ def slow_receiver() -> Iterator[SlowReceiver]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state = SlowReceiver(server)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -116,8 +123,10 @@ def start_delivery(env, log_dir, name: str = "delivery", **extra: str) -> Servic
         env.env(
             LEADFLOW_DELIVERY_CONSUMER_GROUP=f"{env.prefix}delivery",
             LEADFLOW_DELIVERY_TICK_SECONDS="0.1",
-            LEADFLOW_DELIVERY_TIMEOUT_SECONDS="1.5",  # the receiver answers in 50-200 ms
-            LEADFLOW_DELIVERY_LEASE_SECONDS="8",  # the shortest lease two timeouts allow
+            # the receiver answers in 50-200 ms; a busy machine must not turn that into timeouts
+            # (a third attempt would come 5 min later)
+            LEADFLOW_DELIVERY_TIMEOUT_SECONDS="5",
+            LEADFLOW_DELIVERY_LEASE_SECONDS="15",  # the shortest lease two timeouts allow
             LEADFLOW_DELIVERY_BATCH_SIZE="20",
             **extra,
         ),
@@ -163,7 +172,7 @@ async def test_kill_9_under_load_then_restart_delivers_every_event_with_the_same
         at_kill = await delivered_count(env)
         assert at_kill < len(events), "killed too late to prove anything"
         await asyncio.to_thread(proc.start)
-        await wait_for(lambda: _at_least(env, len(events)), timeout=60)
+        await wait_for(lambda: _at_least(env, len(events)), timeout=90)
     finally:
         await asyncio.to_thread(proc.stop)
     by_id: dict[str, list[Got]] = collections.defaultdict(list)
@@ -245,7 +254,7 @@ def scripted() -> Iterator[Scripted]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     clock = ManualClock(datetime.now(UTC))
     state = Scripted(server, clock)
