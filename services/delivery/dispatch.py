@@ -236,11 +236,16 @@ async def _send(
     resolver: Callable[[str, int], Awaitable[list[str]]],
 ) -> Sent:
     parts = urlsplit(url)
-    host = host_of(url)
+    try:
+        host = host_of(url)
+    except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
+        return Sent(
+            Response(None, elapsed(), "refused_address"), now, error=f"url: {type(exc).__name__}"
+        )
     port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     try:
         addresses = await resolver(host, port)
-    except OSError as exc:
+    except (OSError, UnicodeError, ValueError) as exc:
         return Sent(
             Response(None, elapsed(), "connect_error"), now, error=f"resolve: {type(exc).__name__}"
         )

@@ -468,3 +468,24 @@ async def test_erasure_erases_stored_payloads_and_delivers_the_erased_event(
     # the same erasure again does nothing
     await publish(env, producer, erased_event)
     await wait_for(lambda: stored(api.ctx, [erased_event.id]), timeout=5)
+
+
+async def test_malformed_host_names_are_a_422_naming_url(api: Api, receiver: Receiver) -> None:
+    bad = [
+        "https://a..b.com/", "https://.x.com/", f"https://{'a' * 64}.com/",
+        "https://hooks.internal../",
+    ]  # fmt: skip
+    for url in bad:
+        r = await api.http.post(
+            BASE, json={"url": url, "event_types": [LEAD_SLA.type]}, headers=ADMIN
+        )
+        assert field_of(r) == "url", url
+    # an IDN the old IDNA codec refuses (bidi) is resolved in httpx's ASCII form: no 500
+    r = await api.http.post(
+        BASE, json={"url": "https://\u05d01.com/", "event_types": [LEAD_SLA.type]}, headers=ADMIN
+    )
+    assert r.status_code in (201, 422), r.text
+    eid = (await api.create(receiver.url("/m"), [LEAD_SLA.type]))["id"]
+    for url in bad:
+        r = await api.http.patch(f"{BASE}/{eid}", json={"url": url}, headers=ADMIN)
+        assert field_of(r) == "url", url

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+import httpx
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import text
@@ -29,6 +30,7 @@ from services.delivery.dispatch import (
     Claimed,
     attempt_one,
     disable_endpoint,
+    host_of,
     record_test,
     resolve,
 )
@@ -70,13 +72,16 @@ async def check_url(ctx: DeliveryContext, url: str) -> None:
     if problem := url_problem(url, policy):
         raise invalid_field("url", f"url: {problem}")
     parts = urlsplit(url)
-    host = parts.hostname or ""
+    try:  # the host as the dispatcher sends it (httpx's IDNA, ASCII)
+        host = host_of(url)
+    except (httpx.InvalidURL, ValueError, UnicodeError):
+        raise invalid_field("url", "url: the URL's host is not a valid host name") from None
     port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     try:
         addresses = await asyncio.wait_for(
             resolve(host, port), ctx.settings.delivery_timeout_seconds
         )
-    except (OSError, TimeoutError):
+    except (OSError, TimeoutError, UnicodeError, ValueError):
         addresses = []  # answered as "does not resolve" (unless the host is allow-listed)
     if problem := address_problem(host, addresses, policy):
         raise invalid_field("url", f"url: {problem}")
