@@ -489,3 +489,45 @@ async def test_malformed_host_names_are_a_422_naming_url(api: Api, receiver: Rec
     for url in bad:
         r = await api.http.patch(f"{BASE}/{eid}", json={"url": url}, headers=ADMIN)
         assert field_of(r) == "url", url
+
+
+async def test_out_of_range_values_are_a_422_naming_the_field(api: Api, receiver: Receiver) -> None:
+    import base64
+
+    eid = (await api.create(receiver.url("/r"), [LEAD_SLA.type]))["id"]
+    r = await api.http.get(f"{BASE}/{eid}/deliveries/{2**63}", headers=READER)
+    assert r.status_code == 422 and "delivery_id" in r.text
+    r = await api.http.get(f"{BASE}/{eid}/deliveries/0", headers=READER)
+    assert r.status_code == 422
+
+    def cursor(raw: str) -> str:
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    for c in (cursor(f"delivery|{2**63}"), cursor("delivery|-1")):
+        r = await api.http.get(f"{BASE}/{eid}/deliveries", params={"cursor": c}, headers=READER)
+        assert field_of(r) == "cursor"
+    for c in (
+        cursor(f"attempt|2026-12-01T00:00:00+00:00|{2**63}"),
+        cursor("attempt|0001-01-01T00:00:00+14:00|1"),
+        cursor("attempt|2026-12-01T00:00:00|1"),
+    ):
+        r = await api.http.get(f"{BASE}/{eid}/attempts", params={"cursor": c}, headers=READER)
+        assert field_of(r) == "cursor"
+    for name in ("since", "until"):
+        for value in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+            r = await api.http.get(f"{BASE}/{eid}/attempts", params={name: value}, headers=READER)
+            assert field_of(r) == name
+            body = {"since": "2026-12-01T00:00:00Z", "until": "2026-12-02T00:00:00Z", name: value}
+            r = await api.http.post(f"{BASE}/{eid}/replay", json=body, headers=ADMIN)
+            assert field_of(r) == name
+    # a "+" sent unescaped arrives as a space and is read as "+"
+    r = await api.http.get(f"{BASE}/{eid}/attempts?since=2026-12-01T00:00:00+01:00", headers=READER)
+    assert r.status_code == 200, r.text
+    r = await api.http.post(
+        BASE, json={"url": receiver.url("/x"), "event_types": ["x" * 129]}, headers=ADMIN
+    )
+    assert r.status_code == 422
+    r = await api.http.post(
+        BASE, json={"url": receiver.url("/x"), "event_types": [LEAD_SLA.type] * 51}, headers=ADMIN
+    )
+    assert r.status_code == 422

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy import text
 
 from services.delivery import metrics
@@ -41,6 +41,7 @@ from services.delivery.handlers import DELIVERABLE_TYPES
 from services.delivery.models import Endpoint, EndpointSecret
 from services.delivery.samples import sample
 from shared.credentials import AdminPrincipal, needs_admin, needs_read
+from shared.domain.instants import in_utc, parse_instant
 from shared.events.envelope import make_event
 from shared.events.registry import DELIVERY_ENDPOINT_DISABLED
 from shared.http import ApiError, invalid_field
@@ -95,14 +96,43 @@ def check_types(types: Sequence[str], field: str = "event_types") -> list[str]:
     return list(dict.fromkeys(types))
 
 
-def check_range(since: datetime | None, until: datetime | None) -> None:
-    for name, at in (("since", since), ("until", until)):
-        if at is not None and at.tzinfo is None:
-            raise invalid_field(
-                name, f"{name} must carry a time zone offset, e.g. 2026-12-01T09:00:00Z"
-            )
+def _utc(name: str, at: datetime) -> datetime:
+    try:
+        return in_utc(at)
+    except ValueError as exc:
+        raise invalid_field(name, f"{name} {exc}") from None
+
+
+def _instant(name: str, value: str | None) -> datetime | None:
+    """A query parameter's instant, in UTC (a ``+`` sent unescaped arrives as a space)."""
+    if value is None:
+        return None
+    try:
+        return parse_instant(value)
+    except ValueError as exc:
+        raise invalid_field(name, f"{name} {exc}") from None
+
+
+def check_range(
+    since: datetime | None, until: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """``since`` and ``until`` in UTC (each with an offset, within years 1..9999 in UTC),
+    ``since`` before ``until``."""
+    since = _utc("since", since) if since is not None else None
+    until = _utc("until", until) if until is not None else None
     if since is not None and until is not None and since >= until:
         raise invalid_field("until", "until must be after since")
+    return since, until
+
+
+MAX_ID = 2**63 - 1  # bigint
+
+
+def _cursor_id(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= MAX_ID:
+        raise ValueError(text)
+    return value
 
 
 def endpoint_out(e: Endpoint) -> dict[str, Any]:
@@ -385,30 +415,45 @@ _ATTEMPT_COLUMNS = (
 async def list_webhook_attempts(
     endpoint_id: uuid.UUID,
     ctx: Ctx,
-    since: Annotated[datetime | None, Query(description="started at or after")] = None,
-    until: Annotated[datetime | None, Query(description="started before")] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="started at or after (ISO 8601 with offset)",
+            json_schema_extra={"format": "date-time"},
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="started before (ISO 8601 with offset)",
+            json_schema_extra={"format": "date-time"},
+        ),
+    ] = None,
     outcome: Outcome | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None, Query(max_length=200, description="next_cursor of the previous page")
     ] = None,
 ) -> dict[str, Any]:
-    check_range(since, until)
+    since_at, until_at = check_range(_instant("since", since), _instant("until", until))
     where = ["a.endpoint_id = :e"]
     params: dict[str, Any] = {"e": endpoint_id, "limit": limit + 1}
-    if since is not None:
+    if since_at is not None:
         where.append("a.started_at >= :since")
-        params["since"] = since
-    if until is not None:
+        params["since"] = since_at
+    if until_at is not None:
         where.append("a.started_at < :until")
-        params["until"] = until
+        params["until"] = until_at
     if outcome is not None:
         where.append("a.outcome = :outcome")
         params["outcome"] = outcome
     if cursor is not None:
         parts = _uncursor("attempt", cursor)
         try:
-            params["c_at"], params["c_id"] = datetime.fromisoformat(parts[0]), int(parts[1])
+            params["c_at"] = in_utc(datetime.fromisoformat(parts[0]))
+            params["c_id"] = _cursor_id(parts[1])
         except (ValueError, IndexError):
             raise invalid_field("cursor", "not a cursor of this list") from None
         where.append("(a.started_at, a.id) < (:c_at, :c_id)")
@@ -472,7 +517,7 @@ async def list_webhook_deliveries(
     if cursor is not None:
         parts = _uncursor("delivery", cursor)
         try:
-            params["c_id"] = int(parts[0])
+            params["c_id"] = _cursor_id(parts[0])
         except (ValueError, IndexError):
             raise invalid_field("cursor", "not a cursor of this list") from None
         where.append("d.id < :c_id")
@@ -498,7 +543,7 @@ async def list_webhook_deliveries(
     responses={200: ok(R.DELIVERY_WITH_ATTEMPTS), **R.GET_DELIVERY},
 )
 async def get_webhook_delivery(
-    endpoint_id: uuid.UUID, delivery_id: int, ctx: Ctx
+    endpoint_id: uuid.UUID, delivery_id: Annotated[int, Path(ge=1, le=MAX_ID)], ctx: Ctx
 ) -> dict[str, Any]:
     async with ctx.sessions() as session:
         await _endpoint(session, endpoint_id)
@@ -538,9 +583,10 @@ async def replay_webhook_endpoint(
     endpoint_id: uuid.UUID, body: ReplayIn, principal: AdminPrincipal, ctx: Ctx
 ) -> dict[str, Any]:
     check_range(body.since, body.until)
+    since, until = _utc("since", body.since), _utc("until", body.until)
     now = ctx.clock()
     retention = ctx.settings.delivery_event_retention_days
-    if body.since < now - timedelta(days=retention):
+    if since < now - timedelta(days=retention):
         raise invalid_field(
             "since", f"since is older than the stored events' retention ({retention} days)"
         )
@@ -572,15 +618,15 @@ async def replay_webhook_endpoint(
                 "e": e.id,
                 "now": now,
                 "types": types,
-                "since": body.since,
-                "until": body.until,
+                "since": since,
+                "until": until,
                 "test": TEST_TOPIC,
             },
         )
         queued = int(result.rowcount or 0)  # type: ignore[attr-defined]
         await record_audit(
             session, principal, "endpoint.replayed", "endpoint", e.id,
-            {"since": body.since.isoformat(), "until": body.until.isoformat(), "event_types": types, "queued": queued},
+            {"since": since.isoformat(), "until": until.isoformat(), "event_types": types, "queued": queued},
         )  # fmt: skip
     return {"queued": queued}
 
