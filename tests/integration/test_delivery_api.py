@@ -531,3 +531,32 @@ async def test_out_of_range_values_are_a_422_naming_the_field(api: Api, receiver
         BASE, json={"url": receiver.url("/x"), "event_types": [LEAD_SLA.type] * 51}, headers=ADMIN
     )
     assert r.status_code == 422
+
+    # events about the erased lead or submission that arrive after the erasure: stored
+    # already erased, never fanned out
+    late = event_of(LEAD_LIFECYCLE, merged_away, api.clock())
+    late_data = SAMPLES[LEAD_ASSIGNED.type].model_copy(
+        update={"lead_id": uuid.uuid4(), "submission_id": submission}
+    )
+    late_by_submission = make_event(
+        type=LEAD_ASSIGNED.type, source="/t", subject="x", data=late_data, time=api.clock()
+    )
+    await publish(env, producer, late, late_by_submission)
+    await wait_for(lambda: stored(api.ctx, [late.id, late_by_submission.id]), timeout=30)
+    async with api.ctx.sessions() as session:
+        for event_id in (late.id, late_by_submission.id):
+            row = (
+                await session.execute(
+                    text("SELECT payload, erased_at FROM delivery.event WHERE id = :id"),
+                    {"id": event_id},
+                )
+            ).one()
+            assert row.payload["data"] == {"erased": True} and row.erased_at is not None
+            assert row.payload["id"] == event_id
+            count = await session.scalar(
+                text("SELECT count(*) FROM delivery.delivery WHERE event_id = :id"),
+                {"id": event_id},
+            )
+            assert count == 0
+        refs = await session.scalar(text("SELECT count(*) FROM delivery.erased_ref"))
+    assert refs == 3  # person, merged_away, the submission
