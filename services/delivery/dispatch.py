@@ -53,7 +53,9 @@ _CLAIM = text(
     " SELECT d2.id FROM delivery.delivery d2 JOIN delivery.endpoint e2 ON e2.id = d2.endpoint_id"
     " WHERE d2.state = 'pending' AND d2.next_attempt_at <= :now"
     " AND (d2.leased_until IS NULL OR d2.leased_until <= :now) AND e2.enabled"
-    " ORDER BY d2.next_attempt_at LIMIT :limit FOR UPDATE OF d2 SKIP LOCKED) "
+    # due first; at equal due time live before replayed; then in the order queued
+    " ORDER BY d2.next_attempt_at, (d2.origin <> 'live'), d2.id"
+    " LIMIT :limit FOR UPDATE OF d2 SKIP LOCKED) "
     "UPDATE delivery.delivery d SET leased_until = :lease, lease_token = :token "
     "FROM due, delivery.event ev, delivery.endpoint e "
     "WHERE d.id = due.id AND ev.id = d.event_id AND e.id = d.endpoint_id AND e.enabled "

@@ -287,6 +287,30 @@ async def test_replay_resends_exactly_the_range(
     assert sorted(g.webhook_id for g in receiver.of("/p")) == sorted([events[1].id, events[2].id])
     assert not receiver.rejected
 
+    # a second replay of the range while the first is pending queues nothing twice; queued
+    # in event order
+    assert (await api.http.post(f"{BASE}/{eid}/replay", json=body, headers=ADMIN)).json() == {
+        "queued": 2
+    }
+    again = await api.http.post(f"{BASE}/{eid}/replay", json=body, headers=ADMIN)
+    assert again.json() == {"queued": 0}, again.text
+    async with api.ctx.sessions() as session:
+        order = (
+            await session.scalars(
+                text(
+                    "SELECT event_id FROM delivery.delivery WHERE origin = 'replay' "
+                    "AND state = 'pending' ORDER BY id"
+                )
+            )
+        ).all()
+    assert order == [events[1].id, events[2].id]
+    while await dispatch_due(api.ctx):
+        pass
+    # more events than the bound: a 422 naming since, nothing queued
+    async with api.with_settings(delivery_replay_max_events=1) as small:
+        r = await small.post(f"{BASE}/{eid}/replay", json=body, headers=ADMIN)
+    assert field_of(r) == "since" and "more than 1" in r.json()["detail"]
+
     bad = body | {"event_types": [LEAD_LIFECYCLE.type]}
     assert (
         field_of(await api.http.post(f"{BASE}/{eid}/replay", json=bad, headers=ADMIN))

@@ -570,13 +570,24 @@ async def get_webhook_delivery(
 # --- replay and test-send -------------------------------------------------------------------
 
 
+# the events a replay queues: of the types, in the range, not erased, not test-sends, and
+# not already pending to the endpoint (a second replay of a range does not send twice)
+_REPLAYED = (
+    "ev.type = ANY(:types) AND ev.time >= :since AND ev.time < :until AND ev.erased_at IS NULL "
+    "AND ev.topic <> :test AND NOT EXISTS (SELECT 1 FROM delivery.delivery p "
+    "WHERE p.endpoint_id = :e AND p.event_id = ev.id AND p.state = 'pending')"
+)
+
+
 @router.post(
     "/endpoints/{endpoint_id}/replay",
     status_code=202,
     dependencies=[Depends(needs_admin)],
     summary="Queue the stored events of a time range to the endpoint again, due now",
     description="One `replay` delivery per stored, non-erased event of the endpoint's types "
-    "(or the subset given) with time in [since, until). Erased events are not replayed.",
+    "(or the subset given) with time in [since, until), queued in event order. Erased "
+    "events, and events already pending to the endpoint, are not queued again. A range of "
+    "more than `LEADFLOW_DELIVERY_REPLAY_MAX_EVENTS` events (default 10,000) is a 422.",
     responses={202: ok(R.QUEUED, "Accepted"), **R.REPLAY},
 )
 async def replay_webhook_endpoint(
@@ -607,21 +618,28 @@ async def replay_webhook_endpoint(
                     f"the endpoint is not subscribed to {', '.join(extra)}; it takes {', '.join(types)}",
                 )
             types = list(dict.fromkeys(body.event_types))
+        params = {
+            "e": e.id, "now": now, "types": types, "since": since, "until": until,
+            "test": TEST_TOPIC,
+        }  # fmt: skip
+        most = ctx.settings.delivery_replay_max_events
+        count = await session.scalar(
+            text(f"SELECT count(*) FROM (SELECT 1 FROM delivery.event ev WHERE {_REPLAYED} LIMIT :most) c"),
+            params | {"most": most + 1},
+        )  # fmt: skip
+        if int(count or 0) > most:
+            raise invalid_field(
+                "since",
+                f"the range [since, until) holds more than {most} events to replay: "
+                "replay a shorter range",
+            )
         result = await session.execute(
             text(
                 "INSERT INTO delivery.delivery (endpoint_id, event_id, origin, state, attempts, "
                 "next_attempt_at, created_at) SELECT :e, ev.id, 'replay', 'pending', 0, :now, :now "
-                "FROM delivery.event ev WHERE ev.type = ANY(:types) AND ev.time >= :since "
-                "AND ev.time < :until AND ev.erased_at IS NULL AND ev.topic <> :test"
+                f"FROM delivery.event ev WHERE {_REPLAYED} ORDER BY ev.time, ev.sequence, ev.id"
             ),
-            {
-                "e": e.id,
-                "now": now,
-                "types": types,
-                "since": since,
-                "until": until,
-                "test": TEST_TOPIC,
-            },
+            params,
         )
         queued = int(result.rowcount or 0)  # type: ignore[attr-defined]
         await record_audit(
