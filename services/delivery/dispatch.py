@@ -345,21 +345,37 @@ async def insert_attempt(session: AsyncSession, item: Claimed, sent: Sent, outco
 
 async def record_test(ctx: DeliveryContext, item: Claimed, sent: Sent) -> str:
     """A test-send's one attempt: its delivery ends (delivered, else failed) and the
-    endpoint's state is not touched (a 410 is reported, not acted on). Returns the outcome."""
+    endpoint's state is not touched (a 410 is reported, not acted on). Returns the outcome.
+    An endpoint deleted meanwhile (its deliveries with it) records nothing."""
     now = ctx.clock()
     outcome = classify(sent.response, timedelta(seconds=ctx.settings.delivery_timeout_seconds))
     state = "delivered" if outcome == "success" else "failed"
     async with ctx.sessions.begin() as session:
-        await insert_attempt(session, item, sent, outcome)
-        await session.execute(
+        found = await session.scalar(
             text(
                 "UPDATE delivery.delivery SET attempts = attempts + 1, state = :state, "
-                "next_attempt_at = NULL, leased_until = NULL, finished_at = :now WHERE id = :id"
+                "next_attempt_at = NULL, leased_until = NULL, finished_at = :now "
+                "WHERE id = :id RETURNING id"
             ),
             {"id": item.delivery_id, "state": state, "now": now},
         )
+        if found is not None:  # the row is locked: the endpoint cannot go before the attempt
+            await insert_attempt(session, item, sent, outcome)
         on_commit(session, lambda: metrics.ATTEMPTS.labels(outcome).inc())
     return outcome
+
+
+async def fail_test(ctx: DeliveryContext, delivery_id: int, error: str) -> None:
+    """A test-send whose send or record raised: its delivery ends failed (never left pending)."""
+    async with ctx.sessions.begin() as session:
+        await session.execute(
+            text(
+                "UPDATE delivery.delivery SET state = 'failed', next_attempt_at = NULL, "
+                "leased_until = NULL, finished_at = :now WHERE id = :id AND state = 'pending'"
+            ),
+            {"id": delivery_id, "now": ctx.clock()},
+        )
+    log.warning("delivery.test_send_failed", delivery_id=delivery_id, error=error)
 
 
 _RECORD_DELIVERY = text(

@@ -493,6 +493,35 @@ async def test_erasure_erases_stored_payloads_and_delivers_the_erased_event(
     await publish(env, producer, erased_event)
     await wait_for(lambda: stored(api.ctx, [erased_event.id]), timeout=5)
 
+    # events about the erased lead or submission that arrive after the erasure: stored
+    # already erased, never fanned out
+    late = event_of(LEAD_LIFECYCLE, merged_away, api.clock())
+    late_data = SAMPLES[LEAD_ASSIGNED.type].model_copy(
+        update={"lead_id": uuid.uuid4(), "submission_id": submission}
+    )
+    late_by_submission = make_event(
+        type=LEAD_ASSIGNED.type, source="/t", subject="x", data=late_data, time=api.clock()
+    )
+    await publish(env, producer, late, late_by_submission)
+    await wait_for(lambda: stored(api.ctx, [late.id, late_by_submission.id]), timeout=30)
+    async with api.ctx.sessions() as session:
+        for event_id in (late.id, late_by_submission.id):
+            row = (
+                await session.execute(
+                    text("SELECT payload, erased_at FROM delivery.event WHERE id = :id"),
+                    {"id": event_id},
+                )
+            ).one()
+            assert row.payload["data"] == {"erased": True} and row.erased_at is not None
+            assert row.payload["id"] == event_id
+            count = await session.scalar(
+                text("SELECT count(*) FROM delivery.delivery WHERE event_id = :id"),
+                {"id": event_id},
+            )
+            assert count == 0
+        refs = await session.scalar(text("SELECT count(*) FROM delivery.erased_ref"))
+    assert refs == 3  # person, merged_away, the submission
+
 
 async def test_malformed_host_names_are_a_422_naming_url(api: Api, receiver: Receiver) -> None:
     bad = [
@@ -556,31 +585,52 @@ async def test_out_of_range_values_are_a_422_naming_the_field(api: Api, receiver
     )
     assert r.status_code == 422
 
-    # events about the erased lead or submission that arrive after the erasure: stored
-    # already erased, never fanned out
-    late = event_of(LEAD_LIFECYCLE, merged_away, api.clock())
-    late_data = SAMPLES[LEAD_ASSIGNED.type].model_copy(
-        update={"lead_id": uuid.uuid4(), "submission_id": submission}
-    )
-    late_by_submission = make_event(
-        type=LEAD_ASSIGNED.type, source="/t", subject="x", data=late_data, time=api.clock()
-    )
-    await publish(env, producer, late, late_by_submission)
-    await wait_for(lambda: stored(api.ctx, [late.id, late_by_submission.id]), timeout=30)
+
+async def test_a_test_send_that_raises_or_loses_its_endpoint_is_never_left_pending(
+    api: Api, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.delivery.api import endpoints
+    from services.delivery.dispatch import Sent
+    from services.delivery.domain.outcome import Response as AttemptResponse
+
+    eid = (await api.create(receiver.url("/t"), [LEAD_SLA.type]))["id"]
+
+    async def raising(ctx: Any, item: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(endpoints, "attempt_one", raising)
+    r = await api.http.post(f"{BASE}/{eid}/test", json={}, headers=ADMIN)
+    assert r.status_code == 200, r.text
+    assert r.json()["outcome"] == "connect_error" and "RuntimeError" in r.json()["error"]
     async with api.ctx.sessions() as session:
-        for event_id in (late.id, late_by_submission.id):
-            row = (
-                await session.execute(
-                    text("SELECT payload, erased_at FROM delivery.event WHERE id = :id"),
-                    {"id": event_id},
-                )
-            ).one()
-            assert row.payload["data"] == {"erased": True} and row.erased_at is not None
-            assert row.payload["id"] == event_id
-            count = await session.scalar(
-                text("SELECT count(*) FROM delivery.delivery WHERE event_id = :id"),
-                {"id": event_id},
+        state = await session.scalar(
+            text("SELECT state FROM delivery.delivery WHERE id = :id"),
+            {"id": r.json()["delivery_id"]},
+        )
+    assert state == "failed"
+    # a test-send left pending (as before this fix) is never claimed and does not keep its
+    # event from being pruned
+    from services.delivery.runtime import prune_events
+
+    async with api.ctx.sessions.begin() as session:
+        await session.execute(
+            text("UPDATE delivery.delivery SET state = 'pending' WHERE id = :id"),
+            {"id": r.json()["delivery_id"]},
+        )
+    assert await dispatch_due(api.ctx) == 0
+    async with api.ctx.sessions.begin() as session:
+        assert await prune_events(session, api.clock() + timedelta(days=1)) == 1
+
+    async def deleting(ctx: Any, item: Any) -> Any:  # the endpoint goes while sending
+        async with ctx.sessions.begin() as session:
+            await session.execute(
+                text("DELETE FROM delivery.endpoint WHERE id = :id"), {"id": item.endpoint_id}
             )
-            assert count == 0
-        refs = await session.scalar(text("SELECT count(*) FROM delivery.erased_ref"))
-    assert refs == 3  # person, merged_away, the submission
+        return Sent(AttemptResponse(204, timedelta(milliseconds=5)), ctx.clock())
+
+    monkeypatch.setattr(endpoints, "attempt_one", deleting)
+    r = await api.http.post(f"{BASE}/{eid}/test", json={}, headers=ADMIN)
+    assert r.status_code == 200 and r.json()["outcome"] == "success", r.text
+    async with api.ctx.sessions() as session:
+        left = await session.scalar(text("SELECT count(*) FROM delivery.attempt"))
+    assert left == 0

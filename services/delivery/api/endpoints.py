@@ -28,13 +28,16 @@ from services.delivery.context import DeliveryContext
 from services.delivery.dispatch import (
     SOURCE,
     Claimed,
+    Sent,
     attempt_one,
     disable_endpoint,
+    fail_test,
     host_of,
     record_test,
     resolve,
 )
 from services.delivery.domain import signing
+from services.delivery.domain.outcome import Response as AttemptResponse
 from services.delivery.domain.safety import address_problem, url_problem
 from services.delivery.endpoints_repo import create_endpoint
 from services.delivery.handlers import DELIVERABLE_TYPES
@@ -45,8 +48,10 @@ from shared.domain.instants import in_utc, parse_instant
 from shared.events.envelope import make_event
 from shared.events.registry import DELIVERY_ENDPOINT_DISABLED
 from shared.http import ApiError, invalid_field
+from shared.logging import get_logger
 from shared.openapi import ok
 
+log = get_logger(__name__)
 router = APIRouter(prefix="/v1/admin/webhooks", tags=["webhooks"])
 TEST_TOPIC = "test-send"  # the topic of stored test-send events (never replayed)
 MAX_LIMIT = 500
@@ -706,8 +711,17 @@ async def test_webhook_endpoint(
         delivery_id, endpoint_id, event.id, event.type, 0, payload, url,
         tuple(signing.active_secrets([(s.secret, s.expires_at) for s in secrets], now)),
     )  # fmt: skip
-    sent = await attempt_one(ctx, item)
-    outcome = await record_test(ctx, item, sent)
+    try:
+        sent = await attempt_one(ctx, item)
+        outcome = await record_test(ctx, item, sent)
+    except Exception as exc:  # never a 500, never a delivery left pending
+        error = f"test-send: {type(exc).__name__}"
+        try:
+            await fail_test(ctx, delivery_id, error)
+        except Exception as again:  # the database is gone too: the answer still says so
+            log.warning("delivery.test_send_unrecorded", delivery_id=delivery_id, error=type(again).__name__)  # fmt: skip
+        sent = Sent(AttemptResponse(None, timedelta(0), "connect_error"), now, error=error)
+        outcome = "connect_error"
     return {
         "delivery_id": delivery_id, "event_id": event.id, "event_type": event.type,
         "status_code": sent.response.status_code,
