@@ -321,7 +321,10 @@ async def attempt_one(ctx: DeliveryContext, item: Claimed) -> Sent:
 _INSERT_ATTEMPT = text(
     "INSERT INTO delivery.attempt (delivery_id, endpoint_id, event_id, number, "
     "started_at, latency_ms, status_code, outcome, response_excerpt, error) VALUES "
-    "(:d, :e, :ev, :n, :at, :ms, :code, :outcome, :excerpt, :error)"
+    "(:d, :e, CAST(:ev AS text), :n, :at, :ms, :code, :outcome, "
+    # an answer recorded after its event was erased keeps no excerpt (erasure blanked the rest)
+    "CASE WHEN EXISTS (SELECT 1 FROM delivery.event WHERE id = CAST(:ev AS text) AND erased_at IS NOT NULL) "
+    "THEN NULL ELSE CAST(:excerpt AS text) END, :error)"
 )
 
 
