@@ -634,3 +634,44 @@ async def test_a_test_send_that_raises_or_loses_its_endpoint_is_never_left_pendi
     async with api.ctx.sessions() as session:
         left = await session.scalar(text("SELECT count(*) FROM delivery.attempt"))
     assert left == 0
+
+
+async def test_pending_deliveries_of_unsubscribed_types_are_skipped(
+    api: Api, receiver: Receiver
+) -> None:
+    from services.delivery import metrics
+
+    eid = (await api.create(receiver.url("/u"), [LEAD_ASSIGNED.type, LEAD_SLA.type]))["id"]
+    now = api.clock()
+    async with api.ctx.sessions.begin() as session:
+        for event_id, event_type in (("ev-u-a", LEAD_ASSIGNED.type), ("ev-u-s", LEAD_SLA.type)):
+            await session.execute(
+                text(
+                    "INSERT INTO delivery.event (id, type, topic, time, payload, stored_at) "
+                    "VALUES (:id, :type, 't', :now, CAST('{}' AS jsonb), :now)"
+                ),
+                {"id": event_id, "type": event_type, "now": now},
+            )
+            await session.execute(
+                text(
+                    "INSERT INTO delivery.delivery (endpoint_id, event_id, origin, state, "
+                    "next_attempt_at, created_at) VALUES (:e, :ev, 'live', 'pending', :now, :now)"
+                ),
+                {"e": uuid.UUID(eid), "ev": event_id, "now": now},
+            )
+    before = metrics.DELIVERIES.labels("skipped", LEAD_ASSIGNED.type)._value.get()
+    r = await api.http.patch(f"{BASE}/{eid}", json={"event_types": [LEAD_SLA.type]}, headers=ADMIN)
+    assert r.status_code == 200, r.text
+    async with api.ctx.sessions() as session:
+        states = dict(
+            (
+                await session.execute(
+                    text(
+                        "SELECT event_id, state || ':' || coalesce(skipped_reason, '') "
+                        "FROM delivery.delivery"
+                    )
+                )
+            ).all()
+        )
+    assert states == {"ev-u-a": "skipped:unsubscribed", "ev-u-s": "pending:"}
+    assert metrics.DELIVERIES.labels("skipped", LEAD_ASSIGNED.type)._value.get() == before + 1

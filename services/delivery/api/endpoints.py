@@ -49,6 +49,7 @@ from shared.events.envelope import make_event
 from shared.events.registry import DELIVERY_ENDPOINT_DISABLED
 from shared.http import ApiError, invalid_field
 from shared.logging import get_logger
+from shared.metrics import on_commit
 from shared.openapi import ok
 
 log = get_logger(__name__)
@@ -263,7 +264,10 @@ async def update_webhook_endpoint(
         before = _audited(e)
         if body.url is not None:
             e.url = body.url
+        unsubscribed: list[str] = []
         if types is not None:
+            if set(types) != set(e.event_types):
+                unsubscribed = await _skip_unsubscribed(session, e.id, types, now)
             e.event_types = types
         if body.description is not None:
             e.description = body.description
@@ -280,6 +284,13 @@ async def update_webhook_endpoint(
             await session.refresh(e)
             for event_type in skipped:
                 metrics.DELIVERIES.labels("skipped", event_type).inc()
+        counted = [*unsubscribed]
+
+        def count() -> None:
+            for event_type in counted:
+                metrics.DELIVERIES.labels("skipped", event_type).inc()
+
+        on_commit(session, count)
         after = _audited(e) | {"description_changed": body.description is not None or None}
         changes = {
             k: {"before": before.get(k), "after": v}
@@ -293,6 +304,24 @@ async def update_webhook_endpoint(
     if disabled:
         ctx.relay.notify()
     return out
+
+
+async def _skip_unsubscribed(
+    session: Any, endpoint_id: uuid.UUID, types: list[str], now: datetime
+) -> list[str]:
+    """Skip (reason ``unsubscribed``) the endpoint's pending deliveries of types it no longer
+    takes; their types, one per delivery."""
+    rows = await session.execute(
+        text(
+            "UPDATE delivery.delivery d SET state = 'skipped', skipped_reason = 'unsubscribed', "
+            "finished_at = :now, next_attempt_at = NULL, leased_until = NULL "
+            "FROM delivery.event ev WHERE d.endpoint_id = :e AND d.state = 'pending' "
+            "AND d.origin <> 'test' AND ev.id = d.event_id AND NOT (ev.type = ANY(:types)) "
+            "RETURNING ev.type"
+        ),
+        {"e": endpoint_id, "types": types, "now": now},
+    )
+    return list(rows.scalars())
 
 
 @router.delete(
