@@ -675,3 +675,26 @@ async def test_pending_deliveries_of_unsubscribed_types_are_skipped(
         )
     assert states == {"ev-u-a": "skipped:unsubscribed", "ev-u-s": "pending:"}
     assert metrics.DELIVERIES.labels("skipped", LEAD_ASSIGNED.type)._value.get() == before + 1
+
+
+async def test_rotation_answers_the_kept_secrets_actual_expiry(
+    api: Api, receiver: Receiver
+) -> None:
+    eid = (await api.create(receiver.url("/k"), [LEAD_SLA.type]))["id"]
+    r = await api.http.post(
+        f"{BASE}/{eid}/secrets/rotate", json={"grace_seconds": 3600}, headers=ADMIN
+    )
+    assert r.status_code == 200, r.text
+    expected = api.clock() + timedelta(seconds=3600)
+    assert datetime.fromisoformat(r.json()["previous_expires_at"]) == expected
+    # a kept secret expiring before the new grace ends keeps its expiry, and says so
+    async with api.ctx.sessions.begin() as session:
+        await session.execute(
+            text("UPDATE delivery.endpoint_secret SET expires_at = :at WHERE expires_at IS NULL"),
+            {"at": api.clock() + timedelta(hours=2)},
+        )
+    r = await api.http.post(
+        f"{BASE}/{eid}/secrets/rotate", json={"grace_seconds": 86400}, headers=ADMIN
+    )
+    expected = api.clock() + timedelta(hours=2)  # not now, when the older one expires
+    assert datetime.fromisoformat(r.json()["previous_expires_at"]) == expected, r.text

@@ -414,7 +414,15 @@ async def rotate_webhook_secret(
         )
         session.add(new)
         e.updated_at = now
-        previous = max(changes.values(), default=None)
+        # the kept secret's expiry: the latest of the unexpired ones after the changes
+        previous = max(
+            (
+                changes.get(r.id, r.expires_at)
+                for r in rows
+                if r.expires_at is None or r.expires_at > now
+            ),
+            default=None,
+        )
         await record_audit(
             session, principal, "endpoint.secret_rotated", "endpoint", e.id,
             {"secret_id": str(new.id), "grace_seconds": body.grace_seconds},
