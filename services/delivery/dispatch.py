@@ -53,7 +53,9 @@ _CLAIM = text(
     " SELECT d2.id FROM delivery.delivery d2 JOIN delivery.endpoint e2 ON e2.id = d2.endpoint_id"
     " WHERE d2.state = 'pending' AND d2.next_attempt_at <= :now"
     " AND (d2.leased_until IS NULL OR d2.leased_until <= :now) AND e2.enabled"
-    " ORDER BY d2.next_attempt_at LIMIT :limit FOR UPDATE OF d2 SKIP LOCKED) "
+    # due first; at equal due time live before replayed; then in the order queued
+    " ORDER BY d2.next_attempt_at, (d2.origin <> 'live'), d2.id"
+    " LIMIT :limit FOR UPDATE OF d2 SKIP LOCKED) "
     "UPDATE delivery.delivery d SET leased_until = :lease, lease_token = :token "
     "FROM due, delivery.event ev, delivery.endpoint e "
     "WHERE d.id = due.id AND ev.id = d.event_id AND e.id = d.endpoint_id AND e.enabled "
@@ -236,11 +238,16 @@ async def _send(
     resolver: Callable[[str, int], Awaitable[list[str]]],
 ) -> Sent:
     parts = urlsplit(url)
-    host = host_of(url)
+    try:
+        host = host_of(url)
+    except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
+        return Sent(
+            Response(None, elapsed(), "refused_address"), now, error=f"url: {type(exc).__name__}"
+        )
     port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     try:
         addresses = await resolver(host, port)
-    except OSError as exc:
+    except (OSError, UnicodeError, ValueError) as exc:
         return Sent(
             Response(None, elapsed(), "connect_error"), now, error=f"resolve: {type(exc).__name__}"
         )
@@ -314,7 +321,10 @@ async def attempt_one(ctx: DeliveryContext, item: Claimed) -> Sent:
 _INSERT_ATTEMPT = text(
     "INSERT INTO delivery.attempt (delivery_id, endpoint_id, event_id, number, "
     "started_at, latency_ms, status_code, outcome, response_excerpt, error) VALUES "
-    "(:d, :e, :ev, :n, :at, :ms, :code, :outcome, :excerpt, :error)"
+    "(:d, :e, CAST(:ev AS text), :n, :at, :ms, :code, :outcome, "
+    # an answer recorded after its event was erased keeps no excerpt (erasure blanked the rest)
+    "CASE WHEN EXISTS (SELECT 1 FROM delivery.event WHERE id = CAST(:ev AS text) AND erased_at IS NOT NULL) "
+    "THEN NULL ELSE CAST(:excerpt AS text) END, :error)"
 )
 
 
@@ -338,21 +348,37 @@ async def insert_attempt(session: AsyncSession, item: Claimed, sent: Sent, outco
 
 async def record_test(ctx: DeliveryContext, item: Claimed, sent: Sent) -> str:
     """A test-send's one attempt: its delivery ends (delivered, else failed) and the
-    endpoint's state is not touched (a 410 is reported, not acted on). Returns the outcome."""
+    endpoint's state is not touched (a 410 is reported, not acted on). Returns the outcome.
+    An endpoint deleted meanwhile (its deliveries with it) records nothing."""
     now = ctx.clock()
     outcome = classify(sent.response, timedelta(seconds=ctx.settings.delivery_timeout_seconds))
     state = "delivered" if outcome == "success" else "failed"
     async with ctx.sessions.begin() as session:
-        await insert_attempt(session, item, sent, outcome)
-        await session.execute(
+        found = await session.scalar(
             text(
                 "UPDATE delivery.delivery SET attempts = attempts + 1, state = :state, "
-                "next_attempt_at = NULL, leased_until = NULL, finished_at = :now WHERE id = :id"
+                "next_attempt_at = NULL, leased_until = NULL, finished_at = :now "
+                "WHERE id = :id RETURNING id"
             ),
             {"id": item.delivery_id, "state": state, "now": now},
         )
+        if found is not None:  # the row is locked: the endpoint cannot go before the attempt
+            await insert_attempt(session, item, sent, outcome)
         on_commit(session, lambda: metrics.ATTEMPTS.labels(outcome).inc())
     return outcome
+
+
+async def fail_test(ctx: DeliveryContext, delivery_id: int, error: str) -> None:
+    """A test-send whose send or record raised: its delivery ends failed (never left pending)."""
+    async with ctx.sessions.begin() as session:
+        await session.execute(
+            text(
+                "UPDATE delivery.delivery SET state = 'failed', next_attempt_at = NULL, "
+                "leased_until = NULL, finished_at = :now WHERE id = :id AND state = 'pending'"
+            ),
+            {"id": delivery_id, "now": ctx.clock()},
+        )
+    log.warning("delivery.test_send_failed", delivery_id=delivery_id, error=error)
 
 
 _RECORD_DELIVERY = text(

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.delivery import metrics
 from services.delivery.context import DeliveryContext
-from services.delivery.erasure import erase
+from services.delivery.erasure import erase, erased_payload, refers_to_erased
 from services.delivery.models import LeadSequence, ProcessedEvent, StoredEvent
 from shared.events.envelope import CloudEvent
 from shared.events.models import LeadErased
@@ -134,9 +134,13 @@ async def store(session: AsyncSession, item: Incoming, now: datetime) -> bool:
     )
     if exists:  # processed before its processed id was pruned
         return False
+    late = False  # about a lead or submission erased before it arrived
     if event.type == LEAD_ERASED.type:  # erase first: the erasure event itself is kept
         await erase(session, event.data_as(LeadErased), now)
+    else:
+        late = await refers_to_erased(session, item.payload.get("data"))
     sequence = await next_sequence(session, item.lead_id) if item.lead_id else None
+    payload = with_sequence(item.payload, sequence)
     await session.execute(
         insert(StoredEvent).values(
             id=event.id,
@@ -145,11 +149,13 @@ async def store(session: AsyncSession, item: Incoming, now: datetime) -> bool:
             lead_id=item.lead_id,
             time=event.time,
             sequence=sequence,
-            payload=with_sequence(item.payload, sequence),
+            payload=erased_payload(payload) if late else payload,
             stored_at=now,
+            erased_at=now if late else None,
         )
     )
-    await session.execute(_FAN_OUT, {"event_id": event.id, "type": event.type, "now": now})
+    if not late:
+        await session.execute(_FAN_OUT, {"event_id": event.id, "type": event.type, "now": now})
     return True
 
 

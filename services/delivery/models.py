@@ -83,6 +83,17 @@ class StoredEvent(Base):
     )
 
 
+class ErasedRef(Base):
+    """A lead id or submission id an erasure erased: a later event about it is stored
+    already erased (ids only, no personal data)."""
+
+    __tablename__ = "erased_ref"
+
+    ref: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    erasure_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class LeadSequence(Base):
     __tablename__ = "lead_sequence"
 

@@ -38,8 +38,9 @@ PRUNE_BATCH = 1000
 _PRUNE_EVENTS = text(
     "DELETE FROM delivery.event WHERE id IN (SELECT ev.id FROM delivery.event ev "
     "WHERE ev.stored_at < :before AND NOT EXISTS (SELECT 1 FROM delivery.delivery d "
-    "WHERE d.event_id = ev.id AND d.state = 'pending') LIMIT :limit)"
-)  # deliveries and attempts go with them (ON DELETE CASCADE)
+    "WHERE d.event_id = ev.id AND d.state = 'pending' AND d.origin <> 'test') LIMIT :limit)"
+)  # deliveries and attempts go with them (ON DELETE CASCADE); a test-send left pending
+# (never claimable: no next_attempt_at) does not keep its event
 
 
 async def prune_events(session: AsyncSession, before: datetime, limit: int = PRUNE_BATCH) -> int:

@@ -26,6 +26,7 @@ class DeliverySettings(CommonSettings):
     delivery_response_excerpt_bytes: int = Field(1024, ge=0)  # of the response, stored
     delivery_response_read_bytes: int = Field(65536, ge=0)  # of the response, read at most
     delivery_event_retention_days: int = Field(30, ge=1)  # stored events, for replay
+    delivery_replay_max_events: int = Field(10_000, ge=1)  # queued by one replay at most
     delivery_disable_after_days: float = Field(5, gt=0)  # failing everything that long: disabled
     # loopback, private, link-local ... addresses as destinations: unset, allowed only in dev/test
     delivery_allow_private_networks: bool | None = None

@@ -414,6 +414,27 @@ async def test_pending_deliveries_of_a_disabled_endpoint_are_swept_and_never_cla
     assert tuple(row) == ("skipped", "endpoint disabled")
 
 
+async def test_an_answer_recorded_after_its_event_was_erased_keeps_no_excerpt(delivery):
+    ctx, clock = delivery
+    endpoint = await _one_due(ctx, clock, "http://127.0.0.1:9/erased", "ev-erased-late")
+    (item,) = [c for c in await claim(ctx) if c.endpoint_id == endpoint.id]
+    async with ctx.sessions.begin() as session:  # erased while the attempt was in flight
+        await session.execute(
+            text("UPDATE delivery.event SET erased_at = :now WHERE id = 'ev-erased-late'"),
+            {"now": clock()},
+        )
+    sent = Sent(Response(200, timedelta(milliseconds=5)), clock(), excerpt="hello Ada")
+    await record(ctx, item, sent)
+    async with ctx.sessions() as session:
+        excerpts = (
+            await session.scalars(
+                text("SELECT response_excerpt FROM delivery.attempt WHERE endpoint_id = :e"),
+                {"e": endpoint.id},
+            )
+        ).all()
+    assert excerpts == [None]
+
+
 async def test_an_answer_whose_excerpt_cannot_be_stored_is_recorded_without_it(delivery):
     ctx, clock = delivery
     endpoint = await _one_due(ctx, clock, "http://127.0.0.1:9/odd", "ev-odd")

@@ -287,6 +287,30 @@ async def test_replay_resends_exactly_the_range(
     assert sorted(g.webhook_id for g in receiver.of("/p")) == sorted([events[1].id, events[2].id])
     assert not receiver.rejected
 
+    # a second replay of the range while the first is pending queues nothing twice; queued
+    # in event order
+    assert (await api.http.post(f"{BASE}/{eid}/replay", json=body, headers=ADMIN)).json() == {
+        "queued": 2
+    }
+    again = await api.http.post(f"{BASE}/{eid}/replay", json=body, headers=ADMIN)
+    assert again.json() == {"queued": 0}, again.text
+    async with api.ctx.sessions() as session:
+        order = (
+            await session.scalars(
+                text(
+                    "SELECT event_id FROM delivery.delivery WHERE origin = 'replay' "
+                    "AND state = 'pending' ORDER BY id"
+                )
+            )
+        ).all()
+    assert order == [events[1].id, events[2].id]
+    while await dispatch_due(api.ctx):
+        pass
+    # more events than the bound: a 422 naming since, nothing queued
+    async with api.with_settings(delivery_replay_max_events=1) as small:
+        r = await small.post(f"{BASE}/{eid}/replay", json=body, headers=ADMIN)
+    assert field_of(r) == "since" and "more than 1" in r.json()["detail"]
+
     bad = body | {"event_types": [LEAD_LIFECYCLE.type]}
     assert (
         field_of(await api.http.post(f"{BASE}/{eid}/replay", json=bad, headers=ADMIN))
@@ -468,3 +492,209 @@ async def test_erasure_erases_stored_payloads_and_delivers_the_erased_event(
     # the same erasure again does nothing
     await publish(env, producer, erased_event)
     await wait_for(lambda: stored(api.ctx, [erased_event.id]), timeout=5)
+
+    # events about the erased lead or submission that arrive after the erasure: stored
+    # already erased, never fanned out
+    late = event_of(LEAD_LIFECYCLE, merged_away, api.clock())
+    late_data = SAMPLES[LEAD_ASSIGNED.type].model_copy(
+        update={"lead_id": uuid.uuid4(), "submission_id": submission}
+    )
+    late_by_submission = make_event(
+        type=LEAD_ASSIGNED.type, source="/t", subject="x", data=late_data, time=api.clock()
+    )
+    await publish(env, producer, late, late_by_submission)
+    await wait_for(lambda: stored(api.ctx, [late.id, late_by_submission.id]), timeout=30)
+    async with api.ctx.sessions() as session:
+        for event_id in (late.id, late_by_submission.id):
+            row = (
+                await session.execute(
+                    text("SELECT payload, erased_at FROM delivery.event WHERE id = :id"),
+                    {"id": event_id},
+                )
+            ).one()
+            assert row.payload["data"] == {"erased": True} and row.erased_at is not None
+            assert row.payload["id"] == event_id
+            count = await session.scalar(
+                text("SELECT count(*) FROM delivery.delivery WHERE event_id = :id"),
+                {"id": event_id},
+            )
+            assert count == 0
+        refs = await session.scalar(text("SELECT count(*) FROM delivery.erased_ref"))
+    assert refs == 3  # person, merged_away, the submission
+
+
+async def test_malformed_host_names_are_a_422_naming_url(api: Api, receiver: Receiver) -> None:
+    bad = [
+        "https://a..b.com/", "https://.x.com/", f"https://{'a' * 64}.com/",
+        "https://hooks.internal../",
+    ]  # fmt: skip
+    for url in bad:
+        r = await api.http.post(
+            BASE, json={"url": url, "event_types": [LEAD_SLA.type]}, headers=ADMIN
+        )
+        assert field_of(r) == "url", url
+    # an IDN the old IDNA codec refuses (bidi) is resolved in httpx's ASCII form: no 500
+    r = await api.http.post(
+        BASE, json={"url": "https://\u05d01.com/", "event_types": [LEAD_SLA.type]}, headers=ADMIN
+    )
+    assert r.status_code in (201, 422), r.text
+    eid = (await api.create(receiver.url("/m"), [LEAD_SLA.type]))["id"]
+    for url in bad:
+        r = await api.http.patch(f"{BASE}/{eid}", json={"url": url}, headers=ADMIN)
+        assert field_of(r) == "url", url
+
+
+async def test_out_of_range_values_are_a_422_naming_the_field(api: Api, receiver: Receiver) -> None:
+    import base64
+
+    eid = (await api.create(receiver.url("/r"), [LEAD_SLA.type]))["id"]
+    r = await api.http.get(f"{BASE}/{eid}/deliveries/{2**63}", headers=READER)
+    assert r.status_code == 422 and "delivery_id" in r.text
+    r = await api.http.get(f"{BASE}/{eid}/deliveries/0", headers=READER)
+    assert r.status_code == 422
+
+    def cursor(raw: str) -> str:
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    for c in (cursor(f"delivery|{2**63}"), cursor("delivery|-1")):
+        r = await api.http.get(f"{BASE}/{eid}/deliveries", params={"cursor": c}, headers=READER)
+        assert field_of(r) == "cursor"
+    for c in (
+        cursor(f"attempt|2026-12-01T00:00:00+00:00|{2**63}"),
+        cursor("attempt|0001-01-01T00:00:00+14:00|1"),
+        cursor("attempt|2026-12-01T00:00:00|1"),
+    ):
+        r = await api.http.get(f"{BASE}/{eid}/attempts", params={"cursor": c}, headers=READER)
+        assert field_of(r) == "cursor"
+    for name in ("since", "until"):
+        for value in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+            r = await api.http.get(f"{BASE}/{eid}/attempts", params={name: value}, headers=READER)
+            assert field_of(r) == name
+            body = {"since": "2026-12-01T00:00:00Z", "until": "2026-12-02T00:00:00Z", name: value}
+            r = await api.http.post(f"{BASE}/{eid}/replay", json=body, headers=ADMIN)
+            assert field_of(r) == name
+    # a "+" sent unescaped arrives as a space and is read as "+"
+    r = await api.http.get(f"{BASE}/{eid}/attempts?since=2026-12-01T00:00:00+01:00", headers=READER)
+    assert r.status_code == 200, r.text
+    r = await api.http.post(
+        BASE, json={"url": receiver.url("/x"), "event_types": ["x" * 129]}, headers=ADMIN
+    )
+    assert r.status_code == 422
+    r = await api.http.post(
+        BASE, json={"url": receiver.url("/x"), "event_types": [LEAD_SLA.type] * 51}, headers=ADMIN
+    )
+    assert r.status_code == 422
+
+
+async def test_a_test_send_that_raises_or_loses_its_endpoint_is_never_left_pending(
+    api: Api, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.delivery.api import endpoints
+    from services.delivery.dispatch import Sent
+    from services.delivery.domain.outcome import Response as AttemptResponse
+
+    eid = (await api.create(receiver.url("/t"), [LEAD_SLA.type]))["id"]
+
+    async def raising(ctx: Any, item: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(endpoints, "attempt_one", raising)
+    r = await api.http.post(f"{BASE}/{eid}/test", json={}, headers=ADMIN)
+    assert r.status_code == 200, r.text
+    assert r.json()["outcome"] == "connect_error" and "RuntimeError" in r.json()["error"]
+    async with api.ctx.sessions() as session:
+        state = await session.scalar(
+            text("SELECT state FROM delivery.delivery WHERE id = :id"),
+            {"id": r.json()["delivery_id"]},
+        )
+    assert state == "failed"
+    # a test-send left pending (as before this fix) is never claimed and does not keep its
+    # event from being pruned
+    from services.delivery.runtime import prune_events
+
+    async with api.ctx.sessions.begin() as session:
+        await session.execute(
+            text("UPDATE delivery.delivery SET state = 'pending' WHERE id = :id"),
+            {"id": r.json()["delivery_id"]},
+        )
+    assert await dispatch_due(api.ctx) == 0
+    async with api.ctx.sessions.begin() as session:
+        assert await prune_events(session, api.clock() + timedelta(days=1)) == 1
+
+    async def deleting(ctx: Any, item: Any) -> Any:  # the endpoint goes while sending
+        async with ctx.sessions.begin() as session:
+            await session.execute(
+                text("DELETE FROM delivery.endpoint WHERE id = :id"), {"id": item.endpoint_id}
+            )
+        return Sent(AttemptResponse(204, timedelta(milliseconds=5)), ctx.clock())
+
+    monkeypatch.setattr(endpoints, "attempt_one", deleting)
+    r = await api.http.post(f"{BASE}/{eid}/test", json={}, headers=ADMIN)
+    assert r.status_code == 200 and r.json()["outcome"] == "success", r.text
+    async with api.ctx.sessions() as session:
+        left = await session.scalar(text("SELECT count(*) FROM delivery.attempt"))
+    assert left == 0
+
+
+async def test_pending_deliveries_of_unsubscribed_types_are_skipped(
+    api: Api, receiver: Receiver
+) -> None:
+    from services.delivery import metrics
+
+    eid = (await api.create(receiver.url("/u"), [LEAD_ASSIGNED.type, LEAD_SLA.type]))["id"]
+    now = api.clock()
+    async with api.ctx.sessions.begin() as session:
+        for event_id, event_type in (("ev-u-a", LEAD_ASSIGNED.type), ("ev-u-s", LEAD_SLA.type)):
+            await session.execute(
+                text(
+                    "INSERT INTO delivery.event (id, type, topic, time, payload, stored_at) "
+                    "VALUES (:id, :type, 't', :now, CAST('{}' AS jsonb), :now)"
+                ),
+                {"id": event_id, "type": event_type, "now": now},
+            )
+            await session.execute(
+                text(
+                    "INSERT INTO delivery.delivery (endpoint_id, event_id, origin, state, "
+                    "next_attempt_at, created_at) VALUES (:e, :ev, 'live', 'pending', :now, :now)"
+                ),
+                {"e": uuid.UUID(eid), "ev": event_id, "now": now},
+            )
+    before = metrics.DELIVERIES.labels("skipped", LEAD_ASSIGNED.type)._value.get()
+    r = await api.http.patch(f"{BASE}/{eid}", json={"event_types": [LEAD_SLA.type]}, headers=ADMIN)
+    assert r.status_code == 200, r.text
+    async with api.ctx.sessions() as session:
+        states = dict(
+            (
+                await session.execute(
+                    text(
+                        "SELECT event_id, state || ':' || coalesce(skipped_reason, '') "
+                        "FROM delivery.delivery"
+                    )
+                )
+            ).all()
+        )
+    assert states == {"ev-u-a": "skipped:unsubscribed", "ev-u-s": "pending:"}
+    assert metrics.DELIVERIES.labels("skipped", LEAD_ASSIGNED.type)._value.get() == before + 1
+
+
+async def test_rotation_answers_the_kept_secrets_actual_expiry(
+    api: Api, receiver: Receiver
+) -> None:
+    eid = (await api.create(receiver.url("/k"), [LEAD_SLA.type]))["id"]
+    r = await api.http.post(
+        f"{BASE}/{eid}/secrets/rotate", json={"grace_seconds": 3600}, headers=ADMIN
+    )
+    assert r.status_code == 200, r.text
+    expected = api.clock() + timedelta(seconds=3600)
+    assert datetime.fromisoformat(r.json()["previous_expires_at"]) == expected
+    # a kept secret expiring before the new grace ends keeps its expiry, and says so
+    async with api.ctx.sessions.begin() as session:
+        await session.execute(
+            text("UPDATE delivery.endpoint_secret SET expires_at = :at WHERE expires_at IS NULL"),
+            {"at": api.clock() + timedelta(hours=2)},
+        )
+    r = await api.http.post(
+        f"{BASE}/{eid}/secrets/rotate", json={"grace_seconds": 86400}, headers=ADMIN
+    )
+    expected = api.clock() + timedelta(hours=2)  # not now, when the older one expires
+    assert datetime.fromisoformat(r.json()["previous_expires_at"]) == expected, r.text

@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+import httpx
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy import text
 
 from services.delivery import metrics
@@ -27,23 +28,31 @@ from services.delivery.context import DeliveryContext
 from services.delivery.dispatch import (
     SOURCE,
     Claimed,
+    Sent,
     attempt_one,
     disable_endpoint,
+    fail_test,
+    host_of,
     record_test,
     resolve,
 )
 from services.delivery.domain import signing
+from services.delivery.domain.outcome import Response as AttemptResponse
 from services.delivery.domain.safety import address_problem, url_problem
 from services.delivery.endpoints_repo import create_endpoint
 from services.delivery.handlers import DELIVERABLE_TYPES
 from services.delivery.models import Endpoint, EndpointSecret
 from services.delivery.samples import sample
 from shared.credentials import AdminPrincipal, needs_admin, needs_read
+from shared.domain.instants import in_utc, parse_instant
 from shared.events.envelope import make_event
 from shared.events.registry import DELIVERY_ENDPOINT_DISABLED
 from shared.http import ApiError, invalid_field
+from shared.logging import get_logger
+from shared.metrics import on_commit
 from shared.openapi import ok
 
+log = get_logger(__name__)
 router = APIRouter(prefix="/v1/admin/webhooks", tags=["webhooks"])
 TEST_TOPIC = "test-send"  # the topic of stored test-send events (never replayed)
 MAX_LIMIT = 500
@@ -70,13 +79,16 @@ async def check_url(ctx: DeliveryContext, url: str) -> None:
     if problem := url_problem(url, policy):
         raise invalid_field("url", f"url: {problem}")
     parts = urlsplit(url)
-    host = parts.hostname or ""
+    try:  # the host as the dispatcher sends it (httpx's IDNA, ASCII)
+        host = host_of(url)
+    except (httpx.InvalidURL, ValueError, UnicodeError):
+        raise invalid_field("url", "url: the URL's host is not a valid host name") from None
     port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     try:
         addresses = await asyncio.wait_for(
             resolve(host, port), ctx.settings.delivery_timeout_seconds
         )
-    except (OSError, TimeoutError):
+    except (OSError, TimeoutError, UnicodeError, ValueError):
         addresses = []  # answered as "does not resolve" (unless the host is allow-listed)
     if problem := address_problem(host, addresses, policy):
         raise invalid_field("url", f"url: {problem}")
@@ -90,14 +102,43 @@ def check_types(types: Sequence[str], field: str = "event_types") -> list[str]:
     return list(dict.fromkeys(types))
 
 
-def check_range(since: datetime | None, until: datetime | None) -> None:
-    for name, at in (("since", since), ("until", until)):
-        if at is not None and at.tzinfo is None:
-            raise invalid_field(
-                name, f"{name} must carry a time zone offset, e.g. 2026-12-01T09:00:00Z"
-            )
+def _utc(name: str, at: datetime) -> datetime:
+    try:
+        return in_utc(at)
+    except ValueError as exc:
+        raise invalid_field(name, f"{name} {exc}") from None
+
+
+def _instant(name: str, value: str | None) -> datetime | None:
+    """A query parameter's instant, in UTC (a ``+`` sent unescaped arrives as a space)."""
+    if value is None:
+        return None
+    try:
+        return parse_instant(value)
+    except ValueError as exc:
+        raise invalid_field(name, f"{name} {exc}") from None
+
+
+def check_range(
+    since: datetime | None, until: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """``since`` and ``until`` in UTC (each with an offset, within years 1..9999 in UTC),
+    ``since`` before ``until``."""
+    since = _utc("since", since) if since is not None else None
+    until = _utc("until", until) if until is not None else None
     if since is not None and until is not None and since >= until:
         raise invalid_field("until", "until must be after since")
+    return since, until
+
+
+MAX_ID = 2**63 - 1  # bigint
+
+
+def _cursor_id(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= MAX_ID:
+        raise ValueError(text)
+    return value
 
 
 def endpoint_out(e: Endpoint) -> dict[str, Any]:
@@ -223,7 +264,10 @@ async def update_webhook_endpoint(
         before = _audited(e)
         if body.url is not None:
             e.url = body.url
+        unsubscribed: list[str] = []
         if types is not None:
+            if set(types) != set(e.event_types):
+                unsubscribed = await _skip_unsubscribed(session, e.id, types, now)
             e.event_types = types
         if body.description is not None:
             e.description = body.description
@@ -240,6 +284,13 @@ async def update_webhook_endpoint(
             await session.refresh(e)
             for event_type in skipped:
                 metrics.DELIVERIES.labels("skipped", event_type).inc()
+        counted = [*unsubscribed]
+
+        def count() -> None:
+            for event_type in counted:
+                metrics.DELIVERIES.labels("skipped", event_type).inc()
+
+        on_commit(session, count)
         after = _audited(e) | {"description_changed": body.description is not None or None}
         changes = {
             k: {"before": before.get(k), "after": v}
@@ -253,6 +304,24 @@ async def update_webhook_endpoint(
     if disabled:
         ctx.relay.notify()
     return out
+
+
+async def _skip_unsubscribed(
+    session: Any, endpoint_id: uuid.UUID, types: list[str], now: datetime
+) -> list[str]:
+    """Skip (reason ``unsubscribed``) the endpoint's pending deliveries of types it no longer
+    takes; their types, one per delivery."""
+    rows = await session.execute(
+        text(
+            "UPDATE delivery.delivery d SET state = 'skipped', skipped_reason = 'unsubscribed', "
+            "finished_at = :now, next_attempt_at = NULL, leased_until = NULL "
+            "FROM delivery.event ev WHERE d.endpoint_id = :e AND d.state = 'pending' "
+            "AND d.origin <> 'test' AND ev.id = d.event_id AND NOT (ev.type = ANY(:types)) "
+            "RETURNING ev.type"
+        ),
+        {"e": endpoint_id, "types": types, "now": now},
+    )
+    return list(rows.scalars())
 
 
 @router.delete(
@@ -345,7 +414,15 @@ async def rotate_webhook_secret(
         )
         session.add(new)
         e.updated_at = now
-        previous = max(changes.values(), default=None)
+        # the kept secret's expiry: the latest of the unexpired ones after the changes
+        previous = max(
+            (
+                changes.get(r.id, r.expires_at)
+                for r in rows
+                if r.expires_at is None or r.expires_at > now
+            ),
+            default=None,
+        )
         await record_audit(
             session, principal, "endpoint.secret_rotated", "endpoint", e.id,
             {"secret_id": str(new.id), "grace_seconds": body.grace_seconds},
@@ -380,30 +457,45 @@ _ATTEMPT_COLUMNS = (
 async def list_webhook_attempts(
     endpoint_id: uuid.UUID,
     ctx: Ctx,
-    since: Annotated[datetime | None, Query(description="started at or after")] = None,
-    until: Annotated[datetime | None, Query(description="started before")] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="started at or after (ISO 8601 with offset)",
+            json_schema_extra={"format": "date-time"},
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="started before (ISO 8601 with offset)",
+            json_schema_extra={"format": "date-time"},
+        ),
+    ] = None,
     outcome: Outcome | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None, Query(max_length=200, description="next_cursor of the previous page")
     ] = None,
 ) -> dict[str, Any]:
-    check_range(since, until)
+    since_at, until_at = check_range(_instant("since", since), _instant("until", until))
     where = ["a.endpoint_id = :e"]
     params: dict[str, Any] = {"e": endpoint_id, "limit": limit + 1}
-    if since is not None:
+    if since_at is not None:
         where.append("a.started_at >= :since")
-        params["since"] = since
-    if until is not None:
+        params["since"] = since_at
+    if until_at is not None:
         where.append("a.started_at < :until")
-        params["until"] = until
+        params["until"] = until_at
     if outcome is not None:
         where.append("a.outcome = :outcome")
         params["outcome"] = outcome
     if cursor is not None:
         parts = _uncursor("attempt", cursor)
         try:
-            params["c_at"], params["c_id"] = datetime.fromisoformat(parts[0]), int(parts[1])
+            params["c_at"] = in_utc(datetime.fromisoformat(parts[0]))
+            params["c_id"] = _cursor_id(parts[1])
         except (ValueError, IndexError):
             raise invalid_field("cursor", "not a cursor of this list") from None
         where.append("(a.started_at, a.id) < (:c_at, :c_id)")
@@ -467,7 +559,7 @@ async def list_webhook_deliveries(
     if cursor is not None:
         parts = _uncursor("delivery", cursor)
         try:
-            params["c_id"] = int(parts[0])
+            params["c_id"] = _cursor_id(parts[0])
         except (ValueError, IndexError):
             raise invalid_field("cursor", "not a cursor of this list") from None
         where.append("d.id < :c_id")
@@ -493,7 +585,7 @@ async def list_webhook_deliveries(
     responses={200: ok(R.DELIVERY_WITH_ATTEMPTS), **R.GET_DELIVERY},
 )
 async def get_webhook_delivery(
-    endpoint_id: uuid.UUID, delivery_id: int, ctx: Ctx
+    endpoint_id: uuid.UUID, delivery_id: Annotated[int, Path(ge=1, le=MAX_ID)], ctx: Ctx
 ) -> dict[str, Any]:
     async with ctx.sessions() as session:
         await _endpoint(session, endpoint_id)
@@ -520,22 +612,34 @@ async def get_webhook_delivery(
 # --- replay and test-send -------------------------------------------------------------------
 
 
+# the events a replay queues: of the types, in the range, not erased, not test-sends, and
+# not already pending to the endpoint (a second replay of a range does not send twice)
+_REPLAYED = (
+    "ev.type = ANY(:types) AND ev.time >= :since AND ev.time < :until AND ev.erased_at IS NULL "
+    "AND ev.topic <> :test AND NOT EXISTS (SELECT 1 FROM delivery.delivery p "
+    "WHERE p.endpoint_id = :e AND p.event_id = ev.id AND p.state = 'pending')"
+)
+
+
 @router.post(
     "/endpoints/{endpoint_id}/replay",
     status_code=202,
     dependencies=[Depends(needs_admin)],
     summary="Queue the stored events of a time range to the endpoint again, due now",
     description="One `replay` delivery per stored, non-erased event of the endpoint's types "
-    "(or the subset given) with time in [since, until). Erased events are not replayed.",
+    "(or the subset given) with time in [since, until), queued in event order. Erased "
+    "events, and events already pending to the endpoint, are not queued again. A range of "
+    "more than `LEADFLOW_DELIVERY_REPLAY_MAX_EVENTS` events (default 10,000) is a 422.",
     responses={202: ok(R.QUEUED, "Accepted"), **R.REPLAY},
 )
 async def replay_webhook_endpoint(
     endpoint_id: uuid.UUID, body: ReplayIn, principal: AdminPrincipal, ctx: Ctx
 ) -> dict[str, Any]:
     check_range(body.since, body.until)
+    since, until = _utc("since", body.since), _utc("until", body.until)
     now = ctx.clock()
     retention = ctx.settings.delivery_event_retention_days
-    if body.since < now - timedelta(days=retention):
+    if since < now - timedelta(days=retention):
         raise invalid_field(
             "since", f"since is older than the stored events' retention ({retention} days)"
         )
@@ -556,26 +660,33 @@ async def replay_webhook_endpoint(
                     f"the endpoint is not subscribed to {', '.join(extra)}; it takes {', '.join(types)}",
                 )
             types = list(dict.fromkeys(body.event_types))
+        params = {
+            "e": e.id, "now": now, "types": types, "since": since, "until": until,
+            "test": TEST_TOPIC,
+        }  # fmt: skip
+        most = ctx.settings.delivery_replay_max_events
+        count = await session.scalar(
+            text(f"SELECT count(*) FROM (SELECT 1 FROM delivery.event ev WHERE {_REPLAYED} LIMIT :most) c"),
+            params | {"most": most + 1},
+        )  # fmt: skip
+        if int(count or 0) > most:
+            raise invalid_field(
+                "since",
+                f"the range [since, until) holds more than {most} events to replay: "
+                "replay a shorter range",
+            )
         result = await session.execute(
             text(
                 "INSERT INTO delivery.delivery (endpoint_id, event_id, origin, state, attempts, "
                 "next_attempt_at, created_at) SELECT :e, ev.id, 'replay', 'pending', 0, :now, :now "
-                "FROM delivery.event ev WHERE ev.type = ANY(:types) AND ev.time >= :since "
-                "AND ev.time < :until AND ev.erased_at IS NULL AND ev.topic <> :test"
+                f"FROM delivery.event ev WHERE {_REPLAYED} ORDER BY ev.time, ev.sequence, ev.id"
             ),
-            {
-                "e": e.id,
-                "now": now,
-                "types": types,
-                "since": body.since,
-                "until": body.until,
-                "test": TEST_TOPIC,
-            },
+            params,
         )
         queued = int(result.rowcount or 0)  # type: ignore[attr-defined]
         await record_audit(
             session, principal, "endpoint.replayed", "endpoint", e.id,
-            {"since": body.since.isoformat(), "until": body.until.isoformat(), "event_types": types, "queued": queued},
+            {"since": since.isoformat(), "until": until.isoformat(), "event_types": types, "queued": queued},
         )  # fmt: skip
     return {"queued": queued}
 
@@ -637,8 +748,17 @@ async def test_webhook_endpoint(
         delivery_id, endpoint_id, event.id, event.type, 0, payload, url,
         tuple(signing.active_secrets([(s.secret, s.expires_at) for s in secrets], now)),
     )  # fmt: skip
-    sent = await attempt_one(ctx, item)
-    outcome = await record_test(ctx, item, sent)
+    try:
+        sent = await attempt_one(ctx, item)
+        outcome = await record_test(ctx, item, sent)
+    except Exception as exc:  # never a 500, never a delivery left pending
+        error = f"test-send: {type(exc).__name__}"
+        try:
+            await fail_test(ctx, delivery_id, error)
+        except Exception as again:  # the database is gone too: the answer still says so
+            log.warning("delivery.test_send_unrecorded", delivery_id=delivery_id, error=type(again).__name__)  # fmt: skip
+        sent = Sent(AttemptResponse(None, timedelta(0), "connect_error"), now, error=error)
+        outcome = "connect_error"
     return {
         "delivery_id": delivery_id, "event_id": event.id, "event_type": event.type,
         "status_code": sent.response.status_code,

@@ -50,7 +50,11 @@ ATTEMPT = {
     "response_excerpt": "",
     "error": None,
 }
-ATTEMPTS = {"attempts": [ATTEMPT], "next_cursor": "YXR0ZW1wdDo5MDE"}
+# the cursor of "attempt|2026-12-02T09:30:00+00:00|901" (started_at and id of the last one)
+ATTEMPTS = {
+    "attempts": [ATTEMPT],
+    "next_cursor": "YXR0ZW1wdHwyMDI2LTEyLTAyVDA5OjMwOjAwKzAwOjAwfDkwMQ",
+}
 DELIVERY = {
     "id": 512,
     "event_id": ATTEMPT["event_id"],
@@ -74,6 +78,7 @@ TESTED = {
     "latency_ms": 120,
     "outcome": "success",
     "response_excerpt": "ok",
+    "error": None,
 }
 
 _NO_ENDPOINT = not_found(f"delivery has no endpoint {ENDPOINT_ID}", "No such endpoint")

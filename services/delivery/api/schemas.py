@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.delivery.samples import DEFAULT_TYPE
 
-EventTypes = Annotated[list[str], Field(min_length=1, max_length=50)]
+EventType = Annotated[str, Field(max_length=128)]
+EventTypes = Annotated[list[EventType], Field(min_length=1, max_length=50)]
 
 
 class EndpointIn(BaseModel):
@@ -76,4 +77,6 @@ class TestIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"event_type": DEFAULT_TYPE}]}
     )
-    event_type: str = Field(DEFAULT_TYPE, description="a deliverable CloudEvent type")
+    event_type: str = Field(
+        DEFAULT_TYPE, max_length=128, description="a deliverable CloudEvent type"
+    )

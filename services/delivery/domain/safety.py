@@ -40,7 +40,9 @@ class AddressPolicy:
 
 
 def _normal_host(host: str) -> str:
-    return host.strip().rstrip(".").lower().removeprefix("[").removesuffix("]")
+    """The host compared: lower case, without brackets and ONE trailing dot (the root);
+    ``hooks.internal..`` stays distinct from ``hooks.internal``."""
+    return host.strip().lower().removeprefix("[").removesuffix("]").removesuffix(".")
 
 
 def url_problem(url: str, policy: AddressPolicy) -> str | None:
@@ -78,8 +80,19 @@ def url_problem(url: str, policy: AddressPolicy) -> str | None:
     try:
         ipaddress.ip_address(_normal_host(host))
     except ValueError:
-        return _idna_problem(host)
+        return _label_problem(host) or _idna_problem(host)
     return address_problem(host, [_normal_host(host)], policy)
+
+
+def _label_problem(host: str) -> str | None:
+    """A host name with an empty label (``a..b``, ``.x``, ``x..``) or one longer than 63
+    characters: no DNS name, and refused before it reaches a resolver."""
+    labels = host.removesuffix(".").split(".")
+    if any(not label for label in labels):
+        return "the URL's host has an empty label (two dots in a row, or a leading dot)"
+    if any(len(label) > 63 for label in labels):
+        return "the URL's host has a label longer than 63 characters"
+    return None
 
 
 def _idna_problem(host: str) -> str | None:

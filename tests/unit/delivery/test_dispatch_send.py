@@ -273,3 +273,34 @@ def test_a_batch_takes_lead_locks_in_lead_order_keeping_each_leads_order():
              SimpleNamespace(lead_id=None, n=3), SimpleNamespace(lead_id=b, n=4)]  # fmt: skip
     ordered = sorted(items, key=_lock_order)  # type: ignore[arg-type]
     assert [getattr(i, "n", None) for i in ordered] == [2, 1, 4, None, 3]
+
+
+async def test_a_resolver_raising_unicode_or_value_error_is_a_connect_error():
+    for raised in (UnicodeError("label too long"), ValueError("bad")):
+
+        async def resolver(host, port, raised=raised):
+            raise raised
+
+        async with httpx.AsyncClient(transport=httpx.MockTransport(httpx.Response)) as http:
+            sent = await send(
+                http, "http://hooks.test/x", b"{}", {}, policy=DEV, timeout=2.0,
+                read_bytes=100, excerpt_bytes=10, now=NOW, resolver=resolver,
+            )  # fmt: skip
+        assert sent.response.error == "connect_error" and "resolve" in (sent.error or "")
+
+
+async def test_the_resolve_of_a_hebrew_idn_host_gets_its_ascii_form():
+    hosts: list[str] = []
+
+    async def resolver(host, port):
+        hosts.append(host)
+        return ["127.0.0.1"]
+
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda r: httpx.Response(204))
+    ) as http:
+        sent = await send(
+            http, "http://\u05d01.com/x", b"{}", {}, policy=DEV, timeout=2.0,
+            read_bytes=100, excerpt_bytes=10, now=NOW, resolver=resolver,
+        )  # fmt: skip
+    assert sent.response.status_code == 204 and hosts[0].isascii()

@@ -146,6 +146,10 @@ def test_every_address_that_is_not_global_is_refused(
         ("https://[::1]:8443/hook", "::1 is a loopback address"),
         ("https://[::ffff:169.254.169.254]/", "link-local"),
         ("https://[::1/", "malformed"),
+        ("https://a..b.com/", "empty label"),
+        ("https://.x.com/", "empty label"),
+        ("https://hooks.internal../", "empty label"),
+        (f"https://{'a' * 64}.com/", "longer than 63"),
     ],
 )
 def test_url_problems(url: str, problem: str) -> None:
@@ -161,6 +165,9 @@ def test_url_problems(url: str, problem: str) -> None:
         "HTTPS://Hooks.Example.com/",
         "https://8.8.8.8/hook",
         "https://[2606:4700::1111]/hook",
+        "https://hooks.example.com./root-dot",
+        "https://א1.com/",
+        f"https://{'a' * 63}.com/",
     ],
 )
 def test_good_urls_pass(url: str) -> None:
@@ -171,3 +178,11 @@ def test_http_and_private_literals_pass_in_development() -> None:
     assert url_problem("http://localhost:9000/hook", DEV) is None
     assert url_problem("http://127.0.0.1:9000/hook", DEV) is None
     assert url_problem("http://user:pw@localhost/", DEV) is not None
+
+
+def test_only_one_trailing_dot_matches_an_allowed_host() -> None:
+    policy = AddressPolicy(
+        require_https=True, allow_private=False, allowed_hosts=frozenset({"hooks.internal"})
+    )
+    assert address_problem("hooks.internal.", ["10.0.0.1"], policy) is None
+    assert address_problem("hooks.internal..", ["10.0.0.1"], policy) is not None
