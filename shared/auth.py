@@ -30,7 +30,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class Scope(StrEnum):
-    READ = "read"  # GET of the admin APIs (router, nurture, ingest's import jobs, audit)
+    READ = "read"  # GET of the admin APIs (router, nurture, delivery, ingest's import jobs, audit)
     ADMIN = "admin"  # changes through the admin APIs; implies read
     IMPORT = "import"  # trade-show and purchased-list imports of ingest
     ACTIVITIES = "activities"  # sales activities sent with a token instead of a signature

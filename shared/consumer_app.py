@@ -1,4 +1,4 @@
-"""The HTTP shell of a consumer service (router, nurture): its runtime started and stopped by
+"""The HTTP shell of a consumer service (router, nurture, delivery): its runtime started and stopped by
 the app's lifespan, the API, health and readiness (Kafka, PostgreSQL, the consumer loop),
 request metrics."""
 

@@ -40,6 +40,13 @@ def _nurture() -> FastAPI:
     return create_app(NurtureSettings(env="dev", database_url=_UNUSED_DB))
 
 
+def _delivery() -> FastAPI:
+    from services.delivery.app import create_app
+    from services.delivery.settings import DeliverySettings
+
+    return create_app(DeliverySettings(env="dev", database_url=_UNUSED_DB))
+
+
 @dataclass(frozen=True)
 class Service:
     name: str
@@ -54,6 +61,7 @@ SERVICES: tuple[Service, ...] = (
     Service("ingest", _ingest),
     Service("router", _router),
     Service("nurture", _nurture),
+    Service("delivery", _delivery),
 )
 
 

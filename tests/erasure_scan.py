@@ -31,7 +31,7 @@ async def where_they_are(database_url: str, needles: list[str]) -> list[str]:
                     {"system": list(SYSTEM_SCHEMAS), "types": list(TEXT_TYPES)},
                 )
             ).all()
-            assert {s for s, _, _ in columns} >= {"ingest", "router", "nurture"}
+            assert {s for s, _, _ in columns} >= {"ingest", "router", "nurture", "delivery"}
             for schema, table, column in columns:
                 hits = await conn.scalar(
                     text(

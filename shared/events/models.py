@@ -460,3 +460,20 @@ class LeadErased(EventModel):
     )
     requested_at: datetime
     requested_by: str = Field(description="who asked for it (the admin)")
+
+
+class EndpointDisabled(EventModel):
+    """``io.leadflow.delivery.endpoint_disabled.v1`` on ``delivery.endpoints.v1``, keyed by
+    ``endpoint_id``: delivery stopped sending to a webhook endpoint (it answered 410 Gone,
+    every attempt failed for days, or an operator disabled it). Its pending deliveries are
+    skipped; re-enabling it does not resend them (replay a time range for that)."""
+
+    endpoint_id: UUID
+    reason: Literal["gone", "failing", "operator"]
+    disabled_at: datetime
+    last_status_code: int | None = Field(
+        None, description="the status of the last attempt, none when no response came back"
+    )
+    failing_since: datetime | None = Field(
+        None, description="the first failed attempt since the endpoint's last success"
+    )

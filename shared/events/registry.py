@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from shared.events.models import (
     ActivityReceived,
+    EndpointDisabled,
     LeadAssigned,
     LeadErased,
     LeadLifecycle,
@@ -75,6 +76,13 @@ NURTURE_LIFECYCLE = EventType(
     "io.leadflow.nurture.lifecycle.v1", "nurture.lifecycle.v1", NurtureLifecycle, "lead id"
 )
 
+DELIVERY_ENDPOINT_DISABLED = EventType(
+    "io.leadflow.delivery.endpoint_disabled.v1",
+    "delivery.endpoints.v1",
+    EndpointDisabled,
+    "endpoint id",
+)
+
 EVENT_TYPES: dict[str, EventType] = {
     t.type: t
     for t in (
@@ -87,6 +95,7 @@ EVENT_TYPES: dict[str, EventType] = {
         LEAD_ERASED,
         NURTURE_STEP,
         NURTURE_LIFECYCLE,
+        DELIVERY_ENDPOINT_DISABLED,
     )
 }
 

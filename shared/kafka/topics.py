@@ -24,6 +24,8 @@ LEADS_MERGES = "leads.merges.v1"
 LEADS_ERASURE = "leads.erasure.v1"
 NURTURE_STEPS = "nurture.steps.v1"
 NURTURE_LIFECYCLE = "nurture.lifecycle.v1"
+# webhook endpoints delivery disabled (a 410, or failing for days)
+DELIVERY_ENDPOINTS = "delivery.endpoints.v1"
 
 PARTITIONS: dict[str, int] = {
     LEADS_RECEIVED: 12,
@@ -36,6 +38,7 @@ PARTITIONS: dict[str, int] = {
     LEADS_ERASURE: 6,
     NURTURE_STEPS: 12,
     NURTURE_LIFECYCLE: 12,
+    DELIVERY_ENDPOINTS: 3,
 }
 DLQ_PARTITIONS = 3
 DLQ_SUFFIX = ".dlq"

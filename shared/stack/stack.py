@@ -50,6 +50,13 @@ SERVICES: tuple[ServiceSpec, ...] = (
         REPO_ROOT / "services" / "nurture" / "migrations",
         "nurture",
     ),
+    ServiceSpec(
+        "delivery",
+        "services.delivery.app:create_app",
+        8003,
+        REPO_ROOT / "services" / "delivery" / "migrations",
+        "delivery",
+    ),
 )
 
 

@@ -1,6 +1,7 @@
 """Right to erasure over real HTTP, Kafka and PostgreSQL: a person who went through ingest (a
 web form and a purchased list), the router (assigned, an activity) and nurture (enrolled,
-steps scheduled) is erased with one admin call; afterwards no column of any schema holds
+steps scheduled) and delivery (its events stored and sent to a webhook endpoint) is erased
+with one admin call; the endpoint receives the erased event; afterwards no column of any schema holds
 their email, phone or name, a replayed dead letter does not bring them back, and a second
 erase answers the same tombstone and publishes nothing."""
 
@@ -11,17 +12,20 @@ import csv
 import io
 import random
 import string
+import threading
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 
-from shared.events.registry import LEAD_ERASED, LEAD_RECEIVED
+from shared.events.registry import LEAD_ASSIGNED, LEAD_ERASED, LEAD_RECEIVED
 from shared.settings import DEV_ADMIN_TOKEN
 from shared.stack.common import free_port
-from shared.stack.stack import ServiceProcess
+from shared.stack.stack import SERVICES, ServiceProcess
 from tests.conftest import start_ingest
 from tests.erasure_scan import where_they_are
 from tests.import_jobs import wait_finished
@@ -32,6 +36,7 @@ from tests.router_env import FIXTURES, ROUTER, received, sales_ready, sql
 from tests.signing import signed_request
 
 ADMIN = {"authorization": f"Bearer {DEV_ADMIN_TOKEN}"}
+DELIVERY = next(s for s in SERVICES if s.name == "delivery")
 
 
 def start(spec, env, log_dir, **extra) -> ServiceProcess:
@@ -44,8 +49,31 @@ def start(spec, env, log_dir, **extra) -> ServiceProcess:
 
 
 @pytest.fixture
+def webhook_ids() -> Iterator[tuple[str, list[str]]]:
+    """A webhook receiver answering 204: its URL and the webhook-ids it received."""
+    got: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["content-length"]))
+            got.append(self.headers["webhook-id"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", got
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
 async def services(env, stack, tmp_path):
-    """Ingest, router and nurture as processes on the test's own database and topics."""
+    """Ingest, router, nurture and delivery as processes on the test's own database and topics."""
     ingest = await asyncio.to_thread(
         start_ingest, stack, tmp_path, name="ingest-erasure",
         LEADFLOW_TOPIC_PREFIX=env.prefix, LEADFLOW_DATABASE_URL=env.database_url,
@@ -56,15 +84,21 @@ async def services(env, stack, tmp_path):
         LEADFLOW_NURTURE_SEQUENCES_FILE=str(FIXTURES / "nurture-24x7.yaml"),
         LEADFLOW_NURTURE_CONSUMER_GROUP=f"{env.prefix}nurture",
     )  # fmt: skip
+    delivery = await asyncio.to_thread(
+        start, DELIVERY, env, tmp_path,
+        LEADFLOW_DELIVERY_CONSUMER_GROUP=f"{env.prefix}delivery",
+        LEADFLOW_DELIVERY_TICK_SECONDS="0.2",
+    )  # fmt: skip
     try:
         async with (
             httpx.AsyncClient(base_url=ingest.url, timeout=30) as i,
             httpx.AsyncClient(base_url=router.url, timeout=30) as r,
             httpx.AsyncClient(base_url=nurture.url, timeout=30) as n,
+            httpx.AsyncClient(base_url=delivery.url, timeout=30) as d,
         ):
-            yield i, r, n
+            yield i, r, n, d
     finally:
-        for proc in (nurture, router, ingest):
+        for proc in (delivery, nurture, router, ingest):
             await asyncio.to_thread(proc.stop)
 
 
@@ -110,11 +144,18 @@ async def lead_of(router: httpx.AsyncClient, ref: str, until: Any) -> dict[str, 
 
 
 async def test_an_erased_person_is_nowhere_and_no_replay_brings_them_back(
-    services, env, stack, producer
+    services, env, stack, producer, webhook_ids
 ):
-    ingest, router, nurture = services
+    ingest, router, nurture, delivery = services
     ada = person()
     needles = [ada["email"], ada["e164"], ada["phone"], ada["first_name"], ada["last_name"]]
+    hook_url, hook_ids = webhook_ids
+    response = await delivery.post(
+        "/v1/admin/webhooks/endpoints",
+        json={"url": hook_url, "event_types": [LEAD_ASSIGNED.type, LEAD_ERASED.type]},
+        headers=ADMIN,
+    )
+    assert response.status_code == 201, response.text
 
     # a web form: the router assigns the lead, nurture enrolls it with steps scheduled
     form = sales_ready(ada["email"], first_name=ada["first_name"], last_name=ada["last_name"])
@@ -158,10 +199,16 @@ async def test_an_erased_person_is_nowhere_and_no_replay_brings_them_back(
         dlq, key, letter.to_bytes(), consumer_dead_letter_headers(source, "boom")
     )
 
+    async def delivered_assigned() -> bool:
+        rows = await sql(env, "SELECT id FROM delivery.event WHERE type = :t", t=LEAD_ASSIGNED.type)
+        return bool(rows) and all(r[0] in hook_ids for r in rows)
+
+    await wait_for(delivered_assigned, timeout=30)
     before = await where_they_are(env.database_url, needles)
-    assert {"router.lead.profile", "nurture.lead.email", "router.lead_identity.value"} <= set(
-        before
-    ), before
+    assert {
+        "router.lead.profile", "nurture.lead.email", "router.lead_identity.value",
+        "delivery.event.payload",
+    } <= set(before), before  # fmt: skip
 
     async with TopicReader(stack.bootstrap, env.topic(LEAD_ERASED.topic)) as erasures:
         response = await router.post(f"/v1/admin/leads/{submission}/erase", headers=ADMIN)
@@ -194,6 +241,8 @@ async def test_an_erased_person_is_nowhere_and_no_replay_brings_them_back(
             ),
             timeout=30,
         )
+        # delivery erases its stored payloads and sends the erased event to the endpoint
+        await wait_for(lambda: tombstone["event_id"] in hook_ids, timeout=30)
         ((nurtured,),) = await sql(
             env, "SELECT counts FROM nurture.erasure WHERE id = :id", id=tombstone["erasure_id"]
         )
@@ -269,7 +318,7 @@ async def test_an_erased_person_is_nowhere_and_no_replay_brings_them_back(
 async def test_a_list_bought_later_markets_nothing_to_them_but_their_own_form_starts_fresh(
     services, env
 ):
-    ingest, router, nurture = services
+    ingest, router, nurture, _delivery = services
     ada = person()
     form = sales_ready(ada["email"], first_name=ada["first_name"], last_name=ada["last_name"])
     body, headers = signed_request(form)

@@ -18,7 +18,7 @@ from tests.signing import signed_request, unique_email
 def test_leadflow_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
     ports = {
         name: free_port()
-        for name in ("PG", "KAFKA", "KAFKA_CONTROLLER", "INGEST", "ROUTER", "NURTURE")
+        for name in ("PG", "KAFKA", "KAFKA_CONTROLLER", "INGEST", "ROUTER", "NURTURE", "DELIVERY")
     }
     env = {
         **os.environ,
@@ -29,6 +29,7 @@ def test_leadflow_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
         "LEADFLOW_INGEST_PORT": str(ports["INGEST"]),
         "LEADFLOW_ROUTER_PORT": str(ports["ROUTER"]),
         "LEADFLOW_NURTURE_PORT": str(ports["NURTURE"]),
+        "LEADFLOW_DELIVERY_PORT": str(ports["DELIVERY"]),  # 8003 unless told
         "COLUMNS": "200",
     }
     out = open(tmp_path / "run.out", "wb")
@@ -74,6 +75,13 @@ def test_leadflow_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
         # (an email alone scores below MQL: kept from sales, it also gets the cold drip)
         sequences = sorted(e["sequence_id"] for e in got.json()["enrollments"])
         assert sequences == ["nurture-cold", "web-welcome"]
+        # delivery (outbound webhooks) is up like the others: alive, ready, measured
+        delivery = f"http://127.0.0.1:{ports['DELIVERY']}"
+        assert httpx.get(f"{delivery}/healthz", timeout=5).status_code == 200
+        assert httpx.get(f"{delivery}/readyz", timeout=5).status_code == 200
+        scraped = httpx.get(f"{delivery}/metrics", timeout=5)
+        assert scraped.status_code == 200
+        assert "leadflow_build_info{" in scraped.text and "leadflow_webhook_" in scraped.text
         printed = (tmp_path / "run.out").read_text()
         assert (
             url in printed
@@ -84,6 +92,6 @@ def test_leadflow_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         code = proc.wait(90)
     assert code == 0, (tmp_path / "run.out").read_text()
-    for name in ("PG", "KAFKA", "INGEST", "ROUTER", "NURTURE"):
+    for name in ("PG", "KAFKA", "INGEST", "ROUTER", "NURTURE", "DELIVERY"):
         assert not port_open("127.0.0.1", ports[name]), f"{name} still listening after Ctrl-C"
     assert "stopped" in (tmp_path / "run.out").read_text()

@@ -128,6 +128,7 @@ async def test_prometheus_scrapes_the_stack_and_the_dashboard_shows_what_happene
     env, services, prometheus, producer, stack
 ):
     jobs = {f"leadflow-{name}" for name in services}
+    assert {"leadflow-ingest", "leadflow-router", "leadflow-nurture", "leadflow-delivery"} <= jobs
     up = await eventually(
         prometheus,
         'up{job=~"leadflow-.*"}',

@@ -28,11 +28,12 @@ def test_version_prints_the_package_version_and_commit(monkeypatch: pytest.Monke
 
 
 def test_every_service_reports_its_build() -> None:
+    import services.delivery.metrics
     import services.ingest.metrics
     import services.nurture.metrics
     import services.router.metrics  # noqa: F401  (each registers its HTTP metrics)
 
-    for service in ("ingest", "router", "nurture"):
+    for service in ("ingest", "router", "nurture", "delivery"):
         labels = {"service": service, "version": build.version(), "commit": build.commit()}
         samples = [
             s

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic_settings import BaseSettings
 
+from services.delivery.settings import DeliverySettings
 from services.ingest.settings import IngestSettings
 from services.nurture.settings import NurtureSettings
 from services.router.settings import RouterSettings
@@ -32,6 +33,7 @@ SETTINGS_BY_SERVICE: dict[str, type[BaseSettings]] = {
     "migrate": IngestSettings,
     "router": RouterSettings,
     "nurture": NurtureSettings,
+    "delivery": DeliverySettings,
     "scoring-evaluate": RouterSettings,  # `leadflow scoring evaluate`: the router's settings
 }
 
@@ -140,13 +142,14 @@ def test_runtime_settings_point_at_the_compose_services() -> None:
 
 def test_healthchecks() -> None:
     services = _services()
-    for name in ("kafka", "postgres", "ingest", "router"):
+    for name in ("kafka", "postgres", "ingest", "router", "nurture", "delivery"):
         test = (services[name].get("healthcheck") or {}).get("test")
         assert test, f"service {name!r} has no healthcheck"
     assert "kafka-broker-api-versions.sh" in str(services["kafka"]["healthcheck"]["test"])
     assert "pg_isready" in str(services["postgres"]["healthcheck"]["test"])
     assert "/readyz" in str(services["ingest"]["healthcheck"]["test"])
     assert "8001/readyz" in str(services["router"]["healthcheck"]["test"])
+    assert "8003/readyz" in str(services["delivery"]["healthcheck"]["test"])
 
 
 def test_depends_on_waits_for_health_or_completion() -> None:
@@ -171,6 +174,7 @@ def test_depends_on_waits_for_health_or_completion() -> None:
     assert edges.get(("migrate", "postgres")) == "service_healthy"
     assert edges.get(("ingest", "migrate")) == "service_completed_successfully"
     assert edges.get(("router", "migrate")) == "service_completed_successfully"
+    assert edges.get(("delivery", "migrate")) == "service_completed_successfully"
 
 
 def test_migrate_runs_migrations_then_topics() -> None:
@@ -206,7 +210,7 @@ def test_no_service_writes_an_access_log() -> None:
         for s in _services().values()
         if isinstance(s.get("command"), list) and s["command"][0] == "uvicorn"
     ]
-    assert len(commands) == 3, commands  # ingest (the image's CMD), router, nurture
+    assert len(commands) == 4, commands  # ingest (the image's CMD), router, nurture, delivery
     for command in commands:
         assert "--no-access-log" in command, command
 
@@ -261,7 +265,7 @@ def test_the_runtime_lock_is_the_full_lock_without_the_dev_tools() -> None:
 
 
 def test_the_services_start_without_the_dev_tools() -> None:
-    """What the image runs (the three app factories, the CLI) imports nothing the runtime
+    """What the image runs (the four app factories, the CLI) imports nothing the runtime
     lock leaves out."""
     import subprocess
     import sys
@@ -279,7 +283,8 @@ from services.ingest.app import create_app as ingest
 from services.ingest.settings import IngestSettings
 from services.router.app import create_app as router
 from services.nurture.app import create_app as nurture
-import services.router.runtime, services.nurture.runtime, shared.cli
+from services.delivery.app import create_app as delivery
+import services.router.runtime, services.nurture.runtime, services.delivery.runtime, shared.cli
 ingest(IngestSettings(env="dev", database_url="postgresql+asyncpg://u@h/d"))
 """
     result = subprocess.run(

@@ -51,6 +51,7 @@ def test_prometheus_scrapes_the_compose_services_on_their_ports() -> None:
         "leadflow-ingest": "ingest:8000",
         "leadflow-router": "router:8001",
         "leadflow-nurture": "nurture:8002",
+        "leadflow-delivery": "delivery:8003",
     }
     for job, target in expected.items():
         assert targets[job] == target

@@ -23,6 +23,7 @@ from shared.events.envelope import CloudEvent, InvalidEvent, make_event
 from shared.events.models import (
     ActivityKind,
     ActivityReceived,
+    EndpointDisabled,
     EventModel,
     IdentityHashRef,
     IdentityRef,
@@ -201,6 +202,13 @@ SAMPLES: dict[str, EventModel] = {
         segment="over_1_year",
         at=AT,
     ),
+    "io.leadflow.delivery.endpoint_disabled.v1": EndpointDisabled(
+        endpoint_id=uuid.UUID("5d6e7f8a-9b0c-4d1e-8f3a-4b5c6d7e8f90"),
+        reason="gone",
+        disabled_at=AT,
+        last_status_code=410,
+        failing_since=AT,
+    ),
 }
 
 
@@ -320,8 +328,9 @@ def test_events_of_an_older_producer_without_the_optional_fields_read(
 @TYPES
 def test_an_unknown_field_does_not_hide_a_broken_known_one(event_type: EventType) -> None:
     doc, _ = _from_a_newer_producer(event_type)
-    doc["data"]["lead_id"] = "not-a-uuid"
-    with pytest.raises(InvalidEvent, match="lead_id"):
+    key = "lead_id" if "lead_id" in event_type.model.model_fields else "endpoint_id"
+    doc["data"][key] = "not-a-uuid"
+    with pytest.raises(InvalidEvent, match=key):
         CloudEvent.model_validate(doc).data_as(event_type.model)
 
 

@@ -21,6 +21,7 @@ CATALOGUES = [
     "services.ingest.metrics",
     "services.router.metrics",
     "services.nurture.metrics",
+    "services.delivery.metrics",
     "shared.kafka.consumer",
     "shared.kafka.dlq_watch",
     "shared.kafka.producer",

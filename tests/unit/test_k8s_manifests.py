@@ -16,6 +16,7 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from services.delivery.settings import DeliverySettings
 from services.ingest.settings import IngestSettings
 from services.nurture.settings import NurtureSettings
 from services.router.settings import RouterSettings
@@ -29,7 +30,7 @@ K8S = REPO / "deploy" / "k8s"
 CONFIG = REPO / "deploy" / "config"
 CONFIGMAP = K8S / "10-configmap.yaml"
 KUBERNETES_VERSION = "1.30.0"  # the oldest API version the manifests promise to work on
-APPS = {"ingest": 8000, "router": 8001, "nurture": 8002}
+APPS = {"ingest": 8000, "router": 8001, "nurture": 8002, "delivery": 8003}
 
 
 def documents() -> list[tuple[str, dict[str, Any]]]:
@@ -47,7 +48,7 @@ def find(kind: str, name: str) -> dict[str, Any]:
 
 
 def settings_classes() -> list[type[BaseSettings]]:
-    return [IngestSettings, RouterSettings, NurtureSettings]
+    return [IngestSettings, RouterSettings, NurtureSettings, DeliverySettings]
 
 
 def env_names() -> set[str]:
@@ -283,7 +284,7 @@ def test_the_scoring_evaluation_runs_daily_with_the_routers_wiring() -> None:
 
 
 def _kafka_workloads() -> list[tuple[str, dict[str, Any]]]:
-    """Every pod template that runs a Kafka client: the three services and the topics job."""
+    """Every pod template that runs a Kafka client: the four services and the topics job."""
     return [
         (d["metadata"]["name"], d["spec"]["template"]["spec"])
         for _, d in documents()
@@ -305,7 +306,8 @@ def test_every_kafka_client_gets_the_security_settings_and_the_ca() -> None:
     assert key in ca
     workloads = _kafka_workloads()
     assert {name for name, _ in workloads} == {
-        "leadflow-ingest", "leadflow-router", "leadflow-nurture", "leadflow-migrate",
+        "leadflow-ingest", "leadflow-router", "leadflow-nurture", "leadflow-delivery",
+        "leadflow-migrate",
     }  # fmt: skip
     for name, pod in workloads:
         (container,) = pod["containers"]

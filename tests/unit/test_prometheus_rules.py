@@ -61,7 +61,12 @@ def test_every_alert_has_severity_summary_description_and_a_runbook_in_the_readm
 def test_scrape_config_has_a_job_per_service_on_its_port() -> None:
     config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    expected = {"leadflow-ingest": 8000, "leadflow-router": 8001, "leadflow-nurture": 8002}
+    expected = {
+        "leadflow-ingest": 8000,
+        "leadflow-router": 8001,
+        "leadflow-nurture": 8002,
+        "leadflow-delivery": 8003,
+    }
     assert set(jobs) == set(expected)
     for name, port in expected.items():
         assert jobs[name].get("metrics_path", "/metrics") == "/metrics"

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 from dataclasses import dataclass
 from enum import StrEnum
+
+from shared.domain import standard_webhooks
 
 
 class SignatureFailure(StrEnum):
@@ -43,8 +44,7 @@ def secret_bytes(secret: str) -> bytes:
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     """The ``v1,<sig>`` entry a sender puts in ``webhook-signature``."""
-    mac = hmac.new(secret_bytes(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256)
-    return "v1," + base64.b64encode(mac.digest()).decode()
+    return standard_webhooks.entry(secret_bytes(secret), msg_id, timestamp, body)
 
 
 def verify(
@@ -87,9 +87,8 @@ def verify(
             continue
     if not candidates:
         raise SignatureError(SignatureFailure.malformed, "webhook-signature has no v1 signature")
-    signed = f"{msg_id}.{ts}.".encode() + body
     for secret in secrets:
-        expected = hmac.new(secret_bytes(secret), signed, hashlib.sha256).digest()
+        expected = standard_webhooks.digest(secret_bytes(secret), msg_id, ts, body)
         if any(hmac.compare_digest(expected, c) for c in candidates):
             return SignedMessage(msg_id=msg_id, timestamp=ts, signature=signature)
     raise SignatureError(

@@ -1,0 +1,1 @@
+"""Outbound webhooks: endpoints, signed deliveries, durable retries, replay."""

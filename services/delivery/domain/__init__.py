@@ -1,0 +1,1 @@
+"""Pure delivery logic: the retry schedule, one attempt's outcome, signatures, address safety. No I/O."""

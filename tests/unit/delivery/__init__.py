@@ -1,0 +1,1 @@
+"""Delivery unit tests: the pure domain rules."""
