@@ -42,6 +42,9 @@ def stack(tmp_root: Path) -> Iterator[Stack]:
         kafka_port=free_port(),
         kafka_controller_port=free_port(),
         durable=False,
+        # every test makes its own prefixed topics on this one broker: over 17,000 partitions
+        # by the end of the run, which ran 512 MB of heap out of memory
+        kafka_heap="2048m",
     )
     stack.up()
     yield stack

@@ -67,13 +67,19 @@ class Stack:
     kafka_port: int = int(os.environ.get("LEADFLOW_KAFKA_PORT", "9092"))
     kafka_controller_port: int = int(os.environ.get("LEADFLOW_KAFKA_CONTROLLER_PORT", "9093"))
     durable: bool = True
+    # the broker's JVM heap; the test suite's one broker holds every test's topics (thousands
+    # of partitions), which a local stack's default does not
+    kafka_heap: str = "512m"
 
     def __post_init__(self) -> None:
         self.postgres = EmbeddedPostgres(
             self.root / "postgres", port=self.pg_port, durable=self.durable
         )
         self.kafka = KafkaBroker(
-            self.root / "kafka", port=self.kafka_port, controller_port=self.kafka_controller_port
+            self.root / "kafka",
+            port=self.kafka_port,
+            controller_port=self.kafka_controller_port,
+            heap=self.kafka_heap,
         )
 
     @property
