@@ -49,7 +49,6 @@ from shared.events.envelope import make_event
 from shared.events.registry import DELIVERY_ENDPOINT_DISABLED
 from shared.http import ApiError, invalid_field
 from shared.logging import get_logger
-from shared.metrics import on_commit
 from shared.openapi import ok
 
 log = get_logger(__name__)
@@ -276,21 +275,13 @@ async def update_webhook_endpoint(
             e.enabled, e.disabled_reason, e.disabled_at, e.failing_since = True, None, None, None
         await session.flush()
         if body.enabled is False and e.enabled:
-            skipped = await disable_endpoint(
+            await disable_endpoint(
                 session, e.id, "operator", now, last_status_code=None,
                 failing_since=e.failing_since, topic=DELIVERY_ENDPOINT_DISABLED.topic,
             )  # fmt: skip
             disabled = True
             await session.refresh(e)
-            for event_type in skipped:
-                metrics.DELIVERIES.labels("skipped", event_type).inc()
-        counted = [*unsubscribed]
-
-        def count() -> None:
-            for event_type in counted:
-                metrics.DELIVERIES.labels("skipped", event_type).inc()
-
-        on_commit(session, count)
+        metrics.count_skipped(session, unsubscribed)
         after = _audited(e) | {"description_changed": body.description is not None or None}
         changes = {
             k: {"before": before.get(k), "after": v}
