@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from services.delivery import metrics
 from services.delivery.api import responses as R
@@ -220,17 +220,8 @@ async def create_webhook_endpoint(
 )
 async def list_webhook_endpoints(ctx: Ctx) -> dict[str, Any]:
     async with ctx.sessions() as session:
-        rows = (
-            (
-                await session.execute(
-                    text("SELECT id FROM delivery.endpoint ORDER BY created_at, id")
-                )
-            )
-            .scalars()
-            .all()
-        )
-        out = [endpoint_out(await _endpoint(session, i)) for i in rows]
-    return {"endpoints": out}
+        rows = await session.scalars(select(Endpoint).order_by(Endpoint.created_at, Endpoint.id))
+        return {"endpoints": [endpoint_out(e) for e in rows]}
 
 
 @router.get(
