@@ -445,10 +445,9 @@ async def record(ctx: DeliveryContext, item: Claimed, sent: Sent) -> AttemptDeci
                 text("UPDATE delivery.endpoint SET failing_since = :since WHERE id = :id"),
                 {"id": item.endpoint_id, "since": decision.endpoint_failing_since},
             )
-        skipped: Sequence[str] = []
         disabled = decision.disable if endpoint.enabled else None
         if disabled is not None:
-            skipped = await disable_endpoint(
+            await disable_endpoint(
                 session,
                 item.endpoint_id,
                 cast(DisableReason, disabled),
@@ -463,8 +462,6 @@ async def record(ctx: DeliveryContext, item: Claimed, sent: Sent) -> AttemptDeci
             metrics.ATTEMPT_SECONDS.labels(decision.outcome).observe(latency.total_seconds())
             if finished:
                 metrics.DELIVERIES.labels(decision.delivery_state, item.event_type).inc()
-            for event_type in skipped:
-                metrics.DELIVERIES.labels("skipped", event_type).inc()
 
         on_commit(session, count)
     if disabled is not None:
@@ -484,9 +481,9 @@ async def disable_endpoint(
     last_status_code: int | None,
     failing_since: datetime | None,
     topic: str,
-) -> list[str]:
-    """Disable an endpoint, skip its pending deliveries, publish the disabling (outbox).
-    Returns the event types of the deliveries skipped."""
+) -> None:
+    """Disable an endpoint, skip its pending deliveries, publish the disabling (outbox);
+    both counted on commit."""
     await session.execute(
         text(
             "UPDATE delivery.endpoint SET enabled = false, disabled_reason = :reason, "
@@ -525,7 +522,7 @@ async def disable_endpoint(
     )
     enqueue(session, Outbox, topic, str(endpoint_id), event, now)
     on_commit(session, lambda: metrics.ENDPOINTS_DISABLED.labels(reason).inc())
-    return list(skipped)
+    metrics.count_skipped(session, skipped)
 
 
 def sqlstate(exc: BaseException) -> str | None:

@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.delivery import metrics
 from shared.events.models import LeadErased
 from shared.logging import get_logger
-from shared.metrics import on_commit
 
 log = get_logger(__name__)
 ERASED_DATA = {"erased": True}
@@ -90,12 +89,7 @@ async def erase(session: AsyncSession, data: LeadErased, now: datetime) -> int:
             (await session.execute(_SKIP, {"now": now, "events": list(erased)})).scalars()
         )
         await session.execute(_BLANK, {"events": list(erased)})
-
-    def count() -> None:
-        for event_type in skipped:
-            metrics.DELIVERIES.labels("skipped", event_type).inc()
-
-    on_commit(session, count)
+    metrics.count_skipped(session, skipped)
     log.info(
         "delivery.erased", erasure_id=str(data.erasure_id), events=len(erased), skipped=len(skipped)
     )

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from collections.abc import Iterable
 
-from shared.metrics import HttpMetrics
+from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.metrics import HttpMetrics, on_commit
 
 HTTP = HttpMetrics("delivery")
 
@@ -51,3 +54,14 @@ EVENTS_PRUNED = Counter(
     "leadflow_webhook_events_pruned_total",
     "Stored events deleted after the retention (with their deliveries and attempts)",
 )
+
+
+def count_skipped(session: AsyncSession, event_types: Iterable[str]) -> None:
+    """Count skipped deliveries (one event type per delivery) when ``session`` commits."""
+    skipped = list(event_types)
+
+    def count() -> None:
+        for event_type in skipped:
+            DELIVERIES.labels("skipped", event_type).inc()
+
+    on_commit(session, count)

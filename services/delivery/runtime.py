@@ -27,7 +27,6 @@ from shared.kafka.dlq_watch import watch_dlq
 from shared.kafka.producer import EventProducer
 from shared.kafka.topics import dlq_topic
 from shared.logging import get_logger
-from shared.metrics import on_commit
 from shared.outbox import OutboxRelay, prune_forever
 from shared.tasks import BackgroundTasks, OnFatal, exit_process
 
@@ -62,12 +61,7 @@ async def skip_disabled(session: AsyncSession, now: datetime) -> int:
     """Skip the pending deliveries of disabled endpoints (one fanned out while its endpoint
     was being disabled would otherwise stay pending for ever); counted on commit."""
     skipped = list((await session.scalars(_SKIP_DISABLED, {"now": now})).all())
-
-    def count() -> None:
-        for event_type in skipped:
-            metrics.DELIVERIES.labels("skipped", event_type).inc()
-
-    on_commit(session, count)
+    metrics.count_skipped(session, skipped)
     return len(skipped)
 
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from services.delivery import metrics
 from services.delivery.api import responses as R
@@ -49,7 +49,6 @@ from shared.events.envelope import make_event
 from shared.events.registry import DELIVERY_ENDPOINT_DISABLED
 from shared.http import ApiError, invalid_field
 from shared.logging import get_logger
-from shared.metrics import on_commit
 from shared.openapi import ok
 
 log = get_logger(__name__)
@@ -221,17 +220,8 @@ async def create_webhook_endpoint(
 )
 async def list_webhook_endpoints(ctx: Ctx) -> dict[str, Any]:
     async with ctx.sessions() as session:
-        rows = (
-            (
-                await session.execute(
-                    text("SELECT id FROM delivery.endpoint ORDER BY created_at, id")
-                )
-            )
-            .scalars()
-            .all()
-        )
-        out = [endpoint_out(await _endpoint(session, i)) for i in rows]
-    return {"endpoints": out}
+        rows = await session.scalars(select(Endpoint).order_by(Endpoint.created_at, Endpoint.id))
+        return {"endpoints": [endpoint_out(e) for e in rows]}
 
 
 @router.get(
@@ -276,21 +266,13 @@ async def update_webhook_endpoint(
             e.enabled, e.disabled_reason, e.disabled_at, e.failing_since = True, None, None, None
         await session.flush()
         if body.enabled is False and e.enabled:
-            skipped = await disable_endpoint(
+            await disable_endpoint(
                 session, e.id, "operator", now, last_status_code=None,
                 failing_since=e.failing_since, topic=DELIVERY_ENDPOINT_DISABLED.topic,
             )  # fmt: skip
             disabled = True
             await session.refresh(e)
-            for event_type in skipped:
-                metrics.DELIVERIES.labels("skipped", event_type).inc()
-        counted = [*unsubscribed]
-
-        def count() -> None:
-            for event_type in counted:
-                metrics.DELIVERIES.labels("skipped", event_type).inc()
-
-        on_commit(session, count)
+        metrics.count_skipped(session, unsubscribed)
         after = _audited(e) | {"description_changed": body.description is not None or None}
         changes = {
             k: {"before": before.get(k), "after": v}

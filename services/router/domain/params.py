@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from shared.domain import instants
 from shared.domain.zones import to_utc
 
 DEFAULT_WINDOW = timedelta(days=30)
-# "2026-11-01T00:00:00 01:00": a "+" written unescaped in a URL arrives as a space
-_SPACE_FOR_PLUS = re.compile(r"^(.+T[0-9:.]+) ([0-9]{2}(?::?[0-9]{2})?)$")
 
 
 class InvalidParameter(ValueError):
@@ -33,25 +31,12 @@ def refuse_control_characters(param: str, text: str) -> str:
 
 
 def parse_instant(param: str, text: str) -> datetime:
-    """An ISO 8601 instant with its offset (``Z`` or ``+01:00``), in UTC."""
-    value = text.strip()
-    value = _SPACE_FOR_PLUS.sub(r"\1+\2", value)
+    """An ISO 8601 instant with its offset (``Z`` or ``+01:00``), in UTC
+    (``shared.domain.instants``; its ValueError becomes an ``InvalidParameter``)."""
     try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidParameter(
-            param, f"{param} must be an ISO 8601 date-time with offset, e.g. 2026-11-01T00:00:00Z"
-        ) from None
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise InvalidParameter(
-            param, f"{param} needs a UTC offset (Z or +hh:mm), e.g. 2026-11-01T00:00:00Z"
-        )
-    try:
-        return to_utc(at)
-    except OverflowError:  # "0001-01-01T00:00:00+14:00" is before year 1 in UTC
-        raise InvalidParameter(
-            param, f"{param} is out of range: in UTC it must fall within years 1 to 9999"
-        ) from None
+        return instants.parse_instant(text)
+    except ValueError as exc:
+        raise InvalidParameter(param, f"{param} {exc}") from None
 
 
 @dataclass(frozen=True)
