@@ -13,8 +13,11 @@ import hmac
 
 
 def digest(key: bytes, msg_id: str, timestamp: int, body: bytes) -> bytes:
-    """The raw HMAC-SHA256 over the signed content."""
-    return hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    """The raw HMAC-SHA256 over the signed content. The body is fed to the MAC as it is, not
+    copied behind the prefix: a receiver tries each active secret, a sender signs with each."""
+    mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode(), hashlib.sha256)
+    mac.update(body)
+    return mac.digest()
 
 
 def entry(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:

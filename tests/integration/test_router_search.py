@@ -27,7 +27,7 @@ from services.router.domain.search import SUMMARY_FIELDS, LeadSearch
 from services.router.domain.segments import csv_cell
 from services.router.models import Assignment, Lead
 from services.router.repository import RouterRepository
-from services.router.search.repository import open_export, snapshot_chunks
+from services.router.search.repository import open_export
 from shared import db
 from shared.auth import hash_token, new_token
 from shared.stack.common import free_port
@@ -502,8 +502,9 @@ async def test_the_export_reads_one_snapshot_whatever_changes_meanwhile(world: W
     late["created_at"] = late["updated_at"] = late["stage_entered_at"] = late["received_at"]
     oldest = min(w.leads, key=order_key_oldest)
     seen: list[str] = []
+    export = await open_export(w.engine, LeadSearch(), 1000)
     try:
-        chunks = snapshot_chunks(w.engine, LeadSearch(), 1000)
+        chunks = export.chunks()
         seen += [str(r.id) for r in await anext(chunks)]
         # after the first chunk: a lead arrives that sorts last, and the last one goes away
         async with w.engine.begin() as conn:
@@ -517,6 +518,7 @@ async def test_the_export_reads_one_snapshot_whatever_changes_meanwhile(world: W
                 row = next(r for r in chunk if r.id == oldest["id"])
                 assert row.status == oldest["status"]  # as it was when the export began
     finally:
+        await export.aclose()
         async with w.engine.begin() as conn:
             await conn.execute(Lead.__table__.delete().where(Lead.id == late["id"]))
             await conn.execute(

@@ -1,16 +1,23 @@
-"""Reading report parameters: instants and windows. Pure."""
+"""Reading report parameters: instants, windows and keyset cursors. Pure."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from shared.domain import instants
 from shared.domain.zones import to_utc
 
 DEFAULT_WINDOW = timedelta(days=30)
+# a cursor this API gives out is about 150 characters; longer ones are refused unread
+CURSOR_MAX_CHARS = 512
+T = TypeVar("T")
 
 
 class InvalidParameter(ValueError):
@@ -69,3 +76,30 @@ def only_known(params: Iterable[str], known: Iterable[str]) -> None:
             raise InvalidParameter(
                 name, f"unknown parameter {name!r} (known: {', '.join(sorted(allowed))})"
             )
+
+
+def encode_cursor_payload(payload: Mapping[str, Any]) -> str:
+    """An opaque cursor: the payload (with its version ``v``) as unpadded URL-safe base64
+    JSON. :func:`decode_cursor_payload` reads it back."""
+    raw = json.dumps({"v": 1, **payload}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor_payload(text: str, read: Callable[[dict[str, Any]], T]) -> T:
+    """``read`` of the payload :func:`encode_cursor_payload` wrote; :class:`InvalidParameter`
+    naming ``cursor`` for any other text (a tampered one included: too long, nested, of the
+    wrong types or out of range, whether the decoding or ``read`` finds it out)."""
+    try:
+        if len(text) > CURSOR_MAX_CHARS:
+            raise ValueError("cursor too long")
+        payload = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        if not isinstance(payload, dict) or payload.get("v") != 1:
+            raise ValueError("unknown cursor version")
+        return read(payload)
+    except (
+        binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError,
+        OverflowError, RecursionError,
+    ):  # fmt: skip
+        raise InvalidParameter(
+            "cursor", "cursor is not one this API gave out (pass next_cursor as it came)"
+        ) from None

@@ -9,8 +9,6 @@ descending, so the order is total and a cursor (the last row's key) never skips 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import uuid
@@ -23,6 +21,8 @@ from services.router.domain.funnel import ALL_STAGES, NONE_LABEL
 from services.router.domain.lifecycle import LeadStatus
 from services.router.domain.params import (
     InvalidParameter,
+    decode_cursor_payload,
+    encode_cursor_payload,
     parse_instant,
     refuse_control_characters,
 )
@@ -32,8 +32,6 @@ from shared.domain.zones import to_utc
 LIMIT_DEFAULT = 50
 LIMIT_MAX = 500
 Q_MAX_CHARS = 100
-# a cursor this API gives out is about 150 characters; longer ones are refused unread
-CURSOR_MAX_CHARS = 512
 STATUSES = tuple(s.value for s in LeadStatus)
 TEMPERATURES = ("hot", "warm", "cold")
 # the repeatable filters, by query parameter: the values a parameter may take (None: any text)
@@ -237,42 +235,27 @@ class SearchKey:
 
 
 def encode_cursor(key: SearchKey, search: LeadSearch) -> str:
-    payload = {
-        "v": 1,
-        "r": to_utc(key.received_at).isoformat(),
-        "id": str(key.id),
-        "f": search.fingerprint(),
-    }
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor_payload(
+        {"r": to_utc(key.received_at).isoformat(), "id": str(key.id), "f": search.fingerprint()}
+    )
 
 
 def decode_cursor(text: str, search: LeadSearch) -> SearchKey:
     """The key :func:`encode_cursor` wrote for this search; :class:`InvalidParameter` else
-    (a tampered one included: too long, nested, of the wrong types or out of range)."""
-    try:
-        if len(text) > CURSOR_MAX_CHARS:
-            raise ValueError("cursor too long")
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        payload = json.loads(raw)
-        if not isinstance(payload, dict) or payload.get("v") != 1:
-            raise ValueError("unknown cursor version")
-        at, lead_id, fingerprint = payload["r"], payload["id"], payload["f"]
-        if not (isinstance(at, str) and isinstance(lead_id, str) and isinstance(fingerprint, str)):
-            raise ValueError("cursor fields of the wrong type")
-        key = SearchKey(received_at=to_utc(datetime.fromisoformat(at)), id=uuid.UUID(lead_id))
-    except (
-        binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError,
-        OverflowError, RecursionError,
-    ):  # fmt: skip
-        raise InvalidParameter(
-            "cursor", "cursor is not one this API gave out (pass next_cursor as it came)"
-        ) from None
+    (a tampered one included: :func:`decode_cursor_payload`)."""
+    key, fingerprint = decode_cursor_payload(text, _read_cursor)
     if fingerprint != search.fingerprint():
         raise InvalidParameter(
             "cursor", "cursor belongs to another search: page with the filters of its first page"
         )
     return key
+
+
+def _read_cursor(payload: dict[str, Any]) -> tuple[SearchKey, str]:
+    at, lead_id, fingerprint = payload["r"], payload["id"], payload["f"]
+    if not (isinstance(at, str) and isinstance(lead_id, str) and isinstance(fingerprint, str)):
+        raise ValueError("cursor fields of the wrong type")
+    return SearchKey(to_utc(datetime.fromisoformat(at)), uuid.UUID(lead_id)), fingerprint
 
 
 # --- the rows ------------------------------------------------------------------------------

@@ -7,8 +7,6 @@ arrived; :mod:`shared.domain.inactivity`), ``stage`` (lifecycle stage), and inte
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import re
@@ -19,7 +17,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 from services.router.domain.funnel import ALL_STAGES, NONE_LABEL
-from services.router.domain.params import InvalidParameter, refuse_control_characters
+from services.router.domain.params import (
+    InvalidParameter,
+    decode_cursor_payload,
+    encode_cursor_payload,
+    refuse_control_characters,
+)
 from shared.domain.inactivity import SEGMENTS, Segment, inactivity_segment
 from shared.domain.zones import to_utc
 
@@ -172,32 +175,22 @@ class Cursor:
 
 
 def encode_cursor(cursor: Cursor) -> str:
-    payload = {
-        "v": 1,
-        "after": str(cursor.after),
-        "as_of": to_utc(cursor.as_of).isoformat(),
-        "f": cursor.filters,
-    }
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor_payload(
+        {"after": str(cursor.after), "as_of": to_utc(cursor.as_of).isoformat(), "f": cursor.filters}
+    )
 
 
 def decode_cursor(text: str, filters: SegmentFilters) -> Cursor:
-    """The cursor :func:`encode_cursor` made, for these filters; :class:`InvalidParameter` else."""
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        payload = json.loads(raw)
-        if not isinstance(payload, dict) or payload.get("v") != 1:
-            raise ValueError("unknown cursor version")
-        cursor = Cursor(
+    """The cursor :func:`encode_cursor` made, for these filters; :class:`InvalidParameter` else
+    (a tampered one included: :func:`decode_cursor_payload`)."""
+    cursor = decode_cursor_payload(
+        text,
+        lambda payload: Cursor(
             after=uuid.UUID(payload["after"]),
             as_of=to_utc(datetime.fromisoformat(payload["as_of"])),
             filters=str(payload["f"]),
-        )
-    except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError):
-        raise InvalidParameter(
-            "cursor", "cursor is not one this API gave out (pass next_cursor as it came)"
-        ) from None
+        ),
+    )
     if cursor.filters != filters.fingerprint():
         raise InvalidParameter(
             "cursor", "cursor belongs to other filters: page with the filters of its first page"

@@ -17,9 +17,10 @@ from fastapi.responses import StreamingResponse
 
 from services.router.admin import responses as R
 from services.router.admin.endpoints import get_context, read
+from services.router.admin.params import checked, drain
 from services.router.context import RouterContext
 from services.router.domain.funnel import funnel_group, order_groups
-from services.router.domain.params import InvalidParameter, only_known, window
+from services.router.domain.params import only_known, window
 from services.router.domain.segments import (
     EXPORT_FIELDS,
     Cursor,
@@ -104,14 +105,6 @@ formula starts with `'`.
 """
 
 
-def _check(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call a parameter reader; its :class:`InvalidParameter` becomes a 422 naming it."""
-    try:
-        return fn(*args, **kwargs)
-    except InvalidParameter as exc:
-        raise invalid_field(exc.param, exc.message) from None
-
-
 @router.get(
     "/funnel",
     summary="Funnel KPIs of a cohort: counts and conversion rates per lifecycle stage",
@@ -131,9 +124,9 @@ async def funnel(
     ] = None,
     by: Annotated[FunnelBy | None, Query(description="group the cohort by")] = None,
 ) -> dict[str, Any]:
-    _check(only_known, request.query_params.keys(), ("from", "to", "by"))
+    checked(only_known, request.query_params.keys(), ("from", "to", "by"))
     now = ctx.clock()
-    span = _check(window, start, end, now)
+    span = checked(window, start, end, now)
     async with ctx.sessions() as session:
         total, groups = await ReportsRepository(session).funnel(span.start, span.end, by)
     whole = funnel_group(total)
@@ -161,8 +154,8 @@ async def segments(
     by: Annotated[str, Query(description="inactivity, stage, campaign, form or custom.<field>")],
 ) -> dict[str, Any]:
     custom = ctx.settings.router_segment_custom_fields
-    dimension = _check(parse_dimension, by, custom)
-    filters = _check(parse_filters, request.query_params.multi_items(), custom, others=("by",))
+    dimension = checked(parse_dimension, by, custom)
+    filters = checked(parse_filters, request.query_params.multi_items(), custom, others=("by",))
     now = ctx.clock()
     async with ctx.sessions() as session:
         counts = await ReportsRepository(session).segment_counts(dimension, filters, now)
@@ -200,7 +193,7 @@ async def segment_leads(
     output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Any:
     custom = ctx.settings.router_segment_custom_fields
-    filters = _check(
+    filters = checked(
         parse_filters,
         request.query_params.multi_items(),
         custom,
@@ -220,7 +213,7 @@ async def segment_leads(
                 "Cache-Control": "no-store",
             },
         )
-    start = _check(decode_cursor, cursor, filters) if cursor is not None else None
+    start = checked(decode_cursor, cursor, filters) if cursor is not None else None
     now = start.as_of if start is not None else ctx.clock()
     size = limit or PAGE_DEFAULT
     async with ctx.sessions() as session:
@@ -255,7 +248,7 @@ async def _csv(ctx: RouterContext, filters: SegmentFilters, now: datetime) -> As
             for lead in leads:
                 writer.writerow(csv_record(export_row(lead, now)))
             rows += len(leads)
-            yield _drain(buffer)
+            yield drain(buffer)
             if len(leads) < CSV_CHUNK_ROWS:
                 break
             after = leads[-1].id
@@ -264,13 +257,6 @@ async def _csv(ctx: RouterContext, filters: SegmentFilters, now: datetime) -> As
         log.warning("router.segment_export_failed", rows=rows, error=type(exc).__name__)
         raise
     log.info("router.segment_exported", rows=rows, filters=_filter_names(filters))
-
-
-def _drain(buffer: io.StringIO) -> str:
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text
 
 
 def _filter_names(filters: SegmentFilters) -> list[str]:

@@ -16,6 +16,7 @@ from starlette.background import BackgroundTask
 
 from services.router.admin import responses as R
 from services.router.admin.endpoints import get_context, read
+from services.router.admin.params import checked, drain
 from services.router.context import RouterContext
 from services.router.domain.params import refuse_control_characters
 from services.router.domain.search import (
@@ -31,7 +32,6 @@ from services.router.domain.search import (
     wants_count,
 )
 from services.router.domain.segments import MAX_VALUE_CHARS
-from services.router.reports.endpoints import _check, _drain
 from services.router.search.repository import (
     Export,
     open_export,
@@ -148,7 +148,7 @@ async def search_leads(
     ] = None,
 ) -> Any:
     params = request.query_params.multi_items()
-    search, cursor_text = _check(parse_search, params)
+    search, cursor_text = checked(parse_search, params)
     if _wants_csv(request):
         for name in ("limit", "cursor", "count"):
             if request.query_params.get(name) is not None:
@@ -166,8 +166,8 @@ async def search_leads(
             },
             background=BackgroundTask(export.aclose),  # a no-op once the rows were all read
         )
-    after = _check(decode_cursor, cursor_text, search) if cursor_text is not None else None
-    with_total = _check(wants_count, params)
+    after = checked(decode_cursor, cursor_text, search) if cursor_text is not None else None
+    with_total = checked(wants_count, params)
     async with ctx.sessions() as session:
         rows = await search_page(session, search, after, search.limit + 1)
         total = await search_count(session, search) if with_total else None
@@ -186,7 +186,7 @@ async def _csv(export: Export, search: LeadSearch) -> AsyncIterator[str]:
     writer.writerow(SUMMARY_FIELDS)
     rows = 0
     try:
-        yield _drain(buffer)
+        yield drain(buffer)
         # closed as soon as this generator is (a client gone midway): the snapshot's connection
         # goes back to the pool then, not when the garbage collector gets to it
         async with aclosing(export.chunks()) as chunks:
@@ -194,7 +194,7 @@ async def _csv(export: Export, search: LeadSearch) -> AsyncIterator[str]:
                 for row in chunk:
                     writer.writerow(csv_record(summary(row)))
                 rows += len(chunk)
-                yield _drain(buffer)
+                yield drain(buffer)
     except Exception as exc:
         # the client sees a cut transfer (no final chunk), never a short file that looks whole
         log.warning("router.lead_export_failed", rows=rows, error=type(exc).__name__)
@@ -224,7 +224,7 @@ async def list_queue(
     if any(not t for t in teams):
         raise invalid_field("team", "team must not be empty")
     for t in teams:
-        _check(refuse_control_characters, "team", t)
+        checked(refuse_control_characters, "team", t)
     async with ctx.sessions() as session:
         total, entries = await queue_page(session, teams, offset, limit)
     response.headers["Cache-Control"] = "no-store"

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -152,9 +151,9 @@ EXPORT_IDLE_TIMEOUT = "10min"
 
 
 async def _snapshot(
-    engine: AsyncEngine, search: LeadSearch, chunk: int, *, count: bool
+    engine: AsyncEngine, search: LeadSearch, chunk: int
 ) -> AsyncGenerator[int | list[LeadRow], None]:
-    """The number of matching leads first (``count``), then every one of them ``chunk`` at a
+    """The number of matching leads first, then every one of them ``chunk`` at a
     time (keyset), all read in one REPEATABLE READ READ ONLY transaction."""
     async with engine.connect() as conn:
         await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
@@ -162,8 +161,7 @@ async def _snapshot(
         await conn.execute(
             text(f"SET LOCAL idle_in_transaction_session_timeout = '{EXPORT_IDLE_TIMEOUT}'")
         )
-        if count:
-            yield await search_count(conn, search)
+        yield await search_count(conn, search)
         after: SearchKey | None = None
         while True:
             rows = await search_page(conn, search, after, chunk)
@@ -173,17 +171,6 @@ async def _snapshot(
                 break
             after = rows[-1].key
         await conn.rollback()
-
-
-async def snapshot_chunks(
-    engine: AsyncEngine, search: LeadSearch, chunk: int
-) -> AsyncIterator[list[LeadRow]]:
-    """Every matching lead, ``chunk`` at a time (keyset), all read in one REPEATABLE READ READ
-    ONLY transaction: the export is one consistent snapshot, whatever changes meanwhile."""
-    async with aclosing(_snapshot(engine, search, chunk, count=False)) as rows:
-        async for item in rows:
-            assert not isinstance(item, int)
-            yield item
 
 
 class Export:
@@ -207,7 +194,7 @@ class Export:
 async def open_export(engine: AsyncEngine, search: LeadSearch, chunk: int) -> Export:
     """The snapshot of an export, its leads counted inside it: the count is the file's rows,
     whatever changes meanwhile."""
-    rows = _snapshot(engine, search, chunk, count=True)
+    rows = _snapshot(engine, search, chunk)
     try:
         total = await anext(rows)
     except BaseException:

@@ -13,9 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.dialects import postgresql
 
-from services.router.domain.params import InvalidParameter
+from services.router.domain.params import CURSOR_MAX_CHARS, InvalidParameter
 from services.router.domain.search import (
-    CURSOR_MAX_CHARS,
     LIMIT_DEFAULT,
     PREFIX_TOP,
     SUMMARY_FIELDS,

@@ -3,6 +3,8 @@ exported rows and CSV cells; report windows."""
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -139,6 +141,31 @@ def test_a_cursor_only_serves_the_filters_it_was_made_for() -> None:
 def test_a_cursor_not_made_here_is_refused(text: str) -> None:
     with invalid("cursor"):
         decode_cursor(text, SegmentFilters())
+
+
+def test_a_tampered_cursor_is_refused_naming_cursor() -> None:
+    filters = SegmentFilters()
+    good = {
+        "v": 1,
+        "after": str(uuid.uuid4()),
+        "as_of": NOW.isoformat(),
+        "f": filters.fingerprint(),
+    }
+
+    def tampered(payload: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+    assert decode_cursor(tampered(good), filters).as_of == NOW
+    for text in (
+        tampered({**good, "after": ["x"]}),
+        tampered({**good, "after": 123}),
+        tampered({**good, "as_of": "0001-01-01T00:00:00+05:00"}),  # before year 1 in UTC
+        tampered({**good, "as_of": 5}),
+        base64.urlsafe_b64encode(b"[" * 100_000).decode(),  # deep nesting
+        "A" * 10_000,
+    ):
+        with invalid("cursor"):
+            decode_cursor(text, filters)
 
 
 # --- exported rows -------------------------------------------------------------------------
